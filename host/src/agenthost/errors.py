@@ -1,0 +1,26 @@
+"""Error types raised by agenthost and by agents, each mapped to one gRPC status by the server."""
+
+from __future__ import annotations
+
+
+class AgentHostError(Exception):
+    """Base class of every error agenthost raises on purpose."""
+
+
+class InvalidRequestError(AgentHostError):
+    """The request itself is wrong (bad ``resource_meta``, inputs that do not match the
+    interface, a missing template). The server answers ``INVALID_ARGUMENT`` with this message."""
+
+
+class ResourceMetaError(InvalidRequestError):
+    """``resource_meta`` bytes could not be decoded into the agent's metadata type."""
+
+
+class UnknownTaskTypeError(AgentHostError):
+    """No registered agent serves the requested task type. The server answers ``NOT_FOUND``."""
+
+
+class UnsupportedOperationError(AgentHostError):
+    """The agent does not support the requested operation (e.g. ``ExecuteTaskSync`` on an async
+    agent, ``GetTaskMetrics`` on an agent without ``get_metrics``). Mapped to ``UNIMPLEMENTED``
+    or ``FAILED_PRECONDITION`` by the server."""

@@ -1,0 +1,281 @@
+"""Builders of flyteidl ``LiteralType`` messages, from parts or from Python type annotations.
+
+``literal_type_for`` declares types exactly as flytekit's TypeEngine (1.16) does, including the
+``structure.tag`` flytekit puts on each union variant (the name of the flytekit transformer that
+handles the variant), so interfaces built here match those flytekit registers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import functools
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from flyteidl.core.interface_pb2 import Variable, VariableMap
+from flyteidl.core.types_pb2 import (
+    BlobType,
+    EnumType,
+    LiteralType,
+    SimpleType,
+    StructuredDatasetType,
+    TypeAnnotation,
+    TypeStructure,
+    UnionType,
+)
+
+from agenthost.literals.values import Blob, StructuredDataset
+
+__all__ = [
+    "blob_type",
+    "collection_type",
+    "describe_type",
+    "enum_type",
+    "literal_type_for",
+    "map_type",
+    "simple_type",
+    "struct_type",
+    "structured_dataset_type",
+    "union_type",
+    "variable_map",
+    "variable_types",
+]
+
+_SIMPLE_NAMES: dict[int, str] = {
+    SimpleType.NONE: "none",
+    SimpleType.INTEGER: "integer",
+    SimpleType.FLOAT: "float",
+    SimpleType.STRING: "string",
+    SimpleType.BOOLEAN: "boolean",
+    SimpleType.DATETIME: "datetime",
+    SimpleType.DURATION: "duration",
+    SimpleType.BINARY: "binary",
+    SimpleType.ERROR: "error",
+    SimpleType.STRUCT: "struct",
+}
+
+# Python type -> (simple type, flytekit transformer name used as the union variant tag).
+# bytes has no flytekit transformer (flytekit pickles it); it is ours, declared as BINARY.
+_SIMPLE_PYTHON: dict[Any, tuple[SimpleType.ValueType, str]] = {
+    int: (SimpleType.INTEGER, "int"),
+    float: (SimpleType.FLOAT, "float"),
+    str: (SimpleType.STRING, "str"),
+    bool: (SimpleType.BOOLEAN, "bool"),
+    datetime.datetime: (SimpleType.DATETIME, "datetime"),
+    datetime.date: (SimpleType.DATETIME, "date"),
+    datetime.timedelta: (SimpleType.DURATION, "timedelta"),
+    type(None): (SimpleType.NONE, "none"),
+    None: (SimpleType.NONE, "none"),
+    bytes: (SimpleType.BINARY, "bytes"),
+}
+
+_TAG_LIST = "Typed List"
+_TAG_DICT = "Typed Dict"
+_TAG_UNION = "Typed Union"
+_TAG_ENUM = "DefaultEnumTransformer"
+_TAG_DATASET = "StructuredDataset Transformer"
+_TAG_FILE = "FlyteFilePath"
+_TAG_DIRECTORY = "FlyteDirectory"
+
+MSGPACK_TAG = "msgpack"
+"""``Binary.tag`` of msgpack-encoded values, and the STRUCT serialization format flytekit declares."""
+
+
+def simple_type(simple: SimpleType.ValueType) -> LiteralType:
+    """Return a LiteralType of one ``SimpleType`` (``SimpleType.INTEGER``, ...)."""
+    return LiteralType(simple=simple)
+
+
+def struct_type() -> LiteralType:
+    """Return the STRUCT type flytekit (1.14+) declares for untyped dicts: msgpack-serialized."""
+    lt = LiteralType(simple=SimpleType.STRUCT)
+    lt.annotation.annotations.update(
+        {"cache-key-metadata": {"serialization-format": MSGPACK_TAG}}
+    )
+    return lt
+
+
+def collection_type(element: LiteralType) -> LiteralType:
+    """Return the type of a list whose elements are of type ``element``."""
+    return LiteralType(collection_type=element)
+
+
+def map_type(value: LiteralType) -> LiteralType:
+    """Return the type of a dict with str keys and values of type ``value``."""
+    return LiteralType(map_value_type=value)
+
+
+def union_type(*variants: LiteralType) -> LiteralType:
+    """Return a union of ``variants``, used as given (tags included if the variants carry them)."""
+    return LiteralType(union_type=UnionType(variants=variants))
+
+
+def enum_type(values: Iterable[str]) -> LiteralType:
+    """Return an enum type whose allowed values are ``values`` (strings, in order)."""
+    return LiteralType(enum_type=EnumType(values=list(values)))
+
+
+def blob_type(format: str = "", *, multipart: bool = False) -> LiteralType:  # noqa: A002
+    """Return the type of a file (or, with ``multipart=True``, a directory) of blob ``format``."""
+    dimensionality = BlobType.MULTIPART if multipart else BlobType.SINGLE
+    return LiteralType(blob=BlobType(format=format, dimensionality=dimensionality))
+
+
+def structured_dataset_type(format: str = "") -> LiteralType:  # noqa: A002
+    """Return the type of a structured dataset stored in ``format`` (``""``: any format)."""
+    return LiteralType(structured_dataset_type=StructuredDatasetType(format=format))
+
+
+def literal_type_for(python_type: Any) -> LiteralType:
+    """Build the LiteralType flytekit declares for a Python type annotation.
+
+    Supported: ``int``, ``float``, ``str``, ``bool``, ``datetime``, ``date``, ``timedelta``,
+    ``None``, ``bytes`` (BINARY; flytekit would pickle), ``list[T]``, ``dict[str, T]`` (a map),
+    other dicts (STRUCT, msgpack), ``Optional``/``Union``/``X | Y``, ``enum.Enum`` subclasses with
+    string values, :class:`StructuredDataset`, :class:`Blob` (a file). ``Annotated[T, "fmt"]``
+    sets the format of a dataset or blob; ``Annotated[T, some_literal_type]`` declares
+    ``some_literal_type`` outright (e.g. ``Annotated[Blob, blob_type(multipart=True)]`` for a
+    directory). Raises ``TypeError`` for anything else (bare ``list``, ``Any``, tuples...).
+
+    Results are cached; each call returns a fresh copy that the caller may modify.
+    """
+    try:
+        hash(python_type)
+    except TypeError:
+        built = _build(python_type)[0]
+    else:
+        built = _cached_build(python_type)[0]
+    out = LiteralType()
+    out.CopyFrom(built)
+    return out
+
+
+def variable_map(types: Mapping[str, Any]) -> VariableMap:
+    """Build an interface ``VariableMap`` from Python type annotations, keyed by variable name.
+
+    As in flytekit, each variable's description is its name.
+    """
+    return VariableMap(
+        variables={
+            name: Variable(type=literal_type_for(tp), description=name)
+            for name, tp in types.items()
+        }
+    )
+
+
+def describe_type(literal_type: LiteralType | None) -> str:
+    """Return a short human name for a LiteralType, e.g. ``list[integer]``, for messages."""
+    if literal_type is None:
+        return "untyped"
+    kind = literal_type.WhichOneof("type")
+    if kind == "simple":
+        return _SIMPLE_NAMES.get(literal_type.simple, "simple")
+    if kind == "collection_type":
+        return f"list[{describe_type(literal_type.collection_type)}]"
+    if kind == "map_value_type":
+        return f"dict[str, {describe_type(literal_type.map_value_type)}]"
+    if kind == "union_type":
+        inner = ", ".join(describe_type(v) for v in literal_type.union_type.variants)
+        return f"union[{inner}]"
+    if kind == "enum_type":
+        values = list(literal_type.enum_type.values)
+        shown = ", ".join(repr(v) for v in values[:4]) + (", ..." if len(values) > 4 else "")
+        return f"enum{{{shown}}}"
+    if kind == "blob":
+        blob = literal_type.blob
+        name = "directory" if blob.dimensionality == BlobType.MULTIPART else "file"
+        return f"{name} ({blob.format})" if blob.format else name
+    if kind == "structured_dataset_type":
+        fmt = literal_type.structured_dataset_type.format
+        return f"structured dataset ({fmt})" if fmt else "structured dataset"
+    if kind == "schema":
+        return "schema"
+    return "untyped"
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_build(python_type: Any) -> tuple[LiteralType, str]:
+    return _build(python_type)
+
+
+def _tagged(built: tuple[LiteralType, str]) -> LiteralType:
+    lt = LiteralType()
+    lt.CopyFrom(built[0])
+    lt.structure.CopyFrom(TypeStructure(tag=built[1]))
+    return lt
+
+
+def _build(tp: Any) -> tuple[LiteralType, str]:
+    """Return the LiteralType of ``tp`` and the tag flytekit gives it as a union variant."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *metadata = get_args(tp)
+        return _build_annotated(base, metadata)
+    simple = _SIMPLE_PYTHON.get(tp) if _hashable(tp) else None
+    if simple is not None:
+        return LiteralType(simple=simple[0]), simple[1]
+    if origin is Union or origin is types.UnionType:
+        return union_type(*(_tagged(_build(arg)) for arg in get_args(tp))), _TAG_UNION
+    if origin is list or tp is list:
+        args = get_args(tp)
+        if len(args) != 1:
+            raise TypeError(f"unsupported type {tp!r}: a list needs one element type, e.g. list[int]")
+        return collection_type(_build(args[0])[0]), _TAG_LIST
+    if origin is dict or tp is dict:
+        args = get_args(tp)
+        if args and args[0] is str:
+            return map_type(_build(args[1])[0]), _TAG_DICT
+        return struct_type(), _TAG_DICT
+    if isinstance(tp, type):
+        if issubclass(tp, enum.Enum):
+            return _enum_literal_type(tp), _TAG_ENUM
+        if issubclass(tp, StructuredDataset):
+            return structured_dataset_type(), _TAG_DATASET
+        if issubclass(tp, Blob):
+            return blob_type(), _TAG_FILE
+    raise TypeError(f"unsupported type {tp!r} for a Flyte literal")
+
+
+def _build_annotated(base: Any, metadata: list[Any]) -> tuple[LiteralType, str]:
+    lt, tag = _build(base)
+    for item in metadata:
+        if isinstance(item, LiteralType):
+            lt = LiteralType()
+            lt.CopyFrom(item)
+            if item.HasField("blob"):
+                multipart = item.blob.dimensionality == BlobType.MULTIPART
+                tag = _TAG_DIRECTORY if multipart else _TAG_FILE
+        elif isinstance(item, str) and lt.HasField("structured_dataset_type"):
+            lt.structured_dataset_type.format = item
+        elif isinstance(item, str) and lt.HasField("blob"):
+            lt.blob.format = item
+    return lt, tag
+
+
+def _enum_literal_type(cls: type[enum.Enum]) -> LiteralType:
+    values = [member.value for member in cls]
+    if not all(isinstance(v, str) for v in values):
+        raise TypeError(f"unsupported enum {cls.__name__}: Flyte enums need string values")
+    return enum_type(typing.cast("list[str]", values))
+
+
+def _hashable(tp: Any) -> bool:
+    try:
+        hash(tp)
+    except TypeError:
+        return False
+    return True
+
+
+def variable_types(
+    variables: VariableMap | Mapping[str, LiteralType] | Mapping[str, Variable],
+) -> dict[str, LiteralType]:
+    """Return ``{name: LiteralType}`` for an interface ``VariableMap`` or a mapping of types."""
+    if isinstance(variables, VariableMap):
+        return {name: var.type for name, var in variables.variables.items()}
+    return {
+        name: tp.type if isinstance(tp, Variable) else tp for name, tp in variables.items()
+    }

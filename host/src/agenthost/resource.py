@@ -1,0 +1,243 @@
+"""``ResourceMeta`` (what an async agent hands back from ``create``) and ``Resource`` (a job's
+status), the two values every agent speaks in."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar, Union
+
+from flyteidl.admin.agent_pb2 import AgentError
+from flyteidl.core.execution_pb2 import TaskExecution, TaskLog
+from flyteidl.core.literals_pb2 import LiteralMap
+
+from agenthost.errors import ResourceMetaError
+
+DEFAULT_MAX_RESOURCE_META_BYTES = 64 * 1024
+"""Largest ``resource_meta`` (encoded) that ``ResourceMeta.decode`` accepts by default."""
+
+M = TypeVar("M", bound="ResourceMeta")
+
+
+@dataclass
+class ResourceMeta:
+    """Base class for an async agent's job handle: subclass it as a ``@dataclass`` whose fields
+    are JSON values (``str``, ``int``, ``float``, ``bool``, ``None``, lists and ``dict[str, ...]``
+    of those, ``Optional[...]``).
+
+    It is encoded as UTF-8 JSON (the same bytes flytekit's connectors write) and decoded
+    strictly: anything but a JSON object whose fields match the dataclass exactly raises
+    ``ResourceMetaError``. Nothing is ever unpickled or imported.
+    """
+
+    max_encoded_bytes: ClassVar[int] = DEFAULT_MAX_RESOURCE_META_BYTES
+    """Upper bound on the encoded size ``decode`` accepts; override per subclass if needed."""
+
+    def encode(self) -> bytes:
+        """Encode as compact UTF-8 JSON of the dataclass fields."""
+        data = dataclasses.asdict(self)
+        return json.dumps(data, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+    @classmethod
+    def decode(cls: type[M], data: bytes) -> M:
+        """Decode bytes produced by ``encode``; raises ``ResourceMetaError`` naming the problem."""
+        name = cls.__name__
+        if len(data) > cls.max_encoded_bytes:
+            raise ResourceMetaError(
+                f"resource_meta is {len(data)} bytes, more than the {cls.max_encoded_bytes} "
+                f"allowed for {name}"
+            )
+        try:
+            obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise ResourceMetaError(f"resource_meta is not valid JSON for {name}") from None
+        if not isinstance(obj, dict):
+            raise ResourceMetaError(
+                f"resource_meta for {name} must be a JSON object, got {_json_kind(obj)}"
+            )
+        schema = _schema_of(cls)
+        unknown = sorted(set(obj) - set(schema))
+        if unknown:
+            raise ResourceMetaError(
+                f"resource_meta for {name} has unknown field(s): {', '.join(map(repr, unknown))}"
+            )
+        missing = sorted(k for k, f in schema.items() if f.required and k not in obj)
+        if missing:
+            raise ResourceMetaError(
+                f"resource_meta for {name} is missing field(s): {', '.join(map(repr, missing))}"
+            )
+        for key, value in obj.items():
+            if not _conforms(value, schema[key].annotation):
+                raise ResourceMetaError(
+                    f"resource_meta field {key!r} of {name} should be "
+                    f"{_describe(schema[key].annotation)}, got {_json_kind(value)}"
+                )
+        return cls(**obj)
+
+
+def _reject_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+@dataclass(frozen=True)
+class _Field:
+    annotation: Any
+    required: bool
+
+
+_SCHEMAS: dict[type, dict[str, _Field]] = {}
+
+
+def _schema_of(cls: type) -> dict[str, _Field]:
+    """Field annotations of a ResourceMeta dataclass, resolved once per class."""
+    schema = _SCHEMAS.get(cls)
+    if schema is None:
+        if not dataclasses.is_dataclass(cls):
+            raise TypeError(f"{cls.__name__} must be a dataclass")
+        hints = typing.get_type_hints(cls)
+        schema = {
+            f.name: _Field(
+                hints.get(f.name, Any),
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
+            if f.init
+        }
+        _SCHEMAS[cls] = schema
+    return schema
+
+
+def check_metadata_type(cls: Any) -> None:
+    """Raise ``TypeError`` naming the problem unless ``cls`` is a usable ResourceMeta dataclass:
+    a ``ResourceMeta`` subclass, a dataclass, every field a JSON-representable annotation."""
+    if not (isinstance(cls, type) and issubclass(cls, ResourceMeta)):
+        raise TypeError(f"metadata_type {cls!r} is not a ResourceMeta subclass")
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"metadata_type {cls.__name__} is not a @dataclass")
+    try:
+        schema = _schema_of(cls)
+    except Exception as exc:  # unresolvable forward references and the like
+        raise TypeError(f"metadata_type {cls.__name__} has unresolvable annotations: {exc}") from None
+    for key, f in schema.items():
+        if not _supported(f.annotation):
+            raise TypeError(
+                f"metadata_type {cls.__name__} field {key!r} has type {f.annotation!r}, "
+                "which is not JSON-representable"
+            )
+
+
+_SCALARS: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (int, float),
+    bool: (bool,),
+    type(None): (type(None),),
+}
+
+
+def _supported(annotation: Any) -> bool:
+    if annotation is Any or annotation in _SCALARS or annotation in (list, dict):
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (Union, types.UnionType):
+        return all(_supported(a) for a in args)
+    if origin is list:
+        return all(_supported(a) for a in args)
+    if origin is dict:
+        return bool(args) and args[0] is str and _supported(args[1])
+    return False
+
+
+def _conforms(value: Any, annotation: Any) -> bool:
+    if annotation is Any:
+        return True
+    scalar = _SCALARS.get(annotation)
+    if scalar is not None:
+        if isinstance(value, bool) and annotation is not bool:
+            return False
+        return isinstance(value, scalar)
+    if annotation is list:
+        return isinstance(value, list)
+    if annotation is dict:
+        return isinstance(value, dict)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if origin is list:
+        return isinstance(value, list) and all(_conforms(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_conforms(v, args[1]) for v in value.values())
+    return False
+
+
+def _describe(annotation: Any) -> str:
+    if annotation in _SCALARS:
+        return {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}.get(
+            annotation, "null"
+        )
+    return str(annotation).replace("typing.", "")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+@dataclass
+class Resource:
+    """The status of a job, returned by ``get`` (async) or ``do`` (sync).
+
+    ``outputs`` is a flyteidl ``LiteralMap`` or a dict of plain Python values, which the host
+    converts using the task interface. ``custom_info`` is a JSON-like dict shown in Flyte's UI.
+    Use ``agent_error`` (or ``Resource.failure(..., retryable=True)``) to tell a recoverable
+    failure from a permanent one.
+    """
+
+    phase: int
+    message: str | None = None
+    log_links: list[TaskLog] | None = None
+    outputs: LiteralMap | dict[str, Any] | None = None
+    custom_info: dict[str, Any] | None = None
+    agent_error: AgentError | None = field(default=None)
+
+    @classmethod
+    def running(cls, message: str | None = None, **kwargs: Any) -> Resource:
+        """A job still in progress."""
+        return cls(phase=TaskExecution.RUNNING, message=message, **kwargs)
+
+    @classmethod
+    def succeeded(
+        cls, outputs: LiteralMap | dict[str, Any] | None = None, **kwargs: Any
+    ) -> Resource:
+        """A job that finished successfully, with its outputs."""
+        return cls(phase=TaskExecution.SUCCEEDED, outputs=outputs, **kwargs)
+
+    @classmethod
+    def failure(
+        cls, message: str, *, retryable: bool = False, code: str = "", **kwargs: Any
+    ) -> Resource:
+        """A failed job. ``retryable=True`` gives ``RETRYABLE_FAILED`` (propeller retries the
+        task); otherwise ``FAILED``. ``code`` is a short machine-readable error code."""
+        kind = AgentError.RECOVERABLE if retryable else AgentError.NON_RECOVERABLE
+        return cls(
+            phase=TaskExecution.RETRYABLE_FAILED if retryable else TaskExecution.FAILED,
+            message=message,
+            agent_error=AgentError(code=code or ("Retryable" if retryable else "Failed"), kind=kind),
+            **kwargs,
+        )

@@ -1,0 +1,184 @@
+"""A small kit for testing agents: start a real ``agenthost serve`` on a free loopback port and
+talk to it with flyteidl's stubs, and build task templates and inputs from Python values."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2
+from flyteidl.service import agent_pb2_grpc
+from google.protobuf import json_format, struct_pb2
+
+SERVING_LINE_PREFIX = "agenthost serving on "
+"""The line ``agenthost serve`` prints once it listens, followed by ``HOST:PORT``."""
+
+
+@dataclass
+class RunningServer:
+    """A live ``agenthost serve`` subprocess and a channel to it."""
+
+    process: subprocess.Popen[str]
+    address: str
+    channel: grpc.Channel
+    _lines: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def async_stub(self) -> agent_pb2_grpc.AsyncAgentServiceStub:
+        """A stub for ``AsyncAgentService``."""
+        return agent_pb2_grpc.AsyncAgentServiceStub(self.channel)
+
+    @property
+    def sync_stub(self) -> agent_pb2_grpc.SyncAgentServiceStub:
+        """A stub for ``SyncAgentService``."""
+        return agent_pb2_grpc.SyncAgentServiceStub(self.channel)
+
+    @property
+    def metadata_stub(self) -> agent_pb2_grpc.AgentMetadataServiceStub:
+        """A stub for ``AgentMetadataService``."""
+        return agent_pb2_grpc.AgentMetadataServiceStub(self.channel)
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self.address.rsplit(":", 1)[1])
+
+    def logs(self) -> str:
+        """Everything the server printed (stdout and stderr) so far."""
+        return "".join(self._lines)
+
+
+def _pump(stream: Any, lines: list[str], ready: threading.Event) -> None:
+    for line in stream:
+        lines.append(line)
+        if line.startswith(SERVING_LINE_PREFIX):
+            ready.set()
+    ready.set()
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 20.0) -> int:
+    """SIGTERM ``process`` (its whole process group), wait up to ``timeout``, then SIGKILL."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
+@contextlib.contextmanager
+def running_server(
+    *extra_args: str,
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 60.0,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> Iterator[RunningServer]:
+    """Start ``python -m agenthost serve`` on a free loopback port (plus ``extra_args``),
+    wait until it answers, yield a ``RunningServer``, and stop and reap it afterwards.
+
+    ``env`` entries are added to the current environment of the subprocess.
+    """
+    args = [
+        sys.executable, "-m", "agenthost", "serve",
+        "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", *extra_args,
+    ]
+    process = subprocess.Popen(
+        args,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=_pump, args=(process.stdout, lines, ready), daemon=True)
+    reader.start()
+    channel: grpc.Channel | None = None
+    try:
+        if not ready.wait(startup_timeout) or not any(
+            line.startswith(SERVING_LINE_PREFIX) for line in lines
+        ):
+            raise RuntimeError("agenthost serve did not start:\n" + "".join(lines)[-4000:])
+        line = next(line for line in lines if line.startswith(SERVING_LINE_PREFIX))
+        address = line[len(SERVING_LINE_PREFIX):].split()[0]
+        if credentials is None:
+            channel = grpc.insecure_channel(address)
+        else:
+            channel = grpc.secure_channel(address, credentials)
+        grpc.channel_ready_future(channel).result(timeout=startup_timeout)
+        yield RunningServer(process=process, address=address, channel=channel, _lines=lines)
+    finally:
+        if channel is not None:
+            channel.close()
+        stop_process(process)
+        reader.join(timeout=5)
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate()`` until it returns something truthy; raise ``TimeoutError`` after
+    ``timeout`` seconds. Returns the truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def make_template(
+    task_type: str,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Mapping[str, Any] | None = None,
+    custom: Mapping[str, Any] | None = None,
+    sql: str | None = None,
+    version: int = 0,
+    name: str = "test.task",
+) -> tasks_pb2.TaskTemplate:
+    """A ``TaskTemplate`` for ``task_type`` with an interface built from Python types
+    (``{"x": int}``), ``custom`` as a Struct and an optional SQL statement."""
+    from agenthost.literals import variable_map
+
+    template = tasks_pb2.TaskTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK,
+            project="flytesnacks",
+            domain="development",
+            name=name,
+            version="v1",
+        ),
+        type=task_type,
+        task_type_version=version,
+        interface=interface_pb2.TypedInterface(
+            inputs=variable_map(inputs or {}), outputs=variable_map(outputs or {})
+        ),
+    )
+    if custom is not None:
+        template.custom.CopyFrom(json_format.ParseDict(dict(custom), struct_pb2.Struct()))
+    if sql is not None:
+        template.sql.CopyFrom(tasks_pb2.Sql(statement=sql, dialect=tasks_pb2.Sql.ANSI))
+    return template
+
+
+def make_inputs(template: tasks_pb2.TaskTemplate, values: Mapping[str, Any]) -> literals_pb2.LiteralMap:
+    """Inputs for ``template`` from Python values, typed by its interface."""
+    from agenthost.literals import to_literal_map
+
+    return to_literal_map(values, template.interface.inputs)

@@ -1,0 +1,6 @@
+"""The version of the ``agenthost`` distribution and of its plugin API."""
+
+__version__ = "0.1.0"
+
+PLUGIN_API_VERSION = "1.0"
+"""The host's plugin API version. Plugins declare the range they support (see docs/compatibility.md)."""
