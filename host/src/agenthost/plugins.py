@@ -258,7 +258,8 @@ def _load_one(pm: pluggy.PluginManager, candidate: _Candidate, report: PluginRep
         try:
             has_hooks = _register_hooks(pm, obj, candidate.name)
         except (pluggy.PluginValidationError, ValueError) as exc:
-            report.fail(f"invalid hook implementation: {_summary(exc)}")
+            # pluggy appends the plugin's repr (with its file path); the name is in the report.
+            report.fail(f"invalid hook implementation: {_summary(exc).split(' in plugin ')[0]}")
             return
     if has_hooks:
         for impl in pm.hook.register_agents.get_hookimpls():
@@ -293,9 +294,7 @@ def _load_one(pm: pluggy.PluginManager, candidate: _Candidate, report: PluginRep
 
 def _register_hooks(pm: pluggy.PluginManager, obj: Any, name: str) -> bool:
     """Register ``obj``'s hook implementations, if it has any; False if it has none."""
-    if pm.parse_hookimpl_opts(obj, "register_agents") is None and not any(
-        pm.parse_hookimpl_opts(obj, attr) is not None for attr in dir(obj)
-    ):
+    if not any(pm.parse_hookimpl_opts(obj, attr) is not None for attr in dir(obj)):
         return False
     pm.register(obj, name=name)
     try:

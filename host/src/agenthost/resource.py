@@ -115,7 +115,7 @@ def check_metadata_type(cls: Any) -> None:
     a ``ResourceMeta`` subclass, a dataclass, every field a JSON-representable annotation."""
     if not (isinstance(cls, type) and issubclass(cls, ResourceMeta)):
         raise TypeError(f"metadata_type {cls!r} is not a ResourceMeta subclass")
-    if not dataclasses.is_dataclass(cls):
+    if "__dataclass_fields__" not in vars(cls):
         raise TypeError(f"metadata_type {cls.__name__} is not a @dataclass")
     try:
         schema = _schema_of(cls)

@@ -1,0 +1,82 @@
+"""ResourceMeta encodes as JSON and decodes strictly."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+import pytest
+
+from agenthost import ResourceMeta, ResourceMetaError
+from agenthost.resource import check_metadata_type
+
+
+@dataclass
+class JobMeta(ResourceMeta):
+    job_id: str
+    project: str
+    location: str | None = None
+    attempts: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def test_encodes_the_same_json_flytekit_connectors_write() -> None:
+    meta = JobMeta(job_id="j1", project="p", location="US")
+    assert meta.encode() == (
+        b'{"job_id":"j1","project":"p","location":"US","attempts":0,"labels":{}}'
+    )
+    assert JobMeta.decode(b'{"job_id": "j1", "project": "p", "location": "US"}') == JobMeta(
+        "j1", "p", "US"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x80\x04K\x01.", "resource_meta is not valid JSON for JobMeta"),
+        (b"[1, 2]", "resource_meta for JobMeta must be a JSON object, got an array"),
+        (b'{"job_id": "j"}', "resource_meta for JobMeta is missing field(s): 'project'"),
+        (b'{"job_id": "j", "project": "p", "x": 1}', "resource_meta for JobMeta has unknown field(s): 'x'"),
+        (b'{"job_id": 5, "project": "p"}', "resource_meta field 'job_id' of JobMeta should be a string, got an integer"),
+        (b'{"job_id": "j", "project": "p", "attempts": true}', "resource_meta field 'attempts' of JobMeta should be an integer, got a boolean"),
+        (b'{"job_id": "j", "project": "p", "labels": {"a": 1}}', "resource_meta field 'labels' of JobMeta should be dict[str, str], got an object"),
+        (b'{"job_id": "j", "project": "p", "attempts": NaN}', "resource_meta is not valid JSON for JobMeta"),
+        (b"\xff\xfe", "resource_meta is not valid JSON for JobMeta"),
+    ],
+)
+def test_decode_rejects_anything_but_an_exact_match(data: bytes, message: str) -> None:
+    with pytest.raises(ResourceMetaError) as info:
+        JobMeta.decode(data)
+    assert str(info.value) == message
+
+
+def test_decode_rejects_oversized_payloads() -> None:
+    data = b'{"job_id": "' + b"x" * (64 * 1024) + b'", "project": "p"}'
+    with pytest.raises(ResourceMetaError, match="more than the 65536 allowed for JobMeta"):
+        JobMeta.decode(data)
+
+
+def test_a_pickle_payload_is_never_executed(tmp_path: pytest.TempPathFactory) -> None:
+    import os
+
+    marker = f"{tmp_path}/pwned"
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    with pytest.raises(ResourceMetaError):
+        JobMeta.decode(pickle.dumps(Exploit()))
+    assert not os.path.exists(marker)
+
+
+def test_check_metadata_type_names_the_problem() -> None:
+    check_metadata_type(JobMeta)
+    with pytest.raises(TypeError, match="is not a ResourceMeta subclass"):
+        check_metadata_type(dict)
+
+    class NotADataclass(ResourceMeta):
+        pass
+
+    with pytest.raises(TypeError, match="NotADataclass is not a @dataclass"):
+        check_metadata_type(NotADataclass)

@@ -1,0 +1,196 @@
+"""Development and CI sessions for the agenthost monorepo. ``nox -l`` lists them;
+``nox -t ci`` runs everything CI runs (the README's test command)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = []
+
+ROOT = Path(__file__).parent
+DISTRIBUTIONS: dict[str, str] = {
+    "agenthost": "host",
+    "agent-bigquery": "plugins/bigquery",
+    "agent-file-sensor": "plugins/file_sensor",
+    "agent-openai": "plugins/openai",
+}
+"""Every distribution in the repository and its folder."""
+
+PLUGINS = [d for d in DISTRIBUTIONS if d != "agenthost"]
+FLYTEKIT_REFERENCE = [
+    "flytekit==1.16.31",
+    "flytekitplugins-bigquery==1.16.31",
+    "flytekitplugins-openai==1.16.31",
+]
+"""flytekit is a test-time reference only: installed in the compat session, never elsewhere."""
+
+
+def _editable(distribution: str, extras: str = "") -> list[str]:
+    return ["-e", f"{DISTRIBUTIONS[distribution]}{extras}"]
+
+
+def _build(session: nox.Session, distributions: list[str], out_dir: Path) -> list[Path]:
+    """Build sdist and wheel of each distribution into ``out_dir``; returns the wheels."""
+    session.install("build>=1.2", "twine>=5")
+    for dist in distributions:
+        session.run(
+            "python", "-m", "build", "--installer", "uv", "--outdir", str(out_dir),
+            DISTRIBUTIONS[dist], silent=True,
+        )
+    session.run("twine", "check", "--strict", *map(str, sorted(out_dir.iterdir())))
+    return sorted(out_dir.glob("*.whl"))
+
+
+@nox.session(tags=["ci"])
+@nox.parametrize("distribution", list(DISTRIBUTIONS), ids=list(DISTRIBUTIONS))
+def tests(session: nox.Session, distribution: str) -> None:
+    """Run one distribution's own tests with only it and the host installed."""
+    session.install(*_editable("agenthost", "[test]"))
+    if distribution != "agenthost":
+        session.install(*_editable("agenthost", "[test]"), *_editable(distribution, "[test]"))
+    session.run("pytest", f"{DISTRIBUTIONS[distribution]}/tests", *session.posargs)
+
+
+@nox.session(tags=["ci"])
+def e2e(session: nox.Session) -> None:
+    """Build every wheel, install them into a fresh environment as a user would, and run the
+    cross-package end-to-end tests against the installed wheels."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels = _build(session, list(DISTRIBUTIONS), Path(tmp))
+        session.install(*map(str, wheels), "pytest>=8")
+    session.run("pytest", "tests/e2e", *session.posargs)
+
+
+@nox.session(tags=["ci"])
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(tags=["ci"])
+def types(session: nox.Session) -> None:
+    """mypy (strict) over every distribution's source."""
+    session.install(
+        "mypy>=1.10", "types-protobuf", "grpc-stubs",
+        *_editable("agenthost"), *[a for d in PLUGINS for a in _editable(d)],
+    )
+    session.run(
+        "mypy", "host/src/agenthost",
+        *[f"{DISTRIBUTIONS[d]}/src" for d in PLUGINS],
+    )
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """sdist and wheel of every distribution into dist/, checked with twine."""
+    out = ROOT / "dist"
+    out.mkdir(exist_ok=True)
+    for old in out.iterdir():
+        old.unlink()
+    wheels = _build(session, list(DISTRIBUTIONS), out)
+    session.log(f"built {len(wheels)} wheels and {len(list(out.glob('*.tar.gz')))} sdists")
+
+
+def _version_of(distribution: str) -> str:
+    src = ROOT / DISTRIBUTIONS[distribution] / "src"
+    (version_file,) = src.glob("*/version.py")
+    match = re.search(r'__version__\s*=\s*"([^"]+)"', version_file.read_text())
+    if not match:
+        raise ValueError(f"no __version__ in {version_file}")
+    return match.group(1)
+
+
+def _changelog_version(distribution: str) -> str | None:
+    text = (ROOT / DISTRIBUTIONS[distribution] / "CHANGELOG.md").read_text()
+    match = re.search(r"^## \[(\d[^\]]*)\]", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _release_tag(distribution: str) -> str | None:
+    """``RELEASE_TAG`` if set, else the tag ``<distribution>-v*`` at HEAD."""
+    if os.environ.get("RELEASE_TAG"):
+        return os.environ["RELEASE_TAG"]
+    tags = subprocess.run(
+        ["git", "tag", "--points-at", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    mine = [t for t in tags if t.startswith(f"{distribution}-v")]
+    return mine[0] if mine else None
+
+
+@nox.session
+def release(session: nox.Session) -> None:
+    """Build and verify one distribution for release: ``nox -s release -- agent-bigquery``.
+
+    Refuses unless HEAD is tagged ``<distribution>-v<version>`` (or RELEASE_TAG says so) and
+    the CHANGELOG's newest entry is that version; then builds it, runs twine check, installs
+    the wheel beside the current agenthost into this fresh environment and runs
+    ``agenthost check``. Publishing is a separate, credentialed step (see RELEASING.md).
+    """
+    if len(session.posargs) != 1 or session.posargs[0] not in DISTRIBUTIONS:
+        session.error(f"usage: nox -s release -- <{'|'.join(DISTRIBUTIONS)}>")
+    dist = session.posargs[0]
+    version = _version_of(dist)
+    tag = _release_tag(dist)
+    if tag != f"{dist}-v{version}":
+        session.error(f"refusing to release {dist} {version}: tag is {tag!r}, expected "
+                      f"'{dist}-v{version}'")
+    changelog = _changelog_version(dist)
+    if changelog != version:
+        session.error(f"refusing to release {dist} {version}: newest CHANGELOG entry is "
+                      f"{changelog!r}")
+    out = ROOT / "dist" / dist
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        old.unlink()
+    (wheel,) = _build(session, [dist], out)
+    if f"-{version}-" not in wheel.name:
+        session.error(f"built {wheel.name}, which is not version {version}")
+    host = [] if dist == "agenthost" else _editable("agenthost")
+    session.install(str(wheel), *host)
+    session.run("agenthost", "check")
+    listing = json.loads(session.run("agenthost", "plugins", "--json", silent=True) or "{}")
+    if dist != "agenthost":
+        mine = [p for p in listing["plugins"] if p["distribution"] == dist]
+        if not mine or any(p["status"] != "loaded" for p in mine):
+            session.error(f"{dist}'s entry points did not load: {mine}")
+    session.log(f"{dist} {version} is ready: {', '.join(sorted(p.name for p in out.iterdir()))}")
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Serve every bundled agent on :8000 (metrics on :9090); extra args go to
+    ``agenthost serve``."""
+    session.install(
+        *_editable("agenthost"), *_editable("agent-bigquery"), *_editable("agent-openai"),
+        *_editable("agent-file-sensor", "[s3]"),
+    )
+    session.run("agenthost", "plugins")
+    session.run("agenthost", "serve", *session.posargs)
+
+
+@nox.session(tags=["ci"])
+def compat(session: nox.Session) -> None:
+    """Compatibility with flytekit-authored tasks and literals, against flytekit itself
+    (installed only here)."""
+    session.install(
+        *_editable("agenthost", "[test]"),
+        *[a for d in PLUGINS for a in _editable(d, "[test]")],
+        *FLYTEKIT_REFERENCE,
+    )
+    session.run("pytest", "tests/compat", *session.posargs)
+
+
+if __name__ == "__main__":
+    sys.exit("run me with nox: nox -l")
