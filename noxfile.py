@@ -68,7 +68,9 @@ def e2e(session: nox.Session) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wheels = _build(session, list(DISTRIBUTIONS), Path(tmp))
         session.install(*map(str, wheels), "pytest>=8")
-    session.run("pytest", "tests/e2e", *session.posargs)
+        session.run(
+            "pytest", "tests/e2e", *session.posargs, env={"AGENTHOST_WHEELHOUSE": tmp}
+        )
 
 
 @nox.session(tags=["ci"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -105,7 +106,7 @@ class SyncAgentBase(AgentBase):
 
     def do(
         self, task_template: TaskTemplate, inputs: LiteralMap | None = None, **kwargs: Any
-    ) -> Resource:
+    ) -> Resource | Awaitable[Resource]:
         """Run the task and return its final ``Resource``."""
         raise NotImplementedError
 

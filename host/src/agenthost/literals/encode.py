@@ -1,4 +1,4 @@
-"""Python values to flyteidl ``Literal`` / ``LiteralMap``, producing what flytekit's TypeEngine does.
+"""Python values to flyteidl ``Literal``/``LiteralMap``, producing what flytekit's TypeEngine does.
 
 With a declared ``LiteralType`` the value is checked against it; without one the literal kind is
 chosen from the value's Python type. Dispatch goes through dicts keyed on the type's ``WhichOneof``
@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import datetime
 import enum
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgpack
 from flyteidl.core.interface_pb2 import Variable, VariableMap
-from flyteidl.core.literals_pb2 import Binary, BlobMetadata, Literal, LiteralCollection
+from flyteidl.core.literals_pb2 import (
+    Binary,
+    BlobMetadata,
+    Literal,
+    LiteralCollection,
+    LiteralMap,
+    Primitive,
+    Scalar,
+    StructuredDatasetMetadata,
+    Void,
+)
 from flyteidl.core.literals_pb2 import Blob as BlobLiteral
-from flyteidl.core.literals_pb2 import LiteralMap, Primitive, Scalar, Void
 from flyteidl.core.literals_pb2 import StructuredDataset as DatasetLiteral
-from flyteidl.core.literals_pb2 import StructuredDatasetMetadata
 from flyteidl.core.literals_pb2 import Union as UnionLiteral
 from flyteidl.core.types_pb2 import BlobType, LiteralType, SimpleType, StructuredDatasetType
 from google.protobuf.duration_pb2 import Duration
@@ -45,7 +52,9 @@ _UntypedEncoder = Callable[[Any, str], Literal]
 _CONVERSION_ERRORS = (TypeError, ValueError, OverflowError)
 
 
-def to_literal(value: Any, literal_type: LiteralType | None = None, *, name: str = "value") -> Literal:
+def to_literal(
+    value: Any, literal_type: LiteralType | None = None, *, name: str = "value"
+) -> Literal:
     """Encode ``value`` as a Literal of ``literal_type``, or of the kind its Python type implies.
 
     ``name`` names the value in error messages (e.g. ``"output 'y'"``). Raises
@@ -83,7 +92,9 @@ def to_literal_map(
 def _check_names(values: Mapping[str, Any], declared: Mapping[str, LiteralType], kind: str) -> None:
     for key, lt in declared.items():
         if key not in values:
-            raise LiteralConversionError(f"{kind} {key!r}: missing, declared as {describe_type(lt)}")
+            raise LiteralConversionError(
+                f"{kind} {key!r}: missing, declared as {describe_type(lt)}"
+            )
     for key in values:
         if key not in declared:
             raise LiteralConversionError(f"{kind} {key!r}: not declared in the interface")
@@ -101,7 +112,12 @@ def _encode(value: Any, literal_type: LiteralType, name: str, strict: bool) -> L
         raise LiteralConversionError(
             f"{name}: cannot encode values of type {describe_type(literal_type)}"
         )
-    return encoder(value, literal_type, name, strict)
+    try:
+        return encoder(value, literal_type, name, strict)
+    except _CONVERSION_ERRORS as exc:  # protobuf rejecting a value, e.g. an int beyond int64
+        raise LiteralConversionError(
+            f"{name}: cannot encode {describe_value(value)} as {describe_type(literal_type)}: {exc}"
+        ) from exc
 
 
 def _primitive(**field: Any) -> Literal:
@@ -114,16 +130,13 @@ def _encode_simple(value: Any, literal_type: LiteralType, name: str, strict: boo
         raise LiteralConversionError(
             f"{name}: cannot encode values of type {describe_type(literal_type)}"
         )
-    try:
-        return encoder(value, literal_type, name, strict)
-    except _CONVERSION_ERRORS as exc:
-        raise LiteralConversionError(
-            f"{name}: cannot encode {describe_value(value)} as {describe_type(literal_type)}: {exc}"
-        ) from exc
+    return encoder(value, literal_type, name, strict)
 
 
 def _enc_integer(value: Any, lt: LiteralType, name: str, strict: bool) -> Literal:
-    if type(value) is int or (not strict and isinstance(value, int) and not isinstance(value, bool)):
+    if type(value) is int or (
+        not strict and isinstance(value, int) and not isinstance(value, bool)
+    ):
         return _primitive(integer=int(value))
     raise _mismatch(name, lt, value)
 
@@ -341,12 +354,7 @@ _STRUCT_TYPE = LiteralType(simple=SimpleType.STRUCT)
 
 def _untyped_simple(encoder: _Encoder, lt: LiteralType) -> _UntypedEncoder:
     def encode(value: Any, name: str) -> Literal:
-        try:
-            return encoder(value, lt, name, False)
-        except _CONVERSION_ERRORS as exc:
-            raise LiteralConversionError(
-                f"{name}: cannot encode {describe_value(value)} as {describe_type(lt)}: {exc}"
-            ) from exc
+        return encoder(value, lt, name, False)
 
     return encode
 
@@ -367,9 +375,7 @@ def _untyped_dict(value: Any, name: str) -> Literal:
         if not all(type(key) is str for key in value):
             raise
     return Literal(
-        map=LiteralMap(
-            literals={k: _encode_untyped(v, f"{name}[{k!r}]") for k, v in value.items()}
-        )
+        map=LiteralMap(literals={k: _encode_untyped(v, f"{name}[{k!r}]") for k, v in value.items()})
     )
 
 
@@ -408,15 +414,23 @@ _UNTYPED_ENCODERS: dict[type, _UntypedEncoder] = {
 }
 
 
-@functools.lru_cache(maxsize=256)
+_RESOLVED_SUBCLASSES: dict[type, _UntypedEncoder | None] = {}
+
+
 def _untyped_encoder_for(cls: type) -> _UntypedEncoder | None:
+    """Resolve (once per class) the encoder of a subclass of a supported type, e.g. an Enum."""
+    try:
+        return _RESOLVED_SUBCLASSES[cls]
+    except KeyError:
+        pass
+    encoder: _UntypedEncoder | None = None
     if issubclass(cls, enum.Enum):
-        return _untyped_enum
-    for base in cls.__mro__:
-        encoder = _UNTYPED_ENCODERS.get(base)
-        if encoder is not None:
-            return encoder
-    return None
+        encoder = _untyped_enum
+    else:
+        encoder = next((_UNTYPED_ENCODERS[b] for b in cls.__mro__ if b in _UNTYPED_ENCODERS), None)
+    if len(_RESOLVED_SUBCLASSES) < 1024:
+        _RESOLVED_SUBCLASSES[cls] = encoder
+    return encoder
 
 
 def _encode_untyped(value: Any, name: str) -> Literal:
@@ -425,4 +439,9 @@ def _encode_untyped(value: Any, name: str) -> Literal:
         raise LiteralConversionError(
             f"{name}: no Flyte literal for {describe_value(value)} without a declared type"
         )
-    return encoder(value, name)
+    try:
+        return encoder(value, name)
+    except _CONVERSION_ERRORS as exc:
+        raise LiteralConversionError(
+            f"{name}: cannot encode {describe_value(value)}: {exc}"
+        ) from exc

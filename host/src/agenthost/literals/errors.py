@@ -1,4 +1,4 @@
-"""The one error the literal codec raises, and the short descriptions its messages are built from."""
+"""The one error the literal codec raises, and the short value descriptions in its messages."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import functools
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -22,12 +21,11 @@ from flyteidl.core.types_pb2 import (
     LiteralType,
     SimpleType,
     StructuredDatasetType,
-    TypeAnnotation,
     TypeStructure,
     UnionType,
 )
 
-from agenthost.literals.values import Blob, StructuredDataset
+from agenthost.literals.values import Blob, BlobSpec, StructuredDataset
 
 __all__ = [
     "blob_type",
@@ -59,7 +57,7 @@ _SIMPLE_NAMES: dict[int, str] = {
 
 # Python type -> (simple type, flytekit transformer name used as the union variant tag).
 # bytes has no flytekit transformer (flytekit pickles it); it is ours, declared as BINARY.
-_SIMPLE_PYTHON: dict[Any, tuple[SimpleType.ValueType, str]] = {
+_SIMPLE_PYTHON: dict[Any, tuple[SimpleType, str]] = {
     int: (SimpleType.INTEGER, "int"),
     float: (SimpleType.FLOAT, "float"),
     str: (SimpleType.STRING, "str"),
@@ -81,10 +79,10 @@ _TAG_FILE = "FlyteFilePath"
 _TAG_DIRECTORY = "FlyteDirectory"
 
 MSGPACK_TAG = "msgpack"
-"""``Binary.tag`` of msgpack-encoded values, and the STRUCT serialization format flytekit declares."""
+"""``Binary.tag`` of msgpack-encoded values; also the serialization format of STRUCT types."""
 
 
-def simple_type(simple: SimpleType.ValueType) -> LiteralType:
+def simple_type(simple: SimpleType) -> LiteralType:
     """Return a LiteralType of one ``SimpleType`` (``SimpleType.INTEGER``, ...)."""
     return LiteralType(simple=simple)
 
@@ -92,9 +90,7 @@ def simple_type(simple: SimpleType.ValueType) -> LiteralType:
 def struct_type() -> LiteralType:
     """Return the STRUCT type flytekit (1.14+) declares for untyped dicts: msgpack-serialized."""
     lt = LiteralType(simple=SimpleType.STRUCT)
-    lt.annotation.annotations.update(
-        {"cache-key-metadata": {"serialization-format": MSGPACK_TAG}}
-    )
+    lt.annotation.annotations.update({"cache-key-metadata": {"serialization-format": MSGPACK_TAG}})
     return lt
 
 
@@ -118,13 +114,13 @@ def enum_type(values: Iterable[str]) -> LiteralType:
     return LiteralType(enum_type=EnumType(values=list(values)))
 
 
-def blob_type(format: str = "", *, multipart: bool = False) -> LiteralType:  # noqa: A002
+def blob_type(format: str = "", *, multipart: bool = False) -> LiteralType:
     """Return the type of a file (or, with ``multipart=True``, a directory) of blob ``format``."""
     dimensionality = BlobType.MULTIPART if multipart else BlobType.SINGLE
     return LiteralType(blob=BlobType(format=format, dimensionality=dimensionality))
 
 
-def structured_dataset_type(format: str = "") -> LiteralType:  # noqa: A002
+def structured_dataset_type(format: str = "") -> LiteralType:
     """Return the type of a structured dataset stored in ``format`` (``""``: any format)."""
     return LiteralType(structured_dataset_type=StructuredDatasetType(format=format))
 
@@ -135,19 +131,20 @@ def literal_type_for(python_type: Any) -> LiteralType:
     Supported: ``int``, ``float``, ``str``, ``bool``, ``datetime``, ``date``, ``timedelta``,
     ``None``, ``bytes`` (BINARY; flytekit would pickle), ``list[T]``, ``dict[str, T]`` (a map),
     other dicts (STRUCT, msgpack), ``Optional``/``Union``/``X | Y``, ``enum.Enum`` subclasses with
-    string values, :class:`StructuredDataset`, :class:`Blob` (a file). ``Annotated[T, "fmt"]``
-    sets the format of a dataset or blob; ``Annotated[T, some_literal_type]`` declares
-    ``some_literal_type`` outright (e.g. ``Annotated[Blob, blob_type(multipart=True)]`` for a
-    directory). Raises ``TypeError`` for anything else (bare ``list``, ``Any``, tuples...).
+    string values, :class:`StructuredDataset`, :class:`Blob` (a file) and ``Directory``.
+    ``Annotated[T, "fmt"]`` sets the format of a dataset or blob, ``Annotated[Blob, BlobSpec(...)]``
+    the blob type, and ``Annotated[T, some_literal_type]`` declares ``some_literal_type`` outright.
+    Raises ``TypeError`` for anything else (bare ``list``, ``Any``, tuples...).
 
     Results are cached; each call returns a fresh copy that the caller may modify.
     """
+    key = _cache_key(python_type)
     try:
-        hash(python_type)
-    except TypeError:
+        built = _CACHE[key][0]
+    except KeyError:
+        built = _remember(key, _build(python_type))[0]
+    except TypeError:  # unhashable annotation metadata: build without caching
         built = _build(python_type)[0]
-    else:
-        built = _cached_build(python_type)[0]
     out = LiteralType()
     out.CopyFrom(built)
     return out
@@ -196,9 +193,23 @@ def describe_type(literal_type: LiteralType | None) -> str:
     return "untyped"
 
 
-@functools.lru_cache(maxsize=1024)
-def _cached_build(python_type: Any) -> tuple[LiteralType, str]:
-    return _build(python_type)
+_CACHE: dict[Any, tuple[LiteralType, str]] = {}
+
+
+def _cache_key(tp: Any) -> Any:
+    """A key that, unlike ``==`` on typing objects, tells ``Union[None, int]`` from
+    ``Optional[int]``: flytekit keeps the variant order, so the key must too."""
+    args = get_args(tp)
+    if not args:
+        return tp
+    return get_origin(tp), tuple(_cache_key(arg) for arg in args)
+
+
+def _remember(key: Any, built: tuple[LiteralType, str]) -> tuple[LiteralType, str]:
+    if len(_CACHE) >= 4096:
+        _CACHE.clear()
+    _CACHE[key] = built
+    return built
 
 
 def _tagged(built: tuple[LiteralType, str]) -> LiteralType:
@@ -222,7 +233,9 @@ def _build(tp: Any) -> tuple[LiteralType, str]:
     if origin is list or tp is list:
         args = get_args(tp)
         if len(args) != 1:
-            raise TypeError(f"unsupported type {tp!r}: a list needs one element type, e.g. list[int]")
+            raise TypeError(
+                f"unsupported type {tp!r}: a list needs one element type, e.g. list[int]"
+            )
         return collection_type(_build(args[0])[0]), _TAG_LIST
     if origin is dict or tp is dict:
         args = get_args(tp)
@@ -248,6 +261,9 @@ def _build_annotated(base: Any, metadata: list[Any]) -> tuple[LiteralType, str]:
             if item.HasField("blob"):
                 multipart = item.blob.dimensionality == BlobType.MULTIPART
                 tag = _TAG_DIRECTORY if multipart else _TAG_FILE
+        elif isinstance(item, BlobSpec) and lt.HasField("blob"):
+            lt = blob_type(item.format, multipart=item.multipart)
+            tag = _TAG_DIRECTORY if item.multipart else _TAG_FILE
         elif isinstance(item, str) and lt.HasField("structured_dataset_type"):
             lt.structured_dataset_type.format = item
         elif isinstance(item, str) and lt.HasField("blob"):
@@ -276,6 +292,4 @@ def variable_types(
     """Return ``{name: LiteralType}`` for an interface ``VariableMap`` or a mapping of types."""
     if isinstance(variables, VariableMap):
         return {name: var.type for name, var in variables.variables.items()}
-    return {
-        name: tp.type if isinstance(tp, Variable) else tp for name, tp in variables.items()
-    }
+    return {name: tp.type if isinstance(tp, Variable) else tp for name, tp in variables.items()}

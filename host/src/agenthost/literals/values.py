@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-__all__ = ["Blob", "StructuredDataset"]
+__all__ = ["Blob", "BlobSpec", "Directory", "StructuredDataset"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class StructuredDataset:
 
 @dataclass(frozen=True, slots=True)
 class Blob:
-    """A reference to a file or a directory (Flyte ``Blob`` literal, flytekit's FlyteFile/Directory).
+    """A reference to a file or directory (Flyte ``Blob`` literal; flytekit's FlyteFile/Directory).
 
     ``uri`` is the remote location, ``format`` the blob format (``""`` means any, e.g. ``"csv"``),
     and ``multipart`` is True for a directory (``MULTIPART`` dimensionality), False for one file.
@@ -31,3 +32,19 @@ class Blob:
     uri: str
     format: str = ""
     multipart: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BlobSpec:
+    """Annotation metadata declaring a :class:`Blob` annotation's blob type.
+
+    ``Annotated[Blob, BlobSpec(format="csv")]`` declares csv files,
+    ``Annotated[Blob, BlobSpec(multipart=True)]`` declares directories (see :data:`Directory`).
+    """
+
+    format: str = ""
+    multipart: bool = False
+
+
+Directory = Annotated[Blob, BlobSpec(multipart=True)]
+"""Type annotation of a directory: a :class:`Blob` with ``MULTIPART`` dimensionality."""

@@ -1,0 +1,269 @@
+"""The ``openai-batch`` async agent: runs an OpenAI Batch API job, flytekit
+``BatchEndpointTask`` compatible.
+
+Template ``custom``: ``{"openai_organization": str | null, "config": {"completion_window"
+(default "24h"), "endpoint" (default "/v1/chat/completions"), "metadata", ...}, "base_url":
+optional}``; input ``input_file_id`` (str, an uploaded JSONL file); output ``result``, the batch
+object as a dict once it completes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flyteidl.core.types_pb2 import LiteralType
+from google.protobuf import json_format
+
+from agent_openai.clients import client_for
+from agent_openai.config import optional_string, parameters, split_parameters
+from agent_openai.failures import Failure, describe, scrub
+from agent_openai.legacy import looks_pickled, read_flytekit_metadata
+from agent_openai.settings import client_settings
+from agenthost import (
+    AsyncAgentBase,
+    InvalidRequestError,
+    Resource,
+    ResourceMeta,
+    ResourceMetaError,
+    custom_of,
+    input_values,
+)
+
+if TYPE_CHECKING:
+    from flyteidl.core.literals_pb2 import LiteralMap
+    from flyteidl.core.tasks_pb2 import TaskTemplate
+
+logger = logging.getLogger(__name__)
+
+TASK_TYPE = "openai-batch"
+INPUT_NAME = "input_file_id"
+OUTPUT_NAME = "result"
+DEFAULT_COMPLETION_WINDOW = "24h"
+DEFAULT_ENDPOINT = "/v1/chat/completions"
+
+RUNNING_STATES = frozenset({"validating", "in_progress", "finalizing"})
+SUCCEEDED_STATES = frozenset({"completed"})
+FAILED_STATES = frozenset({"failed", "expired", "cancelled", "cancelling"})
+"""Batch states that end the task as FAILED (``cancelling`` too, as flytekit does: the batch
+will produce no complete result)."""
+
+
+@dataclass
+class BatchEndpointMetadata(ResourceMeta):
+    """The handle of one batch, as JSON. ``openai_org`` and ``batch_id`` are the fields of
+    flytekit's metadata of the same name; flytekit's pickled form is read too (see
+    ``agent_openai.legacy``), so batches started under flytekit can still be polled.
+
+    ``base_url`` is the endpoint the template chose (None: the deployment's), ``result_type`` the
+    template's declared type of ``result`` (flyteidl ``LiteralType`` as JSON; None: flytekit's
+    msgpack STRUCT). ``error``/``error_retryable`` carry a failure of ``create`` to ``get``.
+    """
+
+    openai_org: str | None
+    batch_id: str
+    base_url: str | None = None
+    result_type: dict[str, Any] | None = None
+    error: str | None = None
+    error_retryable: bool = False
+
+    @classmethod
+    def decode(cls, data: bytes) -> BatchEndpointMetadata:
+        """Decode our JSON, or the cloudpickle bytes flytekit's connector wrote (parsed, never
+        unpickled)."""
+        if looks_pickled(data):
+            if len(data) > cls.max_encoded_bytes:
+                raise ResourceMetaError(
+                    f"resource_meta is larger than {cls.max_encoded_bytes} bytes"
+                )
+            fields = read_flytekit_metadata(data)
+            return cls(openai_org=fields["openai_org"], batch_id=str(fields["batch_id"]))
+        return super().decode(data)
+
+
+def batch_request(custom: dict[str, Any], input_file_id: str) -> dict[str, Any]:
+    """The ``batches.create`` parameters for a template's ``custom`` (defaults filled in on a
+    copy; the template is not changed)."""
+    config = parameters(custom.get("config"), where="config")
+    config.setdefault("completion_window", DEFAULT_COMPLETION_WINDOW)
+    config.setdefault("endpoint", DEFAULT_ENDPOINT)
+    config["input_file_id"] = input_file_id
+    return config
+
+
+def declared_result_type(task_template: TaskTemplate) -> dict[str, Any] | None:
+    """The template's declared type of ``result`` as JSON, or None if it declares none."""
+    outputs = task_template.interface.outputs.variables
+    if OUTPUT_NAME not in outputs:
+        return None
+    declared: dict[str, Any] = json_format.MessageToDict(outputs[OUTPUT_NAME].type)
+    return declared
+
+
+def result_literal_type(meta: BatchEndpointMetadata) -> LiteralType:
+    """The LiteralType ``result`` is encoded as: the template's, else flytekit's (msgpack
+    STRUCT)."""
+    if meta.result_type:
+        try:
+            return json_format.ParseDict(meta.result_type, LiteralType())
+        except json_format.ParseError:
+            raise InvalidRequestError("resource_meta has an invalid result_type") from None
+    from agenthost.literals import struct_type
+
+    return struct_type()
+
+
+class BatchEndpointAgent(AsyncAgentBase):
+    """Creates an OpenAI batch, polls it and cancels it.
+
+    ``get`` maps validating/in_progress/finalizing to RUNNING, completed to SUCCEEDED (output
+    ``result``: the batch object) and failed/expired/cancelled to FAILED with the batch's error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(TASK_TYPE, BatchEndpointMetadata, name="OpenAI Batch Endpoint Agent")
+
+    async def create(
+        self, task_template: TaskTemplate, inputs: LiteralMap | None = None, **kwargs: Any
+    ) -> BatchEndpointMetadata:
+        """Create the batch; an API or configuration error is recorded for ``get`` to report."""
+        input_file_id = input_values(task_template, inputs).get(INPUT_NAME)
+        if not isinstance(input_file_id, str) or not input_file_id:
+            raise InvalidRequestError(f"input {INPUT_NAME!r} (a non-empty string) is required")
+        custom = custom_of(task_template)
+        organization: str | None = None
+        base_url: str | None = None
+        key = ""
+        try:
+            organization = optional_string(
+                custom.get("openai_organization"), where="openai_organization"
+            )
+            settings = client_settings(organization, custom)
+            key = settings.api_key
+            base_url = settings.base_url if custom.get("base_url") else None
+            client = await client_for(settings)
+            create = client.batches.create
+            known, extra = split_parameters(
+                create, batch_request(custom, input_file_id), where="config"
+            )
+            batch = await create(**known, extra_body=extra or None)
+        except Exception as exc:
+            failure = describe(exc, action="batch creation", api_key=key)
+            if failure is None:
+                raise
+            logger.info("OpenAI batch creation failed: %s", failure.message)
+            return BatchEndpointMetadata(
+                openai_org=organization,
+                batch_id="",
+                base_url=base_url,
+                error=failure.message,
+                error_retryable=failure.retryable,
+            )
+        logger.info("created OpenAI batch %s", batch.id)
+        return BatchEndpointMetadata(
+            openai_org=organization,
+            batch_id=batch.id,
+            base_url=base_url,
+            result_type=declared_result_type(task_template),
+        )
+
+    async def get(self, resource_meta: BatchEndpointMetadata, **kwargs: Any) -> Resource:
+        """Retrieve the batch and report its phase (and, once completed, ``result``)."""
+        meta = resource_meta
+        if meta.error is not None or not meta.batch_id:
+            message = meta.error or "the batch was never created"
+            return Resource.failure(message, retryable=meta.error_retryable, code="CreateFailed")
+        key = ""
+        try:
+            settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
+            key = settings.api_key
+            client = await client_for(settings)
+            batch = await client.batches.retrieve(meta.batch_id)
+        except Exception as exc:
+            failure = describe(exc, action=f"status check of batch {meta.batch_id}", api_key=key)
+            if failure is None:
+                raise
+            if failure.retryable:  # the batch itself is fine: poll again
+                return Resource.running(f"{failure.message}; will check again")
+            return failure.resource()
+        return _batch_resource(batch, meta, key)
+
+    async def delete(self, resource_meta: BatchEndpointMetadata, **kwargs: Any) -> None:
+        """Cancel the batch unless it already finished or is being cancelled (idempotent)."""
+        meta = resource_meta
+        if not meta.batch_id:
+            return
+        key = ""
+        try:
+            settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
+            key = settings.api_key
+            client = await client_for(settings)
+            batch = await client.batches.retrieve(meta.batch_id)
+            if batch.status in RUNNING_STATES:
+                await client.batches.cancel(meta.batch_id)
+                logger.info("cancelled OpenAI batch %s", meta.batch_id)
+        except Exception as exc:
+            failure = describe(exc, action=f"cancellation of batch {meta.batch_id}", api_key=key)
+            if failure is None:
+                raise
+            if _already_gone(exc):
+                return
+            raise BatchCancelError(failure.message) from None
+
+
+class BatchCancelError(RuntimeError):
+    """The batch could not be cancelled (bad key, API down): propeller will try again. The
+    message is the scrubbed API error; the host reports it as the delete call's failure."""
+
+
+def _already_gone(error: BaseException) -> bool:
+    """Whether a cancel failed only because the batch is unknown or no longer cancellable."""
+    return getattr(error, "status_code", None) in (400, 404, 409)
+
+
+def _batch_resource(batch: Any, meta: BatchEndpointMetadata, key: str) -> Resource:
+    status = str(batch.status)
+    info = _custom_info(batch)
+    if status in SUCCEEDED_STATES:
+        from agenthost.literals import to_literal_map
+
+        outputs = to_literal_map(
+            {OUTPUT_NAME: batch.to_dict()}, {OUTPUT_NAME: result_literal_type(meta)}
+        )
+        return Resource.succeeded(outputs, custom_info=info)
+    if status in FAILED_STATES:
+        message = _batch_error(batch) or f"batch {batch.id} ended as {status}"
+        return Failure(
+            scrub(message, key), retryable=False, code=f"Batch{status.title()}"
+        ).resource()
+    counts = info.get("request_counts")
+    progress = f" ({counts['completed']}/{counts['total']} requests done)" if counts else ""
+    if status not in RUNNING_STATES:
+        logger.warning("OpenAI batch %s has unknown status %r", batch.id, status)
+    return Resource.running(f"batch {batch.id} is {status}{progress}", custom_info=info)
+
+
+def _batch_error(batch: Any) -> str | None:
+    errors = getattr(batch, "errors", None)
+    data = getattr(errors, "data", None) or []
+    messages = [e.message for e in data if getattr(e, "message", None)]
+    if not messages:
+        return None
+    more = f" (and {len(messages) - 1} more errors)" if len(messages) > 1 else ""
+    return f"batch {batch.id} {batch.status}: {messages[0]}{more}"
+
+
+def _custom_info(batch: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {"batch_id": batch.id, "status": batch.status}
+    counts = getattr(batch, "request_counts", None)
+    if counts is not None:
+        info["request_counts"] = counts.model_dump()
+    for name in ("output_file_id", "error_file_id"):
+        value = getattr(batch, name, None)
+        if value:
+            info[name] = value
+    return info
+
+
+__all__ = ["BatchCancelError", "BatchEndpointAgent", "BatchEndpointMetadata"]
