@@ -125,15 +125,28 @@ def check_command(
         raise typer.Exit(1)
 
 
-def _register_serve() -> None:
-    try:
-        from agenthost.cli_serve import serve
-    except ImportError:  # the serve command ships in a later change
-        return
-    app.command("serve")(serve)
+COMMANDS: dict[str, str] = {
+    "serve": "agenthost.cli_serve:serve",
+    "run": "agenthost.cli_run:run",
+    "new": "agenthost.cli_new:new",
+    "propeller-config": "agenthost.cli_propeller:propeller_config",
+    "health": "agenthost.cli_health:health",
+}
+"""Commands that live in modules of their own: ``name -> "module:function"``."""
 
 
-_register_serve()
+def _register_commands() -> None:
+    import importlib
+    import importlib.util
+
+    for name, target in COMMANDS.items():
+        module_name, function = target.split(":")
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        app.command(name)(getattr(importlib.import_module(module_name), function))
+
+
+_register_commands()
 
 
 def main() -> None:

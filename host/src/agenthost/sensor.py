@@ -12,6 +12,7 @@ import functools
 import inspect
 import types
 import typing
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -78,10 +79,11 @@ class BaseSensor(AsyncAgentBase):
         if aliases is not None:
             self.aliases = tuple((str(m), str(n)) for m, n in aliases)
         self.transient_errors = 0
+        """How many transient errors ``poke`` raised in this process (all tasks)."""
         self._poke_params = _poke_parameters(self)
         self._poke_is_async = inspect.iscoroutinefunction(self.poke)
 
-    def poke(self, **inputs: Any) -> bool:
+    def poke(self, *args: Any, **inputs: Any) -> bool | Awaitable[bool]:
         """Return True once the condition holds. Override with named parameters."""
         raise NotImplementedError
 
@@ -141,8 +143,8 @@ class BaseSensor(AsyncAgentBase):
             if self.is_transient(exc):
                 self.transient_errors += 1
                 return Resource.running(
-                    message=f"{self.describe_wait(resource_meta.inputs)}; transient error "
-                    f"#{self.transient_errors}: {summary}"
+                    message=f"{self.describe_wait(resource_meta.inputs)}; transient error: "
+                    f"{summary}"
                 )
             return Resource.failure(f"sensor {self.name} failed: {summary}")
         if done:

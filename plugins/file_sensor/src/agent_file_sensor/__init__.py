@@ -1,0 +1,19 @@
+"""agent-file-sensor: an agenthost sensor that waits for a file to exist (local, ``file://``,
+``s3://``, ``gs://`` or any fsspec protocol). Importing it imports no fsspec backend."""
+
+from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
+from agent_file_sensor.sensor import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor
+from agent_file_sensor.version import __version__
+
+AGENTHOST_PLUGIN_API = ">=1.0,<2"
+"""The agenthost plugin-API range this plugin supports."""
+
+__all__ = [
+    "AGENTHOST_PLUGIN_API",
+    "FLYTEKIT_ALIAS",
+    "TASK_TYPE",
+    "BackendNotInstalledError",
+    "FileSensor",
+    "UnsupportedPathError",
+    "__version__",
+]

@@ -1,0 +1,139 @@
+"""fsspec filesystems for sensor paths: one instance per protocol and options, reused across
+pokes; async backends are awaited on the event loop, sync ones run in the default executor.
+
+Backend packages (s3fs, gcsfs, ...) are imported on first use of their protocol, in the
+executor, so neither importing this plugin nor the first poke blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agent_file_sensor.errors import BackendNotInstalledError
+from agent_file_sensor.paths import EXTRAS, LOCAL_PROTOCOLS, SensorPath
+from agenthost import get_secret
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+SECRET_GROUP = "file_sensor"
+"""Group of the optional host secrets this plugin reads (see ``storage_options``)."""
+
+_S3_SECRET_OPTIONS = {
+    "aws_access_key_id": "key",
+    "aws_secret_access_key": "secret",
+    "aws_session_token": "token",
+}
+
+
+def storage_options(protocol: str) -> dict[str, Any]:
+    """Options for the protocol's filesystem beyond what its backend reads from the standard
+    environment by itself (botocore: ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...; gcsfs:
+    ``GOOGLE_APPLICATION_CREDENTIALS``, ``STORAGE_EMULATOR_HOST``, ...).
+
+    For ``s3``/``s3a``, host secrets ``aws_access_key_id``, ``aws_secret_access_key`` and
+    ``aws_session_token`` in group ``file_sensor`` (e.g. ``_FSEC_FILE_SENSOR_AWS_ACCESS_KEY_ID``)
+    take precedence over the environment when set.
+    """
+    if protocol in ("s3", "s3a"):
+        options: dict[str, Any] = {}
+        for secret, option in _S3_SECRET_OPTIONS.items():
+            value = get_secret(secret, SECRET_GROUP, default="")
+            if value:
+                options[option] = value
+        return options
+    return {}
+
+
+def filesystem_class(protocol: str) -> type[AbstractFileSystem]:
+    """The fsspec class serving ``protocol`` (importing its backend package), or
+    ``BackendNotInstalledError`` saying what to install."""
+    import fsspec
+    from fsspec.registry import known_implementations
+
+    try:
+        cls: type[AbstractFileSystem] = fsspec.get_filesystem_class(protocol)
+    except ImportError:
+        implementation = known_implementations.get(protocol, {}).get("class", "")
+        package = implementation.split(".", 1)[0] or "its fsspec backend"
+        extra = EXTRAS.get(protocol)
+        hint = f"pip install 'agent-file-sensor[{extra}]'" if extra else f"pip install {package}"
+        raise BackendNotInstalledError(
+            f"{protocol}:// paths need the {package} package, which is not installed "
+            f"on the agent host ({hint})"
+        ) from None
+    return cls
+
+
+class FilesystemCache:
+    """Filesystem instances keyed by event loop, protocol and options.
+
+    Async-capable backends are created with ``asynchronous=True`` and belong to the loop that
+    first used them (their HTTP sessions are bound to it), hence the per-loop cache.
+    """
+
+    def __init__(self, options_for: Callable[[str], dict[str, Any]] = storage_options) -> None:
+        self._options_for = options_for
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Future[AbstractFileSystem]]
+        ] = weakref.WeakKeyDictionary()
+
+    async def filesystem(self, protocol: str) -> AbstractFileSystem:
+        """The (cached) filesystem for ``protocol``; the first call per loop, protocol and
+        options builds it in the executor."""
+        loop = asyncio.get_running_loop()
+        options = await loop.run_in_executor(None, self._options_for, protocol)
+        key = json.dumps([protocol, options], sort_keys=True, default=str)
+        cache = self._by_loop.setdefault(loop, {})
+        future = cache.get(key)
+        if future is None or (
+            future.done() and (future.cancelled() or future.exception() is not None)
+        ):
+            future = loop.run_in_executor(None, _build_filesystem, protocol, options)
+            cache[key] = future
+        return await asyncio.shield(future)
+
+    async def exists(self, path: SensorPath) -> bool:
+        """Whether ``path`` exists, asking its backend afresh (listing caches are dropped)."""
+        fs = await self.filesystem(path.protocol)
+        fs.invalidate_cache(path.url)
+        if getattr(fs, "async_impl", False) and getattr(fs, "asynchronous", False):
+            return bool(await fs._exists(path.url))
+        loop = asyncio.get_running_loop()
+        return bool(await loop.run_in_executor(None, fs.exists, path.url))
+
+    async def aclose(self) -> None:
+        """Close the HTTP sessions of this loop's async filesystems and forget them all."""
+        cache = self._by_loop.pop(asyncio.get_running_loop(), {})
+        for future in cache.values():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                await _close_sessions(future.result())
+
+
+async def _close_sessions(fs: AbstractFileSystem) -> None:
+    """Close what async backends keep open: s3fs's aiobotocore client (``_s3``), gcsfs's and
+    HTTPFileSystem's aiohttp session (``_session``)."""
+    client = getattr(fs, "_s3", None)
+    if client is not None and hasattr(client, "__aexit__"):
+        with contextlib.suppress(Exception):
+            await client.__aexit__(None, None, None)
+        fs._s3 = None
+    session = getattr(fs, "_session", None)
+    close = getattr(session, "close", None)
+    if inspect.iscoroutinefunction(close) and not getattr(session, "closed", True):
+        with contextlib.suppress(Exception):
+            await close()
+
+
+def _build_filesystem(protocol: str, options: dict[str, Any]) -> AbstractFileSystem:
+    cls = filesystem_class("file" if protocol in LOCAL_PROTOCOLS else protocol)
+    kwargs = dict(options, skip_instance_cache=True)
+    if getattr(cls, "async_impl", False):
+        kwargs["asynchronous"] = True
+    return cls(**kwargs)

@@ -1,0 +1,3 @@
+"""Version of agent-file-sensor."""
+
+__version__ = "0.1.0"

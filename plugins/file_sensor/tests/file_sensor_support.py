@@ -1,0 +1,186 @@
+"""Helpers for the file sensor tests: free ports, polling, and a real moto S3 server
+subprocess on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing-key-id",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    # One attempt per botocore call: tests that hit a dead endpoint fail fast.
+    "AWS_MAX_ATTEMPTS": "1",
+    "AWS_RETRY_MODE": "standard",
+}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; ``TimeoutError`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@dataclass
+class MotoServer:
+    """A moto server subprocess and the environment that points AWS clients at it."""
+
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """``AWS_ENDPOINT_URL`` plus fake credentials and region."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, **FAKE_CREDENTIALS}
+
+    def s3_client(self) -> Any:
+        """A boto3 S3 client talking to this server."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+
+@dataclass
+class GcsEmulator:
+    """A gcp-storage-emulator subprocess (in memory) and the environment that points gcsfs
+    at it."""
+
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """``STORAGE_EMULATOR_HOST``, anonymous access through fsspec's env config, and
+        no hierarchical-namespace probing."""
+        return {
+            "STORAGE_EMULATOR_HOST": self.endpoint,
+            "FSSPEC_GS_TOKEN": "anon",
+            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+        }
+
+    def create_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` through the emulator's JSON API."""
+        body = json.dumps({"name": bucket}).encode()
+        self._post("/storage/v1/b?project=test", body, "application/json")
+
+    def put_object(self, bucket: str, key: str, data: bytes = b"ready") -> None:
+        """Upload ``data`` as ``bucket/key`` through the emulator's media upload API (the
+        emulator drops the connection on an empty media upload, hence non-empty data)."""
+        query = urllib.parse.urlencode({"uploadType": "media", "name": key})
+        self._post(f"/upload/storage/v1/b/{bucket}/o?{query}", data, "application/octet-stream")
+
+    def _post(self, path: str, body: bytes, content_type: str) -> None:
+        request = urllib.request.Request(
+            self.endpoint + path, data=body, method="POST", headers={"Content-Type": content_type}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200, response.status
+
+
+def start_gcs_emulator() -> GcsEmulator:
+    """Start ``gcp-storage-emulator`` in memory on a free loopback port; wait until it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "gcp_storage_emulator", "start", "-H", "127.0.0.1"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--in-memory", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: process.poll() is not None or _answers(endpoint + "/storage/v1/b"))
+        if process.poll() is not None:
+            raise RuntimeError(f"gcp-storage-emulator exited with {process.returncode}")
+    except BaseException:
+        stop(process)
+        raise
+    return GcsEmulator(endpoint=endpoint, process=process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer means the server is up
+    except OSError:
+        return False
+
+
+def start_moto(extra_env: dict[str, str] | None = None) -> MotoServer:
+    """Start ``python -m moto.server`` on a free loopback port and wait until it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **(extra_env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: process.poll() is not None or _answers(endpoint + "/moto-api/"))
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited with {process.returncode}")
+    except BaseException:
+        stop(process)
+        raise
+    return MotoServer(endpoint=endpoint, process=process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` and reap it (kill after 10 s)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def protocol_without_backend() -> tuple[str, str]:
+    """A protocol fsspec knows whose backend package is not installed here."""
+    import importlib.util
+
+    from fsspec.registry import known_implementations
+
+    for protocol in ("oci", "dropbox", "wandb", "lakefs", "tos", "abfs", "box"):
+        package = known_implementations.get(protocol, {}).get("class", "").split(".")[0]
+        if package and importlib.util.find_spec(package) is None:
+            return protocol, package
+    pytest.skip("every candidate fsspec backend is installed")

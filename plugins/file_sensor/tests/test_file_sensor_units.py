@@ -1,0 +1,126 @@
+"""Unit tests: path parsing, error classification and backend lookup messages."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from aiohttp import ServerDisconnectedError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
+from agent_file_sensor import BackendNotInstalledError, FileSensor, UnsupportedPathError
+from agent_file_sensor.errors import is_transient_error
+from agent_file_sensor.filesystems import filesystem_class, storage_options
+from agent_file_sensor.paths import parse_path
+
+
+@pytest.mark.parametrize(
+    ("path", "protocol", "url"),
+    [
+        ("/data/in/file.csv", "file", "/data/in/file.csv"),
+        ("relative/file", "file", "relative/file"),
+        ("file:///data/x", "file", "file:///data/x"),
+        ("s3://bucket/key", "s3", "s3://bucket/key"),
+        ("S3://bucket/Key", "s3", "s3://bucket/Key"),
+        ("gs://bucket/key", "gs", "gs://bucket/key"),
+        ("memory://x/y", "memory", "memory://x/y"),
+    ],
+)
+def test_parse_path(path: str, protocol: str, url: str) -> None:
+    parsed = parse_path(path)
+    assert (parsed.protocol, parsed.url) == (protocol, url)
+    assert parsed.is_local is (protocol == "file")
+
+
+@pytest.mark.parametrize("path", ["", "ftp2://x", "data:text/plain,hi", "reference://x"])
+def test_parse_path_rejects(path: str) -> None:
+    with pytest.raises(UnsupportedPathError):
+        parse_path(path)
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    response = {
+        "Error": {"Code": code, "Message": code},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "HeadObject")  # type: ignore[arg-type]
+
+
+def _translated(cause: BaseException, error: OSError) -> OSError:
+    """``error`` raised from ``cause``, the way s3fs translates botocore errors."""
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
+        TimeoutError("timed out"),
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+        ReadTimeoutError(endpoint_url="http://127.0.0.1:1"),
+        ServerDisconnectedError(),
+        _client_error("SlowDown", 503),
+        _client_error("Throttling", 400),
+        _translated(_client_error("InternalError", 500), OSError(errno.EIO, "internal")),
+        OSError(errno.EBUSY, "SlowDown"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_transient_errors(error: BaseException) -> None:
+    assert is_transient_error(error)
+    assert FileSensor().is_transient(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError("Access Denied"),
+        _translated(_client_error("AccessDenied", 403), PermissionError("Access Denied")),
+        BackendNotInstalledError("s3:// paths need the s3fs package"),
+        ValueError("bad"),
+        OSError(errno.EINVAL, "invalid"),
+        _client_error("NoSuchBucket", 404),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_permanent_errors(error: BaseException) -> None:
+    assert not is_transient_error(error)
+
+
+def test_missing_s3_backend_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fsspec
+
+    def not_installed(protocol: str) -> None:
+        raise ImportError("Install s3fs to access S3")
+
+    monkeypatch.setattr(fsspec, "get_filesystem_class", not_installed)
+    with pytest.raises(BackendNotInstalledError) as caught:
+        filesystem_class("s3")
+    assert str(caught.value) == (
+        "s3:// paths need the s3fs package, which is not installed on the agent host "
+        "(pip install 'agent-file-sensor[s3]')"
+    )
+
+
+def test_s3_secrets_become_storage_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_FSEC_FILE_SENSOR_AWS_ACCESS_KEY_ID", "AKIA-from-secret")
+    monkeypatch.setenv("_FSEC_FILE_SENSOR_AWS_SECRET_ACCESS_KEY", "secret-from-secret")
+    monkeypatch.delenv("_FSEC_FILE_SENSOR_AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setenv("FLYTE_SECRETS_DEFAULT_DIR", "/nonexistent-secrets-dir")
+    assert storage_options("s3") == {"key": "AKIA-from-secret", "secret": "secret-from-secret"}
+    assert storage_options("gs") == {}
+
+
+def test_no_secrets_means_backend_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN"):
+        monkeypatch.delenv(f"_FSEC_FILE_SENSOR_AWS_{name}", raising=False)
+    monkeypatch.setenv("FLYTE_SECRETS_DEFAULT_DIR", "/nonexistent-secrets-dir")
+    assert storage_options("s3") == {}
+
+
+def test_long_paths_are_shortened_in_messages() -> None:
+    with pytest.raises(UnsupportedPathError) as caught:
+        parse_path("x" * 500 + "://bucket/" + "k" * 5000)
+    assert len(str(caught.value)) < 400
+    assert "…" in str(caught.value)
