@@ -59,16 +59,8 @@ class ResourceMeta:
                 f"resource_meta for {name} must be a JSON object, got {_json_kind(obj)}"
             )
         schema = _schema_of(cls)
-        unknown = sorted(set(obj) - set(schema))
-        if unknown:
-            raise ResourceMetaError(
-                f"resource_meta for {name} has unknown field(s): {', '.join(map(repr, unknown))}"
-            )
-        missing = sorted(k for k, f in schema.items() if f.required and k not in obj)
-        if missing:
-            raise ResourceMetaError(
-                f"resource_meta for {name} is missing field(s): {', '.join(map(repr, missing))}"
-            )
+        if obj.keys() != schema.keys():
+            _check_keys(name, obj, schema)
         for key, value in obj.items():
             if not _conforms(value, schema[key].annotation):
                 raise ResourceMetaError(
@@ -76,6 +68,19 @@ class ResourceMeta:
                     f"{_describe(schema[key].annotation)}, got {_json_kind(value)}"
                 )
         return cls(**obj)
+
+
+def _check_keys(name: str, obj: dict[str, Any], schema: dict[str, _Field]) -> None:
+    unknown = sorted(set(obj) - set(schema))
+    if unknown:
+        raise ResourceMetaError(
+            f"resource_meta for {name} has unknown field(s): {', '.join(map(repr, unknown))}"
+        )
+    missing = sorted(k for k, f in schema.items() if f.required and k not in obj)
+    if missing:
+        raise ResourceMetaError(
+            f"resource_meta for {name} is missing field(s): {', '.join(map(repr, missing))}"
+        )
 
 
 def _reject_constant(token: str) -> Any:

@@ -48,6 +48,13 @@ class RunningServer:
         return agent_pb2_grpc.AgentMetadataServiceStub(self.channel)
 
     @property
+    def health_stub(self) -> Any:
+        """A stub for the standard ``grpc.health.v1.Health`` service."""
+        from grpc_health.v1 import health_pb2_grpc
+
+        return health_pb2_grpc.HealthStub(self.channel)
+
+    @property
     def port(self) -> int:
         """The port the server listens on."""
         return int(self.address.rsplit(":", 1)[1])
@@ -177,7 +184,9 @@ def make_template(
     return template
 
 
-def make_inputs(template: tasks_pb2.TaskTemplate, values: Mapping[str, Any]) -> literals_pb2.LiteralMap:
+def make_inputs(
+    template: tasks_pb2.TaskTemplate, values: Mapping[str, Any]
+) -> literals_pb2.LiteralMap:
     """Inputs for ``template`` from Python values, typed by its interface."""
     from agenthost.literals import to_literal_map
 

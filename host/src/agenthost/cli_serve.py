@@ -1,0 +1,150 @@
+"""``agenthost serve``: the typer command that runs the gRPC server.
+
+Every option can also be set through the environment variable named in its help
+(``AGENTHOST_PORT=9000``); list options (``--allow``, ``--block``, ``--modules``) take
+comma-separated values there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+_LIST_HELP = " Repeat the option or separate names with commas."
+
+
+def _names(values: list[str] | None) -> list[str]:
+    return [n for v in values or () for n in v.replace(",", " ").split() if n]
+
+
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(envvar="AGENTHOST_HOST", help="Address to bind; [::] is all interfaces."),
+    ] = "[::]",
+    port: Annotated[
+        int, typer.Option(envvar="AGENTHOST_PORT", help="gRPC port; 0 picks a free port.")
+    ] = 8000,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENTHOST_METRICS_PORT",
+            help="Prometheus /metrics port; 0 disables metrics. With --workers N, worker i "
+            "serves on this port + i.",
+        ),
+    ] = 9090,
+    allow: Annotated[
+        Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(
+            envvar="AGENTHOST_ALLOW",
+            help="Only load these plugins (distribution or entry-point names)." + _LIST_HELP,
+        ),
+    ] = None,
+    block: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(envvar="AGENTHOST_BLOCK", help="Never load these plugins." + _LIST_HELP),
+    ] = None,
+    modules: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_MODULES",
+            help="Extra modules to import as plugins (like `pyflyte serve --modules`)."
+            + _LIST_HELP,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(envvar="AGENTHOST_STRICT", help="Refuse to start if any plugin fails."),
+    ] = False,
+    max_concurrent_rpcs: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_MAX_CONCURRENT_RPCS",
+            help="Reject calls beyond this many in flight (RESOURCE_EXHAUSTED).",
+        ),
+    ] = None,
+    agent_concurrency: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_AGENT_CONCURRENCY",
+            help="At most this many concurrent calls into each agent (others wait).",
+        ),
+    ] = None,
+    max_threads: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_MAX_THREADS",
+            help="Size of the thread pool that runs blocking (def) agent methods.",
+        ),
+    ] = None,
+    max_message_size: Annotated[
+        int,
+        typer.Option(envvar="AGENTHOST_MAX_MESSAGE_SIZE", help="Largest gRPC message, in bytes."),
+    ] = 64 * 1024 * 1024,
+    grace_period: Annotated[
+        float,
+        typer.Option(
+            envvar="AGENTHOST_GRACE_PERIOD",
+            help="Seconds in-flight calls get to finish after SIGTERM/SIGINT.",
+        ),
+    ] = 15.0,
+    tls_cert: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(envvar="AGENTHOST_TLS_CERT", help="PEM server certificate (enables TLS)."),
+    ] = None,
+    tls_key: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(envvar="AGENTHOST_TLS_KEY", help="PEM private key of --tls-cert."),
+    ] = None,
+    tls_client_ca: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_TLS_CLIENT_CA",
+            help="PEM CA bundle; clients must present a certificate it signed (mTLS).",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str,
+        typer.Option(envvar="AGENTHOST_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
+    ] = "INFO",
+    log_format: Annotated[
+        str, typer.Option(envvar="AGENTHOST_LOG_FORMAT", help="text or json.")
+    ] = "text",
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENTHOST_WORKERS",
+            help="Serve from N processes sharing the port (SO_REUSEPORT), restarted if they crash.",
+        ),
+    ] = 1,
+) -> None:
+    """Serve every loaded agent over gRPC until SIGTERM or SIGINT."""
+    from agenthost.server.app import ServerConfig, run
+
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise typer.BadParameter("must be DEBUG, INFO, WARNING or ERROR", param_hint="--log-level")
+    config = ServerConfig(
+        host=host,
+        port=port,
+        metrics_port=metrics_port,
+        allow=_names(allow) if allow else None,
+        block=_names(block),
+        modules=_names(modules),
+        strict=strict,
+        max_concurrent_rpcs=max_concurrent_rpcs,
+        agent_concurrency=agent_concurrency,
+        max_threads=max_threads,
+        max_message_size=max_message_size,
+        grace_period=grace_period,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        log_level=log_level.upper(),
+        log_format=log_format,
+        workers=workers,
+    )
+    raise typer.Exit(run(config))

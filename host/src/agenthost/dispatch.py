@@ -1,0 +1,638 @@
+"""The protocol-independent core of the host: find the agent for a request and call it.
+
+``Dispatcher`` takes flyteidl request pieces and returns flyteidl messages. It knows nothing
+about gRPC, so the gRPC server, ``agenthost run`` (in-process) and the testing kit share it.
+
+Agent resolution: a request that sets ``task_category`` is served by the agent registered for
+exactly that (name, version). A request that only sets the deprecated ``task_type`` string is
+served by the agent for (name, 0) if there is one, else by the lowest version registered under
+that name (older propellers only send the string, and their templates are version 0).
+
+Calls: ``async def`` agent methods are awaited on the running loop (client cancellation and
+deadlines cancel them); plain ``def`` methods run in the loop's default executor, which the
+server sets to a bounded thread pool. Each method gets only the keyword arguments it accepts,
+worked out once per agent.
+
+Outputs: dict outputs of ``do`` are converted with the template's output interface. ``get``
+has no template, so dict outputs of ``get`` are converted untyped (each value's literal type is
+inferred from the Python value); agents that need exact types return a ``LiteralMap``.
+
+Sync agents through ``create``: ``CreateTask`` on a sync agent runs ``do`` and returns a
+self-contained ``resource_meta`` (see ``SyncResultMeta``) holding the final ``Resource``, so
+``GetTask`` on any replica answers from the bytes alone and ``DeleteTask`` succeeds.
+
+Errors: ``agenthost.errors`` types raised by agents or by the host pass through unchanged;
+any other exception from agent code becomes an ``AgentCallError`` carrying a one-line summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import inspect
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flyteidl.admin import agent_pb2
+from google.protobuf import struct_pb2
+from google.protobuf.message import DecodeError
+
+from agenthost.agent import AgentBase, AsyncAgentBase, TaskCategory, implements
+from agenthost.errors import (
+    AgentHostError,
+    InvalidRequestError,
+    ResourceMetaError,
+    UnknownTaskTypeError,
+    UnsupportedOperationError,
+)
+from agenthost.phases import is_terminal_phase, phase_name
+from agenthost.resource import Resource
+from agenthost.signatures import accepted_keywords
+
+if TYPE_CHECKING:
+    from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
+    from flyteidl.core.literals_pb2 import LiteralMap
+    from flyteidl.core.tasks_pb2 import TaskTemplate
+
+SYNC_META_MARKER = "agenthost.sync-result"
+"""Value of the ``kind`` field of a sync agent's self-contained ``resource_meta``."""
+
+DEFAULT_MAX_SYNC_META_BYTES = 1024 * 1024
+"""Largest serialized ``Resource`` a sync agent's ``resource_meta`` may carry (propeller keeps
+``resource_meta`` in the workflow's state, so it must stay small). A larger result is replaced
+by a FAILED resource telling the user to call the agent through ExecuteTaskSync."""
+
+SUMMARY_LIMIT = 300
+"""Longest exception text kept in an ``AgentCallError`` summary."""
+
+
+class AgentCallError(AgentHostError):
+    """Agent code raised an exception that is not an ``agenthost.errors`` type.
+
+    ``str()`` is the one-line summary sent to clients (``agent X failed to create: ValueError:
+    ...``); ``__cause__`` is the original exception, for the server log only.
+    """
+
+    def __init__(self, agent: str, operation: str, error: BaseException) -> None:
+        self.agent = agent
+        self.operation = operation
+        self.error = error
+        super().__init__(f"agent {agent} failed to {operation}: {summarize(error)}")
+
+
+class NotImplementedByAgentError(UnsupportedOperationError):
+    """The agent does not implement an optional operation (metrics, logs). Maps to
+    ``UNIMPLEMENTED``."""
+
+
+class WrongAgentKindError(UnsupportedOperationError):
+    """A sync-only operation on an async agent (``ExecuteTaskSync``). Maps to
+    ``FAILED_PRECONDITION``."""
+
+
+def summarize(error: BaseException, limit: int = SUMMARY_LIMIT) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters of message."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else ""
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return f"{type(error).__name__}: {line}" if line else type(error).__name__
+
+
+@dataclass(frozen=True)
+class _Method:
+    """One agent method, inspected once: how to call it and which keywords it takes."""
+
+    fn: Callable[..., Any]
+    is_async: bool
+    accepted: frozenset[str] | None
+    is_async_generator: bool = False
+
+    @classmethod
+    def of(cls, agent: AgentBase, name: str) -> _Method | None:
+        if not implements(agent, name):
+            return None
+        fn = getattr(agent, name)
+        return cls(
+            fn,
+            inspect.iscoroutinefunction(fn),
+            accepted_keywords(fn),
+            inspect.isasyncgenfunction(fn),
+        )
+
+    def keywords(self, candidates: dict[str, Any]) -> dict[str, Any]:
+        if self.accepted is None:
+            return candidates
+        return {k: v for k, v in candidates.items() if k in self.accepted}
+
+
+class AgentEntry:
+    """An agent and its inspected methods, built once when the dispatcher is created."""
+
+    def __init__(self, agent: AgentBase, concurrency: int | None = None) -> None:
+        self.agent = agent
+        self.name = agent.name
+        self.category = agent.task_category
+        self.is_sync = bool(agent.is_sync)
+        self.methods: dict[str, _Method | None] = {
+            m: _Method.of(agent, m)
+            for m in ("create", "get", "delete", "do", "get_metrics", "get_logs")
+        }
+        self._limit = concurrency
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def semaphore(self) -> asyncio.Semaphore | None:
+        """The per-agent concurrency limit (created in the running loop on first use)."""
+        if self._limit is None:
+            return None
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._limit)
+        return self._semaphore
+
+    def to_proto(self) -> agent_pb2.Agent:
+        """The flyteidl ``Agent`` description (both the deprecated type list and categories)."""
+        return agent_pb2.Agent(
+            name=self.name,
+            is_sync=self.is_sync,
+            supported_task_types=[self.category.name],
+            supported_task_categories=[
+                agent_pb2.TaskCategory(name=self.category.name, version=self.category.version)
+            ],
+        )
+
+
+@dataclass
+class SyncResultMeta:
+    """The self-contained ``resource_meta`` CreateTask returns for a sync agent:
+    ``{"kind": SYNC_META_MARKER, "task_type": ..., "version": ..., "resource": <base64 of the
+    serialized flyteidl Resource>}`` as UTF-8 JSON."""
+
+    task_type: str
+    version: int
+    resource: agent_pb2.Resource
+
+    def encode(self) -> bytes:
+        """The JSON bytes."""
+        return json.dumps(
+            {
+                "kind": SYNC_META_MARKER,
+                "task_type": self.task_type,
+                "version": self.version,
+                "resource": base64.b64encode(self.resource.SerializeToString()).decode("ascii"),
+            },
+            separators=(",", ":"),
+        ).encode("utf-8")
+
+    @classmethod
+    def decode(cls, data: bytes, limit: int = DEFAULT_MAX_SYNC_META_BYTES) -> SyncResultMeta:
+        """Strictly decode bytes produced by ``encode``; ``ResourceMetaError`` otherwise."""
+        max_bytes = limit * 4 // 3 + 1024
+        if len(data) > max_bytes:
+            raise ResourceMetaError(
+                f"resource_meta is {len(data)} bytes, more than the {max_bytes} allowed for a "
+                "sync agent's result"
+            )
+        try:
+            obj = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise ResourceMetaError("resource_meta is not a sync agent result (not JSON)") from None
+        if not isinstance(obj, dict) or obj.get("kind") != SYNC_META_MARKER:
+            raise ResourceMetaError("resource_meta is not a sync agent result")
+        task_type, version, encoded = obj.get("task_type"), obj.get("version"), obj.get("resource")
+        if (
+            set(obj) != {"kind", "task_type", "version", "resource"}
+            or not isinstance(task_type, str)
+            or not isinstance(version, int)
+            or isinstance(version, bool)
+            or not isinstance(encoded, str)
+        ):
+            raise ResourceMetaError("resource_meta is a malformed sync agent result")
+        resource = agent_pb2.Resource()
+        try:
+            resource.ParseFromString(base64.b64decode(encoded, validate=True))
+        except (binascii.Error, ValueError, DecodeError):
+            raise ResourceMetaError(
+                "resource_meta holds an undecodable sync agent result"
+            ) from None
+        return cls(task_type, version, resource)
+
+
+class Dispatcher:
+    """Resolve agents by task category and call them; see the module docstring.
+
+    ``agent_concurrency`` limits concurrent calls into each agent (None: unlimited).
+    """
+
+    def __init__(
+        self,
+        agents: Iterable[AgentBase],
+        *,
+        agent_concurrency: int | None = None,
+        max_sync_meta_bytes: int = DEFAULT_MAX_SYNC_META_BYTES,
+    ) -> None:
+        self.entries: list[AgentEntry] = [AgentEntry(a, agent_concurrency) for a in agents]
+        self._by_category: dict[TaskCategory, AgentEntry] = {}
+        self._by_key: dict[tuple[str, int], AgentEntry] = {}
+        self._by_type: dict[str, AgentEntry] = {}
+        self._by_name: dict[str, AgentEntry] = {}
+        for entry in sorted(self.entries, key=lambda e: e.category.version, reverse=True):
+            self._by_category.setdefault(entry.category, entry)
+            self._by_key.setdefault((entry.category.name, entry.category.version), entry)
+            # Iterating highest version first leaves version 0 (or the lowest) in place.
+            self._by_type[entry.category.name] = entry
+            self._by_name.setdefault(entry.name, entry)
+        self.max_sync_meta_bytes = max_sync_meta_bytes
+
+    # -- resolution -----------------------------------------------------------------------
+
+    def resolve(self, task_type: str = "", category: TaskCategory | None = None) -> AgentEntry:
+        """The agent for ``category`` if given, else for the ``task_type`` string."""
+        if category is not None and category.name:
+            entry = self._by_category.get(category)
+            if entry is None:
+                raise UnknownTaskTypeError(
+                    f"no agent serves task type {category.name!r} version {category.version}"
+                    + self._known_versions(category.name)
+                )
+            return entry
+        entry = self._by_type.get(task_type)
+        if entry is None:
+            if not task_type:
+                raise InvalidRequestError("request names no task type (task_category is unset)")
+            raise UnknownTaskTypeError(f"no agent serves task type {task_type!r}")
+        return entry
+
+    def resolve_request(
+        self, task_type: str, category: agent_pb2.TaskCategory | None
+    ) -> AgentEntry:
+        """Resolve from a request's ``task_type`` and (possibly unset) ``task_category``."""
+        if category is not None and category.name:
+            entry = self._by_key.get((category.name, category.version))
+            if entry is not None:
+                return entry
+            return self.resolve(task_type, TaskCategory(category.name, category.version))
+        entry = self._by_type.get(task_type)
+        return entry if entry is not None else self.resolve(task_type)
+
+    def resolve_template(self, template: TaskTemplate) -> AgentEntry:
+        """The agent for a template's ``type`` and ``task_type_version``."""
+        if not template.type:
+            raise InvalidRequestError("task template has no type")
+        return self.resolve(template.type, TaskCategory(template.type, template.task_type_version))
+
+    def _known_versions(self, name: str) -> str:
+        versions = sorted(c.version for c in self._by_category if c.name == name)
+        if not versions:
+            return ""
+        return f" (served versions: {', '.join(map(str, versions))})"
+
+    # -- agent metadata -------------------------------------------------------------------
+
+    def list_agents(self) -> list[agent_pb2.Agent]:
+        """Every served agent, in load order."""
+        return [e.to_proto() for e in self.entries]
+
+    def get_agent(self, name: str) -> agent_pb2.Agent:
+        """The agent named ``name``; ``UnknownTaskTypeError`` if none."""
+        entry = self._by_name.get(name)
+        if entry is None:
+            raise UnknownTaskTypeError(f"no agent named {name!r}")
+        return entry.to_proto()
+
+    # -- operations -----------------------------------------------------------------------
+
+    async def create(
+        self,
+        template: TaskTemplate | None,
+        inputs: LiteralMap | None = None,
+        *,
+        output_prefix: str = "",
+        task_execution_metadata: TaskExecutionMetadata | None = None,
+    ) -> bytes:
+        """Start a task; return the ``resource_meta`` bytes (for sync agents, the result)."""
+        if template is None:
+            raise InvalidRequestError("CreateTaskRequest has no template")
+        entry = self.resolve_template(template)
+        check_inputs(template, inputs)
+        if entry.is_sync:
+            resource = await self._do(
+                entry, template, inputs, output_prefix, task_execution_metadata
+            )
+            return self._sync_meta(entry, resource)
+        method = self._require(entry, "create")
+        meta = await self._call(
+            entry,
+            "create",
+            method,
+            (template,),
+            {
+                "inputs": inputs,
+                "output_prefix": output_prefix,
+                "task_execution_metadata": task_execution_metadata,
+            },
+        )
+        if isinstance(meta, (bytes, bytearray)):
+            return bytes(meta)
+        encode = getattr(meta, "encode", None)
+        if encode is None:
+            raise AgentCallError(
+                entry.name,
+                "create",
+                TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
+            )
+        return bytes(encode())
+
+    async def get(
+        self,
+        task_type: str,
+        category: agent_pb2.TaskCategory | None,
+        resource_meta: bytes,
+        *,
+        output_prefix: str = "",
+    ) -> agent_pb2.Resource:
+        """Report a task's ``Resource``."""
+        entry = self.resolve_request(task_type, category)
+        if entry.is_sync:
+            return self._decode_sync_meta(entry, resource_meta).resource
+        meta = self._decode_meta(entry, resource_meta)
+        method = self._require(entry, "get")
+        result = await self._call(entry, "get", method, (meta,), {"output_prefix": output_prefix})
+        return self.resource_to_proto(entry, "get", result, None)
+
+    async def delete(
+        self, task_type: str, category: agent_pb2.TaskCategory | None, resource_meta: bytes
+    ) -> None:
+        """Cancel a task (a sync agent's result has nothing to cancel)."""
+        entry = self.resolve_request(task_type, category)
+        if entry.is_sync:
+            self._decode_sync_meta(entry, resource_meta)
+            return
+        meta = self._decode_meta(entry, resource_meta)
+        method = self._require(entry, "delete")
+        await self._call(entry, "delete", method, (meta,), {})
+
+    async def do(
+        self,
+        template: TaskTemplate | None,
+        inputs: LiteralMap | None = None,
+        *,
+        output_prefix: str = "",
+        task_execution_metadata: TaskExecutionMetadata | None = None,
+    ) -> agent_pb2.Resource:
+        """Run a sync agent; return its final ``Resource``."""
+        if template is None:
+            raise InvalidRequestError("ExecuteTaskSync header has no template")
+        entry = self.resolve_template(template)
+        if not entry.is_sync:
+            raise WrongAgentKindError(
+                f"agent {entry.name} for task type {entry.category.name!r} is asynchronous; "
+                "use CreateTask/GetTask, not ExecuteTaskSync"
+            )
+        check_inputs(template, inputs)
+        return await self._do(entry, template, inputs, output_prefix, task_execution_metadata)
+
+    async def metrics(
+        self,
+        task_type: str,
+        category: agent_pb2.TaskCategory | None,
+        resource_meta: bytes,
+        **query: Any,
+    ) -> agent_pb2.GetTaskMetricsResponse:
+        """The agent's ``get_metrics`` (keywords: ``queries``, ``start_time``, ``end_time``,
+        ``step``)."""
+        entry = self.resolve_request(task_type, category)
+        method = self._optional(entry, "get_metrics", "metrics")
+        meta = self._decode_meta(entry, resource_meta)
+        result = await self._call(entry, "get metrics", method, (meta,), query)
+        if not isinstance(result, agent_pb2.GetTaskMetricsResponse):
+            raise AgentCallError(
+                entry.name,
+                "get metrics",
+                TypeError(f"get_metrics returned {type(result).__name__}"),
+            )
+        return result
+
+    async def logs(
+        self,
+        task_type: str,
+        category: agent_pb2.TaskCategory | None,
+        resource_meta: bytes,
+        **query: Any,
+    ) -> AsyncIterator[agent_pb2.GetTaskLogsResponse]:
+        """Every ``GetTaskLogsResponse`` the agent's ``get_logs`` produces (keywords:
+        ``lines``, ``token``). ``get_logs`` may return one response, an iterable of them or
+        an async iterator of them."""
+        entry = self.resolve_request(task_type, category)
+        method = self._optional(entry, "get_logs", "logs")
+        meta = self._decode_meta(entry, resource_meta)
+        produced = await self._call(entry, "get logs", method, (meta,), query)
+        try:
+            if isinstance(produced, agent_pb2.GetTaskLogsResponse):
+                yield produced
+            elif hasattr(produced, "__aiter__"):
+                async for item in produced:
+                    yield _check_log_item(entry, item)
+            elif isinstance(produced, Iterable):
+                loop = asyncio.get_running_loop()
+                iterator = iter(produced)
+                done = object()
+                while True:
+                    item = await loop.run_in_executor(None, next, iterator, done)
+                    if item is done:
+                        break
+                    yield _check_log_item(entry, item)
+            else:
+                raise TypeError(f"get_logs returned {type(produced).__name__}")
+        except (AgentHostError, asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as exc:
+            raise AgentCallError(entry.name, "get logs", exc) from exc
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _do(
+        self,
+        entry: AgentEntry,
+        template: TaskTemplate,
+        inputs: LiteralMap | None,
+        output_prefix: str,
+        task_execution_metadata: TaskExecutionMetadata | None,
+    ) -> agent_pb2.Resource:
+        method = self._require(entry, "do")
+        result = await self._call(
+            entry,
+            "do",
+            method,
+            (template,),
+            {
+                "inputs": inputs,
+                "output_prefix": output_prefix,
+                "task_execution_metadata": task_execution_metadata,
+            },
+        )
+        resource = self.resource_to_proto(entry, "do", result, template)
+        if not is_terminal_phase(resource.phase):
+            raise AgentCallError(
+                entry.name,
+                "do",
+                ValueError(f"do returned non-terminal phase {phase_name(resource.phase)}"),
+            )
+        return resource
+
+    def _sync_meta(self, entry: AgentEntry, resource: agent_pb2.Resource) -> bytes:
+        size = resource.ByteSize()
+        if size > self.max_sync_meta_bytes:
+            resource = resource_to_proto(
+                Resource.failure(
+                    f"the result of {entry.name} is {size} bytes, more than the "
+                    f"{self.max_sync_meta_bytes} a resource_meta may carry; run this task "
+                    "through ExecuteTaskSync",
+                    code="ResultTooLarge",
+                ),
+                None,
+            )
+        return SyncResultMeta(entry.category.name, entry.category.version, resource).encode()
+
+    def _decode_sync_meta(self, entry: AgentEntry, data: bytes) -> SyncResultMeta:
+        meta = SyncResultMeta.decode(data, self.max_sync_meta_bytes)
+        if meta.task_type != entry.category.name:
+            raise ResourceMetaError(
+                f"resource_meta is a result of task type {meta.task_type!r}, "
+                f"not {entry.category.name!r}"
+            )
+        return meta
+
+    @staticmethod
+    def _decode_meta(entry: AgentEntry, data: bytes) -> Any:
+        agent = entry.agent
+        if not isinstance(agent, AsyncAgentBase):
+            raise WrongAgentKindError(f"agent {entry.name} has no resource metadata")
+        return agent.metadata_type.decode(data)
+
+    @staticmethod
+    def _require(entry: AgentEntry, name: str) -> _Method:
+        method = entry.methods.get(name)
+        if method is None:
+            raise NotImplementedByAgentError(f"agent {entry.name} does not implement {name}")
+        return method
+
+    @staticmethod
+    def _optional(entry: AgentEntry, name: str, what: str) -> _Method:
+        method = entry.methods.get(name)
+        if method is None:
+            raise NotImplementedByAgentError(
+                f"agent {entry.name} for task type {entry.category.name!r} provides no {what}"
+            )
+        return method
+
+    async def _call(
+        self,
+        entry: AgentEntry,
+        operation: str,
+        method: _Method,
+        args: Sequence[Any],
+        candidates: dict[str, Any],
+    ) -> Any:
+        kwargs = method.keywords(candidates)
+        semaphore = entry.semaphore()
+        try:
+            if semaphore is None:
+                return await _invoke(method, args, kwargs)
+            async with semaphore:
+                return await _invoke(method, args, kwargs)
+        except AgentHostError:
+            raise
+        except Exception as exc:
+            raise AgentCallError(entry.name, operation, exc) from exc
+
+    def resource_to_proto(
+        self,
+        entry: AgentEntry,
+        operation: str,
+        result: Any,
+        template: TaskTemplate | None,
+    ) -> agent_pb2.Resource:
+        """Convert an agent's ``Resource`` (or a flyteidl ``Resource``) to flyteidl."""
+        if isinstance(result, agent_pb2.Resource):
+            return result
+        if not isinstance(result, Resource):
+            raise AgentCallError(
+                entry.name,
+                operation,
+                TypeError(f"{operation} returned {type(result).__name__}, not a Resource"),
+            )
+        try:
+            return resource_to_proto(result, template)
+        except Exception as exc:  # outputs that do not convert are the agent's fault
+            raise AgentCallError(entry.name, operation, exc) from exc
+
+
+async def _invoke(method: _Method, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    if method.is_async:
+        return await method.fn(*args, **kwargs)
+    if method.is_async_generator:
+        return method.fn(*args, **kwargs)
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(None, functools.partial(method.fn, *args, **kwargs))
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _check_log_item(entry: AgentEntry, item: Any) -> agent_pb2.GetTaskLogsResponse:
+    if not isinstance(item, agent_pb2.GetTaskLogsResponse):
+        raise TypeError(f"get_logs produced {type(item).__name__}, not a GetTaskLogsResponse")
+    return item
+
+
+def resource_to_proto(resource: Resource, template: TaskTemplate | None) -> agent_pb2.Resource:
+    """An ``agenthost.Resource`` as a flyteidl ``Resource``; dict outputs are converted with
+    ``template``'s output interface if given, untyped otherwise."""
+    proto = agent_pb2.Resource(phase=resource.phase)
+    if resource.message:
+        proto.message = resource.message
+    if resource.log_links:
+        proto.log_links.extend(resource.log_links)
+    outputs = resource.outputs
+    if outputs is not None:
+        if isinstance(outputs, dict):
+            from agenthost.literals import to_literal_map
+
+            variables = None
+            if template is not None and template.HasField("interface"):
+                variables = template.interface.outputs
+            proto.outputs.CopyFrom(to_literal_map(outputs, variables))
+        else:
+            proto.outputs.CopyFrom(outputs)
+    if resource.custom_info:
+        info = struct_pb2.Struct()
+        info.update(resource.custom_info)
+        proto.custom_info.CopyFrom(info)
+    if resource.agent_error is not None:
+        proto.agent_error.CopyFrom(resource.agent_error)
+    return proto
+
+
+def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
+    """``InvalidRequestError`` naming the inputs that are missing from, or not declared in,
+    the template's interface. Types are checked when the agent converts the values."""
+    if not template.HasField("interface"):
+        return
+    declared = template.interface.inputs.variables
+    given = inputs.literals if inputs is not None else {}
+    unexpected = [name for name in given if name not in declared]
+    if unexpected:
+        raise InvalidRequestError(
+            f"input(s) {', '.join(map(repr, sorted(unexpected)))} are not declared in the "
+            f"interface of task type {template.type!r}"
+        )
+    missing = [name for name in declared if name not in given]
+    if missing:
+        raise InvalidRequestError(
+            f"missing input(s) {', '.join(map(repr, sorted(missing)))} declared in the "
+            f"interface of task type {template.type!r}"
+        )

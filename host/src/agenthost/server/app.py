@@ -1,0 +1,251 @@
+"""Run the gRPC server: load plugins, serve the agent services with health and reflection,
+expose metrics, and shut down gracefully on SIGTERM/SIGINT.
+
+Shutdown: the health status of every service flips to ``NOT_SERVING``, the server stops
+accepting calls, in-flight calls get ``grace_period`` seconds to finish, and the process
+exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agenthost.server.logs import configure_logging
+
+logger = logging.getLogger("agenthost.server")
+
+SERVING_PREFIX = "agenthost serving on"
+"""Start of the line printed (and flushed) once the server accepts calls."""
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+AGENT_THREAD_PREFIX = "agenthost-agent"
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``agenthost serve`` can be told (see ``agenthost.cli_serve``)."""
+
+    host: str = "[::]"
+    port: int = 8000
+    metrics_port: int = 9090
+    allow: list[str] | None = None
+    block: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    strict: bool = False
+    max_concurrent_rpcs: int | None = None
+    agent_concurrency: int | None = None
+    max_threads: int | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES
+    grace_period: float = 15.0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    log_level: str = "INFO"
+    log_format: str = "text"
+    workers: int = 1
+    reuse_port: bool = False
+    worker_index: int | None = None
+
+    def validate(self) -> list[str]:
+        """Problems with the configuration, one line each."""
+        problems = []
+        if (self.tls_cert is None) != (self.tls_key is None):
+            problems.append("--tls-cert and --tls-key must be given together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            problems.append("--tls-client-ca needs --tls-cert and --tls-key")
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                problems.append(f"--{name.replace('_', '-')} {path}: no such file")
+        if self.workers < 1:
+            problems.append("--workers must be at least 1")
+        if self.grace_period < 0:
+            problems.append("--grace-period must not be negative")
+        for name in ("max_concurrent_rpcs", "agent_concurrency", "max_threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                problems.append(f"--{name.replace('_', '-')} must be at least 1")
+        return problems
+
+
+def run(config: ServerConfig) -> int:
+    """Serve until SIGTERM/SIGINT; return the process exit code."""
+    configure_logging(config.log_level, config.log_format)
+    problems = config.validate()
+    if problems:
+        for problem in problems:
+            print(f"agenthost serve: {problem}", file=sys.stderr, flush=True)
+        return 2
+    if config.workers > 1 and config.worker_index is None:
+        from agenthost.server.workers import supervise
+
+        return supervise(config)
+    code = run_loop(serve_async(config))
+    _exit_despite_stuck_agents(code)
+    return code
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Like ``asyncio.run``, but without waiting for the default executor's threads at the end
+    (a blocking agent call that outlived the grace period must not keep the process alive)."""
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _exit_despite_stuck_agents(code: int) -> None:
+    """Exit now if a blocking agent method outlived the grace period: the interpreter would
+    otherwise wait for its thread forever at exit."""
+    import threading
+
+    if any(t.name.startswith(AGENT_THREAD_PREFIX) and t.is_alive() for t in threading.enumerate()):
+        logger.warning("blocking agent calls still running after the grace period; exiting")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _load(config: ServerConfig):  # type: ignore[no-untyped-def]
+    from agenthost.plugins import PluginLoadError, load_plugins
+
+    try:
+        return load_plugins(
+            allow=config.allow, block=config.block, modules=config.modules, strict=config.strict
+        )
+    except PluginLoadError as exc:
+        print(f"agenthost serve: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
+def _credentials(config: ServerConfig):  # type: ignore[no-untyped-def]
+    import grpc
+
+    assert config.tls_cert is not None
+    assert config.tls_key is not None
+    key = Path(config.tls_key).read_bytes()
+    cert = Path(config.tls_cert).read_bytes()
+    client_ca = Path(config.tls_client_ca).read_bytes() if config.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def _banner(result, address: str, config: ServerConfig) -> None:  # type: ignore[no-untyped-def]
+    print(f"{SERVING_PREFIX} {address}", flush=True)
+    if config.worker_index not in (None, 0):
+        return
+    from agenthost.reporting import plugins_table
+
+    print(plugins_table(result), flush=True)
+
+
+async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) -> int:
+    """Serve in the running loop until SIGTERM/SIGINT (or, for a worker, until its
+    supervisor ``parent_pid`` is gone); return the exit code."""
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    from agenthost.dispatch import Dispatcher
+    from agenthost.server.reflection import LazyReflection
+    from agenthost.server.scrub import Scrubber
+    from agenthost.server.services import SERVICE_NAMES, AgentServices
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    result = _load(config)
+    if result is None:
+        return 1
+    threads = config.max_threads or min(32, (os.cpu_count() or 1) + 4)
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=AGENT_THREAD_PREFIX)
+    loop.set_default_executor(executor)
+
+    metrics = None
+    if config.metrics_port:
+        from agenthost.server.metrics import Metrics
+
+        metrics = Metrics()
+        for report in result.failed:
+            metrics.plugin_failed(report.name)
+
+    dispatcher = Dispatcher(result.agents, agent_concurrency=config.agent_concurrency)
+    services = AgentServices(dispatcher, metrics, Scrubber())
+    options = [
+        ("grpc.max_send_message_length", config.max_message_size),
+        ("grpc.max_receive_message_length", config.max_message_size),
+        ("grpc.so_reuseport", 1 if config.reuse_port else 0),
+    ]
+    server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs)
+    server.add_generic_rpc_handlers(services.generic_handlers())
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    server.add_generic_rpc_handlers([LazyReflection((*SERVICE_NAMES, health.SERVICE_NAME))])
+
+    target = f"{config.host}:{config.port}"
+    try:
+        if config.tls_cert is not None:
+            port = server.add_secure_port(target, _credentials(config))
+        else:
+            port = server.add_insecure_port(target)
+    except RuntimeError as exc:
+        print(f"agenthost serve: cannot bind {target}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    if metrics is not None:
+        metrics_port = config.metrics_port
+        if config.worker_index is not None and metrics_port > 0:
+            metrics_port += config.worker_index
+        try:
+            bound = metrics.start_http(metrics_port)
+            logger.info("metrics on port %d", bound)
+        except OSError as exc:
+            logger.error("cannot serve metrics on port %d: %s", metrics_port, exc)
+
+    _banner(result, f"{config.host}:{port}", config)
+
+    watcher = None
+    if parent_pid is not None:
+        watcher = asyncio.create_task(_watch_parent(parent_pid, stop))
+    await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
+
+    logger.info("shutting down: grace period %.1f s", config.grace_period)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(config.grace_period)
+    executor.shutdown(wait=False, cancel_futures=True)
+    logger.info("stopped")
+    return 0
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(1.0)
+    logger.warning("supervisor %d is gone; stopping", parent_pid)
+    stop.set()

@@ -1,0 +1,368 @@
+"""The flyteidl agent services (``AsyncAgentService``, ``SyncAgentService``,
+``AgentMetadataService``) as ``grpc.aio`` generic handlers over a ``Dispatcher``.
+
+Handlers receive raw request bytes (no grpcio deserializer) and parse them here, so bytes
+that are not the request message give ``INVALID_ARGUMENT`` rather than grpcio's ``INTERNAL``.
+Responses are serialized here too.
+
+``ExecuteTaskSync`` follows propeller's stream: the first request carries ``header``, the
+second carries ``inputs`` (a second request with no part counts as empty inputs); the single
+response is sent as soon as the second request arrives (propeller reads the response before
+closing its side), so requests after the second are ignored. A missing or misplaced part is
+``INVALID_ARGUMENT``; an asynchronous agent is ``FAILED_PRECONDITION``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from flyteidl.admin import agent_pb2
+from google.protobuf.message import DecodeError, Message
+
+from agenthost.dispatch import Dispatcher
+from agenthost.errors import InvalidRequestError
+from agenthost.server.metrics import Metrics
+from agenthost.server.scrub import Scrubber
+from agenthost.server.status import classify, log_failure
+
+ASYNC_SERVICE = "flyteidl.service.AsyncAgentService"
+SYNC_SERVICE = "flyteidl.service.SyncAgentService"
+METADATA_SERVICE = "flyteidl.service.AgentMetadataService"
+SERVICE_NAMES = (ASYNC_SERVICE, SYNC_SERVICE, METADATA_SERVICE)
+"""Fully qualified names of the services this module serves."""
+
+UNKNOWN_TASK_TYPE = "unknown"
+"""Metric label for task types no agent serves (keeps the label set bounded)."""
+
+M = TypeVar("M", bound=Message)
+logger = logging.getLogger("agenthost.server")
+_perf = time.perf_counter
+
+
+def parse(message_type: type[M], data: bytes) -> M:
+    """Parse ``data`` as ``message_type``; ``InvalidRequestError`` if it does not parse."""
+    message: M = message_type()
+    try:
+        message.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError):
+        raise InvalidRequestError(
+            f"request is not a valid {message_type.DESCRIPTOR.full_name}"
+        ) from None
+    return message
+
+
+class AgentServices:
+    """Every RPC of the three services, with metrics, logging and error mapping."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, metrics: Metrics | None, scrub: Scrubber | None = None
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.scrub = scrub or Scrubber()
+        self._known_types = frozenset(e.category.name for e in dispatcher.entries)
+        self._debug = logger.isEnabledFor(logging.DEBUG)
+
+    def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
+        """The handlers to pass to ``server.add_generic_rpc_handlers``."""
+        return [
+            grpc.method_handlers_generic_handler(
+                ASYNC_SERVICE,
+                {
+                    "CreateTask": grpc.unary_unary_rpc_method_handler(self.create_task),
+                    "GetTask": grpc.unary_unary_rpc_method_handler(self.get_task),
+                    "DeleteTask": grpc.unary_unary_rpc_method_handler(self.delete_task),
+                    "GetTaskMetrics": grpc.unary_unary_rpc_method_handler(self.get_task_metrics),
+                    "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
+                },
+            ),
+            grpc.method_handlers_generic_handler(
+                SYNC_SERVICE,
+                {"ExecuteTaskSync": grpc.stream_stream_rpc_method_handler(self.execute_task_sync)},
+            ),
+            grpc.method_handlers_generic_handler(
+                METADATA_SERVICE,
+                {
+                    "ListAgents": grpc.unary_unary_rpc_method_handler(self.list_agents),
+                    "GetAgent": grpc.unary_unary_rpc_method_handler(self.get_agent),
+                },
+            ),
+        ]
+
+    # -- common path ----------------------------------------------------------------------
+
+    def _label(self, task_type: str) -> str:
+        return task_type if task_type in self._known_types else UNKNOWN_TASK_TYPE
+
+    async def _unary(
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        message_type: type[M],
+        data: bytes,
+        task_type_of: Callable[[M], str],
+        work: Callable[[M], Awaitable[Message]],
+    ) -> bytes:
+        start = _perf()
+        metrics = self.metrics
+        gauge = metrics.in_flight(operation) if metrics is not None else None
+        if gauge is not None:
+            gauge.inc()
+        task_type = UNKNOWN_TASK_TYPE
+        try:
+            request = parse(message_type, data)
+            task_type = self._label(task_type_of(request))
+            if self._debug:
+                logger.debug("call operation=%s task_type=%s", operation, task_type)
+            response = await work(request)
+            payload: bytes = response.SerializeToString()
+        except asyncio.CancelledError:
+            if metrics is not None:
+                metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
+            raise
+        except Exception as exc:
+            await self._abort(context, exc, task_type, operation, start)
+            raise  # unreachable: abort raises
+        finally:
+            if gauge is not None:
+                gauge.dec()
+        if metrics is not None:
+            metrics.success(task_type, operation, _perf() - start)
+        return payload
+
+    async def _abort(
+        self,
+        context: grpc.aio.ServicerContext,
+        exc: BaseException,
+        task_type: str,
+        operation: str,
+        start: float,
+    ) -> None:
+        failure = classify(exc, self.scrub)
+        log_failure(exc, failure, task_type, operation)
+        if self.metrics is not None:
+            self.metrics.failure(task_type, operation, failure.code.name, _perf() - start)
+        await context.abort(failure.code, failure.details)
+
+    def _scrubbed(self, resource: agent_pb2.Resource) -> agent_pb2.Resource:
+        if resource.message:
+            resource.message = self.scrub(resource.message)
+        return resource
+
+    # -- AsyncAgentService ----------------------------------------------------------------
+
+    async def create_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """CreateTask: start a task (or run a sync agent) and return its ``resource_meta``."""
+
+        async def work(request: agent_pb2.CreateTaskRequest) -> Message:
+            if not request.HasField("template"):
+                raise InvalidRequestError("CreateTaskRequest has no template")
+            if self.metrics is not None and request.HasField("inputs"):
+                label = self._label(request.template.type)
+                self.metrics.input_bytes(label, request.inputs.ByteSize())
+            meta = await self.dispatcher.create(
+                request.template,
+                request.inputs if request.HasField("inputs") else None,
+                output_prefix=request.output_prefix,
+                task_execution_metadata=request.task_execution_metadata
+                if request.HasField("task_execution_metadata")
+                else None,
+            )
+            return agent_pb2.CreateTaskResponse(resource_meta=meta)
+
+        return await self._unary(
+            context, "create", agent_pb2.CreateTaskRequest, data, _template_type, work
+        )
+
+    async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """GetTask: the task's current ``Resource``."""
+
+        async def work(request: agent_pb2.GetTaskRequest) -> Message:
+            resource = await self.dispatcher.get(
+                request.task_type,
+                _category(request),
+                request.resource_meta,
+                output_prefix=request.output_prefix,
+            )
+            return agent_pb2.GetTaskResponse(resource=self._scrubbed(resource))
+
+        return await self._unary(
+            context, "get", agent_pb2.GetTaskRequest, data, _request_type, work
+        )
+
+    async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """DeleteTask: cancel the task."""
+
+        async def work(request: agent_pb2.DeleteTaskRequest) -> Message:
+            await self.dispatcher.delete(
+                request.task_type, _category(request), request.resource_meta
+            )
+            return agent_pb2.DeleteTaskResponse()
+
+        return await self._unary(
+            context, "delete", agent_pb2.DeleteTaskRequest, data, _request_type, work
+        )
+
+    async def get_task_metrics(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """GetTaskMetrics: the agent's ``get_metrics`` result."""
+
+        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Message:
+            return await self.dispatcher.metrics(
+                request.task_type,
+                _category(request),
+                request.resource_meta,
+                queries=list(request.queries),
+                start_time=request.start_time,
+                end_time=request.end_time,
+                step=request.step,
+            )
+
+        return await self._unary(
+            context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, _request_type, work
+        )
+
+    async def get_task_logs(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        """GetTaskLogs: stream every response the agent's ``get_logs`` produces."""
+        operation = "get_logs"
+        start = _perf()
+        task_type = UNKNOWN_TASK_TYPE
+        gauge = self.metrics.in_flight(operation) if self.metrics is not None else None
+        if gauge is not None:
+            gauge.inc()
+        try:
+            request = parse(agent_pb2.GetTaskLogsRequest, data)
+            task_type = self._label(_request_type(request))
+            async for item in self.dispatcher.logs(
+                request.task_type,
+                _category(request),
+                request.resource_meta,
+                lines=request.lines,
+                token=request.token,
+            ):
+                yield item.SerializeToString()
+        except asyncio.CancelledError:
+            if self.metrics is not None:
+                self.metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
+            raise
+        except Exception as exc:
+            await self._abort(context, exc, task_type, operation, start)
+            return
+        finally:
+            if gauge is not None:
+                gauge.dec()
+        if self.metrics is not None:
+            self.metrics.success(task_type, operation, _perf() - start)
+
+    # -- SyncAgentService -----------------------------------------------------------------
+
+    async def execute_task_sync(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        """ExecuteTaskSync: header, then inputs; exactly one response with the result."""
+        operation = "do"
+        start = _perf()
+        task_type = UNKNOWN_TASK_TYPE
+        gauge = self.metrics.in_flight(operation) if self.metrics is not None else None
+        if gauge is not None:
+            gauge.inc()
+        try:
+            header = await _next_part(requests, "header", first=True)
+            task_type = self._label(header.header.template.type)
+            if not header.header.HasField("template"):
+                raise InvalidRequestError("ExecuteTaskSync header has no template")
+            second = await _next_part(requests, "inputs", first=False)
+            inputs = second.inputs if second.HasField("inputs") else None
+            if self.metrics is not None and inputs is not None:
+                self.metrics.input_bytes(task_type, inputs.ByteSize())
+            head = header.header
+            resource = await self.dispatcher.do(
+                head.template,
+                inputs,
+                output_prefix=head.output_prefix,
+                task_execution_metadata=head.task_execution_metadata
+                if head.HasField("task_execution_metadata")
+                else None,
+            )
+            payload = agent_pb2.ExecuteTaskSyncResponse(
+                header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=self._scrubbed(resource))
+            ).SerializeToString()
+        except asyncio.CancelledError:
+            if self.metrics is not None:
+                self.metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
+            raise
+        except Exception as exc:
+            await self._abort(context, exc, task_type, operation, start)
+            return
+        finally:
+            if gauge is not None:
+                gauge.dec()
+        yield payload
+        if self.metrics is not None:
+            self.metrics.success(task_type, operation, _perf() - start)
+
+    # -- AgentMetadataService -------------------------------------------------------------
+
+    async def list_agents(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """ListAgents: every served agent."""
+
+        async def work(request: agent_pb2.ListAgentsRequest) -> Message:
+            return agent_pb2.ListAgentsResponse(agents=self.dispatcher.list_agents())
+
+        return await self._unary(
+            context, "list_agents", agent_pb2.ListAgentsRequest, data, _no_type, work
+        )
+
+    async def get_agent(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """GetAgent: one agent by name (``NOT_FOUND`` if none)."""
+
+        async def work(request: agent_pb2.GetAgentRequest) -> Message:
+            return agent_pb2.GetAgentResponse(agent=self.dispatcher.get_agent(request.name))
+
+        return await self._unary(
+            context, "get_agent", agent_pb2.GetAgentRequest, data, _no_type, work
+        )
+
+
+async def _next_part(
+    requests: AsyncIterator[bytes], expected: str, *, first: bool
+) -> agent_pb2.ExecuteTaskSyncRequest:
+    position = "first" if first else "second"
+    try:
+        data = await requests.__anext__()
+    except StopAsyncIteration:
+        raise InvalidRequestError(
+            f"ExecuteTaskSync stream ended before its {position} request (the {expected})"
+        ) from None
+    request = parse(agent_pb2.ExecuteTaskSyncRequest, data)
+    part = request.WhichOneof("part")
+    if part != expected and not (part is None and expected == "inputs"):
+        raise InvalidRequestError(
+            f"ExecuteTaskSync {position} request must carry {expected}, got "
+            f"{part or 'an empty request'}"
+        )
+    return request
+
+
+def _category(request: Any) -> agent_pb2.TaskCategory | None:
+    return request.task_category if request.HasField("task_category") else None
+
+
+def _template_type(request: agent_pb2.CreateTaskRequest) -> str:
+    return str(request.template.type)
+
+
+def _request_type(request: Any) -> str:
+    if request.HasField("task_category") and request.task_category.name:
+        return str(request.task_category.name)
+    return str(request.task_type)
+
+
+def _no_type(request: Any) -> str:
+    return UNKNOWN_TASK_TYPE

@@ -1,0 +1,86 @@
+"""Map exceptions to gRPC status codes and client-safe, one-line details."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import grpc
+
+from agenthost.dispatch import AgentCallError, NotImplementedByAgentError
+from agenthost.errors import (
+    InvalidRequestError,
+    UnknownTaskTypeError,
+    UnsupportedOperationError,
+)
+from agenthost.server.scrub import Scrubber
+
+MAX_DETAILS = 1000
+"""Longest status details string sent to a client."""
+
+logger = logging.getLogger("agenthost.server")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a client is told about a failed call."""
+
+    code: grpc.StatusCode
+    details: str
+    correlation_id: str | None = None
+
+
+def _bounded(text: str) -> str:
+    line = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return line if len(line) <= MAX_DETAILS else line[: MAX_DETAILS - 1] + "…"
+
+
+def classify(exc: BaseException, scrub: Scrubber) -> Failure:
+    """The status for ``exc``. Unexpected exceptions get a correlation id; their traceback is
+    for the server log (see ``log_failure``), never for the client."""
+    if isinstance(exc, UnknownTaskTypeError):
+        return Failure(grpc.StatusCode.NOT_FOUND, _bounded(scrub(str(exc))))
+    if isinstance(exc, InvalidRequestError):
+        return Failure(grpc.StatusCode.INVALID_ARGUMENT, _bounded(scrub(str(exc))))
+    if isinstance(exc, NotImplementedByAgentError):
+        return Failure(grpc.StatusCode.UNIMPLEMENTED, _bounded(scrub(str(exc))))
+    if isinstance(exc, UnsupportedOperationError):
+        return Failure(grpc.StatusCode.FAILED_PRECONDITION, _bounded(scrub(str(exc))))
+    correlation_id = uuid.uuid4().hex[:16]
+    if isinstance(exc, AgentCallError):
+        summary = str(exc)
+    else:
+        summary = f"internal error in agenthost: {type(exc).__name__}"
+    details = _bounded(f"{scrub(summary)} (correlation id: {correlation_id})")
+    return Failure(grpc.StatusCode.INTERNAL, details, correlation_id)
+
+
+def log_failure(exc: BaseException, failure: Failure, task_type: str, operation: str) -> None:
+    """One log line per failed call; the traceback only for unexpected (INTERNAL) errors."""
+    if failure.correlation_id is None:
+        logger.info(
+            "call failed: operation=%s task_type=%s code=%s details=%s",
+            operation,
+            task_type,
+            failure.code.name,
+            failure.details,
+            extra={"task_type": task_type, "operation": operation, "code": failure.code.name},
+        )
+        return
+    cause = exc.__cause__ if isinstance(exc, AgentCallError) and exc.__cause__ else exc
+    logger.error(
+        "call failed: operation=%s task_type=%s code=%s correlation_id=%s: %s",
+        operation,
+        task_type,
+        failure.code.name,
+        failure.correlation_id,
+        failure.details,
+        exc_info=(type(cause), cause, cause.__traceback__),
+        extra={
+            "task_type": task_type,
+            "operation": operation,
+            "code": failure.code.name,
+            "correlation_id": failure.correlation_id,
+        },
+    )

@@ -1,0 +1,183 @@
+"""``--workers N``: N server processes sharing one port through ``SO_REUSEPORT``, supervised.
+
+The supervisor picks the port first (if ``--port 0``), starts each worker with
+``python -m agenthost.server.workers`` and the configuration in ``AGENTHOST_WORKER_CONFIG``,
+prints ``agenthost serving on HOST:PORT`` once every worker is serving, restarts a worker that
+exits unexpectedly (with a growing back-off if it keeps crashing at start), forwards
+SIGTERM/SIGINT to the workers and exits 0 once they have all stopped. A worker stops by itself
+if its supervisor disappears. Worker ``i`` serves metrics on ``--metrics-port + i``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from agenthost.server.app import SERVING_PREFIX, ServerConfig
+
+CONFIG_ENV = "AGENTHOST_WORKER_CONFIG"
+"""Environment variable carrying a worker's configuration as JSON."""
+
+MAX_BACKOFF = 10.0
+STARTUP_FAILURES_BEFORE_GIVING_UP = 5
+
+logger = logging.getLogger("agenthost.server.workers")
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bind_host = host.strip("[]")
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bind_host, 0))
+        return int(sock.getsockname()[1])
+
+
+def config_to_json(config: ServerConfig) -> str:
+    """The configuration as JSON (paths as strings)."""
+    data = dataclasses.asdict(config)
+    for key, value in data.items():
+        if isinstance(value, Path):
+            data[key] = str(value)
+    return json.dumps(data)
+
+
+def config_from_json(text: str) -> ServerConfig:
+    """The inverse of ``config_to_json``."""
+    data = json.loads(text)
+    for key in ("tls_cert", "tls_key", "tls_client_ca"):
+        if data.get(key) is not None:
+            data[key] = Path(data[key])
+    return ServerConfig(**data)
+
+
+class _Worker:
+    """One worker process slot: its process, restarts and readiness."""
+
+    def __init__(self, index: int, config: ServerConfig) -> None:
+        self.index = index
+        self.config = dataclasses.replace(config, worker_index=index, reuse_port=True, workers=1)
+        self.process: subprocess.Popen[str] | None = None
+        self.started_at = 0.0
+        self.ready = threading.Event()
+        self.quick_failures = 0
+
+    def start(self) -> None:
+        env = {**os.environ, CONFIG_ENV: config_to_json(self.config), "PYTHONUNBUFFERED": "1"}
+        self.ready.clear()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agenthost.server.workers"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        self.started_at = time.monotonic()
+        assert self.process.stdout is not None
+        threading.Thread(
+            target=self._relay, args=(self.process.stdout, self.process.pid), daemon=True
+        ).start()
+
+    def _relay(self, stream: IO[str], pid: int) -> None:
+        for line in stream:
+            if line.startswith(SERVING_PREFIX):
+                print(f"agenthost worker {self.index} pid {pid} serving", flush=True)
+                self.ready.set()
+            else:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+
+
+def supervise(config: ServerConfig) -> int:
+    """Run ``config.workers`` workers until SIGTERM/SIGINT; return the exit code."""
+    port = config.port or _free_port(config.host)
+    config = dataclasses.replace(config, port=port)
+    workers = [_Worker(i, config) for i in range(config.workers)]
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopping.set()
+        for worker in workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for worker in workers:
+        worker.start()
+
+    announced = False
+    restart_at: dict[int, float] = {}
+    while not stopping.is_set():
+        if not announced and all(w.ready.is_set() for w in workers):
+            print(f"{SERVING_PREFIX} {config.host}:{port}", flush=True)
+            announced = True
+        now = time.monotonic()
+        for worker in workers:
+            process = worker.process
+            assert process is not None
+            code = process.poll()
+            if code is None or stopping.is_set():
+                continue
+            if worker.index not in restart_at:
+                quick = not worker.ready.is_set() or now - worker.started_at < 1.0
+                worker.quick_failures = worker.quick_failures + 1 if quick else 0
+                if not announced and worker.quick_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
+                    logger.error("worker %d keeps failing at start; giving up", worker.index)
+                    on_signal(signal.SIGTERM, None)
+                    _wait_all(workers, config.grace_period)
+                    return 1
+                delay = min(MAX_BACKOFF, 0.1 * 2**worker.quick_failures) if quick else 0.0
+                logger.warning(
+                    "worker %d (pid %d) exited with code %d; restarting in %.1f s",
+                    worker.index,
+                    process.pid,
+                    code,
+                    delay,
+                )
+                restart_at[worker.index] = now + delay
+            if now >= restart_at[worker.index]:
+                del restart_at[worker.index]
+                worker.start()
+        stopping.wait(0.1)
+    _wait_all(workers, config.grace_period)
+    return 0
+
+
+def _wait_all(workers: list[_Worker], grace_period: float) -> None:
+    deadline = time.monotonic() + grace_period + 5.0
+    for worker in workers:
+        process = worker.process
+        if process is None:
+            continue
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> None:
+    """Entry point of a worker process."""
+    from agenthost.server.app import _exit_despite_stuck_agents, run_loop, serve_async
+    from agenthost.server.logs import configure_logging
+
+    config = config_from_json(os.environ[CONFIG_ENV])
+    configure_logging(config.log_level, config.log_format)
+    code = run_loop(serve_async(config, parent_pid=os.getppid()))
+    _exit_despite_stuck_agents(code)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Agents used only by the server tests, loaded with ``agenthost serve --modules
+agents_for_tests`` (the test directory is put on the subprocess's PYTHONPATH).
+
+Marker files (``AGENTHOST_TEST_MARKERS`` directory) let tests see what agent code did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+
+import agenthost
+from agenthost import (
+    AgentRegistry,
+    AsyncAgentBase,
+    BaseSensor,
+    Resource,
+    ResourceMeta,
+    SyncAgentBase,
+    custom_of,
+    input_values,
+)
+
+AGENTHOST_PLUGIN_API = ">=1.0,<2"
+
+
+def _marker(name: str, text: str = "") -> None:
+    directory = os.environ.get("AGENTHOST_TEST_MARKERS")
+    if directory:
+        Path(directory, name).write_text(text)
+
+
+@dataclass
+class JobMeta(ResourceMeta):
+    """A fake job: its id and the value it will produce."""
+
+    job_id: str
+    x: int = 0
+
+
+class FastAgent(AsyncAgentBase):
+    """Async agent: create returns at once; get succeeds with y = x * 2."""
+
+    def __init__(self) -> None:
+        super().__init__("fast_async", JobMeta, name="FastAgent")
+
+    async def create(
+        self, task_template: Any, inputs: Any = None, output_prefix: str = ""
+    ) -> JobMeta:
+        values = input_values(task_template, inputs)
+        return JobMeta(job_id=f"job-{output_prefix or 'none'}", x=int(values.get("x", 0)))
+
+    async def get(self, resource_meta: JobMeta) -> Resource:
+        return Resource.succeeded(
+            {"y": resource_meta.x * 2},
+            message=f"done {resource_meta.job_id}",
+            custom_info={"job_id": resource_meta.job_id},
+            log_links=[execution_pb2.TaskLog(name="console", uri="https://example.com/job")],
+        )
+
+    async def delete(self, resource_meta: JobMeta) -> None:
+        _marker("deleted-" + resource_meta.job_id.replace("/", "_"))
+
+    async def get_metrics(self, resource_meta: JobMeta, **kwargs: Any) -> Any:
+        return agent_pb2.GetTaskMetricsResponse()
+
+    async def get_logs(self, resource_meta: JobMeta, **kwargs: Any) -> Any:
+        for i in range(3):
+            yield agent_pb2.GetTaskLogsResponse(
+                body=agent_pb2.GetTaskLogsResponseBody(results=[f"line {i}"])
+            )
+
+
+class SlowAgent(AsyncAgentBase):
+    """Async agent whose create waits ``custom['seconds']`` and records cancellation."""
+
+    def __init__(self) -> None:
+        super().__init__("slow_async", JobMeta, name="SlowAgent")
+
+    async def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
+        seconds = float(custom_of(task_template).get("seconds", 5))
+        tag = str(custom_of(task_template).get("tag", "slow"))
+        _marker(f"started-{tag}")
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            _marker(f"cancelled-{tag}")
+            raise
+        _marker(f"finished-{tag}")
+        return JobMeta(job_id=tag)
+
+    async def get(self, resource_meta: JobMeta) -> Resource:
+        return Resource.running("still going")
+
+    async def delete(self, resource_meta: JobMeta) -> None:
+        return None
+
+
+class BlockingAgent(AsyncAgentBase):
+    """Async agent with blocking ``def`` methods: create blocks until a release file appears."""
+
+    def __init__(self) -> None:
+        super().__init__("blocking", JobMeta, name="BlockingAgent")
+
+    def create(self, task_template: Any, inputs: Any = None) -> JobMeta:
+        release = Path(str(custom_of(task_template)["release"]))
+        _marker("blocking-started")
+        event = threading.Event()
+        while not release.exists():
+            event.wait(0.02)
+        return JobMeta(job_id="blocked")
+
+    def get(self, resource_meta: JobMeta) -> Resource:
+        return Resource.succeeded()
+
+    def delete(self, resource_meta: JobMeta) -> None:
+        return None
+
+
+class FailingAgent(AsyncAgentBase):
+    """Async agent whose create raises (with a path and a secret in the message)."""
+
+    def __init__(self) -> None:
+        super().__init__("failing", JobMeta, name="FailingAgent")
+
+    def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
+        secret = agenthost.get_secret("test_token", default="")
+        raise ValueError(f"boom at {agenthost.__file__} token={secret}\nsecond line of detail")
+
+    def get(self, resource_meta: JobMeta) -> Resource:
+        secret = agenthost.get_secret("test_token", default="")
+        return Resource.failure(f"job failed, token {secret} in {agenthost.__file__}")
+
+    def delete(self, resource_meta: JobMeta) -> None:
+        return None
+
+
+class EchoSyncAgent(SyncAgentBase):
+    """Sync agent: returns {"out": prompt upper-cased}."""
+
+    def __init__(self) -> None:
+        super().__init__("echo_sync", name="EchoSyncAgent")
+
+    async def do(self, task_template: Any, inputs: Any = None, **kwargs: Any) -> Resource:
+        values = input_values(task_template, inputs)
+        return Resource.succeeded({"out": str(values.get("prompt", "")).upper()})
+
+
+class VersionedSyncAgent(SyncAgentBase):
+    """Sync agent for version 2 of task type echo_sync."""
+
+    def __init__(self) -> None:
+        super().__init__("echo_sync", 2, name="EchoSyncV2")
+
+    def do(self, task_template: Any, inputs: Any = None) -> Resource:
+        return Resource.succeeded({"out": "v2"})
+
+
+class PathSensor(BaseSensor):
+    """Sensor: true once ``path`` exists."""
+
+    aliases = (("tests.sensors", "PathSensor"),)
+
+    def __init__(self) -> None:
+        super().__init__("test_path_sensor", name="PathSensor")
+
+    def poke(self, path: str) -> bool:
+        return Path(path).exists()
+
+
+for _agent in (
+    FastAgent(),
+    SlowAgent(),
+    BlockingAgent(),
+    FailingAgent(),
+    EchoSyncAgent(),
+    VersionedSyncAgent(),
+    PathSensor(),
+):
+    AgentRegistry.register(_agent)

@@ -1,0 +1,35 @@
+"""Helpers for the server tests: start a server with the test agents, find free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from agenthost.testing import RunningServer, running_server
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(markers: Path, **extra: str) -> dict[str, str]:
+    """Environment for a server that can import ``agents_for_tests``."""
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    return {"PYTHONPATH": path, "AGENTHOST_TEST_MARKERS": str(markers), **extra}
+
+
+def test_server(markers: Path, *args: str, **kwargs: Any) -> AbstractContextManager[RunningServer]:
+    """``running_server`` with the test agents loaded."""
+    env = server_env(markers, **kwargs.pop("env", {}))
+    return running_server("--modules", "agents_for_tests", *args, env=env, **kwargs)
+
+
+test_server.__test__ = False  # type: ignore[attr-defined]

@@ -1,0 +1,133 @@
+"""In-process tests of the protocol-independent ``Dispatcher`` and the message scrubber."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import pytest
+from agents_for_tests import JobMeta
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+
+from agenthost import AsyncAgentBase, Resource, SyncAgentBase, UnknownTaskTypeError
+from agenthost.dispatch import (
+    AgentCallError,
+    Dispatcher,
+    NotImplementedByAgentError,
+    SyncResultMeta,
+    WrongAgentKindError,
+)
+from agenthost.errors import ResourceMetaError
+from agenthost.secrets import remember_secret
+from agenthost.server.scrub import Scrubber
+from agenthost.testing import make_inputs, make_template
+
+
+class Versioned(SyncAgentBase):
+    def __init__(self, version: int) -> None:
+        super().__init__("multi", version, name=f"Multi{version}")
+
+    def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+        return Resource.succeeded({"v": self.task_type_version})
+
+
+class Picky(AsyncAgentBase):
+    """Declares only some keywords; records what it received."""
+
+    def __init__(self) -> None:
+        super().__init__("picky", JobMeta, name="Picky")
+        self.seen: dict[str, object] = {}
+
+    async def create(self, task_template, output_prefix):  # type: ignore[no-untyped-def]
+        self.seen = {"output_prefix": output_prefix}
+        return JobMeta(job_id="p")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        raise RuntimeError("x" * 1000)
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_resolution_prefers_version_zero_for_bare_task_type() -> None:
+    dispatcher = Dispatcher([Versioned(3), Versioned(0), Versioned(1)])
+    assert dispatcher.resolve("multi").agent.task_type_version == 0
+    category = agent_pb2.TaskCategory(name="multi", version=3)
+    assert dispatcher.resolve_request("multi", category).agent.task_type_version == 3
+    with pytest.raises(UnknownTaskTypeError, match="served versions: 0, 1, 3"):
+        dispatcher.resolve_request("", agent_pb2.TaskCategory(name="multi", version=9))
+    only_two = Dispatcher([Versioned(2), Versioned(5)])
+    assert only_two.resolve("multi").agent.task_type_version == 2
+
+
+def test_only_accepted_keywords_are_passed() -> None:
+    agent = Picky()
+    meta = run(Dispatcher([agent]).create(make_template("picky"), output_prefix="s3://o"))
+    assert json.loads(meta) == {"job_id": "p", "x": 0}
+    assert agent.seen == {"output_prefix": "s3://o"}
+
+
+def test_agent_exception_summary_is_one_bounded_line() -> None:
+    with pytest.raises(AgentCallError) as info:
+        run(Dispatcher([Picky()]).get("picky", None, b'{"job_id": "p"}'))
+    text = str(info.value)
+    assert text.startswith("agent Picky failed to get: RuntimeError: xxx")
+    assert len(text) < 400
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_optional_operations_and_wrong_kind() -> None:
+    dispatcher = Dispatcher([Picky(), Versioned(0)])
+    with pytest.raises(NotImplementedByAgentError):
+        run(dispatcher.metrics("picky", None, b'{"job_id": "p"}'))
+    with pytest.raises(WrongAgentKindError):
+        run(dispatcher.do(make_template("picky")))
+
+
+def test_sync_result_meta_round_trip_and_strictness() -> None:
+    dispatcher = Dispatcher([Versioned(0)])
+    template = make_template("multi", outputs={"v": int})
+    meta = run(dispatcher.create(template, make_inputs(template, {})))
+    resource = run(dispatcher.get("multi", None, meta))
+    assert resource.phase == execution_pb2.TaskExecution.SUCCEEDED
+    assert SyncResultMeta.decode(meta).task_type == "multi"
+    forged = json.loads(meta)
+    forged["extra"] = 1
+    with pytest.raises(ResourceMetaError):
+        SyncResultMeta.decode(json.dumps(forged).encode())
+    forged = json.loads(meta)
+    forged["resource"] = base64.b64encode(b"\xff\xff").decode()
+    with pytest.raises(ResourceMetaError):
+        SyncResultMeta.decode(json.dumps(forged).encode())
+    with pytest.raises(ResourceMetaError):
+        SyncResultMeta.decode(b"{" * 10_000_000)
+
+
+def test_oversized_sync_result_becomes_failed_resource() -> None:
+    class Big(SyncAgentBase):
+        def __init__(self) -> None:
+            super().__init__("big")
+
+        def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+            return Resource.succeeded({"blob": "x" * 5000})
+
+    dispatcher = Dispatcher([Big()], max_sync_meta_bytes=1000)
+    meta = run(dispatcher.create(make_template("big", outputs={"blob": str})))
+    resource = run(dispatcher.get("big", None, meta))
+    assert resource.phase == execution_pb2.TaskExecution.FAILED
+    assert "ExecuteTaskSync" in resource.message
+
+
+def test_scrubber_removes_paths_and_secrets() -> None:
+    import agenthost
+
+    remember_secret("sk-test-very-secret")
+    scrub = Scrubber()
+    text = f"failed in {agenthost.__file__} with key sk-test-very-secret"
+    cleaned = scrub(text)
+    assert "sk-test-very-secret" not in cleaned
+    assert agenthost.__file__ not in cleaned
+    assert cleaned.endswith("with key ***")

@@ -1,0 +1,154 @@
+"""Shutdown, replicas and worker processes of ``agenthost serve``."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import signal
+from pathlib import Path
+
+import grpc
+import pytest
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from server_test_kit import server_env, test_server
+
+from agenthost.literals import literal_map_to_python
+from agenthost.testing import (
+    RunningServer,
+    make_inputs,
+    make_template,
+    running_server,
+    stop_process,
+    wait_for,
+)
+
+
+def _create(server: RunningServer, template, inputs=None, timeout: float = 20):  # type: ignore[no-untyped-def]
+    request = agent_pb2.CreateTaskRequest(template=template)
+    if inputs is not None:
+        request.inputs.CopyFrom(inputs)
+    return server.async_stub.CreateTask(request, timeout=timeout)
+
+
+def _refused(server: RunningServer) -> bool:
+    try:
+        server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=2)
+    except grpc.RpcError as error:
+        return error.code() == grpc.StatusCode.UNAVAILABLE
+    return False
+
+
+def test_sigterm_lets_in_flight_call_finish(markers: Path) -> None:
+    with test_server(markers, "--grace-period", "20") as server:
+        health = health_pb2_grpc.HealthStub(server.channel)
+        watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=60)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        slow = make_template("slow_async", custom={"seconds": 3, "tag": "sigterm"})
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(_create, server, slow)
+            wait_for(lambda: (markers / "started-sigterm").exists(), timeout=20)
+            server.process.send_signal(signal.SIGTERM)
+            assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            watch.cancel()
+            wait_for(lambda: _refused(server), timeout=10)
+            assert not pending.done()
+            assert json.loads(pending.result(timeout=20).resource_meta)["job_id"] == "sigterm"
+        assert server.process.wait(timeout=20) == 0
+        assert (markers / "finished-sigterm").exists()
+
+
+def test_task_moves_between_replicas(markers: Path) -> None:
+    with test_server(markers) as first, test_server(markers) as second:
+        fast = make_template("fast_async", inputs={"x": int}, outputs={"y": int})
+        meta = _create(first, fast, make_inputs(fast, {"x": 5})).resource_meta
+        got = second.async_stub.GetTask(
+            agent_pb2.GetTaskRequest(task_type="fast_async", resource_meta=meta), timeout=10
+        )
+        assert literal_map_to_python(got.resource.outputs) == {"y": 10}
+        second.async_stub.DeleteTask(
+            agent_pb2.DeleteTaskRequest(task_type="fast_async", resource_meta=meta), timeout=10
+        )
+
+        echo = make_template("echo_sync", inputs={"prompt": str}, outputs={"out": str})
+        meta = _create(first, echo, make_inputs(echo, {"prompt": "replica"})).resource_meta
+        category = agent_pb2.TaskCategory(name="echo_sync", version=0)
+        got = second.async_stub.GetTask(
+            agent_pb2.GetTaskRequest(task_category=category, resource_meta=meta), timeout=10
+        )
+        assert got.resource.phase == execution_pb2.TaskExecution.SUCCEEDED
+        assert literal_map_to_python(got.resource.outputs) == {"out": "REPLICA"}
+        second.async_stub.DeleteTask(
+            agent_pb2.DeleteTaskRequest(task_category=category, resource_meta=meta), timeout=10
+        )
+
+
+_WORKER_LINE = re.compile(r"agenthost worker (\d+) pid (\d+) serving")
+
+
+def _worker_pids(server: RunningServer) -> dict[int, list[int]]:
+    pids: dict[int, list[int]] = {}
+    for index, pid in _WORKER_LINE.findall(server.logs()):
+        pids.setdefault(int(index), []).append(int(pid))
+    return pids
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs SO_REUSEPORT (POSIX)")
+def test_workers_serve_and_restart(markers: Path) -> None:
+    with test_server(markers, "--workers", "2") as server:
+        pids = _worker_pids(server)
+        assert sorted(pids) == [0, 1]
+        for _ in range(4):
+            assert server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
+        victim = pids[0][-1]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(_worker_pids(server).get(0, [])) == 2, timeout=30)
+        assert _worker_pids(server)[0][-1] != victim
+        fast = make_template("fast_async", inputs={"x": int}, outputs={"y": int})
+        for _ in range(4):
+            assert _create(server, fast, make_inputs(fast, {"x": 1})).resource_meta
+        assert stop_process(server.process) == 0
+
+
+def test_options_from_environment_and_json_logs(markers: Path) -> None:
+    env = {
+        "AGENTHOST_MODULES": "agents_for_tests",
+        "AGENTHOST_LOG_FORMAT": "json",
+        "AGENTHOST_BLOCK": "nothing-installed,other",
+    }
+    with running_server(env={**server_env(markers), **env}) as server:
+        names = [
+            a.name
+            for a in server.metadata_stub.ListAgents(
+                agent_pb2.ListAgentsRequest(), timeout=10
+            ).agents
+        ]
+        assert "FastAgent" in names
+        with pytest.raises(grpc.RpcError) as info:
+            _create(server, make_template("failing"))
+        correlation = info.value.details().rsplit("correlation id: ", 1)[1].rstrip(")")
+        line = wait_for(
+            lambda: next((x for x in server.logs().splitlines() if correlation in x), None)
+        )
+        record = json.loads(line)
+        assert record["correlation_id"] == correlation
+        assert record["task_type"] == "failing"
+        assert record["operation"] == "create"
+        assert record["code"] == "INTERNAL"
+        assert "Traceback" in record["exc"]
+
+
+def test_stuck_blocking_call_does_not_block_exit(markers: Path, tmp_path: Path) -> None:
+    never = tmp_path / "never-created"
+    with test_server(markers, "--grace-period", "0.5") as server:
+        blocked = make_template("blocking", custom={"release": str(never)})
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(_create, server, blocked)
+            wait_for(lambda: (markers / "blocking-started").exists(), timeout=20)
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(timeout=20) == 0
+            with pytest.raises(grpc.RpcError):
+                pending.result(timeout=20)

@@ -1,0 +1,53 @@
+"""``agenthost serve`` refuses bad configurations before serving anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from server_test_kit import server_env
+
+
+def _serve(markers: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agenthost",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--metrics-port",
+            "0",
+            *args,
+        ],
+        env={**server_env(markers)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_strict_refuses_to_start_when_a_plugin_fails(tmp_path: Path) -> None:
+    result = _serve(tmp_path, "--modules", "agents_for_tests,no_such_module_xyz", "--strict")
+    assert result.returncode == 1
+    assert "no_such_module_xyz" in result.stderr
+    assert "agenthost serving on" not in result.stdout
+
+
+def test_tls_key_without_certificate_is_rejected(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("not really a key")
+    result = _serve(tmp_path, "--tls-key", str(key))
+    assert result.returncode == 2
+    assert "--tls-cert and --tls-key must be given together" in result.stderr
+
+
+def test_unknown_log_format_is_rejected(tmp_path: Path) -> None:
+    result = _serve(tmp_path, "--log-format", "xml")
+    assert result.returncode == 2
+    assert "text or json" in result.stderr
