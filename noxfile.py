@@ -44,8 +44,15 @@ def _build(session: nox.Session, distributions: list[str], out_dir: Path) -> lis
     session.install("build>=1.2", "twine>=5")
     for dist in distributions:
         session.run(
-            "python", "-m", "build", "--installer", "uv", "--outdir", str(out_dir),
-            DISTRIBUTIONS[dist], silent=True,
+            "python",
+            "-m",
+            "build",
+            "--installer",
+            "uv",
+            "--outdir",
+            str(out_dir),
+            DISTRIBUTIONS[dist],
+            silent=True,
         )
     session.run("twine", "check", "--strict", *map(str, sorted(out_dir.iterdir())))
     return sorted(out_dir.glob("*.whl"))
@@ -68,9 +75,7 @@ def e2e(session: nox.Session) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wheels = _build(session, list(DISTRIBUTIONS), Path(tmp))
         session.install(*map(str, wheels), "pytest>=8")
-        session.run(
-            "pytest", "tests/e2e", *session.posargs, env={"AGENTHOST_WHEELHOUSE": tmp}
-        )
+        session.run("pytest", "tests/e2e", *session.posargs, env={"AGENTHOST_WHEELHOUSE": tmp})
 
 
 @nox.session(tags=["ci"])
@@ -85,11 +90,14 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy (strict) over every distribution's source."""
     session.install(
-        "mypy>=1.10", "types-protobuf", "grpc-stubs",
-        *_editable("agenthost"), *[a for d in PLUGINS for a in _editable(d)],
+        "mypy>=1.10",
+        "types-protobuf",
+        *_editable("agenthost"),
+        *[a for d in PLUGINS for a in _editable(d)],
     )
     session.run(
-        "mypy", "host/src/agenthost",
+        "mypy",
+        "host/src/agenthost",
         *[f"{DISTRIBUTIONS[d]}/src" for d in PLUGINS],
     )
 
@@ -146,12 +154,14 @@ def release(session: nox.Session) -> None:
     version = _version_of(dist)
     tag = _release_tag(dist)
     if tag != f"{dist}-v{version}":
-        session.error(f"refusing to release {dist} {version}: tag is {tag!r}, expected "
-                      f"'{dist}-v{version}'")
+        session.error(
+            f"refusing to release {dist} {version}: tag is {tag!r}, expected '{dist}-v{version}'"
+        )
     changelog = _changelog_version(dist)
     if changelog != version:
-        session.error(f"refusing to release {dist} {version}: newest CHANGELOG entry is "
-                      f"{changelog!r}")
+        session.error(
+            f"refusing to release {dist} {version}: newest CHANGELOG entry is {changelog!r}"
+        )
     out = ROOT / "dist" / dist
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
@@ -175,7 +185,9 @@ def serve(session: nox.Session) -> None:
     """Serve every bundled agent on :8000 (metrics on :9090); extra args go to
     ``agenthost serve``."""
     session.install(
-        *_editable("agenthost"), *_editable("agent-bigquery"), *_editable("agent-openai"),
+        *_editable("agenthost"),
+        *_editable("agent-bigquery"),
+        *_editable("agent-openai"),
         *_editable("agent-file-sensor", "[s3]"),
     )
     session.run("agenthost", "plugins")

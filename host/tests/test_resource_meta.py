@@ -36,11 +36,26 @@ def test_encodes_the_same_json_flytekit_connectors_write() -> None:
         (b"\x80\x04K\x01.", "resource_meta is not valid JSON for JobMeta"),
         (b"[1, 2]", "resource_meta for JobMeta must be a JSON object, got an array"),
         (b'{"job_id": "j"}', "resource_meta for JobMeta is missing field(s): 'project'"),
-        (b'{"job_id": "j", "project": "p", "x": 1}', "resource_meta for JobMeta has unknown field(s): 'x'"),
-        (b'{"job_id": 5, "project": "p"}', "resource_meta field 'job_id' of JobMeta should be a string, got an integer"),
-        (b'{"job_id": "j", "project": "p", "attempts": true}', "resource_meta field 'attempts' of JobMeta should be an integer, got a boolean"),
-        (b'{"job_id": "j", "project": "p", "labels": {"a": 1}}', "resource_meta field 'labels' of JobMeta should be dict[str, str], got an object"),
-        (b'{"job_id": "j", "project": "p", "attempts": NaN}', "resource_meta is not valid JSON for JobMeta"),
+        (
+            b'{"job_id": "j", "project": "p", "x": 1}',
+            "resource_meta for JobMeta has unknown field(s): 'x'",
+        ),
+        (
+            b'{"job_id": 5, "project": "p"}',
+            "resource_meta field 'job_id' of JobMeta should be a string, got an integer",
+        ),
+        (
+            b'{"job_id": "j", "project": "p", "attempts": true}',
+            "resource_meta field 'attempts' of JobMeta should be an integer, got a boolean",
+        ),
+        (
+            b'{"job_id": "j", "project": "p", "labels": {"a": 1}}',
+            "resource_meta field 'labels' of JobMeta should be dict[str, str], got an object",
+        ),
+        (
+            b'{"job_id": "j", "project": "p", "attempts": NaN}',
+            "resource_meta is not valid JSON for JobMeta",
+        ),
         (b"\xff\xfe", "resource_meta is not valid JSON for JobMeta"),
     ],
 )

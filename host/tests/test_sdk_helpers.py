@@ -6,16 +6,28 @@ from pathlib import Path
 
 import pytest
 
-from agenthost import Phase, Resource, SecretNotFoundError, get_secret, is_terminal_phase
-from agenthost import phase_from_state
+from agenthost import (
+    Phase,
+    Resource,
+    SecretNotFoundError,
+    get_secret,
+    is_terminal_phase,
+    phase_from_state,
+)
 from agenthost.secrets import known_secret_values
 from agenthost.signatures import accepted_keywords, select_kwargs, signature_problems
 
 
 @pytest.mark.parametrize(
     ("state", "phase"),
-    [("DONE", Phase.SUCCEEDED), ("running", Phase.RUNNING), ("in_progress", Phase.RUNNING),
-     ("Cancelled", Phase.ABORTED), ("FAILED", Phase.FAILED), ("PENDING", Phase.INITIALIZING)],
+    [
+        ("DONE", Phase.SUCCEEDED),
+        ("running", Phase.RUNNING),
+        ("in_progress", Phase.RUNNING),
+        ("Cancelled", Phase.ABORTED),
+        ("FAILED", Phase.FAILED),
+        ("PENDING", Phase.INITIALIZING),
+    ],
 )
 def test_phase_from_state(state: str, phase: int) -> None:
     assert phase_from_state(state) == phase
@@ -28,7 +40,10 @@ def test_unknown_state_is_named() -> None:
 
 def test_terminal_phases() -> None:
     assert [p for p in Phase.values() if is_terminal_phase(p)] == [
-        Phase.SUCCEEDED, Phase.ABORTED, Phase.FAILED, Phase.RETRYABLE_FAILED
+        Phase.SUCCEEDED,
+        Phase.ABORTED,
+        Phase.FAILED,
+        Phase.RETRYABLE_FAILED,
     ]
 
 
@@ -46,7 +61,7 @@ def test_secrets_from_env_and_files(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "sk-env-value" in known_secret_values()
     monkeypatch.setenv("FLYTE_SECRETS_DEFAULT_DIR", str(tmp_path))
     (tmp_path / "bq").mkdir()
-    (tmp_path / "bq" / "service_account").write_text("{\"key\": 1}\n")
+    (tmp_path / "bq" / "service_account").write_text('{"key": 1}\n')
     assert get_secret("SERVICE_ACCOUNT", group="bq") == '{"key": 1}'
     assert get_secret("absent", default="fallback") == "fallback"
     with pytest.raises(SecretNotFoundError) as info:

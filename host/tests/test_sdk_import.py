@@ -17,9 +17,22 @@ def test_importing_the_sdk_does_not_import_server_cli_or_plugins() -> None:
     code = "import agenthost, json, sys; print(json.dumps(sorted(sys.modules)))"
     modules = set(json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)))
     assert "agenthost" in modules
-    forbidden = {"grpc", "typer", "click", "rich", "prometheus_client", "agenthost.server",
-                 "agenthost.cli", "agenthost.plugins", "agent_bigquery", "agent_openai",
-                 "agent_file_sensor", "google.cloud.bigquery", "openai", "fsspec"}
+    forbidden = {
+        "grpc",
+        "typer",
+        "click",
+        "rich",
+        "prometheus_client",
+        "agenthost.server",
+        "agenthost.cli",
+        "agenthost.plugins",
+        "agent_bigquery",
+        "agent_openai",
+        "agent_file_sensor",
+        "google.cloud.bigquery",
+        "openai",
+        "fsspec",
+    }
     assert modules & forbidden == set()
 
 
@@ -42,7 +55,10 @@ def test_every_hook_has_a_docstring_and_is_documented_with_an_example() -> None:
 
 
 def test_every_hook_is_exercised_by_a_test() -> None:
-    tests = "".join(p.read_text() for p in (REPO / "host" / "tests").rglob("test_*.py")
-                    if p.name != Path(__file__).name)
+    tests = "".join(
+        p.read_text()
+        for p in (REPO / "host" / "tests").rglob("test_*.py")
+        if p.name != Path(__file__).name
+    )
     for name in _hook_names():
         assert f"def {name}(" in tests, f"no test implements the {name} hook"

@@ -24,7 +24,10 @@ FIRST_PARTY = {
 
 def agenthost(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [python, "-m", "agenthost", *args], capture_output=True, text=True, timeout=120,
+        [python, "-m", "agenthost", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
         stdin=subprocess.DEVNULL,
     )
 
@@ -72,7 +75,8 @@ def test_a_file_sensor_task_runs_until_the_file_appears(
     flag = tmp_path / "ready.flag"
     if flytekit_shape:
         template = make_template(
-            "sensor", inputs={"path": str},
+            "sensor",
+            inputs={"path": str},
             custom={"sensor_module": "flytekit.sensor.file_sensor", "sensor_name": "FileSensor"},
         )
     else:
@@ -81,7 +85,8 @@ def test_a_file_sensor_task_runs_until_the_file_appears(
         stub = server.async_stub
         created = stub.CreateTask(
             agent_pb2.CreateTaskRequest(
-                template=template, inputs=make_inputs(template, {"path": str(flag)}),
+                template=template,
+                inputs=make_inputs(template, {"path": str(flag)}),
                 output_prefix=str(tmp_path),
             ),
             timeout=10,
@@ -95,8 +100,9 @@ def test_a_file_sensor_task_runs_until_the_file_appears(
         assert str(flag) in waiting.message
         flag.touch()
         done = wait_for(
-            lambda: (r := stub.GetTask(get, timeout=10).resource).phase
-            == TaskExecution.SUCCEEDED and r
+            lambda: (
+                (r := stub.GetTask(get, timeout=10).resource).phase == TaskExecution.SUCCEEDED and r
+            )
         )
         assert done.phase == TaskExecution.SUCCEEDED
         stub.DeleteTask(
@@ -125,9 +131,20 @@ def test_a_fresh_install_of_host_and_one_plugin_lists_only_that_plugin(
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--find-links", str(wheelhouse),
-         "agenthost", "agent-file-sensor"],
-        check=True, timeout=600, stdin=subprocess.DEVNULL,
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--find-links",
+            str(wheelhouse),
+            "agenthost",
+            "agent-file-sensor",
+        ],
+        check=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
     )
     result = agenthost("plugins", "--json", python=python)
     assert result.returncode == 0, result.stderr

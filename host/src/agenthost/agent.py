@@ -33,7 +33,11 @@ class AgentBase:
     is_sync: ClassVar[bool] = False
 
     def __init__(
-        self, task_type_name: str, task_type_version: int = 0, *, name: str | None = None,
+        self,
+        task_type_name: str,
+        task_type_version: int = 0,
+        *,
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.task_category = TaskCategory(task_type_name, task_type_version)

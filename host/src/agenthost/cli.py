@@ -22,7 +22,7 @@ AllowOption = Annotated[
     typer.Option(
         "--allow",
         envvar="AGENTHOST_ALLOW",
-        help="Only load these plugins (distribution or entry-point names; repeat or comma-separate).",
+        help="Only load these plugins (distribution or entry-point names, comma-separated).",
     ),
 ]
 BlockOption = Annotated[

@@ -14,7 +14,7 @@ import sys
 import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -273,7 +273,7 @@ def _load_one(pm: pluggy.PluginManager, candidate: _Candidate, report: PluginRep
                     return
     elif isinstance(obj, type) and issubclass(obj, AgentBase):
         try:
-            agents.append(obj())
+            agents.append(obj())  # type: ignore[call-arg]  # plugin classes take no arguments
         except Exception as exc:
             report.fail(f"could not instantiate {obj.__name__}: {_summary(exc)}")
             return
@@ -328,7 +328,7 @@ def _validate(pm: pluggy.PluginManager, report: PluginReport) -> None:
     for agent in report.agents:
         for impl in pm.hook.validate_agent.get_hookimpls():
             try:
-                found = impl.function(agent=agent)
+                found = cast("list[str] | None", impl.function(agent=agent))
             except Exception as exc:
                 found = [f"validator {impl.plugin_name} raised {_summary(exc)}"]
             problems += [str(p) for p in found or ()]

@@ -11,8 +11,11 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns separated by two spaces."""
     widths = [len(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [headers, *rows]]
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [headers, *rows]
+    ]
     return "\n".join(lines)
 
 
@@ -26,11 +29,19 @@ def plugins_table(result: LoadResult) -> str:
             for a in p.agents:
                 category = a.task_category
                 rows.append(
-                    [dist, version, p.status, f"{category.name} v{category.version}",
-                     agent_kind(a), a.name]
+                    [
+                        dist,
+                        version,
+                        p.status,
+                        f"{category.name} v{category.version}",
+                        agent_kind(a),
+                        a.name,
+                    ]
                 )
         else:
             rows.append([dist, version, p.status, "-", "-", p.reason or ""])
     if not rows:
         return "no plugins found in the flyte.agents entry-point group"
-    return format_table(["plugin", "version", "status", "task type", "kind", "agent / reason"], rows)
+    return format_table(
+        ["plugin", "version", "status", "task type", "kind", "agent / reason"], rows
+    )

@@ -125,7 +125,9 @@ def check_metadata_type(cls: Any) -> None:
     try:
         schema = _schema_of(cls)
     except Exception as exc:  # unresolvable forward references and the like
-        raise TypeError(f"metadata_type {cls.__name__} has unresolvable annotations: {exc}") from None
+        raise TypeError(
+            f"metadata_type {cls.__name__} has unresolvable annotations: {exc}"
+        ) from None
     for key, f in schema.items():
         if not _supported(f.annotation):
             raise TypeError(
@@ -243,6 +245,8 @@ class Resource:
         return cls(
             phase=TaskExecution.RETRYABLE_FAILED if retryable else TaskExecution.FAILED,
             message=message,
-            agent_error=AgentError(code=code or ("Retryable" if retryable else "Failed"), kind=kind),
+            agent_error=AgentError(
+                code=code or ("Retryable" if retryable else "Failed"), kind=kind
+            ),
             **kwargs,
         )

@@ -77,7 +77,7 @@ class BaseSensor(AsyncAgentBase):
     ) -> None:
         super().__init__(task_type, SensorMetadata, task_type_version, **kwargs)
         if aliases is not None:
-            self.aliases = tuple((str(m), str(n)) for m, n in aliases)
+            self.aliases = tuple((str(m), str(n)) for m, n in aliases)  # type: ignore[misc]
         self.transient_errors = 0
         """How many transient errors ``poke`` raised in this process (all tasks)."""
         self._poke_params = _poke_parameters(self)

@@ -16,7 +16,8 @@ def custom_of(task_template: TaskTemplate) -> dict[str, Any]:
     protobuf ``Struct`` stores them)."""
     if not task_template.HasField("custom"):
         return {}
-    return json_format.MessageToDict(task_template.custom)
+    custom: dict[str, Any] = json_format.MessageToDict(task_template.custom)
+    return custom
 
 
 def input_values(task_template: TaskTemplate, inputs: LiteralMap | None) -> dict[str, Any]:

@@ -99,8 +99,17 @@ def running_server(
     ``env`` entries are added to the current environment of the subprocess.
     """
     args = [
-        sys.executable, "-m", "agenthost", "serve",
-        "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", *extra_args,
+        sys.executable,
+        "-m",
+        "agenthost",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--metrics-port",
+        "0",
+        *extra_args,
     ]
     process = subprocess.Popen(
         args,
@@ -122,7 +131,7 @@ def running_server(
         ):
             raise RuntimeError("agenthost serve did not start:\n" + "".join(lines)[-4000:])
         line = next(line for line in lines if line.startswith(SERVING_LINE_PREFIX))
-        address = line[len(SERVING_LINE_PREFIX):].split()[0]
+        address = line[len(SERVING_LINE_PREFIX) :].split()[0]
         if credentials is None:
             channel = grpc.insecure_channel(address)
         else:

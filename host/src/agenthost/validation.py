@@ -54,7 +54,9 @@ def validate_agent(agent: AgentBase) -> list[str] | None:
         if method == "poke":
             continue
         positional, keywords = CALL_CONTRACT[method]
-        problems += [f"{agent.name}.{p}" for p in signature_problems(fn, method, positional, keywords)]
+        problems += [
+            f"{agent.name}.{p}" for p in signature_problems(fn, method, positional, keywords)
+        ]
     if isinstance(agent, AsyncAgentBase):
         problems += _metadata_problems(agent)
     return problems or None

@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 PLUGIN_API_VERSION = "1.0"
-"""The host's plugin API version. Plugins declare the range they support (see docs/compatibility.md)."""
+"""The host's plugin API version; plugins declare the range they support (docs/plugins.md)."""

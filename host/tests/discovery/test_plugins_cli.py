@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-SEED_STYLE = '''
+SEED_STYLE = """
 from dataclasses import dataclass
 from agenthost import AgentRegistry, AsyncAgentBase, Resource, ResourceMeta, Phase
 
@@ -31,9 +31,9 @@ class SeedAgent(AsyncAgentBase):
         pass
 
 AgentRegistry.register(SeedAgent())
-'''
+"""
 
-HOOK_STYLE = '''
+HOOK_STYLE = """
 import agenthost
 from agenthost import SyncAgentBase, Resource
 
@@ -47,9 +47,9 @@ class Echo(SyncAgentBase):
 @agenthost.hookimpl
 def register_agents(register):
     register(Echo())
-'''
+"""
 
-SENSOR_CLASS = '''
+SENSOR_CLASS = """
 from agenthost import BaseSensor
 
 class PathSensor(BaseSensor):
@@ -60,7 +60,7 @@ class PathSensor(BaseSensor):
 
     def poke(self, path: str) -> bool:
         return True
-'''
+"""
 
 
 def plugins_json(site: Any, *args: str) -> dict[str, Any]:
@@ -88,7 +88,11 @@ def test_lists_every_style_of_plugin_with_its_agents(good_site: Any) -> None:
     plugins = by_name(data)
     assert data["agenthost"]["plugin_api"] == "1.0"
     seed = plugins["seed"]
-    assert (seed["distribution"], seed["version"], seed["status"]) == ("agent-seed", "1.0.0", "loaded")
+    assert (seed["distribution"], seed["version"], seed["status"]) == (
+        "agent-seed",
+        "1.0.0",
+        "loaded",
+    )
     assert seed["entry_point"] == "seed_plugin"
     assert seed["agents"] == [
         {"name": "SeedAgent", "kind": "async", "task_types": [{"name": "seed_job", "version": 0}]}
@@ -119,12 +123,20 @@ def test_check_passes_for_healthy_plugins_and_strict_fails_on_warnings(good_site
 
 
 BROKEN = {
-    "import-error": ("import_error_plugin", "import nonexistent_dependency_xyz\n",
-                     "import failed: ModuleNotFoundError: No module named 'nonexistent_dependency_xyz'"),
+    "import-error": (
+        "import_error_plugin",
+        "import nonexistent_dependency_xyz\n",
+        "import failed: ModuleNotFoundError: No module named 'nonexistent_dependency_xyz'",
+    ),
     "sys-exit": ("sys_exit_plugin", "import sys\nsys.exit(3)\n", "import failed: SystemExit: 3"),
-    "base-exception": ("base_exc_plugin", "raise BaseException('boom')\n",
-                       "import failed: BaseException: boom"),
-    "missing-method": ("missing_method_plugin", '''
+    "base-exception": (
+        "base_exc_plugin",
+        "raise BaseException('boom')\n",
+        "import failed: BaseException: boom",
+    ),
+    "missing-method": (
+        "missing_method_plugin",
+        """
 from dataclasses import dataclass
 from agenthost import AgentRegistry, AsyncAgentBase, ResourceMeta
 
@@ -141,8 +153,12 @@ class NoGet(AsyncAgentBase):
         pass
 
 AgentRegistry.register(NoGet())
-''', "NoGet does not implement get()"),
-    "wrong-signature": ("wrong_sig_plugin", '''
+""",
+        "NoGet does not implement get()",
+    ),
+    "wrong-signature": (
+        "wrong_sig_plugin",
+        """
 from agenthost import AgentRegistry, SyncAgentBase
 
 class NoArgs(SyncAgentBase):
@@ -152,15 +168,23 @@ class NoArgs(SyncAgentBase):
         return None
 
 AgentRegistry.register(NoArgs())
-''', "NoArgs.do() must accept task_template (takes 0 argument(s))"),
-    "misspelt-hook": ("misspelt_plugin", '''
+""",
+        "NoArgs.do() must accept task_template (takes 0 argument(s))",
+    ),
+    "misspelt-hook": (
+        "misspelt_plugin",
+        """
 import agenthost
 
 @agenthost.hookimpl
 def register_agent(register):
     pass
-''', "invalid hook implementation: PluginValidationError: unknown hook 'register_agent'"),
-    "bad-metadata": ("bad_meta_plugin", '''
+""",
+        "invalid hook implementation: PluginValidationError: unknown hook 'register_agent'",
+    ),
+    "bad-metadata": (
+        "bad_meta_plugin",
+        """
 from dataclasses import dataclass
 from agenthost import AgentRegistry, AsyncAgentBase, ResourceMeta
 
@@ -176,8 +200,12 @@ class BadMeta(AsyncAgentBase):
     def delete(self, resource_meta, **kwargs): ...
 
 AgentRegistry.register(BadMeta())
-''', "BadMeta: metadata_type Meta field 'seen' has type <class 'set'>, which is not JSON-representable"),
-    "bad-task-type": ("bad_type_plugin", '''
+""",
+        "BadMeta: metadata_type Meta field 'seen' has type <class 'set'>, which is not JSON-representable",
+    ),
+    "bad-task-type": (
+        "bad_type_plugin",
+        """
 from agenthost import AgentRegistry, SyncAgentBase
 
 class Blank(SyncAgentBase):
@@ -186,8 +214,12 @@ class Blank(SyncAgentBase):
     def do(self, task_template, inputs=None, **kwargs): ...
 
 AgentRegistry.register(Blank())
-''', "Blank has an invalid task type name ''"),
-    "future-api": ("future_api_plugin", '''
+""",
+        "Blank has an invalid task type name ''",
+    ),
+    "future-api": (
+        "future_api_plugin",
+        """
 from agenthost import AgentRegistry, SyncAgentBase
 AGENTHOST_PLUGIN_API = ">=2.0"
 
@@ -197,15 +229,25 @@ class Future(SyncAgentBase):
     def do(self, task_template, inputs=None, **kwargs): ...
 
 AgentRegistry.register(Future())
-''', "requires agenthost plugin API >=2.0, but this host (agenthost 0.1.0) provides 1.0"),
-    "raises-in-hook": ("raising_hook_plugin", '''
+""",
+        "requires agenthost plugin API >=2.0, but this host (agenthost 0.1.0) provides 1.0",
+    ),
+    "raises-in-hook": (
+        "raising_hook_plugin",
+        """
 import agenthost
 
 @agenthost.hookimpl
 def register_agents(register):
     raise RuntimeError("no credentials configured")
-''', "register_agents raised RuntimeError: no credentials configured"),
-    "not-an-agent": ("not_agent_plugin", "VALUE = 3\n", "registered no agents and implements no hooks"),
+""",
+        "register_agents raised RuntimeError: no credentials configured",
+    ),
+    "not-an-agent": (
+        "not_agent_plugin",
+        "VALUE = 3\n",
+        "registered no agents and implements no hooks",
+    ),
 }
 
 
@@ -214,7 +256,8 @@ def broken_site(good_site: Any) -> Any:
     for dist, (module, source, _) in BROKEN.items():
         good_site.add(f"agent-{dist}", {dist: module}, {f"{module}.py": source})
     good_site.add(
-        "agent-twin", {"dup": "dup_plugin"},
+        "agent-twin",
+        {"dup": "dup_plugin"},
         {"dup_plugin.py": SEED_STYLE.replace("SeedAgent", "DupAgent")},
         version="0.3.0",
     )
@@ -263,7 +306,10 @@ def test_allow_and_block_lists(good_site: Any) -> None:
 
     out = subprocess.run(
         [sys.executable, "-m", "agenthost", "plugins", "--json"],
-        env=env_block, capture_output=True, text=True, check=True,
+        env=env_block,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     plugins = by_name(json.loads(out))
     assert plugins["seed"]["status"] == "blocked"
@@ -272,7 +318,11 @@ def test_allow_and_block_lists(good_site: Any) -> None:
 
 
 def test_validator_plugins_add_policies(good_site: Any) -> None:
-    good_site.add("agenthost-policy", {"policy": "policy_plugin"}, {"policy_plugin.py": '''
+    good_site.add(
+        "agenthost-policy",
+        {"policy": "policy_plugin"},
+        {
+            "policy_plugin.py": """
 import agenthost
 
 @agenthost.hookimpl
@@ -280,7 +330,9 @@ def validate_agent(agent):
     if agent.task_type_name == "echo":
         return ["task type 'echo' is not allowed by policy"]
     return None
-'''})
+"""
+        },
+    )
     plugins = by_name(plugins_json(good_site))
     assert plugins["policy"]["status"] == "loaded"
     assert plugins["hook"]["status"] == "failed"
