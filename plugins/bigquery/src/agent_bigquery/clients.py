@@ -1,0 +1,157 @@
+"""BigQuery clients: where credentials come from, and one cached client per
+(project, location, credentials).
+
+Credentials, in order:
+
+1. ``BIGQUERY_EMULATOR_HOST`` set (``http://127.0.0.1:9050`` or ``127.0.0.1:9050``): talk to that
+   endpoint with anonymous credentials (local emulators and tests).
+2. The host secret ``BIGQUERY_SERVICE_ACCOUNT_JSON`` (``agenthost.get_secret``: env var
+   ``_FSEC_BIGQUERY_SERVICE_ACCOUNT_JSON`` or file ``/etc/secrets/bigquery_service_account_json``)
+   holding a service-account JSON key.
+3. Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, workload identity, ...).
+
+``google.cloud.bigquery`` is imported on the first client built, never at plugin import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent_bigquery.errors import BigQueryConfigurationError
+from agent_bigquery.version import __version__
+from agenthost import get_secret
+
+if TYPE_CHECKING:
+    from google.cloud.bigquery import Client
+
+EMULATOR_HOST_ENV = "BIGQUERY_EMULATOR_HOST"
+"""Environment variable naming a BigQuery emulator endpoint; set, it wins over credentials."""
+
+SERVICE_ACCOUNT_SECRET = "BIGQUERY_SERVICE_ACCOUNT_JSON"
+"""Host secret key holding a service-account JSON key (read with ``agenthost.get_secret``)."""
+
+BIGQUERY_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
+MAX_CACHED_CLIENTS = 32
+USER_AGENT = f"agenthost-bigquery/{__version__}"
+
+
+@dataclass(frozen=True)
+class CredentialSource:
+    """Where a client's credentials come from; ``key`` identifies them in the client cache
+    (a fingerprint for secrets, never the secret itself)."""
+
+    kind: str  # "emulator" | "service_account" | "adc"
+    key: str
+    endpoint: str | None = None
+    secret_json: str | None = None
+
+    def __repr__(self) -> str:
+        return f"CredentialSource(kind={self.kind!r}, key={self.key!r})"
+
+
+def credential_source() -> CredentialSource:
+    """Decide, from the environment and host secrets, how clients authenticate now."""
+    emulator = os.environ.get(EMULATOR_HOST_ENV, "").strip()
+    if emulator:
+        endpoint = emulator if "://" in emulator else f"http://{emulator}"
+        return CredentialSource("emulator", f"emulator:{endpoint}", endpoint=endpoint.rstrip("/"))
+    secret = get_secret(SERVICE_ACCOUNT_SECRET, default="")
+    if secret:
+        fingerprint = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+        return CredentialSource("service_account", f"sa:{fingerprint}", secret_json=secret)
+    return CredentialSource("adc", "adc")
+
+
+def _service_account_credentials(secret_json: str) -> Any:
+    from google.oauth2 import service_account
+
+    try:
+        info = json.loads(secret_json)
+        return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=list(BIGQUERY_SCOPES)
+        )
+    except (ValueError, TypeError, KeyError):
+        raise BigQueryConfigurationError(
+            f"secret {SERVICE_ACCOUNT_SECRET} is not a valid service-account JSON key"
+        ) from None
+
+
+def build_client(project: str, location: str | None, source: CredentialSource) -> Client:
+    """Build a ``google.cloud.bigquery.Client`` for ``project``/``location`` (blocking: imports
+    the client library and, for ADC, may contact the metadata server)."""
+    import google.auth.exceptions
+    from google.api_core.client_info import ClientInfo
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    client_info = ClientInfo(user_agent=USER_AGENT)  # type: ignore[no-untyped-call]
+    if source.kind == "emulator":
+        return bigquery.Client(
+            project=project,
+            location=location,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": source.endpoint},
+            client_info=client_info,
+        )
+    credentials = None
+    if source.kind == "service_account":
+        assert source.secret_json is not None
+        credentials = _service_account_credentials(source.secret_json)
+    try:
+        return bigquery.Client(
+            project=project, location=location, credentials=credentials, client_info=client_info
+        )
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise BigQueryConfigurationError(
+            "no Google credentials found: set Application Default Credentials or the "
+            f"{SERVICE_ACCOUNT_SECRET} secret"
+        ) from None
+
+
+class ClientCache:
+    """Thread-safe cache of BigQuery clients keyed by (project, location, credentials),
+    bounded to ``max_size`` entries. Evicted clients are dropped, not closed, since another
+    thread may still be using one; the garbage collector closes them."""
+
+    def __init__(self, max_size: int = MAX_CACHED_CLIENTS) -> None:
+        self._max_size = max_size
+        self._clients: OrderedDict[tuple[str, str | None, str], Client] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, project: str, location: str | None) -> Client:
+        """Return the cached client for ``project``/``location`` and the current credentials,
+        building it on first use."""
+        source = credential_source()
+        key = (project, location, source.key)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+        built = build_client(project, location, source)
+        with self._lock:
+            client = self._clients.setdefault(key, built)
+            self._clients.move_to_end(key)
+            while len(self._clients) > self._max_size:
+                self._clients.popitem(last=False)
+        if client is not built:  # another thread built one first
+            built.close()  # type: ignore[no-untyped-call]
+        return client
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._clients)
+
+    def clear(self) -> None:
+        """Close and forget every cached client."""
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for client in clients:
+            client.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,14 @@
+"""Errors the BigQuery agent raises; each message is short and never holds a secret."""
+
+from __future__ import annotations
+
+from agenthost import AgentHostError
+
+
+class BigQueryConfigurationError(AgentHostError):
+    """The host is not set up to reach BigQuery (no usable credentials, a bad emulator address,
+    an invalid service-account secret). Fix the deployment, not the task."""
+
+
+class BigQueryUnavailableError(AgentHostError):
+    """BigQuery could not be reached or answered with a transient error; retrying may succeed."""
