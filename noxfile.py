@@ -62,7 +62,8 @@ def _build(session: nox.Session, distributions: list[str], out_dir: Path) -> lis
 @nox.parametrize("distribution", list(DISTRIBUTIONS), ids=list(DISTRIBUTIONS))
 def tests(session: nox.Session, distribution: str) -> None:
     """Run one distribution's own tests with only it and the host installed."""
-    session.install(*_editable("agenthost", "[test]"))
+    # uv builds the throwaway projects `agenthost new` tests scaffold and install.
+    session.install(*_editable("agenthost", "[test]"), "uv")
     if distribution != "agenthost":
         session.install(*_editable("agenthost", "[test]"), *_editable(distribution, "[test]"))
     session.run("pytest", f"{DISTRIBUTIONS[distribution]}/tests", *session.posargs)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flyteidl.admin import agent_pb2
-from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2, tasks_pb2
+from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2, tasks_pb2
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError
 
@@ -150,7 +150,9 @@ class Backend(Protocol):
     ) -> bytes:
         """Start the task; return its ``resource_meta``."""
 
-    async def get(self, template: tasks_pb2.TaskTemplate, resource_meta: bytes) -> agent_pb2.Resource:
+    async def get(
+        self, template: tasks_pb2.TaskTemplate, resource_meta: bytes
+    ) -> agent_pb2.Resource:
         """The task's current ``Resource``."""
 
     async def delete(self, template: tasks_pb2.TaskTemplate, resource_meta: bytes) -> None:
@@ -198,10 +200,14 @@ class LocalBackend:
             template, inputs, output_prefix=_output_prefix(template)
         )
 
-    async def get(self, template: tasks_pb2.TaskTemplate, resource_meta: bytes) -> agent_pb2.Resource:
+    async def get(
+        self, template: tasks_pb2.TaskTemplate, resource_meta: bytes
+    ) -> agent_pb2.Resource:
         """See ``Backend``."""
         return await self.dispatcher.get(
-            template.type, _category(template), resource_meta,
+            template.type,
+            _category(template),
+            resource_meta,
             output_prefix=_output_prefix(template),
         )
 
@@ -283,7 +289,9 @@ class RemoteBackend:
         response = await self._call("CreateTask", self.async_stub.CreateTask, request)
         return bytes(response.resource_meta)
 
-    async def get(self, template: tasks_pb2.TaskTemplate, resource_meta: bytes) -> agent_pb2.Resource:
+    async def get(
+        self, template: tasks_pb2.TaskTemplate, resource_meta: bytes
+    ) -> agent_pb2.Resource:
         """See ``Backend``."""
         request = agent_pb2.GetTaskRequest(
             task_type=template.type,
@@ -323,14 +331,12 @@ class RemoteBackend:
             async for response in call:
                 return response.header.resource  # type: ignore[no-any-return]
         except grpc.aio.AioRpcError as exc:
-            raise RemoteCallError(
-                "ExecuteTaskSync", exc.code().name, exc.details() or ""
-            ) from None
+            raise RemoteCallError("ExecuteTaskSync", exc.code().name, exc.details() or "") from None
         raise RemoteCallError("ExecuteTaskSync", "UNKNOWN", "the server sent no response")
 
     async def close(self) -> None:
         """Close the channel."""
-        await self.channel.close()
+        await self.channel.close(None)
 
 
 # -- the lifecycle -------------------------------------------------------------------------
@@ -448,7 +454,7 @@ def load_template(path: Path) -> tasks_pb2.TaskTemplate:
         data = path.read_bytes()
     except OSError as exc:
         raise TemplateError(f"cannot read template {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() == ".json" or data.lstrip()[:1] == b"{":
+    if path.suffix.lower() == ".json" or data.lstrip()[:1] in (b"{", b"["):
         return _template_from_json(path, data)
     return _template_from_binary(path, data)
 
@@ -503,12 +509,13 @@ def build_template(
     custom: Mapping[str, Any] | None = None,
     sql: str | None = None,
     version: int = 0,
-    inputs: Mapping[str, Any] | None = None,
 ) -> tasks_pb2.TaskTemplate:
-    """A template for ``task_type`` with ``custom``, an optional SQL statement, and an input
-    interface inferred from the Python ``inputs`` values (see ``infer_type``)."""
-    from agenthost.literals import variable_map
+    """A template for ``task_type`` with ``custom`` and an optional SQL statement.
 
+    It declares no interface: its inputs are encoded untyped (each literal's type follows the
+    Python value, as ``make_inputs`` does), and so are the outputs the agent returns. A typed
+    interface with no declared outputs would make the host reject every output.
+    """
     template = tasks_pb2.TaskTemplate(
         id=identifier_pb2.Identifier(
             resource_type=identifier_pb2.TASK,
@@ -519,51 +526,12 @@ def build_template(
         ),
         type=task_type,
         task_type_version=version,
-        interface=interface_pb2.TypedInterface(
-            inputs=variable_map({k: infer_type(v, k) for k, v in (inputs or {}).items()}),
-            outputs=interface_pb2.VariableMap(),
-        ),
     )
     if custom:
         template.custom.CopyFrom(json_format.ParseDict(dict(custom), struct_pb2.Struct()))
     if sql is not None:
         template.sql.CopyFrom(tasks_pb2.Sql(statement=sql, dialect=tasks_pb2.Sql.ANSI))
     return template
-
-
-_SIMPLE = (bool, int, float, str)
-
-
-def infer_type(value: Any, name: str = "value") -> Any:
-    """The Python type flytekit would declare for a JSON value: ``bool``, ``int``, ``float``,
-    ``str``, ``list[T]`` for a list of one kind, ``dict[str, T]`` for an object whose values
-    are one simple kind, ``dict`` (a generic struct) for any other object. Raises
-    ``TemplateError`` for ``null`` and mixed lists."""
-    if value is None:
-        raise TemplateError(f"input {name!r} is null; give a template file to declare its type")
-    if isinstance(value, _SIMPLE):
-        return type(value)
-    if isinstance(value, list):
-        if not value:
-            raise TemplateError(
-                f"input {name!r} is an empty list; give a template file to declare its type"
-            )
-        kinds = {_kind(v, name) for v in value}
-        if len(kinds) == 1:
-            return list[kinds.pop()]  # type: ignore[misc]
-        if kinds <= {int, float}:
-            return list[float]
-        raise TemplateError(f"input {name!r} mixes value types; give a template file instead")
-    if isinstance(value, dict):
-        kinds = {type(v) for v in value.values()}
-        if len(kinds) == 1 and kinds <= set(_SIMPLE):
-            return dict[str, kinds.pop()]  # type: ignore[misc]
-        return dict
-    raise TemplateError(f"input {name!r} has unsupported type {type(value).__name__}")
-
-
-def _kind(value: Any, name: str) -> Any:
-    return infer_type(value, name)
 
 
 def parse_input_assignments(
@@ -602,7 +570,8 @@ def looks_like_literal_map(obj: Any) -> bool:
         and set(obj) == {"literals"}
         and isinstance(obj["literals"], dict)
         and all(
-            isinstance(v, dict) and bool(v.keys() & {"scalar", "collection", "map", "offloadedMetadata"})
+            isinstance(v, dict)
+            and bool(v.keys() & {"scalar", "collection", "map", "offloadedMetadata"})
             for v in obj["literals"].values()
         )
     )

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,10 @@ import grpc
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2
 from flyteidl.service import agent_pb2_grpc
 from google.protobuf import json_format, struct_pb2
+
+from agenthost.runner import Backoff as Backoff
+from agenthost.runner import RunResult as RunResult
+from agenthost.runner import Status as Status
 
 SERVING_LINE_PREFIX = "agenthost serving on "
 """The line ``agenthost serve`` prints once it listens, followed by ``HOST:PORT``."""
@@ -200,3 +204,95 @@ def make_inputs(
     from agenthost.literals import to_literal_map
 
     return to_literal_map(values, template.interface.inputs)
+
+
+# -- running a task's whole lifecycle (agenthost.runner) -----------------------------------
+
+TEST_BACKOFF = Backoff(initial=0.01, factor=1.5, maximum=0.25)
+"""Polling for tests: quick first polls, never more than a quarter second apart."""
+
+
+def run_lifecycle(
+    agent: Any,
+    template: tasks_pb2.TaskTemplate,
+    inputs: Mapping[str, Any] | literals_pb2.LiteralMap | None = None,
+    *,
+    on_status: Callable[[Status], None] | None = None,
+    timeout: float = 60.0,
+    backoff: Backoff = TEST_BACKOFF,
+) -> RunResult:
+    """Run ``template`` through ``agent`` in this process as propeller would: ``create`` then
+    ``get`` until the phase is terminal (async agents and sensors), or ``do`` (sync agents).
+
+    ``inputs`` are Python values (encoded with the template's interface) or a ``LiteralMap``.
+    ``on_status(status)`` sees every ``Status`` as it happens. Returns a ``RunResult``
+    (``phase_name``, ``message``, ``outputs`` as Python values, ``statuses``); errors the host
+    would send to propeller (``InvalidRequestError``, ``AgentCallError``...) are raised.
+    A task still running after ``timeout`` seconds is deleted and ``RunTimeout`` raised.
+    Call it from synchronous tests (it runs its own event loop).
+    """
+    from agenthost.runner import LocalBackend, run_blocking
+    from agenthost.runner import make_inputs as encode_inputs
+    from agenthost.sensor import BaseSensor, SensorRouter
+
+    agents = [agent]
+    if isinstance(agent, BaseSensor) and agent.aliases:
+        agents.append(SensorRouter([agent]))
+    return run_blocking(
+        lambda: LocalBackend.for_agents(agents),
+        template,
+        encode_inputs(template, inputs),
+        on_status=on_status,
+        timeout=timeout,
+        backoff=backoff,
+    )
+
+
+def run_on_server(
+    server: RunningServer | str,
+    template: tasks_pb2.TaskTemplate,
+    inputs: Mapping[str, Any] | literals_pb2.LiteralMap | None = None,
+    *,
+    on_status: Callable[[Status], None] | None = None,
+    timeout: float = 60.0,
+    backoff: Backoff = TEST_BACKOFF,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> RunResult:
+    """``run_lifecycle`` through a running server (a ``RunningServer`` or ``"host:port"``)
+    over gRPC, with the calls propeller makes (CreateTask/GetTask/DeleteTask or
+    ExecuteTaskSync). gRPC errors are raised as ``agenthost.runner.RemoteCallError``."""
+    from agenthost.runner import RemoteBackend, run_blocking
+    from agenthost.runner import make_inputs as encode_inputs
+
+    address = server if isinstance(server, str) else server.address
+    return run_blocking(
+        lambda: RemoteBackend(address, credentials),
+        template,
+        encode_inputs(template, inputs),
+        on_status=on_status,
+        timeout=timeout,
+        backoff=backoff,
+    )
+
+
+def server_fixture(
+    *extra_args: str,
+    env: Mapping[str, str] | None = None,
+    scope: str = "session",
+    **kwargs: Any,
+) -> Any:
+    """A pytest fixture that yields a ``running_server(*extra_args, env=env, **kwargs)``,
+    started once per ``scope``. Assign it to a name in your ``conftest.py``::
+
+        from agenthost.testing import server_fixture
+
+        agent_server = server_fixture("--allow", "agent-acme")
+    """
+    import pytest
+
+    def fixture() -> Iterator[RunningServer]:
+        with running_server(*extra_args, env=env, **kwargs) as server:
+            yield server
+
+    fixture.__doc__ = f"A running agenthost serve {' '.join(extra_args)}".rstrip() + "."
+    return pytest.fixture(scope=scope)(fixture)  # type: ignore[call-overload]

@@ -1,0 +1,269 @@
+"""``agenthost propeller-config``: the FlytePropeller configuration for the agents installed here.
+
+The keys are flyteplugins' web-API agent plugin configuration: current Flyte (1.16) calls the
+plugin ``connector-service`` (``defaultConnector``, ``connectors``, ``connectorForTaskTypes``);
+older releases call it ``agent-service`` (``defaultAgent``, ``agents``,
+``agentForTaskTypes``). Both take ``supportedTaskTypes`` and, per deployment, ``endpoint``,
+``insecure``, ``defaultServiceConfig``, ``defaultTimeout`` and ``timeouts`` keyed by RPC name.
+
+The YAML is emitted here (no YAML library needed at run time) from plain dicts, lists,
+strings, booleans and integers; strings are quoted whenever YAML could read them as
+anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Optional
+
+import typer
+
+FLAVORS: dict[str, dict[str, str]] = {
+    "connector": {
+        "plugin": "connector-service",
+        "default": "defaultConnector",
+        "deployments": "connectors",
+        "routes": "connectorForTaskTypes",
+        "since": "current Flyte, e.g. 1.16",
+    },
+    "agent": {
+        "plugin": "agent-service",
+        "default": "defaultAgent",
+        "deployments": "agents",
+        "routes": "agentForTaskTypes",
+        "since": "older Flyte releases",
+    },
+}
+"""Key names per plugin flavor."""
+
+DEFAULT_ENDPOINT = "dns:///agenthost.flyte.svc.cluster.local:8000"
+DEFAULT_SERVICE_CONFIG = '{"loadBalancingConfig": [{"round_robin":{}}]}'
+"""gRPC service config: round-robin over every address the DNS name resolves to (all pods
+of a headless Service), so load spreads over the replicas."""
+
+DEFAULT_TIMEOUTS: dict[str, str] = {
+    "CreateTask": "30s",
+    "GetTask": "10s",
+    "DeleteTask": "10s",
+    "ExecuteTaskSync": "300s",
+}
+"""Per-RPC deadlines propeller applies (``ExecuteTaskSync`` waits for the whole sync call)."""
+
+BASE_PLUGINS: dict[str, str] = {
+    "container": "container",
+    "sidecar": "sidecar",
+    "container_array": "k8s-array",
+}
+"""Propeller's usual plugins, kept enabled next to the agent plugin."""
+
+_DURATION = re.compile(r"^\d+(\.\d+)?(ns|us|ms|s|m|h)$")
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
+_RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf"}
+
+
+def propeller_config(
+    endpoint: Annotated[
+        str,
+        typer.Option(help="gRPC target propeller dials (dns:/// balances over every pod)."),
+    ] = DEFAULT_ENDPOINT,
+    name: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(
+            help="Emit a named deployment plus task-type routes (e.g. a canary) instead of "
+            "the default deployment.",
+        ),
+    ] = None,
+    only: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            help="Route only these task types (repeatable; each must be served here).",
+        ),
+    ] = None,
+    flavor: Annotated[
+        str,
+        typer.Option(
+            help="connector (connector-service, current Flyte) or agent (agent-service, "
+            "older Flyte releases).",
+        ),
+    ] = "connector",
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure/--tls",
+            help="Plaintext (agenthost serve without --tls-cert) or TLS to the endpoint.",
+        ),
+    ] = True,
+    default_timeout: Annotated[
+        str, typer.Option(help="Deadline of RPCs without a --timeout of their own.")
+    ] = "10s",
+    timeout: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            help="Per-RPC deadline as RPC=DURATION (CreateTask, GetTask, DeleteTask, "
+            "ExecuteTaskSync); repeatable.",
+        ),
+    ] = None,
+    allow: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(envvar="AGENTHOST_ALLOW", help="Only consider these plugins."),
+    ] = None,
+    block: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(envvar="AGENTHOST_BLOCK", help="Never consider these plugins."),
+    ] = None,
+    modules: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(envvar="AGENTHOST_MODULES", help="Extra modules to import as plugins."),
+    ] = None,
+) -> None:
+    """Print the FlytePropeller configuration (YAML) that routes this host's task types to it."""
+    from agenthost.plugins import load_plugins
+
+    def fail(message: str) -> None:
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2)
+
+    if flavor not in FLAVORS:
+        fail(f"--flavor must be one of {', '.join(FLAVORS)}")
+    if name is not None and not _PLAIN.match(name):
+        fail("--name must be letters, digits, _ . / - (starting with a letter)")
+    timeouts = dict(DEFAULT_TIMEOUTS)
+    for item in timeout or ():
+        rpc, sep, value = item.partition("=")
+        if not sep or rpc not in DEFAULT_TIMEOUTS or not _DURATION.match(value):
+            fail(
+                f"--timeout {item!r} must be RPC=DURATION, RPC one of "
+                f"{', '.join(DEFAULT_TIMEOUTS)}, DURATION like 30s or 2m"
+            )
+        timeouts[rpc] = value
+    if not _DURATION.match(default_timeout):
+        fail(f"--default-timeout {default_timeout!r} must be a duration like 10s")
+
+    result = load_plugins(
+        allow=_names(allow) if allow else None, block=_names(block), modules=_names(modules)
+    )
+    served = sorted({agent.task_category.name for agent in result.agents})
+    wanted = _names(only)
+    unknown = [t for t in wanted if t not in served]
+    if unknown:
+        fail(
+            f"--only names task types not served here: {', '.join(unknown)} "
+            f"(served: {', '.join(served) or 'none'})"
+        )
+    task_types = [t for t in served if t in wanted] if wanted else served
+    if not task_types:
+        fail("no agents are installed here (agenthost plugins lists what was found)")
+    config = build_config(
+        task_types,
+        endpoint=endpoint,
+        name=name,
+        flavor=flavor,
+        insecure=insecure,
+        default_timeout=default_timeout,
+        timeouts=timeouts,
+    )
+    keys = FLAVORS[flavor]
+    header = [
+        f"FlytePropeller configuration for agenthost ({keys['plugin']}, {keys['since']}).",
+        f"Task types: {', '.join(task_types)}.",
+        "Merge into propeller's configuration (the flyte-propeller-config ConfigMap, or your",
+        "helm values); keep the plugins and task-type defaults you already have.",
+    ]
+    if name is not None:
+        header.append(
+            f"Deployment {name!r} serves only the task types listed under "
+            f"{keys['routes']}; everything else keeps its current route."
+        )
+    for problem in result.failed:
+        header.append(f"WARNING: plugin {problem.label} failed to load: {problem.reason}")
+    typer.echo("\n".join(f"# {line}" for line in header))
+    typer.echo(to_yaml(config), nl=False)
+
+
+def _names(values: Sequence[str] | None) -> list[str]:
+    return [n for v in values or () for n in v.replace(",", " ").split() if n]
+
+
+def build_config(
+    task_types: Sequence[str],
+    *,
+    endpoint: str = DEFAULT_ENDPOINT,
+    name: str | None = None,
+    flavor: str = "connector",
+    insecure: bool = True,
+    default_timeout: str = "10s",
+    timeouts: Mapping[str, str] = DEFAULT_TIMEOUTS,
+) -> dict[str, Any]:
+    """The configuration as plain data (see the module docstring for the keys)."""
+    keys = FLAVORS[flavor]
+    plugin = keys["plugin"]
+    deployment = {
+        "endpoint": endpoint,
+        "insecure": insecure,
+        "defaultServiceConfig": DEFAULT_SERVICE_CONFIG,
+        "defaultTimeout": default_timeout,
+        "timeouts": dict(timeouts),
+    }
+    defaults = dict(BASE_PLUGINS)
+    defaults.update(dict.fromkeys(task_types, plugin))
+    section: dict[str, Any]
+    if name is None:
+        section = {keys["default"]: deployment, "supportedTaskTypes": list(task_types)}
+    else:
+        section = {
+            keys["deployments"]: {name: deployment},
+            keys["routes"]: dict.fromkeys(task_types, name),
+        }
+    return {
+        "tasks": {
+            "task-plugins": {
+                "enabled-plugins": [*dict.fromkeys(BASE_PLUGINS.values()), plugin],
+                "default-for-task-types": defaults,
+            }
+        },
+        "plugins": {plugin: section},
+    }
+
+
+def to_yaml(data: Mapping[str, Any], indent: int = 0) -> str:
+    """Block-style YAML for nested dicts and lists of strings, booleans and integers."""
+    lines: list[str] = []
+    _emit_mapping(data, indent, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _emit_mapping(data: Mapping[str, Any], indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    for key, value in data.items():
+        label = f"{pad}{_scalar(str(key))}:"
+        if isinstance(value, Mapping):
+            if value:
+                lines.append(label)
+                _emit_mapping(value, indent + 2, lines)
+            else:
+                lines.append(f"{label} {{}}")
+        elif isinstance(value, (list, tuple)):
+            if value:
+                lines.append(label)
+                for item in value:
+                    lines.append(f"{pad}  - {_scalar(item)}")
+            else:
+                lines.append(f"{label} []")
+        else:
+            lines.append(f"{label} {_scalar(value)}")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _RESERVED:
+        return text
+    if all(c.isprintable() for c in text):
+        return "'" + text.replace("'", "''") + "'"
+    import json
+
+    return json.dumps(text)

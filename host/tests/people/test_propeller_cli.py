@@ -1,0 +1,134 @@
+"""``agenthost propeller-config``: valid YAML (checked with PyYAML) that routes every installed
+task type, with the keys flyteplugins' connector-service / agent-service read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from people_kit import MODULES, agenthost
+
+from agenthost.cli_propeller import build_config, to_yaml
+
+yaml = pytest.importorskip("yaml", reason="PyYAML validates the emitted YAML (host test extra)")
+
+
+def config(*args: str) -> tuple[dict[str, Any], str]:
+    done = agenthost("propeller-config", *MODULES, *args)
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout), done.stdout
+
+
+def installed_task_types() -> set[str]:
+    done = agenthost("plugins", "--json", *MODULES)
+    assert done.returncode == 0, done.stderr
+    return {
+        task_type["name"]
+        for plugin in json.loads(done.stdout)["plugins"]
+        if plugin["status"] == "loaded"
+        for agent in plugin["agents"]
+        for task_type in agent["task_types"]
+    }
+
+
+def test_default_deployment_names_every_installed_task_type() -> None:
+    data, text = config()
+    expected = installed_task_types()
+    assert {
+        "people_file_sensor",
+        "people_forever",
+        "people_sum",
+        "people_shout",
+        "sensor",
+    } <= expected
+    section = data["plugins"]["connector-service"]
+    assert set(section["supportedTaskTypes"]) == expected
+    connector = section["defaultConnector"]
+    assert connector["endpoint"] == "dns:///agenthost.flyte.svc.cluster.local:8000"
+    assert connector["insecure"] is True
+    assert connector["defaultTimeout"] == "10s"
+    assert set(connector["timeouts"]) == {"CreateTask", "GetTask", "DeleteTask", "ExecuteTaskSync"}
+    assert json.loads(connector["defaultServiceConfig"]) == {
+        "loadBalancingConfig": [{"round_robin": {}}]
+    }
+    plugins = data["tasks"]["task-plugins"]
+    assert "connector-service" in plugins["enabled-plugins"]
+    assert "container" in plugins["enabled-plugins"]
+    routed = {t for t, p in plugins["default-for-task-types"].items() if p == "connector-service"}
+    assert routed == expected
+    assert text.startswith("# FlytePropeller configuration for agenthost")
+
+
+def test_canary_deployment_serves_only_a_subset() -> None:
+    data, _ = config(
+        "--name",
+        "agenthost-canary",
+        "--only",
+        "people_sum",
+        "--only",
+        "sensor",
+        "--endpoint",
+        "dns:///agenthost-canary.flyte:8000",
+        "--tls",
+        "--timeout",
+        "GetTask=3s",
+    )
+    section = data["plugins"]["connector-service"]
+    assert "defaultConnector" not in section
+    assert section["connectorForTaskTypes"] == {
+        "people_sum": "agenthost-canary",
+        "sensor": "agenthost-canary",
+    }
+    canary = section["connectors"]["agenthost-canary"]
+    assert canary["endpoint"] == "dns:///agenthost-canary.flyte:8000"
+    assert canary["insecure"] is False
+    assert canary["timeouts"]["GetTask"] == "3s"
+    defaults = data["tasks"]["task-plugins"]["default-for-task-types"]
+    assert defaults["people_sum"] == "connector-service"
+    assert "people_forever" not in defaults
+
+
+def test_agent_flavor_uses_the_older_key_names() -> None:
+    data, _ = config("--flavor", "agent", "--name", "canary", "--only", "people_shout")
+    section = data["plugins"]["agent-service"]
+    assert section["agentForTaskTypes"] == {"people_shout": "canary"}
+    assert section["agents"]["canary"]["insecure"] is True
+    assert "agent-service" in data["tasks"]["task-plugins"]["enabled-plugins"]
+    plain, _ = config("--flavor", "agent")
+    assert "defaultAgent" in plain["plugins"]["agent-service"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--only", "nope"), "--only names task types not served here: nope"),
+        (("--flavor", "flytekit"), "--flavor must be one of connector, agent"),
+        (("--timeout", "GetTask"), "must be RPC=DURATION"),
+        (("--timeout", "Fly=3s"), "must be RPC=DURATION"),
+        (("--name", "has space"), "--name must be"),
+    ],
+)
+def test_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
+    done = agenthost("propeller-config", *MODULES, *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_yaml_emitter_quotes_what_yaml_would_misread() -> None:
+    tricky = [
+        "yes",
+        "no",
+        "on",
+        "null",
+        "10s",
+        "1.5",
+        "a: b",
+        "it's",
+        "#x",
+        "- y",
+        "ünï",
+        "tab\there",
+    ]
+    data = build_config(tricky, endpoint="dns:///x:1")
+    assert yaml.safe_load(to_yaml(data)) == data

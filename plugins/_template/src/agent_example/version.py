@@ -1,0 +1,3 @@
+"""The version of agent-example."""
+
+__version__ = "0.1.0"
