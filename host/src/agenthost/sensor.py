@@ -39,6 +39,18 @@ class SensorMetadata(ResourceMeta):
     version: int = 0
 
 
+@dataclass
+class FlytekitSensorMetadata(ResourceMeta):
+    """flytekit's sensor metadata, field for field: what the built-in router for task type
+    ``sensor`` writes and reads, so sensor tasks survive a switch between flytekit's server and
+    agenthost in either direction."""
+
+    sensor_module: str
+    sensor_name: str
+    sensor_config: dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = None
+
+
 class SensorInputError(InvalidRequestError):
     """The task's inputs do not match the sensor's ``poke`` signature."""
 
@@ -170,7 +182,7 @@ class SensorRouter(AsyncAgentBase):
     TASK_TYPE: ClassVar[str] = "sensor"
 
     def __init__(self, sensors: typing.Iterable[BaseSensor]) -> None:
-        super().__init__(self.TASK_TYPE, SensorMetadata, 0, name="SensorRouter")
+        super().__init__(self.TASK_TYPE, FlytekitSensorMetadata, 0, name="SensorRouter")
         self.by_alias: dict[tuple[str, str], BaseSensor] = {}
         self.by_task_type: dict[str, BaseSensor] = {}
         for sensor in sensors:
@@ -178,9 +190,12 @@ class SensorRouter(AsyncAgentBase):
             for alias in sensor.aliases:
                 self.by_alias.setdefault(alias, sensor)
 
-    def _route(self, task_template: TaskTemplate) -> BaseSensor:
+    def _route(self, task_template: TaskTemplate) -> tuple[tuple[str, str], BaseSensor]:
         custom = custom_of(task_template)
         pair = (str(custom.get("sensor_module", "")), str(custom.get("sensor_name", "")))
+        return pair, self._sensor_for_alias(pair)
+
+    def _sensor_for_alias(self, pair: tuple[str, str]) -> BaseSensor:
         sensor = self.by_alias.get(pair)
         if sensor is None:
             known = ", ".join(f"{m}.{n}" for m, n in sorted(self.by_alias)) or "none"
@@ -192,23 +207,32 @@ class SensorRouter(AsyncAgentBase):
 
     async def create(
         self, task_template: TaskTemplate, inputs: LiteralMap | None = None, **kwargs: Any
-    ) -> SensorMetadata:
-        """Route to the aliased sensor's ``create``."""
-        return await self._route(task_template).create(task_template, inputs, **kwargs)
+    ) -> FlytekitSensorMetadata:
+        """Validate through the aliased sensor's ``create``; answer in flytekit's shape."""
+        pair, sensor = self._route(task_template)
+        meta = await sensor.create(task_template, inputs, **kwargs)
+        return FlytekitSensorMetadata(
+            sensor_module=pair[0], sensor_name=pair[1], sensor_config=meta.config,
+            inputs=meta.inputs,
+        )
 
-    def _sensor_for(self, meta: SensorMetadata) -> BaseSensor:
-        sensor = self.by_task_type.get(meta.sensor)
-        if sensor is None:
-            raise InvalidRequestError(f"resource_meta names unknown sensor {meta.sensor!r}")
-        return sensor
+    def _unpack(self, meta: FlytekitSensorMetadata) -> tuple[BaseSensor, SensorMetadata]:
+        sensor = self._sensor_for_alias((meta.sensor_module, meta.sensor_name))
+        return sensor, SensorMetadata(
+            sensor=sensor.task_type_name,
+            inputs=meta.inputs or {},
+            config=meta.sensor_config,
+            version=sensor.task_type_version,
+        )
 
-    async def get(self, resource_meta: SensorMetadata, **kwargs: Any) -> Resource:
-        """Poke the sensor recorded in ``resource_meta``."""
-        return await self._sensor_for(resource_meta).get(resource_meta, **kwargs)
+    async def get(self, resource_meta: FlytekitSensorMetadata, **kwargs: Any) -> Resource:
+        """Poke the sensor named by the metadata's alias."""
+        sensor, meta = self._unpack(resource_meta)
+        return await sensor.get(meta, **kwargs)
 
-    async def delete(self, resource_meta: SensorMetadata, **kwargs: Any) -> None:
-        """Nothing to cancel."""
-        self._sensor_for(resource_meta)
+    async def delete(self, resource_meta: FlytekitSensorMetadata, **kwargs: Any) -> None:
+        """Nothing to cancel (the alias is still checked)."""
+        self._unpack(resource_meta)
 
 
 def _poke_parameters(sensor: BaseSensor) -> dict[str, tuple[Any, bool]]:
