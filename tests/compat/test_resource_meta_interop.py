@@ -151,6 +151,7 @@ def test_agenthost_batch_meta_is_not_readable_by_flytekit(server: RunningServer)
 
 # -- FileSensor: flytekit's sensor engine writes JSON of SensorMetadata ------------------------
 
+
 def _flytekit_sensor_meta(path: str) -> bytes:
     """What flytekit's ``SensorEngine.create`` returns for a ``FileSensor`` task."""
     from flytekit.sensor.base_sensor import SensorMetadata as FkSensorMetadata

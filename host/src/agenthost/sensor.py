@@ -212,7 +212,9 @@ class SensorRouter(AsyncAgentBase):
         pair, sensor = self._route(task_template)
         meta = await sensor.create(task_template, inputs, **kwargs)
         return FlytekitSensorMetadata(
-            sensor_module=pair[0], sensor_name=pair[1], sensor_config=meta.config,
+            sensor_module=pair[0],
+            sensor_name=pair[1],
+            sensor_config=meta.config,
             inputs=meta.inputs,
         )
 

@@ -19,7 +19,7 @@ from file_sensor_support import (
 )
 
 from agent_file_sensor import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor, UnsupportedPathError
-from agenthost import InvalidRequestError, Phase, Resource, SensorMetadata
+from agenthost import InvalidRequestError, Phase, Resource
 from agenthost.sensor import SensorRouter
 from agenthost.testing import make_inputs, make_template
 
@@ -45,7 +45,7 @@ def create_and_get(
         for i in range(polls):
             if between is not None:
                 between(i)
-            results.append(await agent.get(SensorMetadata.decode(encoded)))
+            results.append(await agent.get(agent.metadata_type.decode(encoded)))
         for sensor in getattr(agent, "by_task_type", {agent.task_type_name: agent}).values():
             await sensor.aclose()
         return results
