@@ -193,7 +193,8 @@ def deploy(session: nox.Session) -> None:
 
 @nox.session
 def loadtest(session: nox.Session) -> None:
-    """Throughput of ``agenthost serve --workers 1`` vs ``2``: ``nox -s loadtest -- --duration 10``."""
+    """Throughput of ``agenthost serve --workers 1`` vs ``2``
+    (``nox -s loadtest -- --duration 10``)."""
     session.install(*_editable("agenthost"))
     session.run("python", "deploy/loadtest.py", *session.posargs)
 
