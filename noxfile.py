@@ -200,6 +200,31 @@ def loadtest(session: nox.Session) -> None:
 
 
 @nox.session
+def reliability(session: nox.Session) -> None:
+    """Fuzzing at volume, faulty plugins, shutdown under load and a 10-minute soak against a
+    real ``agenthost serve``; prints a summary table (durations from the environment)."""
+    session.install(*_editable("agenthost", "[test]"))
+    defaults = {
+        "AGENTHOST_SOAK_SECONDS": "600",
+        "AGENTHOST_FUZZ_EXAMPLES": "2000",
+        "AGENTHOST_FUZZ_RAW": "1500",
+        "AGENTHOST_FUZZ_RANDOM": "1",
+        "AGENTHOST_CRASHES": "5",
+        "MALLOC_ARENA_MAX": "2",
+    }
+    env = {key: os.environ.get(key, value) for key, value in defaults.items()}
+    session.run(
+        "pytest",
+        "host/tests/reliability",
+        "host/tests/server/test_tls.py",
+        "tests/reliability",
+        "-rA",
+        *session.posargs,
+        env=env,
+    )
+
+
+@nox.session
 def serve(session: nox.Session) -> None:
     """Serve every bundled agent on :8000 (metrics on :9090); extra args go to
     ``agenthost serve``."""

@@ -33,9 +33,7 @@ class PluginSite:
             (self.root / name).write_text(textwrap.dedent(source))
         info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
-        )
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
         eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
         (info / "entry_points.txt").write_text(f"[flyte.agents]\n{eps}\n")
 

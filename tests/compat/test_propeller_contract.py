@@ -223,14 +223,6 @@ def test_old_propellers_send_only_the_task_type_string(server: RunningServer) ->
 
 _UNDER_LIMIT = 3 * 1024 * 1024
 _OVER_LIMIT = 5 * 1024 * 1024
-_OVERSIZE_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "host bug: agenthost sends inline outputs larger than propeller's 4 MiB receive limit "
-        "(its own --max-message-size defaults to 64 MiB), so propeller gets RESOURCE_EXHAUSTED "
-        "instead of a FAILED resource saying the outputs are too large"
-    ),
-)
 
 
 def _sized(task_type: str, size: int) -> tuple[Any, Any]:
@@ -272,7 +264,6 @@ def _assert_clear_too_large_failure(call: Any) -> None:
     assert not resource.HasField("outputs")
 
 
-@_OVERSIZE_XFAIL
 def test_sync_outputs_over_the_limit_fail_the_task_clearly(
     propeller_channel: grpc.Channel,
 ) -> None:
@@ -280,7 +271,6 @@ def test_sync_outputs_over_the_limit_fail_the_task_clearly(
     _assert_clear_too_large_failure(lambda: _execute(propeller_channel, template, inputs))
 
 
-@_OVERSIZE_XFAIL
 def test_async_outputs_over_the_limit_fail_the_task_clearly(
     propeller_channel: grpc.Channel,
 ) -> None:
@@ -288,9 +278,11 @@ def test_async_outputs_over_the_limit_fail_the_task_clearly(
     _assert_clear_too_large_failure(lambda: _create_and_get(propeller_channel, template, inputs))
 
 
-def test_oversized_outputs_are_what_the_host_sends_today(server: RunningServer) -> None:
-    """Pins the behaviour the xfail tests describe: with a client that accepts large messages,
-    the host returns the >4 MiB outputs as SUCCEEDED (the message propeller cannot receive)."""
+def test_oversized_outputs_fail_even_for_clients_that_accept_large_messages(
+    server: RunningServer,
+) -> None:
+    """The cap is the host's own: a client with a larger receive limit gets the same FAILED
+    resource, never the outputs propeller could not receive."""
     channel = grpc.insecure_channel(
         server.address, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
     )
@@ -298,6 +290,6 @@ def test_oversized_outputs_are_what_the_host_sends_today(server: RunningServer) 
         resource = _execute(channel, *_sized(SYNC_TASK_TYPE, _OVER_LIMIT))
     finally:
         channel.close()
-    if resource.phase == Phase.FAILED:
-        pytest.skip("the host now fails oversized outputs: the xfail tests should pass")
-    assert resource.ByteSize() > PROPELLER_RECEIVE_LIMIT
+    assert resource.phase == Phase.FAILED
+    assert resource.agent_error.code == "OutputsTooLarge"
+    assert resource.ByteSize() < PROPELLER_RECEIVE_LIMIT

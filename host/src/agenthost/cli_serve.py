@@ -76,7 +76,8 @@ def serve(
         Optional[int],  # noqa: UP045
         typer.Option(
             envvar="AGENTHOST_MAX_THREADS",
-            help="Size of the thread pool that runs blocking (def) agent methods.",
+            help="Size of the thread pool that runs blocking (def) agent methods; one agent "
+            "may occupy all but one of its threads, so a hanging agent cannot starve the others.",
         ),
     ] = None,
     max_message_size: Annotated[

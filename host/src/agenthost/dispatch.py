@@ -10,8 +10,10 @@ that name (older propellers only send the string, and their templates are versio
 
 Calls: ``async def`` agent methods are awaited on the running loop (client cancellation and
 deadlines cancel them); plain ``def`` methods run in the loop's default executor, which the
-server sets to a bounded thread pool. Each method gets only the keyword arguments it accepts,
-worked out once per agent.
+server sets to a bounded thread pool. A thread cannot be cancelled, so with ``agent_threads``
+each agent may occupy at most that many pool threads at once, counted until its calls really
+return: a hanging agent then holds only its share and the other agents keep being served.
+Each method gets only the keyword arguments it accepts, worked out once per agent.
 
 Outputs: dict outputs of ``do`` are converted with the template's output interface. ``get``
 has no template, so dict outputs of ``get`` are converted untyped (each value's literal type is
@@ -30,9 +32,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
 import inspect
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -66,8 +70,17 @@ DEFAULT_MAX_SYNC_META_BYTES = 1024 * 1024
 ``resource_meta`` in the workflow's state, so it must stay small). A larger result is replaced
 by a FAILED resource telling the user to call the agent through ExecuteTaskSync."""
 
+PROPELLER_RECEIVE_LIMIT = 4 * 1024 * 1024
+"""grpc-go's default receive limit, which FlytePropeller keeps for agent responses."""
+
+DEFAULT_MAX_RESOURCE_BYTES = PROPELLER_RECEIVE_LIMIT - 64 * 1024
+"""Largest serialized ``Resource`` (outputs inline) returned to clients; a larger one is
+replaced by a FAILED resource, since propeller could not receive it (headroom for framing)."""
+
 SUMMARY_LIMIT = 300
 """Longest exception text kept in an ``AgentCallError`` summary."""
+
+TRACEBACK_HEADER = "Traceback (most recent call last)"
 
 
 class AgentCallError(AgentHostError):
@@ -95,9 +108,13 @@ class WrongAgentKindError(UnsupportedOperationError):
 
 
 def summarize(error: BaseException, limit: int = SUMMARY_LIMIT) -> str:
-    """``Type: first line of the message``, at most ``limit`` characters of message."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else ""
+    """``Type: first line of the message``, at most ``limit`` characters of message. A
+    message that is a formatted traceback (agents sometimes wrap one) is reduced to its final
+    unindented line, so no traceback or source path reaches a client."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    if lines and TRACEBACK_HEADER in lines[0]:
+        lines = [line for line in lines[1:] if not line[:1].isspace()][-1:]
+    line = lines[0].strip() if lines else ""
     if len(line) > limit:
         line = line[: limit - 1] + "…"
     return f"{type(error).__name__}: {line}" if line else type(error).__name__
@@ -133,7 +150,9 @@ class _Method:
 class AgentEntry:
     """An agent and its inspected methods, built once when the dispatcher is created."""
 
-    def __init__(self, agent: AgentBase, concurrency: int | None = None) -> None:
+    def __init__(
+        self, agent: AgentBase, concurrency: int | None = None, threads: int | None = None
+    ) -> None:
         self.agent = agent
         self.name = agent.name
         self.category = agent.task_category
@@ -144,6 +163,8 @@ class AgentEntry:
         }
         self._limit = concurrency
         self._semaphore: asyncio.Semaphore | None = None
+        self._thread_limit = threads
+        self._thread_slots: asyncio.Semaphore | None = None
 
     def semaphore(self) -> asyncio.Semaphore | None:
         """The per-agent concurrency limit (created in the running loop on first use)."""
@@ -152,6 +173,14 @@ class AgentEntry:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self._limit)
         return self._semaphore
+
+    def thread_slots(self) -> asyncio.Semaphore | None:
+        """The limit on pool threads this agent's blocking calls occupy (None: unlimited)."""
+        if self._thread_limit is None:
+            return None
+        if self._thread_slots is None:
+            self._thread_slots = asyncio.Semaphore(self._thread_limit)
+        return self._thread_slots
 
     def to_proto(self) -> agent_pb2.Agent:
         """The flyteidl ``Agent`` description (both the deprecated type list and categories)."""
@@ -224,7 +253,9 @@ class SyncResultMeta:
 class Dispatcher:
     """Resolve agents by task category and call them; see the module docstring.
 
-    ``agent_concurrency`` limits concurrent calls into each agent (None: unlimited).
+    ``agent_concurrency`` limits concurrent calls into each agent (None: unlimited);
+    ``agent_threads`` limits the pool threads each agent's blocking calls occupy, until those
+    calls return even if they were cancelled (None: unlimited).
     """
 
     def __init__(
@@ -232,9 +263,13 @@ class Dispatcher:
         agents: Iterable[AgentBase],
         *,
         agent_concurrency: int | None = None,
+        agent_threads: int | None = None,
         max_sync_meta_bytes: int = DEFAULT_MAX_SYNC_META_BYTES,
+        max_resource_bytes: int = DEFAULT_MAX_RESOURCE_BYTES,
     ) -> None:
-        self.entries: list[AgentEntry] = [AgentEntry(a, agent_concurrency) for a in agents]
+        self.entries: list[AgentEntry] = [
+            AgentEntry(a, agent_concurrency, agent_threads) for a in agents
+        ]
         self._by_category: dict[TaskCategory, AgentEntry] = {}
         self._by_key: dict[tuple[str, int], AgentEntry] = {}
         self._by_type: dict[str, AgentEntry] = {}
@@ -246,6 +281,7 @@ class Dispatcher:
             self._by_type[entry.category.name] = entry
             self._by_name.setdefault(entry.name, entry)
         self.max_sync_meta_bytes = max_sync_meta_bytes
+        self.max_resource_bytes = max_resource_bytes
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -541,9 +577,9 @@ class Dispatcher:
         semaphore = entry.semaphore()
         try:
             if semaphore is None:
-                return await _invoke(method, args, kwargs)
+                return await _invoke(method, args, kwargs, entry.thread_slots())
             async with semaphore:
-                return await _invoke(method, args, kwargs)
+                return await _invoke(method, args, kwargs, entry.thread_slots())
         except AgentHostError:
             raise
         except Exception as exc:
@@ -566,21 +602,71 @@ class Dispatcher:
                 TypeError(f"{operation} returned {type(result).__name__}, not a Resource"),
             )
         try:
-            return resource_to_proto(result, template)
+            proto = resource_to_proto(result, template)
         except Exception as exc:  # outputs that do not convert are the agent's fault
             raise AgentCallError(entry.name, operation, exc) from exc
+        size = proto.ByteSize()
+        if size > self.max_resource_bytes:
+            return resource_to_proto(
+                Resource.failure(
+                    f"the outputs of {entry.name} are {size} bytes, more than propeller can "
+                    f"receive ({PROPELLER_RECEIVE_LIMIT} bytes, 4 MiB); return large results as "
+                    "files or structured datasets",
+                    code="OutputsTooLarge",
+                ),
+                None,
+            )
+        return proto
 
 
-async def _invoke(method: _Method, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+async def _invoke(
+    method: _Method,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    thread_slots: asyncio.Semaphore | None = None,
+) -> Any:
     if method.is_async:
         return await method.fn(*args, **kwargs)
     if method.is_async_generator:
         return method.fn(*args, **kwargs)
-    loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(None, functools.partial(method.fn, *args, **kwargs))
+    call = functools.partial(method.fn, *args, **kwargs)
+    if thread_slots is None:
+        result = await asyncio.get_running_loop().run_in_executor(None, call)
+    else:
+        result = await _in_thread_slot(thread_slots, call)
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+async def _in_thread_slot(slots: asyncio.Semaphore, call: Callable[[], Any]) -> Any:
+    """Run blocking ``call`` in the default executor while holding one of ``slots`` until
+    ``call`` really returns. If the caller is cancelled before the thread picked the call up,
+    the call never runs and the slot is given back at once."""
+    loop = asyncio.get_running_loop()
+    await slots.acquire()
+    lock = threading.Lock()
+    state = {"started": False, "abandoned": False}
+
+    def run() -> Any:
+        with lock:
+            if state["abandoned"]:
+                return None
+            state["started"] = True
+        try:
+            return call()
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown)
+                loop.call_soon_threadsafe(slots.release)
+
+    try:
+        return await loop.run_in_executor(None, run)
+    except BaseException:
+        with lock:
+            if not state["started"]:
+                state["abandoned"] = True
+                slots.release()
+        raise
 
 
 def _check_log_item(entry: AgentEntry, item: Any) -> agent_pb2.GetTaskLogsResponse:

@@ -8,24 +8,69 @@ A secret ``key`` (optionally in ``group``) is looked up, in order:
    ``FLYTE_SECRETS_DEFAULT_DIR``, default ``/etc/secrets``; file prefix from
    ``FLYTE_SECRETS_FILE_PREFIX``, default empty).
 
-Every value read is remembered so the server can scrub it from anything it sends to clients.
-Values are never logged or put into error messages.
+Every value read is remembered so the server can scrub it from anything it sends to clients
+and from its logs. Values are never logged or put into error messages.
+
+Secret files: one that group or others may *write* is refused (``InsecureSecretFileError``:
+anyone with that access could have replaced the credential); one that group or others may
+*read* is used, with one warning per file naming the file and its mode (Kubernetes mounts
+secret volumes 0644 unless ``defaultMode`` says otherwise, so refusing would break existing
+deployments; ``defaultMode: 0400`` silences the warning).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import threading
 from pathlib import Path
 
 from agenthost.errors import AgentHostError
 
 _known_values: set[str] = set()
+_warned_files: set[str] = set()
 _lock = threading.Lock()
+logger = logging.getLogger("agenthost.secrets")
 
 
 class SecretNotFoundError(AgentHostError):
     """No environment variable or file holds the requested secret."""
+
+
+class InsecureSecretFileError(AgentHostError):
+    """The secret's file may be written by group or others, so its content is not trusted."""
+
+
+def _read_secret_file(path: Path) -> str | None:
+    """The stripped content of ``path`` (None if it cannot be read), after checking its mode
+    on the opened file (see the module docstring)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise InsecureSecretFileError(
+                    f"secret file {path} is writable by group or others "
+                    f"(mode {stat.S_IMODE(mode):04o}); refusing to use it"
+                )
+            if mode & (stat.S_IRGRP | stat.S_IROTH):
+                _warn_readable(path, mode)
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _warn_readable(path: Path, mode: int) -> None:
+    with _lock:
+        if str(path) in _warned_files:
+            return
+        _warned_files.add(str(path))
+    logger.warning(
+        "secret file %s is readable by group or others (mode %04o); restrict it to its owner "
+        "(chmod 0400, or defaultMode: 0400 on a Kubernetes secret volume)",
+        path,
+        stat.S_IMODE(mode),
+    )
 
 
 def _env_name(key: str, group: str | None) -> str:
@@ -44,16 +89,14 @@ def get_secret(key: str, group: str | None = None, *, default: str | None = None
     """Return the secret ``key`` (see the module docstring for where it is looked up).
 
     Returns ``default`` if given and the secret is absent; otherwise raises
-    ``SecretNotFoundError`` naming the key and the places searched (never a value).
+    ``SecretNotFoundError`` naming the key and the places searched (never a value). Raises
+    ``InsecureSecretFileError`` if the secret's file is writable by group or others.
     """
     env_name = _env_name(key, group)
     value = os.environ.get(env_name)
     if value is None:
         path = _file_path(key, group)
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError:
-            value = None
+        value = _read_secret_file(path)
         if value is None:
             if default is not None:
                 return default

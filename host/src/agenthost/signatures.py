@@ -12,9 +12,7 @@ def accepted_keywords(fn: Callable[..., Any]) -> frozenset[str] | None:
     params = inspect.signature(fn).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
-    return frozenset(
-        p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    )
+    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 def select_kwargs(accepted: frozenset[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:

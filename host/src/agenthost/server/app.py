@@ -1,9 +1,12 @@
 """Run the gRPC server: load plugins, serve the agent services with health and reflection,
 expose metrics, and shut down gracefully on SIGTERM/SIGINT.
 
-Shutdown: the health status of every service flips to ``NOT_SERVING``, the server stops
-accepting calls, in-flight calls get ``grace_period`` seconds to finish, and the process
-exits 0.
+A watchdog (``agenthost.server.watchdog``) logs event-loop stalls of
+``loop_block_threshold`` seconds or more, naming the agent call that caused them.
+
+Shutdown: new agent calls get ``UNAVAILABLE`` (see ``AgentServices.drain``), the health
+status of every service flips to ``NOT_SERVING``, in-flight calls get ``grace_period`` seconds
+to finish, then the gRPC server stops and the process exits 0.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class ServerConfig:
     log_level: str = "INFO"
     log_format: str = "text"
     workers: int = 1
+    loop_block_threshold: float = 0.5
     reuse_port: bool = False
     worker_index: int | None = None
 
@@ -191,7 +195,11 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         for report in result.failed:
             metrics.plugin_failed(report.name)
 
-    dispatcher = Dispatcher(result.agents, agent_concurrency=config.agent_concurrency)
+    dispatcher = Dispatcher(
+        result.agents,
+        agent_concurrency=config.agent_concurrency,
+        agent_threads=max(1, threads - 1),
+    )
     services = AgentServices(dispatcher, metrics, Scrubber())
     options = [
         ("grpc.max_send_message_length", config.max_message_size),
@@ -214,6 +222,12 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         print(f"agenthost serve: cannot bind {target}: {exc}", file=sys.stderr, flush=True)
         return 1
     await server.start()
+    watchdog = None
+    if config.loop_block_threshold > 0:
+        from agenthost.server.watchdog import LoopWatchdog
+
+        watchdog = LoopWatchdog(config.loop_block_threshold)
+        watchdog.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -237,9 +251,15 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         watcher.cancel()
 
     logger.info("shutting down: grace period %.1f s", config.grace_period)
+    began = loop.time()
+    services.draining = True  # refuse new calls from now on
+    draining = asyncio.ensure_future(services.drain(config.grace_period))
     await health_servicer.enter_graceful_shutdown()
-    await server.stop(config.grace_period)
+    await draining
+    await server.stop(max(0.0, config.grace_period - (loop.time() - began)))
     executor.shutdown(wait=False, cancel_futures=True)
+    if watchdog is not None:
+        watchdog.stop()
     logger.info("stopped")
     return 0
 

@@ -1,4 +1,6 @@
-"""Logging for the server: plain text or one JSON object per line, on stderr."""
+"""Logging for the server: plain text or one JSON object per line, on stderr. Every record is
+formatted and then has known secret values (see ``agenthost.secrets``) replaced by ``***``, so
+an agent exception that carries a secret cannot leak it through its logged traceback."""
 
 from __future__ import annotations
 
@@ -32,13 +34,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class SecretScrubbingFormatter(logging.Formatter):
+    """Formats with ``inner``, then replaces every known secret value with ``***``."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        from agenthost.server.scrub import Scrubber
+
+        self.inner = inner
+        self._scrub = Scrubber(paths=[])
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record formatted by ``inner``, secrets removed."""
+        return self._scrub(self.inner.format(record))
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Send agenthost's (and plugins') logs to stderr at ``level`` in ``fmt``."""
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    inner = (
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.setFormatter(SecretScrubbingFormatter(inner))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

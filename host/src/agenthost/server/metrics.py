@@ -2,7 +2,9 @@
 ``flyte_connector_requests_success_total``, ``flyte_connector_requests_failure_total``
 (with ``error_code``), ``flyte_connector_request_latency_seconds``,
 ``flyte_connector_input_literal_bytes``; plus ``agenthost_requests_in_flight`` and
-``agenthost_plugin_load_failures``. Labels: ``task_type`` and ``operation``.
+``agenthost_plugin_load_failures``. Labels: ``task_type`` and ``operation``. The standard
+``process_*`` metrics (resident memory, CPU, open file descriptors) are exported too, so a
+plugin that leaks memory shows up as a rising ``process_resident_memory_bytes``.
 
 Label children are cached per (task type, operation) so a call does no label lookups.
 Task types that no agent serves are labelled ``unknown`` to bound the label set.
@@ -19,9 +21,16 @@ class Metrics:
     """The server's metrics in their own registry (served by ``start_http``)."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
+        from prometheus_client import (
+            CollectorRegistry,
+            Counter,
+            Gauge,
+            ProcessCollector,
+            Summary,
+        )
 
         self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
         self._success = Counter(
             f"{PREFIX}requests_success",
             "Total number of successful requests",

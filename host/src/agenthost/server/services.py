@@ -10,14 +10,19 @@ second carries ``inputs`` (a second request with no part counts as empty inputs)
 response is sent as soon as the second request arrives (propeller reads the response before
 closing its side), so requests after the second are ignored. A missing or misplaced part is
 ``INVALID_ARGUMENT``; an asynchronous agent is ``FAILED_PRECONDITION``.
+
+Draining (``drain``, on SIGTERM): calls that arrive from then on get ``UNAVAILABLE`` before
+anything runs (clients retry those safely, e.g. on another replica), while the calls already
+admitted finish; gRPC's own shutdown would answer late calls with an ambiguous ``CANCELLED``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -35,6 +40,9 @@ SYNC_SERVICE = "flyteidl.service.SyncAgentService"
 METADATA_SERVICE = "flyteidl.service.AgentMetadataService"
 SERVICE_NAMES = (ASYNC_SERVICE, SYNC_SERVICE, METADATA_SERVICE)
 """Fully qualified names of the services this module serves."""
+
+DRAINING_DETAILS = "agenthost is shutting down; retry the call (on another replica)"
+"""Details of the ``UNAVAILABLE`` answer to calls that arrive while the server drains."""
 
 UNKNOWN_TASK_TYPE = "unknown"
 """Metric label for task types no agent serves (keeps the label set bounded)."""
@@ -67,6 +75,34 @@ class AgentServices:
         self.scrub = scrub or Scrubber()
         self._known_types = frozenset(e.category.name for e in dispatcher.entries)
         self._debug = logger.isEnabledFor(logging.DEBUG)
+        self.draining = False
+        self.active = 0
+        self._idle: asyncio.Event | None = None
+
+    # -- draining -------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> bool:
+        """Refuse new calls with ``UNAVAILABLE`` and wait up to ``timeout`` seconds for the
+        admitted ones to finish; True if they all did."""
+        self.draining = True
+        if self.active == 0:
+            return True
+        self._idle = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+        if self.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
+        self.active += 1
+
+    def _release(self) -> None:
+        self.active -= 1
+        if self.active == 0 and self._idle is not None:
+            self._idle.set()
 
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
@@ -100,6 +136,23 @@ class AgentServices:
         return task_type if task_type in self._known_types else UNKNOWN_TASK_TYPE
 
     async def _unary(
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        message_type: type[M],
+        data: bytes,
+        task_type_of: Callable[[M], str],
+        work: Callable[[M], Awaitable[Message]],
+    ) -> bytes:
+        await self._admit(context)
+        try:
+            return await self._unary_admitted(
+                context, operation, message_type, data, task_type_of, work
+            )
+        finally:
+            self._release()
+
+    async def _unary_admitted(
         self,
         context: grpc.aio.ServicerContext,
         operation: str,
@@ -230,6 +283,17 @@ class AgentServices:
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """GetTaskLogs: stream every response the agent's ``get_logs`` produces."""
+        await self._admit(context)
+        try:
+            async with contextlib.aclosing(self._task_logs(data, context)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            self._release()
+
+    async def _task_logs(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncGenerator[bytes, None]:
         operation = "get_logs"
         start = _perf()
         task_type = UNKNOWN_TASK_TYPE
@@ -266,6 +330,17 @@ class AgentServices:
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """ExecuteTaskSync: header, then inputs; exactly one response with the result."""
+        await self._admit(context)
+        try:
+            async with contextlib.aclosing(self._execute(requests, context)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            self._release()
+
+    async def _execute(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncGenerator[bytes, None]:
         operation = "do"
         start = _perf()
         task_type = UNKNOWN_TASK_TYPE
