@@ -16,22 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from deploy_kit import CHART, serving
 
-from agenthost.testing import running_server
+from agenthost.testing import running_server, serve_command
 
 SERVICE_DNS = "rel-agenthost.flyte.svc"
 """The name the chart's probes expect in the certificate (release rel, namespace flyte)."""
-SERVE = [
-    sys.executable,
-    "-m",
-    "agenthost",
-    "serve",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--metrics-port",
-    "0",
-]
+SERVE = serve_command()
 
 
 def health(*args: str) -> subprocess.CompletedProcess[str]:

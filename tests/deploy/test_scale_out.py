@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from flyteidl.core.execution_pb2 import TaskExecution
 from flyteidl.service import agent_pb2_grpc
 from google.protobuf import json_format
 
-from agenthost.testing import make_template, stop_process, wait_for
+from agenthost.testing import make_template, serve_command, stop_process, wait_for
 
 TASK_TYPE = "replica_probe"
 AGENT_MODULE = "replica_probe_agent"
@@ -121,23 +120,13 @@ def replicas(agent_dir: Path, count: int) -> Iterator[list[Replica]]:
         "PYTHONPATH": os.pathsep.join([str(agent_dir), os.environ.get("PYTHONPATH", "")]),
         "REPLICA_PROBE_MARKERS": str(agent_dir / "markers"),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "agenthost",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
+    command = serve_command(
         "--modules",
         AGENT_MODULE,
         "--strict",
         "--grace-period",
         "2",
-    ]
+    )
     with ThreadPoolExecutor(count) as pool:
         started = [f.result() for f in [pool.submit(start, command, env) for _ in range(count)]]
     try:

@@ -90,6 +90,16 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 20.0) -> int:
     return process.returncode
 
 
+def serve_command(*extra_args: str) -> list[str]:
+    """The command line that starts ``agenthost serve`` with this interpreter on a free
+    loopback port, metrics off, plus ``extra_args``."""
+    return [
+        sys.executable, "-m", "agenthost", "serve",
+        "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0",
+        *extra_args,
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
 def running_server(
     *extra_args: str,
@@ -102,21 +112,8 @@ def running_server(
 
     ``env`` entries are added to the current environment of the subprocess.
     """
-    args = [
-        sys.executable,
-        "-m",
-        "agenthost",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        *extra_args,
-    ]
     process = subprocess.Popen(
-        args,
+        serve_command(*extra_args),
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from server_test_kit import server_env
 
+from agenthost.testing import serve_command
+
 
 def _serve(markers: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agenthost",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--metrics-port",
-            "0",
-            *args,
-        ],
+        serve_command(*args),
         env={**server_env(markers)},
         capture_output=True,
         text=True,
