@@ -200,6 +200,54 @@ def loadtest(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against flytekit's server and a bare grpc.aio ceiling; prints a table and
+    writes bench/RESULTS.md (``nox -s bench -- --quick`` for a short run)."""
+    session.install(
+        *_editable("agenthost"),
+        *[a for d in PLUGINS for a in _editable(d)],
+        "py-spy",
+        "pyinstrument",
+        "uv",
+    )
+    tmp = Path(session.create_tmp())
+    core, flytekit = tmp / "bench-core", tmp / "bench-flytekit"
+    if not (core / "bin" / "python").exists():
+        session.run("uv", "venv", "-q", str(core))
+        session.run(
+            "uv",
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(core / "bin" / "python"),
+            *_editable("agenthost"),
+        )
+    if not (flytekit / "bin" / "python").exists():
+        session.run("uv", "venv", "-q", str(flytekit))
+        session.run(
+            "uv",
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(flytekit / "bin" / "python"),
+            f"flytekit[connector]=={FLYTEKIT_REFERENCE[0].split('==')[1]}",
+        )
+    session.run(
+        "python",
+        "bench/run.py",
+        "--core-python",
+        str(core / "bin" / "python"),
+        "--plugins-python",
+        str(Path(session.virtualenv.location) / "bin" / "python"),
+        "--flytekit-python",
+        str(flytekit / "bin" / "python"),
+        *session.posargs,
+    )
+
+
+@nox.session
 def reliability(session: nox.Session) -> None:
     """Fuzzing at volume, faulty plugins, shutdown under load and a 10-minute soak against a
     real ``agenthost serve``; prints a summary table (durations from the environment)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -384,11 +385,16 @@ class AgentServices:
 
     # -- AgentMetadataService -------------------------------------------------------------
 
+    @functools.cached_property
+    def _agent_list(self) -> agent_pb2.ListAgentsResponse:
+        """The agents never change after start, so ListAgents answers from one message."""
+        return agent_pb2.ListAgentsResponse(agents=self.dispatcher.list_agents())
+
     async def list_agents(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """ListAgents: every served agent."""
 
         async def work(request: agent_pb2.ListAgentsRequest) -> Message:
-            return agent_pb2.ListAgentsResponse(agents=self.dispatcher.list_agents())
+            return self._agent_list
 
         return await self._unary(
             context, "list_agents", agent_pb2.ListAgentsRequest, data, _no_type, work

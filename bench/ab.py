@@ -1,0 +1,62 @@
+"""Focused A/B of per-call cost: chosen servers (names from ``run.py``) on chosen RPCs and
+concurrencies, more rounds than the full run. Example::
+
+    python bench/ab.py --servers agenthost,flytekit,bare --rpcs GetTask,CreateTask \\
+        --conc 16 --rounds 4 --duration 2 --out bench/results/ab-c16.json
+
+Any ``run.py`` option (``--core-python``, ``--patched-host DIR``, ...) may follow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import run
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", default="agenthost,flytekit,bare")
+    parser.add_argument("--rpcs", default="GetTask,CreateTask,ExecuteTaskSync")
+    parser.add_argument("--conc", default="16")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--out", default="")
+    known, rest = parser.parse_known_args(argv)
+    args = run.parse_args(rest)
+    specs = run.server_specs(args)
+    servers = [s for s in known.servers.split(",") if s in specs]
+    cells = [
+        (server, rpc, int(conc))
+        for rpc in known.rpcs.split(",")
+        for conc in known.conc.split(",")
+        for server in servers
+    ]
+    meta = {"loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
+    with tempfile.TemporaryDirectory(prefix="agenthost-ab-") as tmp:
+        result = run.phase_load(specs, cells, known.rounds, args.warmup, args.duration, Path(tmp))
+    meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    result["meta"] = {**meta, "rounds": known.rounds, "duration_s": args.duration}
+    if known.out:
+        Path(known.out).write_text(json.dumps(result, indent=2) + "\n")
+    base = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("bare|")}
+    fk = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("flytekit|")}
+    print("| server | rpc | conc | server CPU µs/call | vs ceiling | flytekit / this | ops/s |")
+    print("|---|---|---|---|---|---|---|")
+    for key, row in result["cells"].items():
+        name, cell = key.split("|", 1)
+        cpu = row.get("server_cpu_us")
+        ceiling = base.get(cell, {}).get("server_cpu_us")
+        theirs = fk.get(cell, {}).get("server_cpu_us")
+        print(
+            f"| {name} | {cell.replace('|', ' | ')} | {cpu:.0f} | "
+            f"{f'{cpu / ceiling:.2f}x' if ceiling else '–'} | "
+            f"{f'{theirs / cpu:.2f}x' if theirs else '–'} | {row.get('ops', 0):,.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

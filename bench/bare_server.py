@@ -1,0 +1,85 @@
+"""The ceiling: a bare ``grpc.aio`` server with the benchmark agents' logic written directly
+against flyteidl's generated servicer base classes (no host, no metrics, no validation).
+
+Usage: ``python bare_server.py --port N`` (0 picks a free port); prints
+``agenthost serving on 127.0.0.1:PORT`` once it accepts calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+
+import grpc
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+from flyteidl.service import agent_pb2_grpc
+
+SUCCEEDED = execution_pb2.TaskExecution.SUCCEEDED
+AGENTS = [
+    agent_pb2.Agent(
+        name="BenchAsyncAgent",
+        supported_task_types=["bench_async"],
+        supported_task_categories=[agent_pb2.TaskCategory(name="bench_async", version=0)],
+    ),
+    agent_pb2.Agent(
+        name="BenchSyncAgent",
+        is_sync=True,
+        supported_task_types=["bench_sync"],
+        supported_task_categories=[agent_pb2.TaskCategory(name="bench_sync", version=0)],
+    ),
+]
+
+
+class AsyncService(agent_pb2_grpc.AsyncAgentServiceServicer):
+    async def CreateTask(self, request, context):
+        return agent_pb2.CreateTaskResponse(resource_meta=json.dumps({"job_id": "job-1"}).encode())
+
+    async def GetTask(self, request, context):
+        json.loads(request.resource_meta)
+        resource = agent_pb2.Resource(phase=SUCCEEDED)
+        resource.outputs.literals["result"].scalar.primitive.string_value = "done"
+        return agent_pb2.GetTaskResponse(resource=resource)
+
+    async def DeleteTask(self, request, context):
+        json.loads(request.resource_meta)
+        return agent_pb2.DeleteTaskResponse()
+
+
+class SyncService(agent_pb2_grpc.SyncAgentServiceServicer):
+    async def ExecuteTaskSync(self, request_iterator, context):
+        await request_iterator.__anext__()
+        second = await request_iterator.__anext__()
+        resource = agent_pb2.Resource(phase=SUCCEEDED, outputs=second.inputs)
+        yield agent_pb2.ExecuteTaskSyncResponse(
+            header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=resource)
+        )
+
+
+class MetadataService(agent_pb2_grpc.AgentMetadataServiceServicer):
+    async def ListAgents(self, request, context):
+        return agent_pb2.ListAgentsResponse(agents=AGENTS)
+
+
+async def main(port: int) -> None:
+    server = grpc.aio.server()
+    agent_pb2_grpc.add_AsyncAgentServiceServicer_to_server(AsyncService(), server)
+    agent_pb2_grpc.add_SyncAgentServiceServicer_to_server(SyncService(), server)
+    agent_pb2_grpc.add_AgentMetadataServiceServicer_to_server(MetadataService(), server)
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    print(f"agenthost serving on 127.0.0.1:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await server.stop(1)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(main(parser.parse_args().port))

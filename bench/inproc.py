@@ -1,0 +1,159 @@
+"""In-process cost of agenthost's per-call Python work (no network, no grpc core): the
+``AgentServices`` handlers the server registers, fed the request bytes the load generator
+sends, against the same work written directly (parse, build, serialize: the ceiling's Python
+share). Prints JSON: microseconds per call (best of 5) per RPC for ``agenthost``,
+``agenthost (no metrics)`` and ``direct``; with ``--agents N`` also ListAgents/GetTask with N
+extra generated agents registered. Run with the core venv: ``python inproc.py``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from typing import Any
+
+import loadgen
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+
+
+class Context:
+    async def abort(self, code: Any, details: str) -> None:
+        raise RuntimeError(f"{code}: {details}")
+
+
+def load_agents(module: str) -> list[Any]:
+    from agenthost.plugins import load_plugins
+
+    return list(load_plugins(modules=[module]).agents)
+
+
+def build_services(agents: list[Any], metrics: bool) -> Any:
+    from agenthost.dispatch import Dispatcher
+    from agenthost.server.metrics import Metrics
+    from agenthost.server.services import AgentServices
+
+    return AgentServices(Dispatcher(agents), Metrics() if metrics else None)
+
+
+async def aiter_of(items: tuple[bytes, ...]) -> Any:
+    for item in items:
+        yield item
+
+
+def agenthost_calls(services: Any) -> dict[str, Any]:
+    ctx = Context()
+    get = loadgen.GET_REQUEST.SerializeToString()
+    create = loadgen.CREATE_REQUEST.SerializeToString()
+    header = loadgen.SYNC_HEADER.SerializeToString()
+    inputs = loadgen.SYNC_INPUTS.SerializeToString()
+    listing = loadgen.LIST_REQUEST.SerializeToString()
+
+    async def execute() -> None:
+        async for _ in services.execute_task_sync(aiter_of((header, inputs)), ctx):
+            pass
+
+    return {
+        "GetTask": lambda: services.get_task(get, ctx),
+        "CreateTask": lambda: services.create_task(create, ctx),
+        "ExecuteTaskSync": execute,
+        "ListAgents": lambda: services.list_agents(listing, ctx),
+    }
+
+
+def direct_calls() -> dict[str, Any]:
+    succeeded = execution_pb2.TaskExecution.SUCCEEDED
+    get = loadgen.GET_REQUEST.SerializeToString()
+    create = loadgen.CREATE_REQUEST.SerializeToString()
+    header = loadgen.SYNC_HEADER.SerializeToString()
+    inputs = loadgen.SYNC_INPUTS.SerializeToString()
+    listing = loadgen.LIST_REQUEST.SerializeToString()
+    agents = [
+        agent_pb2.Agent(
+            name="A",
+            supported_task_types=["bench_async"],
+            supported_task_categories=[agent_pb2.TaskCategory(name="bench_async")],
+        ),
+        agent_pb2.Agent(
+            name="S",
+            is_sync=True,
+            supported_task_types=["bench_sync"],
+            supported_task_categories=[agent_pb2.TaskCategory(name="bench_sync")],
+        ),
+    ]
+
+    async def get_task() -> bytes:
+        request = agent_pb2.GetTaskRequest.FromString(get)
+        json.loads(request.resource_meta)
+        resource = agent_pb2.Resource(phase=succeeded)
+        resource.outputs.literals["result"].scalar.primitive.string_value = "done"
+        return agent_pb2.GetTaskResponse(resource=resource).SerializeToString()
+
+    async def create_task() -> bytes:
+        agent_pb2.CreateTaskRequest.FromString(create)
+        meta = json.dumps({"job_id": "job-1"}).encode()
+        return agent_pb2.CreateTaskResponse(resource_meta=meta).SerializeToString()
+
+    async def execute() -> bytes:
+        agent_pb2.ExecuteTaskSyncRequest.FromString(header)
+        second = agent_pb2.ExecuteTaskSyncRequest.FromString(inputs)
+        resource = agent_pb2.Resource(phase=succeeded, outputs=second.inputs)
+        return agent_pb2.ExecuteTaskSyncResponse(
+            header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=resource)
+        ).SerializeToString()
+
+    async def list_agents() -> bytes:
+        agent_pb2.ListAgentsRequest.FromString(listing)
+        return agent_pb2.ListAgentsResponse(agents=agents).SerializeToString()
+
+    return {
+        "GetTask": get_task,
+        "CreateTask": create_task,
+        "ExecuteTaskSync": execute,
+        "ListAgents": list_agents,
+    }
+
+
+async def per_call_us(fn: Any, seconds: float) -> float:
+    best = float("inf")
+    for _ in range(5):
+        count, began = 0, time.perf_counter()
+        while True:
+            for _ in range(50):
+                await fn()
+            count += 50
+            elapsed = time.perf_counter() - began
+            if elapsed >= seconds:
+                break
+        best = min(best, elapsed / count * 1e6)
+    return best
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=0.3)
+    parser.add_argument("--agents", type=int, default=0)
+    args = parser.parse_args()
+    base = load_agents("agents_bench")
+    suites = {
+        "agenthost": agenthost_calls(build_services(base, True)),
+        "agenthost (no metrics)": agenthost_calls(build_services(base, False)),
+        "direct": direct_calls(),
+    }
+    if args.agents:
+        os.environ["BENCH_MANY_AGENTS"] = str(args.agents)
+        many = [a for a in load_agents("many_agents") if a.task_category.name.startswith("many")]
+        suites[f"agenthost {args.agents} agents"] = agenthost_calls(
+            build_services(base + many, True)
+        )
+    out = {
+        suite: {rpc: round(await per_call_us(fn, args.seconds), 1) for rpc, fn in calls.items()}
+        for suite, calls in suites.items()
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,247 @@
+"""Render the benchmark JSON (``run.py``) as Markdown: ``python report.py results/latest.json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+FLYTEKIT = "flytekit"
+CEILING = "bare"
+MAIN = ("agenthost", "agenthost+plugins", FLYTEKIT, CEILING)
+RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
+CONCURRENCY = (1, 16, 64)
+
+
+def _f(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None, reference: float | None, digits: int = 2) -> str:
+    if not value or not reference:
+        return "–"
+    return f"{value / reference:.{digits}f}x"
+
+
+def cold_table(results: dict[str, Any]) -> list[str]:
+    cold = results.get("cold_start", {})
+    load = results.get("load", {})
+    if not cold:
+        return []
+    fk = cold.get(FLYTEKIT, {}).get("median_s")
+    bare = cold.get(CEILING, {}).get("median_s")
+    lines = [
+        "| server | cold start median (min–max) | vs flytekit | vs ceiling | RSS after start |"
+        " RSS after load |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in cold.items():
+        after = load.get("rss_after_load_mb", {}).get(name)
+        lines.append(
+            f"| {name} | {row['median_s'] * 1000:.0f} ms ({row['min_s'] * 1000:.0f}–"
+            f"{row['max_s'] * 1000:.0f}) | {_faster(fk, row['median_s'])} | "
+            f"{_ratio(row['median_s'], bare)} | {row['rss_start_mb']:.1f} MB | "
+            f"{_f(after, 1) + ' MB' if after else '–'} |"
+        )
+    return lines
+
+
+def _faster(reference: float | None, value: float | None) -> str:
+    """``reference / value`` as "N.NNx faster" (>1 means better than the reference)."""
+    if not reference or not value:
+        return "–"
+    return f"{reference / value:.2f}x faster"
+
+
+def load_tables(results: dict[str, Any]) -> list[str]:
+    cells = results.get("load", {}).get("cells", {})
+    if not cells:
+        return []
+    servers = list(dict.fromkeys(key.split("|")[0] for key in cells))
+    lines: list[str] = []
+    for rpc in RPCS:
+        lines += [
+            f"#### {rpc}",
+            "",
+            "| server | conc | ops/s | p50 µs | p99 µs | server CPU µs/call | CPU vs ceiling |"
+            " CPU: flytekit / this | p99 vs ceiling |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for conc in CONCURRENCY:
+            base = cells.get(f"{CEILING}|{rpc}|{conc}", {})
+            fk = cells.get(f"{FLYTEKIT}|{rpc}|{conc}", {})
+            for name in servers:
+                row = cells.get(f"{name}|{rpc}|{conc}")
+                if row is None:
+                    continue
+                if "error" in row:
+                    lines.append(f"| {name} | {conc} | error: {row['error']} |||||||")
+                    continue
+                cpu = row["server_cpu_us"]
+                lines.append(
+                    f"| {name} | {conc} | {_f(row['ops'])} | {_f(row['p50_us'])} | "
+                    f"{_f(row['p99_us'])} | {_f(cpu)} | {_ratio(cpu, base.get('server_cpu_us'))}"
+                    f" | {_ratio(fk.get('server_cpu_us'), cpu)} | "
+                    f"{_ratio(row['p99_us'], base.get('p99_us'))} |"
+                )
+        lines.append("")
+    return lines
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    cold = results.get("cold_start", {})
+    cells = results.get("load", {}).get("cells", {})
+    rows = []
+
+    def add(what: str, target: str, value: str, ok: bool | None) -> None:
+        verdict = "–" if ok is None else ("met" if ok else "**missed**")
+        rows.append(f"| {what} | {target} | {value} | {verdict} |")
+
+    plugins = cold.get("agenthost+plugins", {})
+    fk = cold.get(FLYTEKIT, {})
+    if plugins:
+        add(
+            "cold start, all plugins installed",
+            "≤ 250 ms and ≥ 4x faster than flytekit",
+            f"{plugins['median_s'] * 1000:.0f} ms; "
+            f"{_faster(fk.get('median_s'), plugins['median_s'])}",
+            plugins["median_s"] <= 0.25 and (not fk or fk["median_s"] / plugins["median_s"] >= 4),
+        )
+        add(
+            "RSS after start, all plugins installed",
+            "≤ 50 MB",
+            f"{plugins['rss_start_mb']:.1f} MB",
+            plugins["rss_start_mb"] <= 50,
+        )
+    for rpc in ("GetTask", "CreateTask", "ExecuteTaskSync"):
+        for conc in CONCURRENCY:
+            ours = cells.get(f"agenthost|{rpc}|{conc}", {}).get("server_cpu_us")
+            base = cells.get(f"{CEILING}|{rpc}|{conc}", {}).get("server_cpu_us")
+            theirs = cells.get(f"{FLYTEKIT}|{rpc}|{conc}", {}).get("server_cpu_us")
+            if ours and base:
+                ok = ours / base <= 1.15 and (not theirs or theirs / ours >= 1.5)
+                add(
+                    f"{rpc} CPU/call, c={conc}",
+                    "≤ 1.15x ceiling, ≥ 1.5x better than flytekit",
+                    f"{ours / base:.2f}x ceiling; flytekit/ours {_ratio(theirs, ours)}",
+                    ok,
+                )
+    for rpc in RPCS:
+        ours = cells.get(f"agenthost|{rpc}|64", {}).get("p99_us")
+        base = cells.get(f"{CEILING}|{rpc}|64", {}).get("p99_us")
+        if ours and base:
+            add(
+                f"{rpc} p99, c=64",
+                "≤ 1.20x ceiling",
+                f"{ours / base:.2f}x ({ours:,.0f} µs)",
+                ours / base <= 1.2,
+            )
+    if not rows:
+        return []
+    return ["| target | wanted | measured | verdict |", "|---|---|---|---|", *rows]
+
+
+def import_table(results: dict[str, Any]) -> list[str]:
+    data = results.get("import_time", {})
+    if not data:
+        return []
+    lines = ["| statement | ms (min of runs, minus bare interpreter) |", "|---|---|"]
+    for side in ("agenthost", FLYTEKIT):
+        for key, value in data.get(side, {}).items():
+            if key in ("slowest", "runs", "interpreter_ms", "error"):
+                continue
+            lines.append(f"| `{key}` | {_f(value, 1)} |")
+    interp = data.get("agenthost", {}).get("interpreter_ms")
+    if interp is not None:
+        lines.append(f"| (bare interpreter `python -c pass`) | {interp} |")
+    slow = data.get("agenthost", {}).get("slowest")
+    if slow:
+        lines += [
+            "",
+            "Slowest modules under `import agenthost` (`-X importtime`, cumulative ms):",
+            "",
+            ", ".join(f"`{n}` {c:.0f}" for n, c, _ in slow[:8]),
+        ]
+    return lines
+
+
+def codec_table(results: dict[str, Any]) -> list[str]:
+    data = results.get("codec", {})
+    ours, theirs = data.get("agenthost", {}), data.get(FLYTEKIT, {})
+    if not ours or "error" in ours:
+        return []
+    lines = [
+        "| value | agenthost encode/s | flytekit encode/s | ratio | agenthost decode/s |"
+        " flytekit decode/s | ratio | same bytes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in ours.items():
+        other = theirs.get(name, {}) if isinstance(theirs, dict) else {}
+        same = "yes" if other.get("digest") == row["digest"] else ("–" if not other else "NO")
+        lines.append(
+            f"| {name} | {_f(row['encode_per_s'])} | {_f(other.get('encode_per_s'))} | "
+            f"{_ratio(row['encode_per_s'], other.get('encode_per_s'), 1)} | "
+            f"{_f(row['decode_per_s'])} | {_f(other.get('decode_per_s'))} | "
+            f"{_ratio(row['decode_per_s'], other.get('decode_per_s'), 1)} | {same} |"
+        )
+    return lines
+
+
+def _update_note(meta: dict[str, Any]) -> list[str]:
+    first = meta.get("first_run")
+    if not first:
+        return []
+    return [
+        f"Phases {', '.join(meta.get('updated_phases', []))} were re-run later "
+        f"(last at {meta.get('started')}, `--update`); the others come from the run of "
+        f"{first.get('started')} "
+        f"({first.get('elapsed_s')} s, load average at start "
+        f"{' '.join(first.get('loadavg_start', []))}, at end "
+        f"{' '.join(first.get('loadavg_end', []))}).",
+    ]
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results.get("meta", {})
+    out = [
+        "# agenthost benchmark results",
+        "",
+        f"Run {meta.get('started')} ({meta.get('mode')} mode, {meta.get('elapsed_s')} s), "
+        f"{meta.get('cpus')} CPUs, Python {meta.get('python')}. Load average at start "
+        f"{' '.join(meta.get('loadavg_start', []))}, at end {' '.join(meta.get('loadavg_end', []))}"
+        " (shared machine: wall-clock figures are noisy; server CPU µs/call is the steady one).",
+        f"Load: {meta.get('rounds')} round(s), {meta.get('duration_s')} s per cell after "
+        f"{meta.get('warmup_s')} s warm-up; servers alternated within each cell and across "
+        f"rounds; medians over rounds. Cold start: {meta.get('cold_runs')} runs per server, "
+        "alternated.",
+        *_update_note(meta),
+        "",
+        "Versions: "
+        + "; ".join(
+            f"{side}: " + ", ".join(f"{k} {v}" for k, v in versions.items())
+            for side, versions in meta.get("versions", {}).items()
+            if isinstance(versions, dict)
+        ),
+        "",
+        "Servers:",
+        "",
+        *(f"- **{name}**: {info['description']}" for name, info in meta.get("servers", {}).items()),
+        "",
+    ]
+    for title, body in (
+        ("Targets", targets(results)),
+        ("Cold start (spawn to first successful ListAgents) and memory", cold_table(results)),
+        ("Throughput, latency and server CPU per call", load_tables(results)),
+        ("Import time", import_table(results)),
+        ("Literal codec (calls per second, best of 7 windows)", codec_table(results)),
+    ):
+        if body:
+            out += [f"## {title}", "", *body, ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        print(render(json.load(f)))

@@ -1,0 +1,535 @@
+"""agenthost benchmark driver (issue 11): cold start, RSS, per-call server CPU, throughput and
+latency of agenthost against flytekit's connector server and a bare ``grpc.aio`` ceiling, plus
+import time, literal codec throughput, 1,000 agents and ``--workers``.
+
+Servers run from three interpreters (venvs): ``--core-python`` (agenthost only),
+``--plugins-python`` (agenthost + the three first-party plugins) and ``--flytekit-python``
+(flytekit[connector] 1.16, never mixed with agenthost). The load generator is a separate
+process (``loadgen.py``) run by this interpreter. See ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from flyteidl.admin import agent_pb2
+from flyteidl.service import agent_pb2_grpc
+from procfs import tree_rss_kb
+
+HERE = Path(__file__).resolve().parent
+RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
+CONCURRENCY = (1, 16, 64)
+FLYTEKIT = "flytekit"
+CEILING = "bare"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerSpec:
+    """How to start one server: ``argv(port, metrics_port)`` from ``python``."""
+
+    name: str
+    python: str
+    argv: Callable[[int, int], list[str]]
+    description: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], list[str]]:
+    def build(port: int, metrics_port: int) -> list[str]:
+        head = [str(HERE / "serve_direct.py")] if direct else ["-m", "agenthost", "serve"]
+        return [
+            *head,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--metrics-port",
+            str(metrics_port),
+            *extra,
+        ]
+
+    return build
+
+
+def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
+    core, plugins, fk = args.core_python, args.plugins_python, args.flytekit_python
+    specs = [
+        ServerSpec(
+            "agenthost",
+            core,
+            agenthost_argv("--modules", "agents_bench"),
+            "python -m agenthost serve --modules agents_bench (host only)",
+        ),
+        ServerSpec(
+            "agenthost+plugins",
+            plugins,
+            agenthost_argv("--modules", "agents_bench"),
+            "same, with agent-bigquery, agent-openai, agent-file-sensor installed",
+        ),
+        ServerSpec(
+            "agenthost+plugins no-typer",
+            plugins,
+            agenthost_argv("--modules", "agents_bench", direct=True),
+            "prototype: serve without typer (serve_direct.py), plugins installed",
+        ),
+        ServerSpec(
+            "agenthost --workers 2",
+            core,
+            agenthost_argv("--modules", "agents_bench", "--workers", "2"),
+            "python -m agenthost serve --workers 2 (supervisor + 2 processes)",
+        ),
+        ServerSpec(
+            "agenthost 1000 agents",
+            core,
+            agenthost_argv("--modules", "many_agents"),
+            "--modules many_agents: 1,000 generated async agents + the bench agents",
+        ),
+        ServerSpec(
+            FLYTEKIT,
+            str(Path(fk).parent / "pyflyte") if fk else "",
+            lambda port, mport: [
+                "serve",
+                "connector",
+                "--port",
+                str(port),
+                "--prometheus_port",
+                str(mport),
+                "--modules",
+                "connectors_bench",
+            ],
+            "pyflyte serve connector --modules connectors_bench (flytekit 1.16)",
+        ),
+        ServerSpec(
+            CEILING,
+            core,
+            lambda port, mport: [str(HERE / "bare_server.py"), "--port", str(port)],
+            "bare grpc.aio server on flyteidl's generated servicers (the ceiling)",
+        ),
+    ]
+    if args.patched_host:
+        specs.append(
+            ServerSpec(
+                "agenthost patched",
+                core,
+                agenthost_argv("--modules", "agents_bench"),
+                f"agenthost with the host prototype in {args.patched_host} first on PYTHONPATH",
+                env={"PYTHONPATH": f"{args.patched_host}:{HERE}"},
+            )
+        )
+    return {s.name: s for s in specs if s.python}
+
+
+# -- servers ---------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    spec: ServerSpec
+    process: subprocess.Popen[bytes]
+    address: str
+    cold_start: float
+    rss_start_kb: int
+    log: Path
+
+
+def list_agents_once(address: str, timeout: float) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        stub = agent_pb2_grpc.AgentMetadataServiceStub(channel)
+        try:
+            response = stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=timeout)
+        except grpc.RpcError:
+            return False
+        return len(response.agents) > 0
+
+
+def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
+    """Spawn ``spec`` and wait for its first successful ListAgents (the cold start)."""
+    port, metrics_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(HERE), **spec.env}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    log = logdir / f"{spec.name.replace(' ', '_').replace('/', '_')}-{port}.log"
+    address = f"127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        began = time.perf_counter()
+        process = subprocess.Popen(
+            [spec.python, *spec.argv(port, metrics_port)],
+            cwd=HERE,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = began + deadline_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{spec.name} exited with {process.returncode}: {log.read_text()[-2000:]}"
+            )
+        if time.perf_counter() > deadline:
+            stop(process)
+            raise RuntimeError(f"{spec.name} not serving after {deadline_s}s: {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            time.sleep(0.002)
+            continue
+        if list_agents_once(address, timeout=10.0):
+            break
+        time.sleep(0.002)
+    cold = time.perf_counter() - began
+    return Running(spec, process, address, cold, tree_rss_kb(process.pid), log)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def started(specs: list[ServerSpec], logdir: Path) -> Iterator[dict[str, Running]]:
+    running: dict[str, Running] = {}
+    try:
+        for spec in specs:
+            running[spec.name] = start(spec, logdir)
+        yield running
+    finally:
+        for server in running.values():
+            stop(server.process)
+
+
+# -- load generator --------------------------------------------------------------------
+
+
+class LoadGen:
+    """The ``loadgen.py`` process, one JSON command/answer per line."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "loadgen.py")],
+            cwd=HERE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(HERE)},
+        )
+
+    def ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("load generator died")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(10)
+
+
+# -- phases ----------------------------------------------------------------------------
+
+
+def phase_cold_start(specs: list[ServerSpec], runs: int, logdir: Path) -> dict[str, Any]:
+    """``runs`` cold starts of each server, alternating the order each run."""
+    samples: dict[str, list[float]] = {s.name: [] for s in specs}
+    rss: dict[str, list[int]] = {s.name: [] for s in specs}
+    for run in range(runs):
+        order = specs if run % 2 == 0 else list(reversed(specs))
+        for spec in order:
+            server = start(spec, logdir)
+            stop(server.process)
+            samples[spec.name].append(server.cold_start)
+            rss[spec.name].append(server.rss_start_kb)
+            log(
+                f"  cold start {spec.name}: {server.cold_start * 1000:.0f} ms, "
+                f"RSS {server.rss_start_kb / 1024:.1f} MB"
+            )
+    return {
+        name: {
+            "median_s": statistics.median(values),
+            "min_s": min(values),
+            "max_s": max(values),
+            "samples_s": values,
+            "rss_start_mb": statistics.median(rss[name]) / 1024,
+        }
+        for name, values in samples.items()
+    }
+
+
+def phase_load(
+    specs: dict[str, ServerSpec],
+    cells: list[tuple[str, str, int]],
+    rounds: int,
+    warmup: float,
+    duration: float,
+    logdir: Path,
+) -> dict[str, Any]:
+    """Every (server, rpc, concurrency) cell once per round; all servers of a round run side by
+    side and the order of servers alternates within each cell and between rounds."""
+    names = list(dict.fromkeys(name for name, _, _ in cells))
+    results: dict[str, list[dict[str, Any]]] = {}
+    rss_after: dict[str, list[int]] = {n: [] for n in names}
+    rss_start: dict[str, list[int]] = {n: [] for n in names}
+    grouped: dict[tuple[str, int], list[str]] = {}
+    for name, rpc, conc in cells:
+        grouped.setdefault((rpc, conc), []).append(name)
+    loadgen = LoadGen()
+    try:
+        for rnd in range(rounds):
+            with started([specs[n] for n in names], logdir) as running:
+                for n, server in running.items():
+                    rss_start[n].append(server.rss_start_kb)
+                for index, ((rpc, conc), servers) in enumerate(grouped.items()):
+                    order = servers if (rnd + index) % 2 == 0 else list(reversed(servers))
+                    for name in order:
+                        server = running[name]
+                        answer = loadgen.ask(
+                            {
+                                "address": server.address,
+                                "pid": server.process.pid,
+                                "rpc": rpc,
+                                "concurrency": conc,
+                                "warmup": warmup,
+                                "duration": duration,
+                            }
+                        )
+                        if "error" in answer or answer.get("errors"):
+                            log(f"  !! {name} {rpc} c={conc}: {answer}")
+                        results.setdefault(f"{name}|{rpc}|{conc}", []).append(answer)
+                        log(
+                            f"  round {rnd + 1} {name:24s} {rpc:15s} c={conc:<3d} "
+                            f"{answer.get('ops', 0):8.0f} ops/s  "
+                            f"p50 {answer.get('p50_us', 0):7.0f} us  "
+                            f"p99 {answer.get('p99_us', 0):7.0f} us  cpu "
+                            f"{answer.get('server_cpu_us', 0):6.0f} us/call"
+                        )
+                for n, server in running.items():
+                    rss_after[n].append(tree_rss_kb(server.process.pid))
+                    loadgen.ask({"close": server.address})
+    finally:
+        loadgen.close()
+    cells_out = {}
+    for key, answers in results.items():
+        good = [a for a in answers if "error" not in a and a.get("calls")]
+        if not good:
+            cells_out[key] = {"error": answers[-1].get("error", "no calls")}
+            continue
+        cells_out[key] = {
+            metric: statistics.median(a[metric] for a in good)
+            for metric in ("ops", "p50_us", "p99_us", "server_cpu_us", "client_cpu_us")
+        }
+        cells_out[key]["rounds"] = len(good)
+        cells_out[key]["errors"] = sum(a.get("errors", 0) for a in answers)
+    return {
+        "cells": cells_out,
+        "rss_start_mb": {n: statistics.median(v) / 1024 for n, v in rss_start.items() if v},
+        "rss_after_load_mb": {n: statistics.median(v) / 1024 for n, v in rss_after.items() if v},
+    }
+
+
+def run_json(cmd: list[str], timeout: float = 600) -> Any:
+    out = subprocess.run(
+        cmd,
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(HERE)},
+    )
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1:] or [f"exit {out.returncode}"]}
+    return json.loads(out.stdout)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    venvs = os.environ.get("BENCH_VENVS", "/tmp")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short development run (< 2 min)")
+    parser.add_argument("--core-python", default=f"{venvs}/venv-bench-core/bin/python")
+    parser.add_argument("--plugins-python", default=f"{venvs}/venv-bench/bin/python")
+    parser.add_argument("--flytekit-python", default=f"{venvs}/venv-bench-fk/bin/python")
+    parser.add_argument("--rounds", type=int, help="load rounds (default 3, quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds per cell (default 2, quick 0.5)")
+    parser.add_argument("--cold-runs", type=int, help="cold starts per server (default 7, quick 3)")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated phases to skip: cold,load,import,codec"
+    )
+    parser.add_argument(
+        "--patched-host",
+        default="",
+        help="directory holding a patched "
+        "agenthost package to measure as server 'agenthost patched'",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the phases of the existing --json file that this run skips",
+    )
+    parser.add_argument("--json", help="default results/latest.json (quick: results/quick.json)")
+    parser.add_argument("--markdown", help="default RESULTS.md (quick: results/quick.md)")
+    args = parser.parse_args(argv)
+    if args.json is None:
+        args.json = str(HERE / "results" / ("quick.json" if args.quick else "latest.json"))
+    if args.markdown is None:
+        args.markdown = str(HERE / ("results/quick.md" if args.quick else "RESULTS.md"))
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.duration = args.duration or (0.5 if args.quick else 2.0)
+    args.warmup = 0.2 if args.quick else 0.5
+    args.cold_runs = args.cold_runs or (3 if args.quick else 7)
+    for name in ("core_python", "plugins_python", "flytekit_python"):
+        if not Path(getattr(args, name)).exists():
+            log(f"warning: {getattr(args, name)} missing; servers using it are skipped")
+            setattr(args, name, "")
+    return args
+
+
+def load_cells(quick: bool, specs: dict[str, ServerSpec]) -> list[tuple[str, str, int]]:
+    main = ["agenthost", FLYTEKIT, CEILING, "agenthost patched"]
+    if not quick:
+        main.append("agenthost+plugins")
+    cells = [(s, rpc, c) for rpc in RPCS for c in CONCURRENCY for s in main]
+    workers_conc = (16,) if quick else CONCURRENCY
+    cells += [("agenthost --workers 2", rpc, c) for rpc in RPCS for c in workers_conc]
+    cells += [("agenthost 1000 agents", rpc, 16) for rpc in ("GetTask", "CreateTask", "ListAgents")]
+    return [cell for cell in cells if cell[0] in specs]
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    specs = server_specs(args)
+    began = time.time()
+    results: dict[str, Any] = {
+        "meta": {
+            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(began)),
+            "mode": "quick" if args.quick else "full",
+            "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "rounds": args.rounds,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "cold_runs": args.cold_runs,
+            "servers": {
+                n: {"python": s.python, "description": s.description} for n, s in specs.items()
+            },
+            "versions": {},
+        },
+    }
+    for label, python in (("core", args.core_python), ("flytekit", args.flytekit_python)):
+        if python:
+            results["meta"]["versions"][label] = run_json([python, str(HERE / "versions.py")])
+    with tempfile.TemporaryDirectory(prefix="agenthost-bench-") as tmp:
+        logdir = Path(tmp)
+        if "cold" not in skip:
+            log("== cold start")
+            results["cold_start"] = phase_cold_start(list(specs.values()), args.cold_runs, logdir)
+        if "load" not in skip:
+            log("== load")
+            results["load"] = phase_load(
+                specs,
+                load_cells(args.quick, specs),
+                args.rounds,
+                args.warmup,
+                args.duration,
+                logdir,
+            )
+    if "import" not in skip:
+        log("== import time")
+        runs = "5" if args.quick else "15"
+        results["import_time"] = {
+            "agenthost": run_json([args.core_python, str(HERE / "import_time.py"), "--runs", runs]),
+        }
+        if args.flytekit_python:
+            results["import_time"]["flytekit"] = run_json(
+                [args.flytekit_python, str(HERE / "import_time.py"), "--runs", runs, "--flytekit"]
+            )
+    if "codec" not in skip:
+        log("== literal codec")
+        seconds = "0.1" if args.quick else "0.5"
+        results["codec"] = {
+            "agenthost": run_json(
+                [
+                    args.core_python,
+                    str(HERE / "codec_bench.py"),
+                    "--impl",
+                    "agenthost",
+                    "--seconds",
+                    seconds,
+                ]
+            )
+        }
+        if args.flytekit_python:
+            results["codec"]["flytekit"] = run_json(
+                [
+                    args.flytekit_python,
+                    str(HERE / "codec_bench.py"),
+                    "--impl",
+                    "flytekit",
+                    "--seconds",
+                    seconds,
+                ]
+            )
+    if args.update and Path(args.json).exists():
+        previous = json.loads(Path(args.json).read_text())
+        phases = ("cold_start", "load", "import_time", "codec")
+        ran = {phase for phase in phases if phase in results}
+        for phase in phases:
+            if phase not in results and phase in previous:
+                results[phase] = previous[phase]
+        before = previous["meta"]
+        results["meta"]["first_run"] = before.get("first_run", before)
+        results["meta"]["updated_phases"] = sorted(ran | set(before.get("updated_phases", [])))
+    results["meta"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    results["meta"]["elapsed_s"] = round(time.time() - began, 1)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    from report import render
+
+    markdown = render(results)
+    Path(args.markdown).write_text(markdown)
+    print(markdown)
+    log(f"wrote {args.json} and {args.markdown} in {results['meta']['elapsed_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
