@@ -54,7 +54,8 @@ def _build(session: nox.Session, distributions: list[str], out_dir: Path) -> lis
             DISTRIBUTIONS[dist],
             silent=True,
         )
-    session.run("twine", "check", "--strict", *map(str, sorted(out_dir.iterdir())))
+    built = sorted([*out_dir.glob("*.whl"), *out_dir.glob("*.tar.gz")])
+    session.run("twine", "check", "--strict", *map(str, built))
     return sorted(out_dir.glob("*.whl"))
 
 
@@ -108,7 +109,7 @@ def build(session: nox.Session) -> None:
     """sdist and wheel of every distribution into dist/, checked with twine."""
     out = ROOT / "dist"
     out.mkdir(exist_ok=True)
-    for old in out.iterdir():
+    for old in [*out.glob("*.whl"), *out.glob("*.tar.gz")]:
         old.unlink()
     wheels = _build(session, list(DISTRIBUTIONS), out)
     session.log(f"built {len(wheels)} wheels and {len(list(out.glob('*.tar.gz')))} sdists")
@@ -129,15 +130,14 @@ def _changelog_version(distribution: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _release_tag(distribution: str) -> str | None:
-    """``RELEASE_TAG`` if set, else the tag ``<distribution>-v*`` at HEAD."""
+def _release_tags(distribution: str) -> list[str]:
+    """``RELEASE_TAG`` if set, else the tags ``<distribution>-v*`` at HEAD."""
     if os.environ.get("RELEASE_TAG"):
-        return os.environ["RELEASE_TAG"]
+        return [os.environ["RELEASE_TAG"]]
     tags = subprocess.run(
         ["git", "tag", "--points-at", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    mine = [t for t in tags if t.startswith(f"{distribution}-v")]
-    return mine[0] if mine else None
+    return [t for t in tags if t.startswith(f"{distribution}-v")]
 
 
 @nox.session
@@ -153,10 +153,11 @@ def release(session: nox.Session) -> None:
         session.error(f"usage: nox -s release -- <{'|'.join(DISTRIBUTIONS)}>")
     dist = session.posargs[0]
     version = _version_of(dist)
-    tag = _release_tag(dist)
-    if tag != f"{dist}-v{version}":
+    tags = _release_tags(dist)
+    if f"{dist}-v{version}" not in tags:
         session.error(
-            f"refusing to release {dist} {version}: tag is {tag!r}, expected '{dist}-v{version}'"
+            f"refusing to release {dist} {version}: expected tag '{dist}-v{version}', "
+            f"found {', '.join(tags) or 'none'}"
         )
     changelog = _changelog_version(dist)
     if changelog != version:
