@@ -213,7 +213,7 @@ class AgentServices:
     async def create_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """CreateTask: start a task (or run a sync agent) and return its ``resource_meta``."""
 
-        async def work(request: agent_pb2.CreateTaskRequest) -> Message:
+        async def work(request: agent_pb2.CreateTaskRequest) -> Any:
             if not request.HasField("template"):
                 raise InvalidRequestError("CreateTaskRequest has no template")
             if self.metrics is not None and request.HasField("inputs"):
@@ -236,7 +236,7 @@ class AgentServices:
     async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """GetTask: the task's current ``Resource``."""
 
-        async def work(request: agent_pb2.GetTaskRequest) -> Message:
+        async def work(request: agent_pb2.GetTaskRequest) -> Any:
             resource = await self.dispatcher.get(
                 request.task_type,
                 _category(request),
@@ -252,7 +252,7 @@ class AgentServices:
     async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """DeleteTask: cancel the task."""
 
-        async def work(request: agent_pb2.DeleteTaskRequest) -> Message:
+        async def work(request: agent_pb2.DeleteTaskRequest) -> Any:
             await self.dispatcher.delete(
                 request.task_type, _category(request), request.resource_meta
             )
@@ -265,7 +265,7 @@ class AgentServices:
     async def get_task_metrics(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """GetTaskMetrics: the agent's ``get_metrics`` result."""
 
-        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Message:
+        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
             return await self.dispatcher.metrics(
                 request.task_type,
                 _category(request),
@@ -393,7 +393,7 @@ class AgentServices:
     async def list_agents(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """ListAgents: every served agent."""
 
-        async def work(request: agent_pb2.ListAgentsRequest) -> Message:
+        async def work(request: agent_pb2.ListAgentsRequest) -> Any:
             return self._agent_list
 
         return await self._unary(
@@ -403,7 +403,7 @@ class AgentServices:
     async def get_agent(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """GetAgent: one agent by name (``NOT_FOUND`` if none)."""
 
-        async def work(request: agent_pb2.GetAgentRequest) -> Message:
+        async def work(request: agent_pb2.GetAgentRequest) -> Any:
             return agent_pb2.GetAgentResponse(agent=self.dispatcher.get_agent(request.name))
 
         return await self._unary(
