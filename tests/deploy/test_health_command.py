@@ -3,20 +3,15 @@ server (plain, TLS and mutual TLS with the exact probe command the chart renders
 
 from __future__ import annotations
 
-import datetime
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from deploy_kit import CHART, serving
 
-from agenthost.testing import running_server, serve_command
+from agenthost.testing import make_certificates, running_server, serve_command
 
 SERVICE_DNS = "rel-agenthost.flyte.svc"
 """The name the chart's probes expect in the certificate (release rel, namespace flyte)."""
@@ -33,58 +28,19 @@ def health(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _cert(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: x509.Certificate | None,
-    issuer_key: ec.EllipticCurvePrivateKey | None,
-    *,
-    ca: bool = False,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer.subject if issuer else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(SERVICE_DNS)]), critical=False
-        ).add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key or key, hashes.SHA256())
-
-
 @pytest.fixture(scope="module")
 def tls_secret(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder laid out like the chart's mounted TLS Secret (production values): tls.crt and
     tls.key for the Service's name, ca.crt, and client-ca.crt for mutual TLS."""
+    certs = make_certificates(tmp_path_factory.mktemp("pki"), server_names=(SERVICE_DNS,))
     folder = tmp_path_factory.mktemp("tls")
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("test-ca", ca_key, None, None, ca=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _cert(SERVICE_DNS, key, ca, ca_key)
-    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
-    (folder / "ca.crt").write_bytes(ca_pem)
-    (folder / "client-ca.crt").write_bytes(ca_pem)
-    (folder / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "tls.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    for name, source in [
+        ("ca.crt", certs.ca),
+        ("client-ca.crt", certs.ca),
+        ("tls.crt", certs.server_cert),
+        ("tls.key", certs.server_key),
+    ]:
+        (folder / name).write_bytes(source.read_bytes())
     return folder
 
 

@@ -284,10 +284,17 @@ class AgentServices:
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """GetTaskLogs: stream every response the agent's ``get_logs`` produces."""
+        async for item in self._admitted(context, self._task_logs(data, context)):
+            yield item
+
+    async def _admitted(
+        self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
+    ) -> AsyncIterator[bytes]:
+        """Stream ``items`` as one admitted call (counted for graceful shutdown)."""
         await self._admit(context)
         try:
-            async with contextlib.aclosing(self._task_logs(data, context)) as items:
-                async for item in items:
+            async with contextlib.aclosing(items) as stream:
+                async for item in stream:
                     yield item
         finally:
             self._release()
@@ -331,13 +338,8 @@ class AgentServices:
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """ExecuteTaskSync: header, then inputs; exactly one response with the result."""
-        await self._admit(context)
-        try:
-            async with contextlib.aclosing(self._execute(requests, context)) as items:
-                async for item in items:
-                    yield item
-        finally:
-            self._release()
+        async for item in self._admitted(context, self._execute(requests, context)):
+            yield item
 
     async def _execute(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
