@@ -259,7 +259,6 @@ def reliability(session: nox.Session) -> None:
         "AGENTHOST_FUZZ_RAW": "1500",
         "AGENTHOST_FUZZ_RANDOM": "1",
         "AGENTHOST_CRASHES": "5",
-        "MALLOC_ARENA_MAX": "2",
     }
     env = {key: os.environ.get(key, value) for key, value in defaults.items()}
     session.run(

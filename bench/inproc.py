@@ -14,12 +14,26 @@ import os
 import time
 from typing import Any
 
+import grpc
 import loadgen
 from flyteidl.admin import agent_pb2
 from flyteidl.core import execution_pb2
 
 
 class Context:
+    """The parts of ``grpc.aio.ServicerContext`` the handlers use; ``read`` returns
+    ``stream``'s items, then ``grpc.aio.EOF``."""
+
+    def __init__(self, stream: tuple[bytes, ...] = ()) -> None:
+        self.stream = stream
+        self.position = 0
+
+    async def read(self) -> Any:
+        if self.position >= len(self.stream):
+            return grpc.aio.EOF
+        self.position += 1
+        return self.stream[self.position - 1]
+
     async def abort(self, code: Any, details: str) -> None:
         raise RuntimeError(f"{code}: {details}")
 
@@ -38,11 +52,6 @@ def build_services(agents: list[Any], metrics: bool) -> Any:
     return AgentServices(Dispatcher(agents), Metrics() if metrics else None)
 
 
-async def aiter_of(items: tuple[bytes, ...]) -> Any:
-    for item in items:
-        yield item
-
-
 def agenthost_calls(services: Any) -> dict[str, Any]:
     ctx = Context()
     get = loadgen.GET_REQUEST.SerializeToString()
@@ -52,7 +61,7 @@ def agenthost_calls(services: Any) -> dict[str, Any]:
     listing = loadgen.LIST_REQUEST.SerializeToString()
 
     async def execute() -> None:
-        async for _ in services.execute_task_sync(aiter_of((header, inputs)), ctx):
+        async for _ in services.execute_task_sync(None, Context((header, inputs))):
             pass
 
     return {

@@ -53,6 +53,7 @@ from agenthost.errors import (
     UnknownTaskTypeError,
     UnsupportedOperationError,
 )
+from agenthost.literals import to_literal_map
 from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
 from agenthost.signatures import accepted_keywords
@@ -577,6 +578,8 @@ class Dispatcher:
         semaphore = entry.semaphore()
         try:
             if semaphore is None:
+                if method.is_async:
+                    return await method.fn(*args, **kwargs)
                 return await _invoke(method, args, kwargs, entry.thread_slots())
             async with semaphore:
                 return await _invoke(method, args, kwargs, entry.thread_slots())
@@ -686,8 +689,6 @@ def resource_to_proto(resource: Resource, template: TaskTemplate | None) -> agen
     outputs = resource.outputs
     if outputs is not None:
         if isinstance(outputs, dict):
-            from agenthost.literals import to_literal_map
-
             variables = None
             if template is not None and template.HasField("interface"):
                 variables = template.interface.outputs

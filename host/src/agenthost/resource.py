@@ -51,7 +51,7 @@ class ResourceMeta:
                 f"allowed for {name}"
             )
         try:
-            obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+            obj = _DECODER.decode(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise ResourceMetaError(f"resource_meta is not valid JSON for {name}") from None
         if not isinstance(obj, dict):
@@ -85,6 +85,9 @@ def _check_keys(name: str, obj: dict[str, Any], schema: dict[str, _Field]) -> No
 
 def _reject_constant(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,11 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
             logger.error("cannot serve metrics on port %d: %s", metrics_port, exc)
 
     _banner(result, f"{config.host}:{port}", config)
+    # After the banner, so start-up does not wait for ctypes; the threads that matter (agent
+    # pool, metrics scrapes) start later and share the capped arenas.
+    from agenthost.server.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
 
     watcher = None
     if parent_pid is not None:

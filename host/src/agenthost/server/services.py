@@ -145,28 +145,13 @@ class AgentServices:
         task_type_of: Callable[[M], str],
         work: Callable[[M], Awaitable[Message]],
     ) -> bytes:
-        await self._admit(context)
-        try:
-            return await self._unary_admitted(
-                context, operation, message_type, data, task_type_of, work
-            )
-        finally:
-            self._release()
-
-    async def _unary_admitted(
-        self,
-        context: grpc.aio.ServicerContext,
-        operation: str,
-        message_type: type[M],
-        data: bytes,
-        task_type_of: Callable[[M], str],
-        work: Callable[[M], Awaitable[Message]],
-    ) -> bytes:
+        if self.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
+        self.active += 1
         start = _perf()
         metrics = self.metrics
-        gauge = metrics.in_flight(operation) if metrics is not None else None
-        if gauge is not None:
-            gauge.inc()
+        if metrics is not None:
+            metrics.enter(operation)
         task_type = UNKNOWN_TASK_TYPE
         try:
             request = parse(message_type, data)
@@ -183,8 +168,9 @@ class AgentServices:
             await self._abort(context, exc, task_type, operation, start)
             raise  # unreachable: abort raises
         finally:
-            if gauge is not None:
-                gauge.dec()
+            if metrics is not None:
+                metrics.leave(operation)
+            self._release()
         if metrics is not None:
             metrics.success(task_type, operation, _perf() - start)
         return payload
@@ -305,9 +291,8 @@ class AgentServices:
         operation = "get_logs"
         start = _perf()
         task_type = UNKNOWN_TASK_TYPE
-        gauge = self.metrics.in_flight(operation) if self.metrics is not None else None
-        if gauge is not None:
-            gauge.inc()
+        if self.metrics is not None:
+            self.metrics.enter(operation)
         try:
             request = parse(agent_pb2.GetTaskLogsRequest, data)
             task_type = self._label(_request_type(request))
@@ -327,8 +312,8 @@ class AgentServices:
             await self._abort(context, exc, task_type, operation, start)
             return
         finally:
-            if gauge is not None:
-                gauge.dec()
+            if self.metrics is not None:
+                self.metrics.leave(operation)
         if self.metrics is not None:
             self.metrics.success(task_type, operation, _perf() - start)
 
@@ -338,27 +323,32 @@ class AgentServices:
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """ExecuteTaskSync: header, then inputs; exactly one response with the result."""
-        async for item in self._admitted(context, self._execute(requests, context)):
-            yield item
+        if self.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
+        self.active += 1
+        try:
+            yield await self._execute(context)
+        finally:
+            self._release()
 
-    async def _execute(
-        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
-    ) -> AsyncGenerator[bytes, None]:
+    async def _execute(self, context: grpc.aio.ServicerContext) -> bytes:
+        # Requests are read with ``context.read()``: grpc's request iterator is an async
+        # generator that, left unexhausted, costs the loop a finalizer task per call.
         operation = "do"
         start = _perf()
         task_type = UNKNOWN_TASK_TYPE
-        gauge = self.metrics.in_flight(operation) if self.metrics is not None else None
-        if gauge is not None:
-            gauge.inc()
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.enter(operation)
         try:
-            header = await _next_part(requests, "header", first=True)
+            header = await _next_part(context, "header", first=True)
             task_type = self._label(header.header.template.type)
             if not header.header.HasField("template"):
                 raise InvalidRequestError("ExecuteTaskSync header has no template")
-            second = await _next_part(requests, "inputs", first=False)
+            second = await _next_part(context, "inputs", first=False)
             inputs = second.inputs if second.HasField("inputs") else None
-            if self.metrics is not None and inputs is not None:
-                self.metrics.input_bytes(task_type, inputs.ByteSize())
+            if metrics is not None and inputs is not None:
+                metrics.input_bytes(task_type, inputs.ByteSize())
             head = header.header
             resource = await self.dispatcher.do(
                 head.template,
@@ -368,22 +358,22 @@ class AgentServices:
                 if head.HasField("task_execution_metadata")
                 else None,
             )
-            payload = agent_pb2.ExecuteTaskSyncResponse(
+            payload: bytes = agent_pb2.ExecuteTaskSyncResponse(
                 header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=self._scrubbed(resource))
             ).SerializeToString()
         except asyncio.CancelledError:
-            if self.metrics is not None:
-                self.metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
+            if metrics is not None:
+                metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
             raise
         except Exception as exc:
             await self._abort(context, exc, task_type, operation, start)
-            return
+            raise  # unreachable: abort raises
         finally:
-            if gauge is not None:
-                gauge.dec()
-        yield payload
-        if self.metrics is not None:
-            self.metrics.success(task_type, operation, _perf() - start)
+            if metrics is not None:
+                metrics.leave(operation)
+        if metrics is not None:
+            metrics.success(task_type, operation, _perf() - start)
+        return payload
 
     # -- AgentMetadataService -------------------------------------------------------------
 
@@ -414,15 +404,14 @@ class AgentServices:
 
 
 async def _next_part(
-    requests: AsyncIterator[bytes], expected: str, *, first: bool
+    context: grpc.aio.ServicerContext, expected: str, *, first: bool
 ) -> agent_pb2.ExecuteTaskSyncRequest:
     position = "first" if first else "second"
-    try:
-        data = await requests.__anext__()
-    except StopAsyncIteration:
+    data = await context.read()
+    if data is grpc.aio.EOF:
         raise InvalidRequestError(
             f"ExecuteTaskSync stream ended before its {position} request (the {expected})"
-        ) from None
+        )
     request = parse(agent_pb2.ExecuteTaskSyncRequest, data)
     part = request.WhichOneof("part")
     if part != expected and not (part is None and expected == "inputs"):
