@@ -317,6 +317,9 @@ class Dispatcher:
 
     def resolve_template(self, template: TaskTemplate) -> AgentEntry:
         """The agent for a template's ``type`` and ``task_type_version``."""
+        entry = self._by_key.get((template.type, template.task_type_version))
+        if entry is not None:
+            return entry
         if not template.type:
             raise InvalidRequestError("task template has no type")
         return self.resolve(template.type, TaskCategory(template.type, template.task_type_version))
@@ -692,7 +695,7 @@ def resource_to_proto(resource: Resource, template: TaskTemplate | None) -> agen
             variables = None
             if template is not None and template.HasField("interface"):
                 variables = template.interface.outputs
-            proto.outputs.CopyFrom(to_literal_map(outputs, variables))
+            to_literal_map(outputs, variables, into=proto.outputs)
         else:
             proto.outputs.CopyFrom(outputs)
     if resource.custom_info:

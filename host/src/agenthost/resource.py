@@ -38,8 +38,12 @@ class ResourceMeta:
 
     def encode(self) -> bytes:
         """Encode as compact UTF-8 JSON of the dataclass fields."""
-        data = dataclasses.asdict(self)
-        return json.dumps(data, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        data = {name: getattr(self, name) for name in _schema_of(type(self))}
+        try:
+            text = _ENCODER.encode(data)
+        except TypeError:  # a dataclass inside an ``Any`` field: let asdict convert it
+            text = _ENCODER.encode(dataclasses.asdict(self))
+        return text.encode("utf-8")
 
     @classmethod
     def decode(cls: type[M], data: bytes) -> M:
@@ -88,6 +92,7 @@ def _reject_constant(token: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)

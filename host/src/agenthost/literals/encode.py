@@ -20,7 +20,6 @@ from flyteidl.core.literals_pb2 import (
     Literal,
     LiteralCollection,
     LiteralMap,
-    Primitive,
     Scalar,
     StructuredDatasetMetadata,
     Void,
@@ -30,6 +29,7 @@ from flyteidl.core.literals_pb2 import StructuredDataset as DatasetLiteral
 from flyteidl.core.literals_pb2 import Union as UnionLiteral
 from flyteidl.core.types_pb2 import BlobType, LiteralType, SimpleType, StructuredDatasetType
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from agenthost.literals.errors import LiteralConversionError, describe_value
@@ -70,23 +70,26 @@ def to_literal_map(
     variables: VariableMap | Mapping[str, LiteralType] | Mapping[str, Variable] | None = None,
     *,
     kind: str = "output",
+    into: LiteralMap | None = None,
 ) -> LiteralMap:
     """Encode named values as a LiteralMap, checked against ``variables`` when given.
 
     With ``variables`` (e.g. ``template.interface.outputs``) every declared name must be present
     and no other. ``kind`` ("output", "input") prefixes the variable names in error messages.
+    ``into`` is an empty LiteralMap (e.g. a field of a message being built) to fill and return
+    instead of a new one, which saves a copy.
     """
+    target = LiteralMap() if into is None else into
+    literals = target.literals
     if variables is None:
-        return LiteralMap(
-            literals={key: _encode_untyped(v, f"{kind} {key!r}") for key, v in values.items()}
-        )
+        for key, value in values.items():
+            literals[key].CopyFrom(_encode_untyped(value, f"{kind} {key!r}"))
+        return target
     declared = variable_types(variables)
     _check_names(values, declared, kind)
-    return LiteralMap(
-        literals={
-            key: to_literal(values[key], lt, name=f"{kind} {key!r}") for key, lt in declared.items()
-        }
-    )
+    for key, lt in declared.items():
+        literals[key].CopyFrom(to_literal(values[key], lt, name=f"{kind} {key!r}"))
+    return target
 
 
 def _check_names(values: Mapping[str, Any], declared: Mapping[str, LiteralType], kind: str) -> None:
@@ -121,7 +124,14 @@ def _encode(value: Any, literal_type: LiteralType, name: str, strict: bool) -> L
 
 
 def _primitive(**field: Any) -> Literal:
-    return Literal(scalar=Scalar(primitive=Primitive(**field)))
+    literal = Literal()
+    primitive = literal.scalar.primitive
+    for key, value in field.items():
+        if isinstance(value, Message):
+            getattr(primitive, key).CopyFrom(value)
+        else:
+            setattr(primitive, key, value)
+    return literal
 
 
 def _encode_simple(value: Any, literal_type: LiteralType, name: str, strict: bool) -> Literal:
