@@ -1,16 +1,28 @@
 """Trivial agenthost agents for the benchmark (served with ``--modules agents_bench``).
 
 ``bench_async``: ``create`` returns a small meta, ``get`` returns SUCCEEDED with one string
-output as a Python dict, ``delete`` does nothing. ``bench_sync``: ``do`` echoes its inputs.
+output as a Python dict (``BENCH_OUTPUTS=proto``: as a flyteidl ``Resource``), ``delete`` does
+nothing. ``bench_sync``: ``do`` echoes its inputs.
 The same logic lives in ``connectors_bench.py`` (flytekit) and ``bare_server.py`` (ceiling).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+
 from agenthost import AgentRegistry, AsyncAgentBase, Resource, ResourceMeta, SyncAgentBase
+
+PROTO_OUTPUTS = os.environ.get("BENCH_OUTPUTS") == "proto"
+"""``BENCH_OUTPUTS=proto``: ``get`` returns a ready flyteidl ``Resource`` (what the ceiling
+builds), to separate the cost of converting Python outputs from the rest of the host."""
+
+DONE = agent_pb2.Resource(phase=execution_pb2.TaskExecution.SUCCEEDED)
+DONE.outputs.literals["result"].scalar.primitive.string_value = "done"
 
 
 @dataclass
@@ -29,7 +41,9 @@ class BenchAsyncAgent(AsyncAgentBase):
     async def create(self, task_template: Any, inputs: Any = None, **kwargs: Any) -> BenchMeta:
         return BenchMeta(job_id="job-1")
 
-    async def get(self, resource_meta: BenchMeta, **kwargs: Any) -> Resource:
+    async def get(self, resource_meta: BenchMeta, **kwargs: Any) -> Any:
+        if PROTO_OUTPUTS:
+            return DONE
         return Resource.succeeded({"result": "done"})
 
     async def delete(self, resource_meta: BenchMeta, **kwargs: Any) -> None:

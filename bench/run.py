@@ -37,6 +37,7 @@ RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
 CONCURRENCY = (1, 16, 64)
 FLYTEKIT = "flytekit"
 CEILING = "bare"
+PROTO_OUTPUTS = "agenthost proto outputs"
 
 
 def free_port() -> int:
@@ -54,6 +55,8 @@ class ServerSpec:
     argv: Callable[[int, int], list[str]]
     description: str
     env: dict[str, str] = field(default_factory=dict)
+    cold_start: bool = True
+    """Whether the cold-start phase measures this server (variants of one only load it)."""
 
 
 def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], list[str]]:
@@ -99,6 +102,14 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             core,
             agenthost_argv("--modules", "agents_bench", "--workers", "2"),
             "python -m agenthost serve --workers 2 (supervisor + 2 processes)",
+        ),
+        ServerSpec(
+            PROTO_OUTPUTS,
+            core,
+            agenthost_argv("--modules", "agents_bench"),
+            "agenthost whose bench_async get returns a ready flyteidl Resource, not a dict",
+            env={"BENCH_OUTPUTS": "proto"},
+            cold_start=False,
         ),
         ServerSpec(
             "agenthost 1000 agents",
@@ -429,6 +440,8 @@ def load_cells(quick: bool, specs: dict[str, ServerSpec]) -> list[tuple[str, str
     workers_conc = (16,) if quick else CONCURRENCY
     cells += [("agenthost --workers 2", rpc, c) for rpc in RPCS for c in workers_conc]
     cells += [("agenthost 1000 agents", rpc, 16) for rpc in ("GetTask", "CreateTask", "ListAgents")]
+    if not quick:
+        cells += [(PROTO_OUTPUTS, "GetTask", c) for c in (16, 64)]
     return [cell for cell in cells if cell[0] in specs]
 
 
@@ -461,7 +474,8 @@ def main(argv: list[str]) -> int:
         logdir = Path(tmp)
         if "cold" not in skip:
             log("== cold start")
-            results["cold_start"] = phase_cold_start(list(specs.values()), args.cold_runs, logdir)
+            cold = [spec for spec in specs.values() if spec.cold_start]
+            results["cold_start"] = phase_cold_start(cold, args.cold_runs, logdir)
         if "load" not in skip:
             log("== load")
             results["load"] = phase_load(

@@ -28,7 +28,11 @@ class TaskCategory:
 
 class AgentBase:
     """What every agent has: a display ``name``, the ``task_category`` it serves and whether it
-    answers synchronously. Subclass ``AsyncAgentBase`` or ``SyncAgentBase``, not this."""
+    answers synchronously. Subclass ``AsyncAgentBase`` or ``SyncAgentBase``, not this.
+
+    An agent that holds clients or sessions may define ``aclose()`` (``async def`` or ``def``)
+    to release them: the server calls it once when it stops, after the last call finished.
+    """
 
     is_sync: ClassVar[bool] = False
 

@@ -36,6 +36,7 @@ import contextlib
 import functools
 import inspect
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -78,10 +79,15 @@ DEFAULT_MAX_RESOURCE_BYTES = PROPELLER_RECEIVE_LIMIT - 64 * 1024
 """Largest serialized ``Resource`` (outputs inline) returned to clients; a larger one is
 replaced by a FAILED resource, since propeller could not receive it (headroom for framing)."""
 
+DEFAULT_CLOSE_TIMEOUT = 5.0
+"""Seconds each agent's ``aclose()`` may take when the server stops."""
+
 SUMMARY_LIMIT = 300
 """Longest exception text kept in an ``AgentCallError`` summary."""
 
 TRACEBACK_HEADER = "Traceback (most recent call last)"
+
+logger = logging.getLogger("agenthost.server")
 
 
 class AgentCallError(AgentHostError):
@@ -492,6 +498,27 @@ class Dispatcher:
         except Exception as exc:
             raise AgentCallError(entry.name, "get logs", exc) from exc
 
+    async def aclose(self, timeout: float = DEFAULT_CLOSE_TIMEOUT) -> list[str]:
+        """Call the optional ``aclose()`` of every agent (once per agent object, ``async def``
+        or ``def``), all at once, each within ``timeout`` seconds. A failure is logged with
+        the agent's name, never raised; returns the names of the agents that failed."""
+        closers: dict[int, tuple[str, Callable[[], Any]]] = {}
+        for entry in self.entries:
+            close = getattr(entry.agent, "aclose", None)
+            if callable(close):
+                closers.setdefault(id(entry.agent), (entry.name, close))
+        outcomes = await asyncio.gather(
+            *(_close_agent(close, timeout) for _, close in closers.values()),
+            return_exceptions=True,
+        )
+        failed = []
+        for (name, _), outcome in zip(closers.values(), outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed.append(name)
+                reason = "timed out" if isinstance(outcome, asyncio.TimeoutError) else "failed"
+                logger.warning("agent %s: aclose %s: %s", name, reason, summarize(outcome))
+        return failed
+
     # -- helpers --------------------------------------------------------------------------
 
     async def _do(
@@ -623,6 +650,13 @@ class Dispatcher:
                 None,
             )
         return proto
+
+
+async def _close_agent(close: Callable[[], Any], timeout: float) -> None:
+    if inspect.iscoroutinefunction(close):
+        await asyncio.wait_for(close(), timeout)
+    else:
+        await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, close), timeout)
 
 
 async def _invoke(

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional, Union
 
 import msgpack
 import pytest
+from flyteidl.admin import agent_pb2
 from flyteidl.core.literals_pb2 import Literal
 from flyteidl.core.types_pb2 import BlobType, LiteralType, SimpleType
 from google.protobuf import text_format
@@ -308,3 +309,13 @@ def test_protobuf_rejections_become_conversion_errors(declared: bool) -> None:
     with pytest.raises(LiteralConversionError) as info:
         to_literal([1, 2**64], lt, name="output 'o'")
     assert str(info.value).startswith("output 'o'[1]: cannot encode int 18446744073709551616")
+
+
+def test_to_literal_map_fills_the_given_map() -> None:
+    interface = variable_map({"a": int, "when": datetime.datetime})
+    values = {"a": 1, "when": datetime.datetime(2026, 1, 2)}
+    resource = agent_pb2.Resource()
+    returned = to_literal_map(values, interface, into=resource.outputs)
+    assert returned is resource.outputs
+    assert resource.outputs == to_literal_map(values, interface)
+    assert resource.outputs.literals["when"].scalar.primitive.datetime.seconds == 1767312000

@@ -77,6 +77,9 @@ class FastAgent(AsyncAgentBase):
                 body=agent_pb2.GetTaskLogsResponseBody(results=[f"line {i}"])
             )
 
+    async def aclose(self) -> None:
+        _marker("closed-FastAgent")
+
 
 class SlowAgent(AsyncAgentBase):
     """Async agent whose create waits ``custom['seconds']`` and records cancellation."""
@@ -173,6 +176,9 @@ class PathSensor(BaseSensor):
 
     def poke(self, path: str) -> bool:
         return Path(path).exists()
+
+    def aclose(self) -> None:
+        _marker("closed-PathSensor")
 
 
 for _agent in (

@@ -131,3 +131,48 @@ def test_scrubber_removes_paths_and_secrets() -> None:
     assert "sk-test-very-secret" not in cleaned
     assert agenthost.__file__ not in cleaned
     assert cleaned.endswith("with key ***")
+
+
+class Closing(SyncAgentBase):
+    """Records its ``aclose`` calls; ``how`` picks async, blocking, raising or hanging."""
+
+    def __init__(self, name: str, how: str, closed: list[str]) -> None:
+        super().__init__(f"closing_{name.lower()}", name=name)
+        self.how = how
+        self.closed = closed
+        if how == "blocking":
+            self.aclose = self._blocking_close  # type: ignore[method-assign]
+
+    def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+        return Resource.succeeded({})
+
+    async def aclose(self) -> None:
+        if self.how == "hanging":
+            await asyncio.sleep(60)
+        if self.how == "raising":
+            raise RuntimeError("session already gone")
+        self.closed.append(self.name)
+
+    def _blocking_close(self) -> None:
+        self.closed.append(self.name)
+
+
+def test_aclose_closes_every_agent_once_and_reports_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closed: list[str] = []
+    ok = Closing("Async", "async", closed)
+    agents = [
+        ok,
+        Closing("Blocking", "blocking", closed),
+        Closing("Raising", "raising", closed),
+        Closing("Hanging", "hanging", closed),
+        Versioned(1),  # no aclose
+    ]
+    dispatcher = Dispatcher(agents)
+    dispatcher.entries.append(dispatcher.entries[0])  # the same agent object twice
+    failed = asyncio.run(dispatcher.aclose(timeout=0.5))
+    assert sorted(closed) == ["Async", "Blocking"]
+    assert sorted(failed) == ["Hanging", "Raising"]
+    assert "agent Raising: aclose failed: RuntimeError: session already gone" in caplog.text
+    assert "agent Hanging: aclose timed out" in caplog.text

@@ -59,6 +59,9 @@ def test_sigterm_lets_in_flight_call_finish(markers: Path) -> None:
             assert json.loads(pending.result(timeout=20).resource_meta)["job_id"] == "sigterm"
         assert server.process.wait(timeout=20) == 0
         assert (markers / "finished-sigterm").exists()
+    # Agents' aclose() ran once the server stopped: async (FastAgent) and blocking (PathSensor).
+    assert (markers / "closed-FastAgent").exists()
+    assert (markers / "closed-PathSensor").exists()
 
 
 def test_task_moves_between_replicas(markers: Path) -> None:

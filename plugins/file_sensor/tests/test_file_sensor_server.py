@@ -13,7 +13,14 @@ from file_sensor_support import GcsEmulator, MotoServer, free_port, protocol_wit
 from flyteidl.admin import agent_pb2
 
 from agenthost import Phase
-from agenthost.testing import RunningServer, make_inputs, make_template, running_server
+from agenthost.testing import (
+    RunningServer,
+    make_inputs,
+    make_template,
+    running_server,
+    stop_process,
+    wait_for,
+)
 
 FLYTEKIT_CUSTOM = {
     "sensor_module": "flytekit.sensor.file_sensor",
@@ -165,3 +172,16 @@ def test_entry_point_serves_file_sensor_and_sensor(server: RunningServer) -> Non
     response = server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=30)
     served = {c.name for agent in response.agents for c in agent.supported_task_categories}
     assert {"file_sensor", "sensor"} <= served
+
+
+def test_sessions_are_closed_on_shutdown(
+    moto_server: MotoServer, gcs_emulator: GcsEmulator
+) -> None:
+    env = {**moto_server.env, **gcs_emulator.env}
+    with running_server("--allow", "agent-file-sensor", env=env) as own:
+        for path in ("s3://closing-bucket/x", "gs://closing-bucket/x"):
+            meta = create(own, file_sensor_template(), {"path": path})
+            assert get(own, "file_sensor", meta).phase == Phase.RUNNING
+        assert stop_process(own.process) == 0
+        wait_for(lambda: "stopped" in own.logs(), timeout=10)
+    assert "Unclosed" not in own.logs()

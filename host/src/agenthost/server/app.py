@@ -6,7 +6,8 @@ A watchdog (``agenthost.server.watchdog``) logs event-loop stalls of
 
 Shutdown: new agent calls get ``UNAVAILABLE`` (see ``AgentServices.drain``), the health
 status of every service flips to ``NOT_SERVING``, in-flight calls get ``grace_period`` seconds
-to finish, then the gRPC server stops and the process exits 0.
+to finish, then the gRPC server stops, every agent's optional ``aclose()`` runs (see
+``Dispatcher.aclose``) and the process exits 0.
 """
 
 from __future__ import annotations
@@ -262,6 +263,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     await health_servicer.enter_graceful_shutdown()
     await draining
     await server.stop(max(0.0, config.grace_period - (loop.time() - began)))
+    await dispatcher.aclose()
     executor.shutdown(wait=False, cancel_futures=True)
     if watchdog is not None:
         watchdog.stop()
