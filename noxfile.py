@@ -213,28 +213,16 @@ def bench(session: nox.Session) -> None:
     )
     tmp = Path(session.create_tmp())
     core, flytekit = tmp / "bench-core", tmp / "bench-flytekit"
-    if not (core / "bin" / "python").exists():
-        session.run("uv", "venv", "-q", str(core))
-        session.run(
-            "uv",
-            "pip",
-            "install",
-            "-q",
-            "--python",
-            str(core / "bin" / "python"),
-            *_editable("agenthost"),
-        )
-    if not (flytekit / "bin" / "python").exists():
-        session.run("uv", "venv", "-q", str(flytekit))
-        session.run(
-            "uv",
-            "pip",
-            "install",
-            "-q",
-            "--python",
-            str(flytekit / "bin" / "python"),
-            f"flytekit[connector]=={FLYTEKIT_REFERENCE[0].split('==')[1]}",
-        )
+    fk_version = FLYTEKIT_REFERENCE[0].split("==")[1]
+    for venv, packages in (
+        (core, _editable("agenthost")),
+        (flytekit, [f"flytekit[connector]=={fk_version}"]),
+    ):
+        if not (venv / "bin" / "python").exists():
+            session.run("uv", "venv", "-q", str(venv))
+            session.run(
+                "uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages
+            )
     session.run(
         "python",
         "bench/run.py",

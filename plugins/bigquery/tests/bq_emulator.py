@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from agenthost.testing import stop_process
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "emulator-requirements.txt"
@@ -184,19 +185,6 @@ def _ready(endpoint: str) -> bool:
         return False
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    """Terminate the emulator's process group and reap it (SIGKILL after ``timeout``)."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @contextlib.contextmanager
 def running_emulator(venv: EmulatorVenv, log_path: Path) -> Iterator[RunningEmulator]:
     """Start the emulator on free loopback ports, wait until ``/readyz`` says ok, yield it, and
@@ -232,4 +220,4 @@ def running_emulator(venv: EmulatorVenv, log_path: Path) -> Iterator[RunningEmul
             time.sleep(0.1)
         yield RunningEmulator(endpoint=endpoint, project=PROJECT, log_path=log_path)
     finally:
-        stop(process)
+        stop_process(process, timeout=15.0)

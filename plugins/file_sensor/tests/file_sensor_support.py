@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from agenthost.testing import wait_for
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -33,19 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; ``TimeoutError`` after
-    ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 @dataclass
@@ -122,7 +110,7 @@ def start_gcs_emulator() -> GcsEmulator:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: process.poll() is not None or _answers(endpoint + "/storage/v1/b"))
+        wait_for(lambda: process.poll() is not None or _answers(endpoint + "/storage/v1/b"))
         if process.poll() is not None:
             raise RuntimeError(f"gcp-storage-emulator exited with {process.returncode}")
     except BaseException:
@@ -153,7 +141,7 @@ def start_moto(extra_env: dict[str, str] | None = None) -> MotoServer:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: process.poll() is not None or _answers(endpoint + "/moto-api/"))
+        wait_for(lambda: process.poll() is not None or _answers(endpoint + "/moto-api/"))
         if process.poll() is not None:
             raise RuntimeError(f"moto server exited with {process.returncode}")
     except BaseException:

@@ -141,10 +141,13 @@ class AgentServices:
         context: grpc.aio.ServicerContext,
         operation: str,
         message_type: type[M],
-        data: bytes,
+        data: bytes | None,
         task_type_of: Callable[[M], str],
         work: Callable[[M], Awaitable[Message]],
     ) -> bytes:
+        """One call: admission, parsing ``data`` as ``message_type`` (``None``: the first
+        request of ExecuteTaskSync's stream, read from ``context``), ``work``, metrics, and
+        exceptions mapped to a status."""
         if self.draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
         self.active += 1
@@ -154,7 +157,12 @@ class AgentServices:
             metrics.enter(operation)
         task_type = UNKNOWN_TASK_TYPE
         try:
-            request = parse(message_type, data)
+            if data is None:
+                # Read with ``context.read()``: grpc's request iterator is an async generator
+                # that, left unexhausted, costs the loop a finalizer task per call.
+                request = await _next_part(context, "header", first=True)
+            else:
+                request = parse(message_type, data)
             task_type = self._label(task_type_of(request))
             if self._debug:
                 logger.debug("call operation=%s task_type=%s", operation, task_type)
@@ -323,33 +331,15 @@ class AgentServices:
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """ExecuteTaskSync: header, then inputs; exactly one response with the result."""
-        if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
-        self.active += 1
-        try:
-            yield await self._execute(context)
-        finally:
-            self._release()
 
-    async def _execute(self, context: grpc.aio.ServicerContext) -> bytes:
-        # Requests are read with ``context.read()``: grpc's request iterator is an async
-        # generator that, left unexhausted, costs the loop a finalizer task per call.
-        operation = "do"
-        start = _perf()
-        task_type = UNKNOWN_TASK_TYPE
-        metrics = self.metrics
-        if metrics is not None:
-            metrics.enter(operation)
-        try:
-            header = await _next_part(context, "header", first=True)
-            task_type = self._label(header.header.template.type)
-            if not header.header.HasField("template"):
+        async def work(first: agent_pb2.ExecuteTaskSyncRequest) -> Any:
+            head = first.header
+            if not head.HasField("template"):
                 raise InvalidRequestError("ExecuteTaskSync header has no template")
             second = await _next_part(context, "inputs", first=False)
             inputs = second.inputs if second.HasField("inputs") else None
-            if metrics is not None and inputs is not None:
-                metrics.input_bytes(task_type, inputs.ByteSize())
-            head = header.header
+            if self.metrics is not None and inputs is not None:
+                self.metrics.input_bytes(self._label(head.template.type), inputs.ByteSize())
             resource = await self.dispatcher.do(
                 head.template,
                 inputs,
@@ -358,22 +348,13 @@ class AgentServices:
                 if head.HasField("task_execution_metadata")
                 else None,
             )
-            payload: bytes = agent_pb2.ExecuteTaskSyncResponse(
+            return agent_pb2.ExecuteTaskSyncResponse(
                 header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=self._scrubbed(resource))
-            ).SerializeToString()
-        except asyncio.CancelledError:
-            if metrics is not None:
-                metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
-            raise
-        except Exception as exc:
-            await self._abort(context, exc, task_type, operation, start)
-            raise  # unreachable: abort raises
-        finally:
-            if metrics is not None:
-                metrics.leave(operation)
-        if metrics is not None:
-            metrics.success(task_type, operation, _perf() - start)
-        return payload
+            )
+
+        yield await self._unary(
+            context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work
+        )
 
     # -- AgentMetadataService -------------------------------------------------------------
 
@@ -424,6 +405,10 @@ async def _next_part(
 
 def _category(request: Any) -> agent_pb2.TaskCategory | None:
     return request.task_category if request.HasField("task_category") else None
+
+
+def _header_type(request: agent_pb2.ExecuteTaskSyncRequest) -> str:
+    return str(request.header.template.type)
 
 
 def _template_type(request: agent_pb2.CreateTaskRequest) -> str:
