@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -57,12 +58,58 @@ def test_encodes_the_same_json_flytekit_connectors_write() -> None:
             "resource_meta is not valid JSON for JobMeta",
         ),
         (b"\xff\xfe", "resource_meta is not valid JSON for JobMeta"),
+        (b'{"job_id": "j", "project": "p"} {}', "resource_meta is not valid JSON for JobMeta"),
+        (b"", "resource_meta is not valid JSON for JobMeta"),
+        (b" ", "resource_meta is not valid JSON for JobMeta"),
+        (
+            b'{"job_id": "j", "project": "p", "location": 1.5}',
+            "resource_meta field 'location' of JobMeta should be str | None, got a number",
+        ),
     ],
 )
 def test_decode_rejects_anything_but_an_exact_match(data: bytes, message: str) -> None:
     with pytest.raises(ResourceMetaError) as info:
         JobMeta.decode(data)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"job_id":"j","project":"p","location":null}',
+        b' \n{"job_id": "j", "project": "p", "location": null}\t ',
+        b'{"project":"p","job_id":"j","attempts":0,"labels":{}}',
+    ],
+)
+def test_decode_accepts_any_json_layout(data: bytes) -> None:
+    assert JobMeta.decode(data) == JobMeta("j", "p")
+
+
+@dataclass
+class LooseMeta(ResourceMeta):
+    ratio: float
+    anything: Any = None
+    either: int | str = 0
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'{"ratio": 1}', LooseMeta(1)),
+        (b'{"ratio": 0.5, "anything": [1, {"a": null}]}', LooseMeta(0.5, [1, {"a": None}])),
+        (b'{"ratio": 2, "either": "x"}', LooseMeta(2, None, "x")),
+    ],
+)
+def test_decode_accepts_every_value_its_annotations_allow(data: bytes, expected: LooseMeta) -> None:
+    assert LooseMeta.decode(data) == expected
+
+
+@pytest.mark.parametrize(
+    "data", [b'{"ratio": true}', b'{"ratio": 1, "either": false}', b'{"ratio": "1"}']
+)
+def test_decode_keeps_booleans_apart_from_numbers(data: bytes) -> None:
+    with pytest.raises(ResourceMetaError, match="should be"):
+        LooseMeta.decode(data)
 
 
 def test_decode_rejects_oversized_payloads() -> None:

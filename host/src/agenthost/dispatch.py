@@ -168,26 +168,15 @@ class AgentEntry:
             m: _Method.of(agent, m)
             for m in ("create", "get", "delete", "do", "get_metrics", "get_logs")
         }
-        self._limit = concurrency
-        self._semaphore: asyncio.Semaphore | None = None
-        self._thread_limit = threads
-        self._thread_slots: asyncio.Semaphore | None = None
-
-    def semaphore(self) -> asyncio.Semaphore | None:
-        """The per-agent concurrency limit (created in the running loop on first use)."""
-        if self._limit is None:
-            return None
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self._limit)
-        return self._semaphore
-
-    def thread_slots(self) -> asyncio.Semaphore | None:
+        self.decode_meta: Callable[[bytes], Any] | None = (
+            agent.metadata_type.decode if isinstance(agent, AsyncAgentBase) else None
+        )
+        """How this agent's ``resource_meta`` bytes decode (None: a sync agent has none)."""
+        # asyncio primitives bind to the running loop on first use, not here.
+        self.semaphore = asyncio.Semaphore(concurrency) if concurrency is not None else None
+        """The per-agent concurrency limit (None: unlimited)."""
+        self.thread_slots = asyncio.Semaphore(threads) if threads is not None else None
         """The limit on pool threads this agent's blocking calls occupy (None: unlimited)."""
-        if self._thread_limit is None:
-            return None
-        if self._thread_slots is None:
-            self._thread_slots = asyncio.Semaphore(self._thread_limit)
-        return self._thread_slots
 
     def to_proto(self) -> agent_pb2.Agent:
         """The flyteidl ``Agent`` description (both the deprecated type list and categories)."""
@@ -575,10 +564,10 @@ class Dispatcher:
 
     @staticmethod
     def _decode_meta(entry: AgentEntry, data: bytes) -> Any:
-        agent = entry.agent
-        if not isinstance(agent, AsyncAgentBase):
+        decode = entry.decode_meta
+        if decode is None:
             raise WrongAgentKindError(f"agent {entry.name} has no resource metadata")
-        return agent.metadata_type.decode(data)
+        return decode(data)
 
     @staticmethod
     def _require(entry: AgentEntry, name: str) -> _Method:
@@ -604,15 +593,15 @@ class Dispatcher:
         args: Sequence[Any],
         candidates: dict[str, Any],
     ) -> Any:
-        kwargs = method.keywords(candidates)
-        semaphore = entry.semaphore()
+        kwargs = candidates if method.accepted is None else method.keywords(candidates)
+        semaphore = entry.semaphore
         try:
             if semaphore is None:
                 if method.is_async:
                     return await method.fn(*args, **kwargs)
-                return await _invoke(method, args, kwargs, entry.thread_slots())
+                return await _invoke(method, args, kwargs, entry.thread_slots)
             async with semaphore:
-                return await _invoke(method, args, kwargs, entry.thread_slots())
+                return await _invoke(method, args, kwargs, entry.thread_slots)
         except AgentHostError:
             raise
         except Exception as exc:
@@ -748,6 +737,8 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
         return
     declared = template.interface.inputs.variables
     given = inputs.literals if inputs is not None else {}
+    if len(given) == len(declared) and all(name in declared for name in given):
+        return
     unexpected = [name for name in given if name not in declared]
     if unexpected:
         raise InvalidRequestError(

@@ -8,6 +8,7 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
+from json.scanner import make_scanner
 from typing import Any, ClassVar, TypeVar, Union
 
 from flyteidl.admin.agent_pb2 import AgentError
@@ -55,18 +56,19 @@ class ResourceMeta:
                 f"allowed for {name}"
             )
         try:
-            obj = _DECODER.decode(data.decode("utf-8"))
+            obj = _loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise ResourceMetaError(f"resource_meta is not valid JSON for {name}") from None
         if not isinstance(obj, dict):
             raise ResourceMetaError(
                 f"resource_meta for {name} must be a JSON object, got {_json_kind(obj)}"
             )
-        schema = _schema_of(cls)
+        schema = _SCHEMAS.get(cls) or _schema_of(cls)
         if obj.keys() != schema.keys():
             _check_keys(name, obj, schema)
         for key, value in obj.items():
-            if not _conforms(value, schema[key].annotation):
+            spec = schema[key]
+            if type(value) not in spec.exact and not _conforms(value, spec.annotation):
                 raise ResourceMetaError(
                     f"resource_meta field {key!r} of {name} should be "
                     f"{_describe(schema[key].annotation)}, got {_json_kind(value)}"
@@ -92,6 +94,20 @@ def _reject_constant(token: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_SCAN = make_scanner(_DECODER)  # type: ignore[arg-type]  # typeshed: context is any decoder
+
+
+def _loads(text: str) -> Any:
+    """``_DECODER.decode(text)``, skipping its whitespace handling when there is none."""
+    try:
+        obj, end = _SCAN(text, 0)
+    except StopIteration:  # no JSON value at the very start, e.g. leading whitespace
+        return _DECODER.decode(text)
+    if end != len(text):  # trailing whitespace (accepted) or extra data (rejected)
+        return _DECODER.decode(text)
+    return obj
+
+
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
@@ -99,6 +115,8 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 class _Field:
     annotation: Any
     required: bool
+    exact: frozenset[type]
+    """JSON value types that conform without a closer look (scalars and unions of them)."""
 
 
 _SCHEMAS: dict[type, dict[str, _Field]] = {}
@@ -115,6 +133,7 @@ def _schema_of(cls: type) -> dict[str, _Field]:
             f.name: _Field(
                 hints.get(f.name, Any),
                 f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+                _exact_types(hints.get(f.name, Any)),
             )
             for f in dataclasses.fields(cls)
             if f.init
@@ -151,6 +170,17 @@ _SCALARS: dict[Any, tuple[type, ...]] = {
     bool: (bool,),
     type(None): (type(None),),
 }
+
+
+def _exact_types(annotation: Any) -> frozenset[type]:
+    """The types whose values always conform to ``annotation`` (a ``bool`` is no ``int``)."""
+    scalar = _SCALARS.get(annotation)
+    if scalar is not None:
+        return frozenset(scalar)
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        members = [_exact_types(a) for a in typing.get_args(annotation)]
+        return frozenset().union(*members)
+    return frozenset()
 
 
 def _supported(annotation: Any) -> bool:

@@ -303,6 +303,25 @@ def test_to_literal_map_untyped() -> None:
     assert lm.literals["s"].scalar.primitive.string_value == "x"
 
 
+@pytest.mark.parametrize(
+    "value", [True, False, 0, -(2**63), 2**63 - 1, 1.5, float("inf"), "", "ü", "x" * 1000]
+)
+def test_to_literal_map_untyped_scalars_match_to_literal(value: Any) -> None:
+    assert to_literal_map({"v": value}).literals["v"] == to_literal(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (2**63, "output 'v': cannot encode int 9223372036854775808"),
+        ("a\udc80", "output 'v': cannot encode str"),
+    ],
+)
+def test_to_literal_map_untyped_scalars_protobuf_rejects(value: Any, message: str) -> None:
+    with pytest.raises(LiteralConversionError, match=f"^{message}"):
+        to_literal_map({"v": value})
+
+
 @pytest.mark.parametrize("declared", [True, False])
 def test_protobuf_rejections_become_conversion_errors(declared: bool) -> None:
     lt = literal_type_for(list[int]) if declared else None

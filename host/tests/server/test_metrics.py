@@ -20,40 +20,55 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 def test_calls_are_counted_with_their_labels() -> None:
     metrics = Metrics()
+    get = metrics.operation("get")
     for _ in range(3):
-        metrics.enter("get")
-        metrics.success("bq", "get", 0.25)
-        metrics.leave("get")
-    metrics.enter("create")
-    metrics.failure("bq", "create", "INVALID_ARGUMENT", 0.5)
-    metrics.leave("create")
+        get.in_flight += 1
+        get.success("bq", 0.25)
+        get.in_flight -= 1
+    create = metrics.operation("create")
+    create.failure("bq", "INVALID_ARGUMENT", 0.5)
+    create.success("bq", 0.25)
     metrics.input_bytes("bq", 100)
     metrics.input_bytes("bq", 50)
 
     got = samples(metrics)
-    get = (("operation", "get"), ("task_type", "bq"))
-    create = (("operation", "create"), ("task_type", "bq"))
-    assert got[("flyte_connector_requests_success_total", get)] == 3
-    assert ("flyte_connector_requests_success_total", create) not in got
-    failed = (("error_code", "INVALID_ARGUMENT"), *create)
+    get_labels = (("operation", "get"), ("task_type", "bq"))
+    create_labels = (("operation", "create"), ("task_type", "bq"))
+    assert got[("flyte_connector_requests_success_total", get_labels)] == 3
+    assert got[("flyte_connector_requests_success_total", create_labels)] == 1
+    failed = (("error_code", "INVALID_ARGUMENT"), *create_labels)
     assert got[("flyte_connector_requests_failure_total", failed)] == 1
-    assert got[("flyte_connector_request_latency_seconds_count", get)] == 3
-    assert got[("flyte_connector_request_latency_seconds_sum", get)] == 0.75
-    assert got[("flyte_connector_request_latency_seconds_count", create)] == 1
+    assert got[("flyte_connector_request_latency_seconds_count", get_labels)] == 3
+    assert got[("flyte_connector_request_latency_seconds_sum", get_labels)] == 0.75
+    assert got[("flyte_connector_request_latency_seconds_count", create_labels)] == 2
+    assert got[("flyte_connector_request_latency_seconds_sum", create_labels)] == 0.75
     assert got[("flyte_connector_input_literal_bytes_count", (("task_type", "bq"),))] == 2
     assert got[("flyte_connector_input_literal_bytes_sum", (("task_type", "bq"),))] == 150
     assert got[("agenthost_requests_in_flight", (("operation", "get"),))] == 0
 
 
-def test_in_flight_counts_calls_between_enter_and_leave() -> None:
+def test_only_failed_calls_give_no_success_sample() -> None:
     metrics = Metrics()
-    metrics.enter("do")
-    metrics.enter("do")
-    metrics.enter("get")
-    metrics.leave("do")
+    metrics.operation("delete").failure("bq", "NOT_FOUND", 0.1)
+    got = samples(metrics)
+    labels = (("operation", "delete"), ("task_type", "bq"))
+    assert ("flyte_connector_requests_success_total", labels) not in got
+    assert got[("flyte_connector_request_latency_seconds_count", labels)] == 1
+
+
+def test_operation_gives_one_recorder_per_name() -> None:
+    metrics = Metrics()
+    assert metrics.operation("get") is metrics.operation("get")
+    assert metrics.operation("get") is not metrics.operation("do")
+
+
+def test_in_flight_is_exported_per_operation() -> None:
+    metrics = Metrics()
+    metrics.operation("do").in_flight = 1
+    metrics.operation("get").in_flight = 2
     got = samples(metrics)
     assert got[("agenthost_requests_in_flight", (("operation", "do"),))] == 1
-    assert got[("agenthost_requests_in_flight", (("operation", "get"),))] == 1
+    assert got[("agenthost_requests_in_flight", (("operation", "get"),))] == 2
 
 
 def test_plugin_failures_and_process_metrics_are_exported() -> None:

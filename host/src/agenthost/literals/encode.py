@@ -51,6 +51,14 @@ _UntypedEncoder = Callable[[Any, str], Literal]
 
 _CONVERSION_ERRORS = (TypeError, ValueError, OverflowError)
 
+_PRIMITIVE_FIELDS: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "float_value",
+    str: "string_value",
+}
+"""The ``Primitive`` field an untyped value of exactly this type is written to."""
+
 
 def to_literal(
     value: Any, literal_type: LiteralType | None = None, *, name: str = "value"
@@ -83,6 +91,13 @@ def to_literal_map(
     literals = target.literals
     if variables is None:
         for key, value in values.items():
+            field = _PRIMITIVE_FIELDS.get(type(value))
+            if field is not None:
+                try:
+                    setattr(literals[key].scalar.primitive, field, value)
+                    continue
+                except _CONVERSION_ERRORS:  # e.g. an int beyond int64: explained below
+                    pass
             literals[key].CopyFrom(_encode_untyped(value, f"{kind} {key!r}"))
         return target
     declared = variable_types(variables)

@@ -37,11 +37,60 @@ class _Series:
         self.created = time.time()
 
 
+class _Calls(_Series):
+    """Every call of one operation for one task type: how many, their total seconds, and how
+    many succeeded."""
+
+    __slots__ = ("succeeded",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.succeeded = 0
+
+
+class OperationMetrics:
+    """The calls of one operation (``create``, ``get``, ...), from ``Metrics.operation``.
+
+    ``in_flight`` is raised when a call starts and lowered when it ends, however it ends;
+    ``success`` or ``failure`` records how it ended. Use from the event loop's thread only.
+    """
+
+    __slots__ = ("_calls", "_failures", "in_flight", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.in_flight = 0
+        self._calls: dict[str, _Calls] = {}
+        self._failures: dict[tuple[str, str], _Series] = {}
+
+    def success(self, task_type: str, seconds: float) -> None:
+        """Count a successful call and its latency."""
+        calls = self._calls.get(task_type)
+        if calls is None:
+            calls = self._calls[task_type] = _Calls()
+        calls.succeeded += 1
+        calls.count += 1
+        calls.total += seconds
+
+    def failure(self, task_type: str, code: str, seconds: float) -> None:
+        """Count a failed call (by status code name) and its latency."""
+        key = (task_type, code)
+        series = self._failures.get(key)
+        if series is None:
+            series = self._failures[key] = _Series()
+        series.count += 1
+        calls = self._calls.get(task_type)
+        if calls is None:
+            calls = self._calls[task_type] = _Calls()
+        calls.count += 1
+        calls.total += seconds
+
+
 class Metrics:
     """The server's metrics in their own registry (served by ``start_http``).
 
-    ``enter``/``leave`` bracket a call; ``success`` or ``failure`` records how it ended.
-    Call them from the event loop's thread only.
+    Calls are recorded per operation (``operation``); the rest of the methods record the
+    other series. Call them from the event loop's thread only.
     """
 
     def __init__(self) -> None:
@@ -49,11 +98,8 @@ class Metrics:
 
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
-        self._success: dict[tuple[str, str], _Series] = {}
-        self._failure: dict[tuple[str, str, str], _Series] = {}
-        self._latency: dict[tuple[str, str], _Series] = {}
+        self._operations: dict[str, OperationMetrics] = {}
         self._input_bytes: dict[str, _Series] = {}
-        self._in_flight: dict[str, int] = {}
         self.registry.register(_CallCollector(self))
         self._plugin_failures = Gauge(
             "agenthost_plugin_load_failures",
@@ -62,39 +108,12 @@ class Metrics:
             registry=self.registry,
         )
 
-    def enter(self, operation: str) -> None:
-        """A call of ``operation`` starts (counted in ``agenthost_requests_in_flight``)."""
-        in_flight = self._in_flight
-        in_flight[operation] = in_flight.get(operation, 0) + 1
-
-    def leave(self, operation: str) -> None:
-        """A call of ``operation`` has ended, however it ended."""
-        self._in_flight[operation] -= 1
-
-    def success(self, task_type: str, operation: str, seconds: float) -> None:
-        """Count a successful call and its latency."""
-        key = (task_type, operation)
-        series = self._success.get(key)
-        if series is None:
-            series = self._success[key] = _Series()
-        series.count += 1
-        self._observe_latency(key, seconds)
-
-    def failure(self, task_type: str, operation: str, code: str, seconds: float) -> None:
-        """Count a failed call (by status code name) and its latency."""
-        key = (task_type, operation, code)
-        series = self._failure.get(key)
-        if series is None:
-            series = self._failure[key] = _Series()
-        series.count += 1
-        self._observe_latency((task_type, operation), seconds)
-
-    def _observe_latency(self, key: tuple[str, str], seconds: float) -> None:
-        series = self._latency.get(key)
-        if series is None:
-            series = self._latency[key] = _Series()
-        series.count += 1
-        series.total += seconds
+    def operation(self, name: str) -> OperationMetrics:
+        """The recorder of ``name``'s calls (the same one on every call with that name)."""
+        recorder = self._operations.get(name)
+        if recorder is None:
+            recorder = self._operations[name] = OperationMetrics(name)
+        return recorder
 
     def input_bytes(self, task_type: str, size: int) -> None:
         """Record the size of a request's input literals."""
@@ -129,32 +148,28 @@ class _CallCollector:
             SummaryMetricFamily,
         )
 
-        m = self._metrics
+        operations = list(self._metrics._operations.values())
         success = CounterMetricFamily(
             SUCCESS, "Total number of successful requests", labels=["task_type", "operation"]
         )
-        for labels, series in m._success.copy().items():
-            success.add_metric(labels, series.count, created=series.created)
-        yield success
         failure = CounterMetricFamily(
             FAILURE,
             "Total number of failed requests",
             labels=["task_type", "operation", "error_code"],
         )
-        for codes, series in m._failure.copy().items():
-            failure.add_metric(codes, series.count, created=series.created)
-        yield failure
         latency = SummaryMetricFamily(
             LATENCY, "Time spent processing agent requests", labels=["task_type", "operation"]
         )
-        for labels, series in m._latency.copy().items():
-            latency.add_metric(labels, series.count, series.total)
-        yield latency
-        sizes = SummaryMetricFamily(INPUT_BYTES, "Size of input literals", labels=["task_type"])
-        for task_type, series in m._input_bytes.copy().items():
-            sizes.add_metric([task_type], series.count, series.total)
-        yield sizes
         in_flight = GaugeMetricFamily(IN_FLIGHT, "Requests being processed", labels=["operation"])
-        for operation, count in m._in_flight.copy().items():
-            in_flight.add_metric([operation], count)
-        yield in_flight
+        for op in operations:
+            for task_type, calls in op._calls.copy().items():
+                if calls.succeeded:
+                    success.add_metric([task_type, op.name], calls.succeeded, created=calls.created)
+                latency.add_metric([task_type, op.name], calls.count, calls.total)
+            for (task_type, code), series in op._failures.copy().items():
+                failure.add_metric([task_type, op.name, code], series.count, created=series.created)
+            in_flight.add_metric([op.name], op.in_flight)
+        sizes = SummaryMetricFamily(INPUT_BYTES, "Size of input literals", labels=["task_type"])
+        for task_type, series in self._metrics._input_bytes.copy().items():
+            sizes.add_metric([task_type], series.count, series.total)
+        yield from (success, failure, latency, sizes, in_flight)

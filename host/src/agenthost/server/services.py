@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.dispatch import Dispatcher
 from agenthost.errors import InvalidRequestError
-from agenthost.server.metrics import Metrics
+from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
 from agenthost.server.status import classify, log_failure
 
@@ -44,6 +44,18 @@ SERVICE_NAMES = (ASYNC_SERVICE, SYNC_SERVICE, METADATA_SERVICE)
 
 DRAINING_DETAILS = "agenthost is shutting down; retry the call (on another replica)"
 """Details of the ``UNAVAILABLE`` answer to calls that arrive while the server drains."""
+
+OPERATIONS = (
+    "create",
+    "get",
+    "delete",
+    "get_metrics",
+    "get_logs",
+    "do",
+    "list_agents",
+    "get_agent",
+)
+"""The ``operation`` metric label of every RPC (each handler names its own)."""
 
 UNKNOWN_TASK_TYPE = "unknown"
 """Metric label for task types no agent serves (keeps the label set bounded)."""
@@ -75,6 +87,9 @@ class AgentServices:
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
         self._known_types = frozenset(e.category.name for e in dispatcher.entries)
+        self._recorders: dict[str, OperationMetrics] = (
+            {name: metrics.operation(name) for name in OPERATIONS} if metrics is not None else {}
+        )
         self._debug = logger.isEnabledFor(logging.DEBUG)
         self.draining = False
         self.active = 0
@@ -152,9 +167,9 @@ class AgentServices:
             await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
         self.active += 1
         start = _perf()
-        metrics = self.metrics
-        if metrics is not None:
-            metrics.enter(operation)
+        recorder = self._recorders.get(operation)
+        if recorder is not None:
+            recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
         try:
             if data is None:
@@ -163,24 +178,26 @@ class AgentServices:
                 request = await _next_part(context, "header", first=True)
             else:
                 request = parse(message_type, data)
-            task_type = self._label(task_type_of(request))
+            task_type = task_type_of(request)
+            if task_type not in self._known_types:
+                task_type = UNKNOWN_TASK_TYPE
             if self._debug:
                 logger.debug("call operation=%s task_type=%s", operation, task_type)
             response = await work(request)
             payload: bytes = response.SerializeToString()
         except asyncio.CancelledError:
-            if metrics is not None:
-                metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
+            if recorder is not None:
+                recorder.failure(task_type, "CANCELLED", _perf() - start)
             raise
         except Exception as exc:
             await self._abort(context, exc, task_type, operation, start)
             raise  # unreachable: abort raises
         finally:
-            if metrics is not None:
-                metrics.leave(operation)
+            if recorder is not None:
+                recorder.in_flight -= 1
             self._release()
-        if metrics is not None:
-            metrics.success(task_type, operation, _perf() - start)
+        if recorder is not None:
+            recorder.success(task_type, _perf() - start)
         return payload
 
     async def _abort(
@@ -193,8 +210,9 @@ class AgentServices:
     ) -> None:
         failure = classify(exc, self.scrub)
         log_failure(exc, failure, task_type, operation)
-        if self.metrics is not None:
-            self.metrics.failure(task_type, operation, failure.code.name, _perf() - start)
+        recorder = self._recorders.get(operation)
+        if recorder is not None:
+            recorder.failure(task_type, failure.code.name, _perf() - start)
         await context.abort(failure.code, failure.details)
 
     def _scrubbed(self, resource: agent_pb2.Resource) -> agent_pb2.Resource:
@@ -210,12 +228,13 @@ class AgentServices:
         async def work(request: agent_pb2.CreateTaskRequest) -> Any:
             if not request.HasField("template"):
                 raise InvalidRequestError("CreateTaskRequest has no template")
-            if self.metrics is not None and request.HasField("inputs"):
-                label = self._label(request.template.type)
-                self.metrics.input_bytes(label, request.inputs.ByteSize())
+            template = request.template
+            inputs = request.inputs if request.HasField("inputs") else None
+            if self.metrics is not None and inputs is not None:
+                self.metrics.input_bytes(self._label(template.type), inputs.ByteSize())
             meta = await self.dispatcher.create(
-                request.template,
-                request.inputs if request.HasField("inputs") else None,
+                template,
+                inputs,
                 output_prefix=request.output_prefix,
                 task_execution_metadata=request.task_execution_metadata
                 if request.HasField("task_execution_metadata")
@@ -299,8 +318,9 @@ class AgentServices:
         operation = "get_logs"
         start = _perf()
         task_type = UNKNOWN_TASK_TYPE
-        if self.metrics is not None:
-            self.metrics.enter(operation)
+        recorder = self._recorders.get(operation)
+        if recorder is not None:
+            recorder.in_flight += 1
         try:
             request = parse(agent_pb2.GetTaskLogsRequest, data)
             task_type = self._label(_request_type(request))
@@ -313,17 +333,17 @@ class AgentServices:
             ):
                 yield item.SerializeToString()
         except asyncio.CancelledError:
-            if self.metrics is not None:
-                self.metrics.failure(task_type, operation, "CANCELLED", _perf() - start)
+            if recorder is not None:
+                recorder.failure(task_type, "CANCELLED", _perf() - start)
             raise
         except Exception as exc:
             await self._abort(context, exc, task_type, operation, start)
             return
         finally:
-            if self.metrics is not None:
-                self.metrics.leave(operation)
-        if self.metrics is not None:
-            self.metrics.success(task_type, operation, _perf() - start)
+            if recorder is not None:
+                recorder.in_flight -= 1
+        if recorder is not None:
+            recorder.success(task_type, _perf() - start)
 
     # -- SyncAgentService -----------------------------------------------------------------
 
@@ -336,21 +356,22 @@ class AgentServices:
             head = first.header
             if not head.HasField("template"):
                 raise InvalidRequestError("ExecuteTaskSync header has no template")
+            template = head.template
             second = await _next_part(context, "inputs", first=False)
             inputs = second.inputs if second.HasField("inputs") else None
             if self.metrics is not None and inputs is not None:
-                self.metrics.input_bytes(self._label(head.template.type), inputs.ByteSize())
+                self.metrics.input_bytes(self._label(template.type), inputs.ByteSize())
             resource = await self.dispatcher.do(
-                head.template,
+                template,
                 inputs,
                 output_prefix=head.output_prefix,
                 task_execution_metadata=head.task_execution_metadata
                 if head.HasField("task_execution_metadata")
                 else None,
             )
-            return agent_pb2.ExecuteTaskSyncResponse(
-                header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=self._scrubbed(resource))
-            )
+            response = agent_pb2.ExecuteTaskSyncResponse()
+            response.header.resource.CopyFrom(self._scrubbed(resource))  # one copy, not two
+            return response
 
         yield await self._unary(
             context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work
