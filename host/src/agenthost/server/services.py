@@ -87,9 +87,10 @@ class AgentServices:
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
         self._known_types = frozenset(e.category.name for e in dispatcher.entries)
-        self._recorders: dict[str, OperationMetrics] = (
-            {name: metrics.operation(name) for name in OPERATIONS} if metrics is not None else {}
-        )
+        # Keyed by every operation even without metrics, so a misnamed one fails loudly.
+        self._recorders: dict[str, OperationMetrics | None] = {
+            name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
+        }
         self._debug = logger.isEnabledFor(logging.DEBUG)
         self.draining = False
         self.active = 0
@@ -167,7 +168,7 @@ class AgentServices:
             await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
         self.active += 1
         start = _perf()
-        recorder = self._recorders.get(operation)
+        recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
@@ -210,7 +211,7 @@ class AgentServices:
     ) -> None:
         failure = classify(exc, self.scrub)
         log_failure(exc, failure, task_type, operation)
-        recorder = self._recorders.get(operation)
+        recorder = self._recorders[operation]
         if recorder is not None:
             recorder.failure(task_type, failure.code.name, _perf() - start)
         await context.abort(failure.code, failure.details)
@@ -318,7 +319,7 @@ class AgentServices:
         operation = "get_logs"
         start = _perf()
         task_type = UNKNOWN_TASK_TYPE
-        recorder = self._recorders.get(operation)
+        recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
         try:
