@@ -18,13 +18,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from deploy_kit import Replica, start
 from flyteidl.admin import agent_pb2
 from flyteidl.core.execution_pb2 import TaskExecution
 from flyteidl.service import agent_pb2_grpc
 from google.protobuf import json_format
 
-from agenthost.testing import make_template, serve_command, stop_process, wait_for
+from agenthost.testing import (
+    ServerProcess,
+    make_template,
+    serve_command,
+    start_server,
+    wait_for,
+)
 
 TASK_TYPE = "replica_probe"
 AGENT_MODULE = "replica_probe_agent"
@@ -115,7 +120,7 @@ def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def replicas(agent_dir: Path, count: int) -> Iterator[list[Replica]]:
+def replicas(agent_dir: Path, count: int) -> Iterator[list[ServerProcess]]:
     env = {
         "PYTHONPATH": os.pathsep.join([str(agent_dir), os.environ.get("PYTHONPATH", "")]),
         "REPLICA_PROBE_MARKERS": str(agent_dir / "markers"),
@@ -128,15 +133,17 @@ def replicas(agent_dir: Path, count: int) -> Iterator[list[Replica]]:
         "2",
     )
     with ThreadPoolExecutor(count) as pool:
-        started = [f.result() for f in [pool.submit(start, command, env) for _ in range(count)]]
+        started = [
+            f.result() for f in [pool.submit(start_server, command, env) for _ in range(count)]
+        ]
     try:
         yield started
     finally:
         for replica in started:
-            stop_process(replica.process)
+            replica.stop()
 
 
-def round_robin_channel(servers: list[Replica]) -> grpc.Channel:
+def round_robin_channel(servers: list[ServerProcess]) -> grpc.Channel:
     target = "ipv4:" + ",".join(f"127.0.0.1:{s.port}" for s in servers)
     return grpc.insecure_channel(
         target,

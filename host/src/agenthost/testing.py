@@ -69,12 +69,70 @@ class RunningServer:
         return "".join(self._lines)
 
 
+@dataclass
+class ServerProcess:
+    """An ``agenthost serve`` subprocess that has printed its serving line (``start_server``)."""
+
+    process: subprocess.Popen[str]
+    address: str
+    lines: list[str] = field(default_factory=list, repr=False)
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self.address.rsplit(":", 1)[1])
+
+    def logs(self) -> str:
+        """Everything the server printed (stdout and stderr) so far."""
+        return "".join(self.lines)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """Stop and reap the process (see ``stop_process``); return its exit code."""
+        code = stop_process(self.process, timeout)
+        if self.reader is not None:
+            self.reader.join(timeout=5)
+        return code
+
+
 def _pump(stream: Any, lines: list[str], ready: threading.Event) -> None:
     for line in stream:
         lines.append(line)
         if line.startswith(SERVING_LINE_PREFIX):
             ready.set()
     ready.set()
+
+
+def start_server(
+    command: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 60.0
+) -> ServerProcess:
+    """Run ``command`` (an ``agenthost serve`` command line, e.g. ``serve_command()``) in its
+    own process group and wait up to ``timeout`` seconds for its serving line.
+
+    ``env`` entries are added to the current environment of the subprocess. If the server
+    exits or times out first, it is stopped and ``RuntimeError`` carries the end of its output.
+    """
+    process = subprocess.Popen(
+        list(command),
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=_pump, args=(process.stdout, lines, ready), daemon=True)
+    reader.start()
+    ready.wait(timeout)
+    serving = next((line for line in lines if line.startswith(SERVING_LINE_PREFIX)), None)
+    if serving is None:
+        stop_process(process)
+        reader.join(timeout=5)
+        raise RuntimeError("agenthost serve did not start:\n" + "".join(lines)[-4000:])
+    address = serving[len(SERVING_LINE_PREFIX) :].split()[0]
+    return ServerProcess(process=process, address=address, lines=lines, reader=reader)
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 20.0) -> int:
@@ -113,38 +171,21 @@ def running_server(
 
     ``env`` entries are added to the current environment of the subprocess.
     """
-    process = subprocess.Popen(
-        serve_command(*extra_args),
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-    reader = threading.Thread(target=_pump, args=(process.stdout, lines, ready), daemon=True)
-    reader.start()
+    server = start_server(serve_command(*extra_args), env, startup_timeout)
     channel: grpc.Channel | None = None
     try:
-        if not ready.wait(startup_timeout) or not any(
-            line.startswith(SERVING_LINE_PREFIX) for line in lines
-        ):
-            raise RuntimeError("agenthost serve did not start:\n" + "".join(lines)[-4000:])
-        line = next(line for line in lines if line.startswith(SERVING_LINE_PREFIX))
-        address = line[len(SERVING_LINE_PREFIX) :].split()[0]
         if credentials is None:
-            channel = grpc.insecure_channel(address)
+            channel = grpc.insecure_channel(server.address)
         else:
-            channel = grpc.secure_channel(address, credentials)
+            channel = grpc.secure_channel(server.address, credentials)
         grpc.channel_ready_future(channel).result(timeout=startup_timeout)
-        yield RunningServer(process=process, address=address, channel=channel, _lines=lines)
+        yield RunningServer(
+            process=server.process, address=server.address, channel=channel, _lines=server.lines
+        )
     finally:
         if channel is not None:
             channel.close()
-        stop_process(process)
-        reader.join(timeout=5)
+        server.stop()
 
 
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:

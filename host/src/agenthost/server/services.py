@@ -216,6 +216,10 @@ class AgentServices:
             recorder.failure(task_type, failure.code.name, _perf() - start)
         await context.abort(failure.code, failure.details)
 
+    def _count_inputs(self, task_type: str, inputs: Message | None) -> None:
+        if self.metrics is not None and inputs is not None:
+            self.metrics.input_bytes(self._label(task_type), inputs.ByteSize())
+
     def _scrubbed(self, resource: agent_pb2.Resource) -> agent_pb2.Resource:
         if resource.message:
             resource.message = self.scrub(resource.message)
@@ -231,8 +235,7 @@ class AgentServices:
                 raise InvalidRequestError("CreateTaskRequest has no template")
             template = request.template
             inputs = request.inputs if request.HasField("inputs") else None
-            if self.metrics is not None and inputs is not None:
-                self.metrics.input_bytes(self._label(template.type), inputs.ByteSize())
+            self._count_inputs(template.type, inputs)
             meta = await self.dispatcher.create(
                 template,
                 inputs,
@@ -360,8 +363,7 @@ class AgentServices:
             template = head.template
             second = await _next_part(context, "inputs", first=False)
             inputs = second.inputs if second.HasField("inputs") else None
-            if self.metrics is not None and inputs is not None:
-                self.metrics.input_bytes(self._label(template.type), inputs.ByteSize())
+            self._count_inputs(template.type, inputs)
             resource = await self.dispatcher.do(
                 template,
                 inputs,
