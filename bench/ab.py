@@ -38,7 +38,12 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="agenthost-ab-") as tmp:
         result = run.phase_load(specs, cells, known.rounds, args.warmup, args.duration, Path(tmp))
     meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    result["meta"] = {**meta, "rounds": known.rounds, "duration_s": args.duration}
+    result["meta"] = {
+        **meta,
+        "rounds": known.rounds,
+        "duration_s": args.duration,
+        "pinning": {role: sorted(cpus) for role, cpus in run.PINNING.items()},
+    }
     if known.out:
         Path(known.out).write_text(json.dumps(result, indent=2) + "\n")
     base = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("bare|")}

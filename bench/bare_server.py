@@ -2,7 +2,9 @@
 against flyteidl's generated servicer base classes (no host, no metrics, no validation).
 
 Usage: ``python bare_server.py --port N`` (0 picks a free port); prints
-``agenthost serving on 127.0.0.1:PORT`` once it accepts calls.
+``agenthost serving on 127.0.0.1:PORT`` once it accepts calls. ``--stream-unary`` serves
+ExecuteTaskSync through a stream-unary handler (one response, sent with the status), as
+agenthost does, instead of the generated bidirectional servicer.
 """
 
 from __future__ import annotations
@@ -58,15 +60,40 @@ class SyncService(agent_pb2_grpc.SyncAgentServiceServicer):
         )
 
 
+async def execute_stream_unary(request_iterator, context):
+    await request_iterator.__anext__()
+    second = await request_iterator.__anext__()
+    resource = agent_pb2.Resource(phase=SUCCEEDED, outputs=second.inputs)
+    return agent_pb2.ExecuteTaskSyncResponse(
+        header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=resource)
+    )
+
+
+def stream_unary_sync_service() -> grpc.GenericRpcHandler:
+    return grpc.method_handlers_generic_handler(
+        "flyteidl.service.SyncAgentService",
+        {
+            "ExecuteTaskSync": grpc.stream_unary_rpc_method_handler(
+                execute_stream_unary,
+                request_deserializer=agent_pb2.ExecuteTaskSyncRequest.FromString,
+                response_serializer=agent_pb2.ExecuteTaskSyncResponse.SerializeToString,
+            )
+        },
+    )
+
+
 class MetadataService(agent_pb2_grpc.AgentMetadataServiceServicer):
     async def ListAgents(self, request, context):
         return agent_pb2.ListAgentsResponse(agents=AGENTS)
 
 
-async def main(port: int) -> None:
+async def main(port: int, stream_unary: bool) -> None:
     server = grpc.aio.server()
     agent_pb2_grpc.add_AsyncAgentServiceServicer_to_server(AsyncService(), server)
-    agent_pb2_grpc.add_SyncAgentServiceServicer_to_server(SyncService(), server)
+    if stream_unary:
+        server.add_generic_rpc_handlers((stream_unary_sync_service(),))
+    else:
+        agent_pb2_grpc.add_SyncAgentServiceServicer_to_server(SyncService(), server)
     agent_pb2_grpc.add_AgentMetadataServiceServicer_to_server(MetadataService(), server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
@@ -82,4 +109,6 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--stream-unary", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(main(args.port, args.stream_unary))

@@ -61,8 +61,7 @@ def agenthost_calls(services: Any) -> dict[str, Any]:
     listing = loadgen.LIST_REQUEST.SerializeToString()
 
     async def execute() -> None:
-        async for _ in services.execute_task_sync(None, Context((header, inputs))):
-            pass
+        await services.execute_task_sync(None, Context((header, inputs)))
 
     return {
         "GetTask": lambda: services.get_task(get, ctx),

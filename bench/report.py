@@ -206,6 +206,17 @@ def _update_note(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def _pinning_note(meta: dict[str, Any]) -> str:
+    pinning = meta.get("pinning")
+    if not pinning:
+        return "Servers and the load generator shared the CPUs (not pinned)."
+    return (
+        f"Pinned: servers on CPU {', '.join(map(str, pinning['server']))}, the load generator "
+        f"on CPU {', '.join(map(str, pinning['loadgen']))} (`--workers 2` is not pinned), so "
+        "the load generator never takes CPU from the server it measures."
+    )
+
+
 def render(results: dict[str, Any]) -> str:
     meta = results.get("meta", {})
     out = [
@@ -219,6 +230,7 @@ def render(results: dict[str, Any]) -> str:
         f"{meta.get('warmup_s')} s warm-up; servers alternated within each cell and across "
         f"rounds; medians over rounds. Cold start: {meta.get('cold_runs')} runs per server, "
         "alternated.",
+        _pinning_note(meta),
         *_update_note(meta),
         "",
         "Versions: "

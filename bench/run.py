@@ -38,6 +38,10 @@ CONCURRENCY = (1, 16, 64)
 FLYTEKIT = "flytekit"
 CEILING = "bare"
 PROTO_OUTPUTS = "agenthost proto outputs"
+CEILING_STREAM_UNARY = "bare stream-unary"
+PINNING: dict[str, set[int]] = {}
+"""Under ``--pin``: the CPUs of the servers (``"server"``) and of the load generator
+(``"loadgen"``)."""
 
 
 def free_port() -> int:
@@ -57,6 +61,8 @@ class ServerSpec:
     env: dict[str, str] = field(default_factory=dict)
     cold_start: bool = True
     """Whether the cold-start phase measures this server (variants of one only load it)."""
+    pinned: bool = True
+    """Whether ``--pin`` confines it to the server CPU (not a multi-process server)."""
 
 
 def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], list[str]]:
@@ -101,7 +107,8 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "agenthost --workers 2",
             core,
             agenthost_argv("--modules", "agents_bench", "--workers", "2"),
-            "python -m agenthost serve --workers 2 (supervisor + 2 processes)",
+            "python -m agenthost serve --workers 2 (supervisor + 2 processes, not pinned)",
+            pinned=False,
         ),
         ServerSpec(
             PROTO_OUTPUTS,
@@ -137,6 +144,18 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             core,
             lambda port, mport: [str(HERE / "bare_server.py"), "--port", str(port)],
             "bare grpc.aio server on flyteidl's generated servicers (the ceiling)",
+        ),
+        ServerSpec(
+            CEILING_STREAM_UNARY,
+            core,
+            lambda port, mport: [
+                str(HERE / "bare_server.py"),
+                "--port",
+                str(port),
+                "--stream-unary",
+            ],
+            "the ceiling with ExecuteTaskSync served stream-unary, as agenthost serves it",
+            cold_start=False,
         ),
     ]
     if args.patched_host:
@@ -175,6 +194,25 @@ def list_agents_once(address: str, timeout: float) -> bool:
         return len(response.agents) > 0
 
 
+def pinned(role: str) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that confines the child to ``role``'s CPUs under ``--pin``."""
+    cpus = PINNING.get(role)
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def pin_cpus(wanted: bool | None) -> None:
+    """Fill ``PINNING``: servers on the first CPU this process may use, the load generator on
+    the second. ``None`` pins when there are at least two CPUs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if wanted is False or len(cpus) < 2:
+        if wanted:
+            log("warning: --pin needs two CPUs; not pinning")
+        return
+    PINNING.update(server={cpus[0]}, loadgen={cpus[1]})
+
+
 def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
     """Spawn ``spec`` and wait for its first successful ListAgents (the cold start)."""
     port, metrics_port = free_port(), free_port()
@@ -191,6 +229,7 @@ def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=pinned("server") if spec.pinned else None,
         )
     deadline = began + deadline_s
     while True:
@@ -250,6 +289,7 @@ class LoadGen:
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(HERE)},
+            preexec_fn=pinned("loadgen"),
         )
 
     def ask(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -414,6 +454,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="keep the phases of the existing --json file that this run skips",
     )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="servers on one CPU, the load generator on another, so they never share one "
+        "(default: on when there are two CPUs)",
+    )
     parser.add_argument("--json", help="default results/latest.json (quick: results/quick.json)")
     parser.add_argument("--markdown", help="default RESULTS.md (quick: results/quick.md)")
     args = parser.parse_args(argv)
@@ -425,6 +472,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.duration = args.duration or (0.5 if args.quick else 2.0)
     args.warmup = 0.2 if args.quick else 0.5
     args.cold_runs = args.cold_runs or (3 if args.quick else 7)
+    pin_cpus(args.pin)
     for name in ("core_python", "plugins_python", "flytekit_python"):
         if not Path(getattr(args, name)).exists():
             log(f"warning: {getattr(args, name)} missing; servers using it are skipped")
@@ -437,6 +485,8 @@ def load_cells(quick: bool, specs: dict[str, ServerSpec]) -> list[tuple[str, str
     if not quick:
         main.append("agenthost+plugins")
     cells = [(s, rpc, c) for rpc in RPCS for c in CONCURRENCY for s in main]
+    if not quick:
+        cells += [(CEILING_STREAM_UNARY, "ExecuteTaskSync", c) for c in CONCURRENCY]
     workers_conc = (16,) if quick else CONCURRENCY
     cells += [("agenthost --workers 2", rpc, c) for rpc in RPCS for c in workers_conc]
     cells += [("agenthost 1000 agents", rpc, 16) for rpc in ("GetTask", "CreateTask", "ListAgents")]
@@ -456,6 +506,7 @@ def main(argv: list[str]) -> int:
             "mode": "quick" if args.quick else "full",
             "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
             "cpus": os.cpu_count(),
+            "pinning": {role: sorted(cpus) for role, cpus in PINNING.items()},
             "python": platform.python_version(),
             "rounds": args.rounds,
             "duration_s": args.duration,

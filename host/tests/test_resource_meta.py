@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from agenthost import ResourceMeta, ResourceMetaError
+from agenthost import ResourceMeta, ResourceMetaError, resource
 from agenthost.resource import check_metadata_type
 
 
@@ -28,6 +29,58 @@ def test_encodes_the_same_json_flytekit_connectors_write() -> None:
     )
     assert JobMeta.decode(b'{"job_id": "j1", "project": "p", "location": "US"}') == JobMeta(
         "j1", "p", "US"
+    )
+
+
+@dataclass
+class AnyMeta(ResourceMeta):
+    value: Any
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        'naïve ☃ \U0001f600 "quoted" \\ \n\t\x00',
+        0,
+        -(2**70),
+        1.5,
+        1e-300,
+        True,
+        None,
+        [1, [2.25, "x"], {"k": None}],
+        {"b": 1, "a": {"z": [True, False]}},
+    ],
+)
+def test_encodes_exactly_what_json_dumps_writes(value: Any) -> None:
+    expected = json.dumps({"value": value}, separators=(",", ":"), allow_nan=False)
+    assert AnyMeta(value).encode() == expected.encode("utf-8")
+    assert AnyMeta.decode(AnyMeta(value).encode()) == AnyMeta(value)
+
+
+def test_encode_names_values_json_cannot_hold() -> None:
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        AnyMeta(float("nan")).encode()
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        AnyMeta(cycle).encode()
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        AnyMeta({1, 2}).encode()
+
+
+def test_encoder_without_the_c_accelerator_writes_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    encode = resource._compact_encoder()
+    value = {"a": ["naïve", 1.5, None, {"b": True}]}
+    assert encode(value) == resource._encode(value) == json.dumps(value, separators=(",", ":"))
+
+
+def test_encode_converts_a_dataclass_inside_an_any_field() -> None:
+    assert AnyMeta(JobMeta("j", "p")).encode() == (
+        b'{"value":{"job_id":"j","project":"p","location":null,"attempts":0,"labels":{}}}'
     )
 
 

@@ -388,15 +388,17 @@ class Dispatcher:
         resource_meta: bytes,
         *,
         output_prefix: str = "",
+        into: agent_pb2.Resource | None = None,
     ) -> agent_pb2.Resource:
-        """Report a task's ``Resource``."""
+        """Report a task's ``Resource``, written into ``into`` (an empty message, such as a
+        response's field) if given."""
         entry = self.resolve_request(task_type, category)
         if entry.is_sync:
-            return self._decode_sync_meta(entry, resource_meta).resource
+            return _deliver(self._decode_sync_meta(entry, resource_meta).resource, into)
         meta = self._decode_meta(entry, resource_meta)
         method = self._require(entry, "get")
         result = await self._call(entry, "get", method, (meta,), {"output_prefix": output_prefix})
-        return self.resource_to_proto(entry, "get", result, None)
+        return self.resource_to_proto(entry, "get", result, None, into)
 
     async def delete(
         self, task_type: str, category: agent_pb2.TaskCategory | None, resource_meta: bytes
@@ -417,8 +419,10 @@ class Dispatcher:
         *,
         output_prefix: str = "",
         task_execution_metadata: TaskExecutionMetadata | None = None,
+        into: agent_pb2.Resource | None = None,
     ) -> agent_pb2.Resource:
-        """Run a sync agent; return its final ``Resource``."""
+        """Run a sync agent; return its final ``Resource``, written into ``into`` (an empty
+        message, such as a response's field) if given."""
         if template is None:
             raise InvalidRequestError("ExecuteTaskSync header has no template")
         entry = self.resolve_template(template)
@@ -428,7 +432,7 @@ class Dispatcher:
                 "use CreateTask/GetTask, not ExecuteTaskSync"
             )
         check_inputs(template, inputs)
-        return await self._do(entry, template, inputs, output_prefix, task_execution_metadata)
+        return await self._do(entry, template, inputs, output_prefix, task_execution_metadata, into)
 
     async def metrics(
         self,
@@ -517,6 +521,7 @@ class Dispatcher:
         inputs: LiteralMap | None,
         output_prefix: str,
         task_execution_metadata: TaskExecutionMetadata | None,
+        into: agent_pb2.Resource | None = None,
     ) -> agent_pb2.Resource:
         method = self._require(entry, "do")
         result = await self._call(
@@ -530,7 +535,7 @@ class Dispatcher:
                 "task_execution_metadata": task_execution_metadata,
             },
         )
-        resource = self.resource_to_proto(entry, "do", result, template)
+        resource = self.resource_to_proto(entry, "do", result, template, into)
         if not is_terminal_phase(resource.phase):
             raise AgentCallError(
                 entry.name,
@@ -613,10 +618,12 @@ class Dispatcher:
         operation: str,
         result: Any,
         template: TaskTemplate | None,
+        into: agent_pb2.Resource | None = None,
     ) -> agent_pb2.Resource:
-        """Convert an agent's ``Resource`` (or a flyteidl ``Resource``) to flyteidl."""
+        """Convert an agent's ``Resource`` (or a flyteidl ``Resource``) to flyteidl, written
+        into ``into`` (an empty message) if given."""
         if isinstance(result, agent_pb2.Resource):
-            return result
+            return _deliver(result, into)
         if not isinstance(result, Resource):
             raise AgentCallError(
                 entry.name,
@@ -624,11 +631,12 @@ class Dispatcher:
                 TypeError(f"{operation} returned {type(result).__name__}, not a Resource"),
             )
         try:
-            proto = resource_to_proto(result, template)
+            proto = resource_to_proto(result, template, into)
         except Exception as exc:  # outputs that do not convert are the agent's fault
             raise AgentCallError(entry.name, operation, exc) from exc
         size = proto.ByteSize()
         if size > self.max_resource_bytes:
+            proto.Clear()
             return resource_to_proto(
                 Resource.failure(
                     f"the outputs of {entry.name} are {size} bytes, more than propeller can "
@@ -637,6 +645,7 @@ class Dispatcher:
                     code="OutputsTooLarge",
                 ),
                 None,
+                proto,
             )
         return proto
 
@@ -698,16 +707,29 @@ async def _in_thread_slot(slots: asyncio.Semaphore, call: Callable[[], Any]) -> 
         raise
 
 
+def _deliver(resource: agent_pb2.Resource, into: agent_pb2.Resource | None) -> agent_pb2.Resource:
+    if into is None:
+        return resource
+    into.CopyFrom(resource)
+    return into
+
+
 def _check_log_item(entry: AgentEntry, item: Any) -> agent_pb2.GetTaskLogsResponse:
     if not isinstance(item, agent_pb2.GetTaskLogsResponse):
         raise TypeError(f"get_logs produced {type(item).__name__}, not a GetTaskLogsResponse")
     return item
 
 
-def resource_to_proto(resource: Resource, template: TaskTemplate | None) -> agent_pb2.Resource:
+def resource_to_proto(
+    resource: Resource,
+    template: TaskTemplate | None,
+    into: agent_pb2.Resource | None = None,
+) -> agent_pb2.Resource:
     """An ``agenthost.Resource`` as a flyteidl ``Resource``; dict outputs are converted with
-    ``template``'s output interface if given, untyped otherwise."""
-    proto = agent_pb2.Resource(phase=resource.phase)
+    ``template``'s output interface if given, untyped otherwise. With ``into`` (an empty
+    message, such as a response's field), the resource is written there and returned."""
+    proto = agent_pb2.Resource() if into is None else into
+    proto.phase = resource.phase
     if resource.message:
         proto.message = resource.message
     if resource.log_links:

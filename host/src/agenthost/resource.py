@@ -7,6 +7,7 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.scanner import make_scanner
 from typing import Any, ClassVar, TypeVar, Union
@@ -39,9 +40,10 @@ class ResourceMeta:
 
     def encode(self) -> bytes:
         """Encode as compact UTF-8 JSON of the dataclass fields."""
-        data = {name: getattr(self, name) for name in _schema_of(type(self))}
+        cls = type(self)
+        data = {name: getattr(self, name) for name in _SCHEMAS.get(cls) or _schema_of(cls)}
         try:
-            text = _ENCODER.encode(data)
+            text = _encode(data)
         except TypeError:  # a dataclass inside an ``Any`` field: let asdict convert it
             text = _ENCODER.encode(dataclasses.asdict(self))
         return text.encode("utf-8")
@@ -109,6 +111,36 @@ def _loads(text: str) -> Any:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def _compact_encoder() -> Callable[[dict[str, Any]], str]:
+    """``_ENCODER.encode`` for a dict, with its C encoder built once: ``JSONEncoder.encode``
+    builds a new one on every call, which is most of the cost of encoding a small meta."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator (e.g. PyPy)
+        return _ENCODER.encode
+    chunks = make(
+        None,  # no cycle check; a cycle ends in RecursionError, re-encoded below to name it
+        _ENCODER.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        _ENCODER.key_separator,
+        _ENCODER.item_separator,
+        _ENCODER.sort_keys,
+        _ENCODER.skipkeys,
+        _ENCODER.allow_nan,
+    )
+
+    def encode(data: dict[str, Any]) -> str:
+        try:
+            return "".join(chunks(data, 0))
+        except RecursionError:
+            return _ENCODER.encode(data)
+
+    return encode
+
+
+_encode = _compact_encoder()
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,49 @@ def test_oversized_sync_result_becomes_failed_resource() -> None:
     assert "ExecuteTaskSync" in resource.message
 
 
+class Reporter(AsyncAgentBase):
+    """``get`` answers with what its job id names: dict outputs, a flyteidl Resource, or
+    outputs too large to send."""
+
+    def __init__(self) -> None:
+        super().__init__("reporter", JobMeta, name="Reporter")
+
+    async def create(self, task_template):  # type: ignore[no-untyped-def]
+        return JobMeta(job_id="dict")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        if resource_meta.job_id == "proto":
+            return agent_pb2.Resource(phase=execution_pb2.TaskExecution.RUNNING, message="m")
+        if resource_meta.job_id == "big":
+            return Resource.succeeded({"blob": "x" * 5000})
+        return Resource.succeeded({"n": 1})
+
+
+@pytest.mark.parametrize("job", ["dict", "proto", "big"])
+def test_get_writes_the_resource_into_a_response_field(job: str) -> None:
+    dispatcher = Dispatcher([Reporter()], max_resource_bytes=1000)
+    meta = JobMeta(job_id=job).encode()
+    expected = run(dispatcher.get("reporter", None, meta))
+    response = agent_pb2.GetTaskResponse()
+    returned = run(dispatcher.get("reporter", None, meta, into=response.resource))
+    assert returned == response.resource == expected
+    if job == "big":
+        assert response.resource.agent_error.code == "OutputsTooLarge"
+        assert not response.resource.HasField("outputs")
+
+
+def test_do_and_sync_results_write_into_a_response_field() -> None:
+    dispatcher = Dispatcher([Versioned(0)])
+    template = make_template("multi", outputs={"v": int})
+    response = agent_pb2.ExecuteTaskSyncResponse()
+    run(dispatcher.do(template, into=response.header.resource))
+    assert response.header.resource == run(dispatcher.do(template))
+    meta = run(dispatcher.create(template))
+    into = agent_pb2.GetTaskResponse()
+    run(dispatcher.get("multi", None, meta, into=into.resource))
+    assert into.resource == response.header.resource
+
+
 def test_scrubber_removes_paths_and_secrets() -> None:
     import agenthost
 

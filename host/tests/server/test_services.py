@@ -124,6 +124,24 @@ def test_execute_task_sync(server: RunningServer) -> None:
     assert literal_map_to_python(resource.outputs, template.interface.outputs) == {"out": "HI"}
 
 
+def test_execute_task_sync_answers_once_and_ignores_later_requests(
+    server: RunningServer,
+) -> None:
+    template = make_template("echo_sync", inputs={"prompt": str}, outputs={"out": str})
+    inputs = make_inputs(template, {"prompt": "once"})
+
+    def requests():  # type: ignore[no-untyped-def]
+        yield from sync_requests(template, inputs)
+        yield agent_pb2.ExecuteTaskSyncRequest(inputs=make_inputs(template, {"prompt": "twice"}))
+
+    call = server.sync_stub.ExecuteTaskSync(requests(), timeout=10)
+    responses = list(call)
+    assert call.code() == grpc.StatusCode.OK
+    assert [literal_map_to_python(r.header.resource.outputs) for r in responses] == [
+        {"out": "ONCE"}
+    ]
+
+
 def test_execute_task_sync_by_version(server: RunningServer) -> None:
     template = make_template("echo_sync", outputs={"out": str}, version=2)
     (response,) = server.sync_stub.ExecuteTaskSync(
