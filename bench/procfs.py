@@ -61,3 +61,26 @@ def tree_rss_kb(pid: int) -> int:
         except OSError:
             continue
     return total
+
+
+def thread_stats(pid: int) -> dict[int, tuple[str, float, int, int]]:
+    """Per thread of ``pid``: (name, CPU seconds, voluntary and involuntary context
+    switches)."""
+    stats = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        stats[int(tid)] = (
+            name,
+            (int(fields[11]) + int(fields[12])) / TICK,
+            int(status["voluntary_ctxt_switches"]),
+            int(status["nonvoluntary_ctxt_switches"]),
+        )
+    return stats

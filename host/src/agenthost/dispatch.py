@@ -754,12 +754,17 @@ def resource_to_proto(
 
 def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
     """``InvalidRequestError`` naming the inputs that are missing from, or not declared in,
-    the template's interface. Types are checked when the agent converts the values."""
-    if not template.HasField("interface"):
-        return
+    the template's interface. Types are checked when the agent converts the values; a template
+    without an interface is not checked."""
     declared = template.interface.inputs.variables
     given = inputs.literals if inputs is not None else {}
-    if len(given) == len(declared) and all(name in declared for name in given):
+    if len(given) == len(declared):
+        for name in given:
+            if name not in declared:
+                break
+        else:
+            return
+    if not template.HasField("interface"):
         return
     unexpected = [name for name in given if name not in declared]
     if unexpected:

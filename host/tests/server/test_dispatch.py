@@ -18,8 +18,9 @@ from agenthost.dispatch import (
     NotImplementedByAgentError,
     SyncResultMeta,
     WrongAgentKindError,
+    check_inputs,
 )
-from agenthost.errors import ResourceMetaError
+from agenthost.errors import InvalidRequestError, ResourceMetaError
 from agenthost.secrets import remember_secret
 from agenthost.server.scrub import Scrubber
 from agenthost.testing import make_inputs, make_template
@@ -162,6 +163,23 @@ def test_do_and_sync_results_write_into_a_response_field() -> None:
     into = agent_pb2.GetTaskResponse()
     run(dispatcher.get("multi", None, meta, into=into.resource))
     assert into.resource == response.header.resource
+
+
+def test_check_inputs_names_missing_and_undeclared_inputs() -> None:
+    template = make_template("t", inputs={"a": int, "b": str})
+    check_inputs(template, make_inputs(template, {"a": 1, "b": "x"}))
+    with pytest.raises(InvalidRequestError, match=r"missing input\(s\) 'b'"):
+        check_inputs(template, make_inputs(make_template("t", inputs={"a": int}), {"a": 1}))
+    with pytest.raises(InvalidRequestError, match=r"missing input\(s\) 'a', 'b'"):
+        check_inputs(template, None)
+    other = make_template("t", inputs={"a": int, "c": str})
+    with pytest.raises(InvalidRequestError, match=r"input\(s\) 'c' are not declared"):
+        check_inputs(template, make_inputs(other, {"a": 1, "c": "y"}))
+    bare = make_template("t")
+    bare.ClearField("interface")
+    check_inputs(bare, make_inputs(other, {"a": 1, "c": "y"}))
+    check_inputs(bare, None)
+    check_inputs(make_template("t"), None)
 
 
 def test_scrubber_removes_paths_and_secrets() -> None:
