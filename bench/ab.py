@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
         **meta,
         "rounds": known.rounds,
         "duration_s": args.duration,
-        "pinning": {role: sorted(cpus) for role, cpus in run.PINNING.items()},
+        "pinning": run.pinning_meta(),
     }
     if known.out:
         Path(known.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -213,6 +213,11 @@ def pin_cpus(wanted: bool | None) -> None:
     PINNING.update(server={cpus[0]}, loadgen={cpus[1]})
 
 
+def pinning_meta() -> dict[str, list[int]]:
+    """``PINNING`` as JSON for a results file (empty: not pinned)."""
+    return {role: sorted(cpus) for role, cpus in PINNING.items()}
+
+
 def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
     """Spawn ``spec`` and wait for its first successful ListAgents (the cold start)."""
     port, metrics_port = free_port(), free_port()
@@ -506,7 +511,7 @@ def main(argv: list[str]) -> int:
             "mode": "quick" if args.quick else "full",
             "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
             "cpus": os.cpu_count(),
-            "pinning": {role: sorted(cpus) for role, cpus in PINNING.items()},
+            "pinning": pinning_meta(),
             "python": platform.python_version(),
             "rounds": args.rounds,
             "duration_s": args.duration,

@@ -11,8 +11,8 @@ response is sent as soon as the second request arrives (propeller reads the resp
 closing its side), so requests after the second are ignored. A missing or misplaced part is
 ``INVALID_ARGUMENT``; an asynchronous agent is ``FAILED_PRECONDITION``. The method is declared
 bidirectional, but since it answers exactly once it is served as stream-unary: grpc then sends
-the response and the status in one batch, which is the same bytes on the wire and a quarter
-less server CPU per call than a streaming answer.
+the response and the status in one batch: the same HTTP/2 frames as a streaming answer, for
+about a quarter less server CPU per call.
 
 Draining (``drain``, on SIGTERM): calls that arrive from then on get ``UNAVAILABLE`` before
 anything runs (clients retry those safely, e.g. on another replica), while the calls already
