@@ -32,7 +32,8 @@ FLYTEKIT_REFERENCE = [
     "flytekitplugins-bigquery==1.16.31",
     "flytekitplugins-openai==1.16.31",
 ]
-"""flytekit is a test-time reference only: installed in the compat session, never elsewhere."""
+"""flytekit is a test-time reference only: installed in the compat and bench sessions, never
+beside agenthost."""
 
 
 def _editable(distribution: str, extras: str = "") -> list[str]:
@@ -211,12 +212,14 @@ def bench(session: nox.Session) -> None:
         "pyinstrument",
         "uv",
     )
-    tmp = Path(session.create_tmp())
+    tmp = Path(session.create_tmp()).resolve()  # run.py runs its tools from bench/
     core, flytekit = tmp / "bench-core", tmp / "bench-flytekit"
+    flytekit_plugins = tmp / "bench-flytekit-plugins"
     fk_version = FLYTEKIT_REFERENCE[0].split("==")[1]
     for venv, packages in (
         (core, _editable("agenthost")),
         (flytekit, [f"flytekit[connector]=={fk_version}"]),
+        (flytekit_plugins, [f"flytekit[connector]=={fk_version}", *FLYTEKIT_REFERENCE[1:]]),
     ):
         if not (venv / "bin" / "python").exists():
             session.run("uv", "venv", "-q", str(venv))
@@ -232,6 +235,8 @@ def bench(session: nox.Session) -> None:
         str(Path(session.virtualenv.location) / "bin" / "python"),
         "--flytekit-python",
         str(flytekit / "bin" / "python"),
+        "--flytekit-plugins-python",
+        str(flytekit_plugins / "bin" / "python"),
         *session.posargs,
     )
 

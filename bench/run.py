@@ -2,9 +2,11 @@
 latency of agenthost against flytekit's connector server and a bare ``grpc.aio`` ceiling, plus
 import time, literal codec throughput, 1,000 agents and ``--workers``.
 
-Servers run from three interpreters (venvs): ``--core-python`` (agenthost only),
-``--plugins-python`` (agenthost + the three first-party plugins) and ``--flytekit-python``
-(flytekit[connector] 1.16, never mixed with agenthost). The load generator is a separate
+Servers run from four interpreters (venvs): ``--core-python`` (agenthost only),
+``--plugins-python`` (agenthost + the three first-party plugins), ``--flytekit-python``
+(flytekit[connector] 1.16, never mixed with agenthost) and ``--flytekit-plugins-python``
+(the same with flytekit's BigQuery and OpenAI plugins: the like-for-like reference for
+agenthost with its plugins). The load generator is a separate
 process (``loadgen.py``) run by this interpreter. See ``bench/README.md``.
 """
 
@@ -36,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
 CONCURRENCY = (1, 16, 64)
 FLYTEKIT = "flytekit"
+FLYTEKIT_PLUGINS = "flytekit+plugins"
 CEILING = "bare"
 PROTO_OUTPUTS = "agenthost proto outputs"
 CEILING_STREAM_UNARY = "bare stream-unary"
@@ -84,6 +87,22 @@ def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], li
 
 def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
     core, plugins, fk = args.core_python, args.plugins_python, args.flytekit_python
+
+    def pyflyte(python: str) -> str:
+        return str(Path(python).parent / "pyflyte") if python else ""
+
+    def flytekit_argv(port: int, metrics_port: int) -> list[str]:
+        return [
+            "serve",
+            "connector",
+            "--port",
+            str(port),
+            "--prometheus_port",
+            str(metrics_port),
+            "--modules",
+            "connectors_bench",
+        ]
+
     specs = [
         ServerSpec(
             "agenthost",
@@ -126,18 +145,17 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
         ),
         ServerSpec(
             FLYTEKIT,
-            str(Path(fk).parent / "pyflyte") if fk else "",
-            lambda port, mport: [
-                "serve",
-                "connector",
-                "--port",
-                str(port),
-                "--prometheus_port",
-                str(mport),
-                "--modules",
-                "connectors_bench",
-            ],
+            pyflyte(fk),
+            flytekit_argv,
             "pyflyte serve connector --modules connectors_bench (flytekit 1.16)",
+        ),
+        ServerSpec(
+            FLYTEKIT_PLUGINS,
+            pyflyte(args.flytekit_plugins_python),
+            flytekit_argv,
+            "same, with flytekitplugins-bigquery and flytekitplugins-openai installed "
+            "(flytekit's counterparts of the three first-party plugins; its file sensor is "
+            "built in), which flytekit imports at start; cold start and RSS only",
         ),
         ServerSpec(
             CEILING,
@@ -442,6 +460,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--core-python", default=f"{venvs}/venv-bench-core/bin/python")
     parser.add_argument("--plugins-python", default=f"{venvs}/venv-bench/bin/python")
     parser.add_argument("--flytekit-python", default=f"{venvs}/venv-bench-fk/bin/python")
+    parser.add_argument(
+        "--flytekit-plugins-python", default=f"{venvs}/venv-bench-fk-plugins/bin/python"
+    )
     parser.add_argument("--rounds", type=int, help="load rounds (default 3, quick 1)")
     parser.add_argument("--duration", type=float, help="seconds per cell (default 2, quick 0.5)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per server (default 7, quick 3)")
@@ -478,7 +499,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.warmup = 0.2 if args.quick else 0.5
     args.cold_runs = args.cold_runs or (3 if args.quick else 7)
     pin_cpus(args.pin)
-    for name in ("core_python", "plugins_python", "flytekit_python"):
+    for name in ("core_python", "plugins_python", "flytekit_python", "flytekit_plugins_python"):
         if not Path(getattr(args, name)).exists():
             log(f"warning: {getattr(args, name)} missing; servers using it are skipped")
             setattr(args, name, "")
@@ -523,7 +544,11 @@ def main(argv: list[str]) -> int:
             "versions": {},
         },
     }
-    for label, python in (("core", args.core_python), ("flytekit", args.flytekit_python)):
+    for label, python in (
+        ("core", args.core_python),
+        ("flytekit", args.flytekit_python),
+        ("flytekit+plugins", args.flytekit_plugins_python),
+    ):
         if python:
             results["meta"]["versions"][label] = run_json([python, str(HERE / "versions.py")])
     with tempfile.TemporaryDirectory(prefix="agenthost-bench-") as tmp:

@@ -18,6 +18,10 @@ NAMES = (
     "agent-bigquery",
     "agent-openai",
     "agent-file-sensor",
+    "flytekitplugins-bigquery",
+    "flytekitplugins-openai",
+    "google-cloud-bigquery",
+    "openai",
     "prometheus-client",
 )
 
