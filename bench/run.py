@@ -6,8 +6,8 @@ Servers run from four interpreters (venvs): ``--core-python`` (agenthost only),
 ``--plugins-python`` (agenthost + the three first-party plugins), ``--flytekit-python``
 (flytekit[connector] 1.16, never mixed with agenthost) and ``--flytekit-plugins-python``
 (the same with flytekit's BigQuery and OpenAI plugins: the like-for-like reference for
-agenthost with its plugins). The load generator is a separate
-process (``loadgen.py``) run by this interpreter. See ``bench/README.md``.
+agenthost with its plugins). The load generator is a separate process (``loadgen.py``) run
+by this interpreter. See ``bench/README.md``.
 """
 
 from __future__ import annotations
