@@ -23,6 +23,7 @@ DISTRIBUTIONS: dict[str, str] = {
     "agent-bigquery": "plugins/bigquery",
     "agent-file-sensor": "plugins/file_sensor",
     "agent-openai": "plugins/openai",
+    "agent-snowflake": "plugins/snowflake",
 }
 """Every distribution in the repository and its folder."""
 
