@@ -56,7 +56,9 @@ async def _json_body(request: Request) -> Any:
 
 
 def _error(code: str, message: str) -> JSONResponse:
-    return JSONResponse({"data": {"errorCode": code}, "code": code, "message": message, "success": False})
+    return JSONResponse(
+        {"data": {"errorCode": code}, "code": code, "message": message, "success": False}
+    )
 
 
 async def login(request: Request) -> Response:
@@ -102,7 +104,9 @@ def _cancel(body: dict[str, Any]) -> JSONResponse:
     query_id = str(bindings.get("1", {}).get("value", ""))
     entry = scripted.get(query_id)
     if entry is not None and entry["statuses"][0] in RUNNING:
-        entry.update(statuses=["ABORTED"], errorCode="000604", errorMessage="SQL execution canceled")
+        entry.update(
+            statuses=["ABORTED"], errorCode="000604", errorMessage="SQL execution canceled"
+        )
         text = f"query [{query_id}] terminated."
     else:
         text = "Identified SQL statement is not currently executing."

@@ -54,9 +54,7 @@ class SnowflakeAgent(AsyncAgentBase):
         """Submit the query asynchronously; returns its handle."""
         spec = query_spec(task_template)
         parameters = query_parameters(input_values(task_template, inputs))
-        key = ConnectionKey(
-            spec.account, spec.user, "", spec.database, spec.schema, spec.warehouse
-        )
+        key = ConnectionKey(spec.account, spec.user, "", spec.database, spec.schema, spec.warehouse)
 
         def submit(connection: SnowflakeConnection) -> str:
             cursor = connection.cursor()

@@ -9,6 +9,7 @@ every concurrent call for it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -129,7 +130,5 @@ class ConnectionPool:
 
 def _close_all(connections: list[SnowflakeConnection]) -> None:
     for connection in connections:
-        try:
+        with contextlib.suppress(Exception):  # best effort: the session expires anyway
             connection.close()
-        except Exception:  # noqa: BLE001 - closing is best effort; the session expires anyway
-            pass

@@ -6,8 +6,8 @@ try:  # agenthost answers these with UNAVAILABLE / FAILED_PRECONDITION and keeps
     from agenthost import BackendUnavailableError as _Unavailable  # type: ignore[attr-defined]
     from agenthost import MisconfiguredError as _Misconfigured  # type: ignore[attr-defined]
 except ImportError:  # an agenthost without them answers INTERNAL with a correlation id
-    from agenthost import AgentHostError as _Unavailable
     from agenthost import AgentHostError as _Misconfigured
+    from agenthost import AgentHostError as _Unavailable
 
 
 class SnowflakeConfigurationError(_Misconfigured):  # type: ignore[misc,valid-type]

@@ -10,8 +10,9 @@ Environment variables (read on every call, so operators and tests can change the
 
 Credentials are a key pair (Snowflake's ``SNOWFLAKE_JWT`` authentication): the PEM private key
 ``snowflake_private_key`` and its optional passphrase ``snowflake_private_key_passphrase``, read
-with ``agenthost.get_secret``, which looks at the call's Flyte 2 ``connection`` secrets first and
-then at the host's secrets (``_FSEC_SNOWFLAKE_PRIVATE_KEY`` or ``/etc/secrets/snowflake_private_key``).
+with ``agenthost.get_secret``, which looks at the call's Flyte 2 ``connection`` secrets first
+and then at the host's secrets (``_FSEC_SNOWFLAKE_PRIVATE_KEY`` or the file
+``/etc/secrets/snowflake_private_key``).
 """
 
 from __future__ import annotations
