@@ -68,12 +68,17 @@ def query_id(meta: bytes) -> str:
     return str(json.loads(meta)["query_id"])
 
 
-def fetch_result(fakesnow: FakeSnowflake, qid: str) -> list[tuple[Any, ...]]:
-    """The query's rows, read with the connector as a consumer of ``results`` would."""
-    connection = snowflake.connector.connect(
+def connect_directly(fakesnow: FakeSnowflake) -> Any:
+    """A connector session of a data consumer (password login: fakesnow accepts any)."""
+    return snowflake.connector.connect(
         user="reader", password="x", account="myorg-myaccount", database="DB", schema="PUBLIC",
         host=fakesnow.host, port=fakesnow.port, protocol="http",
     )  # fmt: skip
+
+
+def fetch_result(fakesnow: FakeSnowflake, qid: str) -> list[tuple[Any, ...]]:
+    """The query's rows, read with the connector as a consumer of ``results`` would."""
+    connection = connect_directly(fakesnow)
     try:
         cursor = connection.cursor()
         cursor.get_results_from_sfqid(qid)
@@ -250,3 +255,21 @@ def test_unreachable_snowflake_fails_the_call_within_30_seconds(
     assert elapsed < 30
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "Snowflake is unavailable" in (caught.value.details() or "")
+
+
+def test_flyte_sdk_template_runs_unchanged(server: RunningServer, fakesnow: FakeSnowflake) -> None:
+    from test_snowflake_units import flyte_sdk_template
+
+    connection = connect_directly(fakesnow)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("CREATE DATABASE IF NOT EXISTS DB")
+        cursor.execute("CREATE OR REPLACE TABLE DB.PUBLIC.T (ID INT, NAME TEXT)")
+        cursor.execute("INSERT INTO DB.PUBLIC.T VALUES (1, 'one'), (2, 'two')")
+    finally:
+        connection.close()
+    task = flyte_sdk_template()
+    meta = create(server, task, make_inputs(task, {"id": 2}))
+    resource = get(server, meta)
+    assert resource.phase == SUCCEEDED, resource.message
+    assert fetch_result(fakesnow, query_id(meta)) == [(2, "two")]

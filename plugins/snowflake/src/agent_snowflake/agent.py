@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from agent_snowflake.connections import ConnectionKey, ConnectionPool
 from agent_snowflake.errors import SnowflakeConfigurationError, SnowflakeUnavailableError
@@ -110,7 +110,9 @@ class SnowflakeAgent(AsyncAgentBase):
         def cancel(connection: SnowflakeConnection) -> None:
             cursor = connection.cursor()
             try:
-                cursor.execute(CANCEL_SQL, [query_id], _force_qmark_paramstyle=True)
+                # Server-side binding on a pyformat connection (connector >= 3.13.1, the
+                # keyword write_pandas uses; absent from the connector's typed overloads).
+                cast(Any, cursor).execute(CANCEL_SQL, [query_id], _force_qmark_paramstyle=True)
                 cursor.fetchall()
             except Exception as exc:
                 if kind_of(exc) != "query" or connection.is_still_running(
