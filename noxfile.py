@@ -32,6 +32,7 @@ FLYTEKIT_REFERENCE = [
     "flytekit==1.16.31",
     "flytekitplugins-bigquery==1.16.31",
     "flytekitplugins-openai==1.16.31",
+    "flytekitplugins-snowflake==1.16.31",
 ]
 """flytekit is a test-time reference only: installed in the compat and bench sessions, never
 beside agenthost."""
@@ -275,6 +276,7 @@ def serve(session: nox.Session) -> None:
         *_editable("agent-bigquery"),
         *_editable("agent-openai"),
         *_editable("agent-file-sensor", "[s3]"),
+        *_editable("agent-snowflake"),
     )
     session.run("agenthost", "plugins")
     session.run("agenthost", "serve", *session.posargs)
@@ -288,6 +290,7 @@ def compat(session: nox.Session) -> None:
         *_editable("agenthost", "[test]"),
         *[a for d in PLUGINS for a in _editable(d, "[test]")],
         *FLYTEKIT_REFERENCE,
+        "pyarrow<26",  # fakesnow's pyarrow beside flytekitplugins-bigquery's numpy<2
     )
     session.run("pytest", "tests/compat", *session.posargs)
 

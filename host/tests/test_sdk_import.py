@@ -29,9 +29,11 @@ def test_importing_the_sdk_does_not_import_server_cli_or_plugins() -> None:
         "agent_bigquery",
         "agent_openai",
         "agent_file_sensor",
+        "agent_snowflake",
         "google.cloud.bigquery",
         "openai",
         "fsspec",
+        "snowflake.connector",
     }
     assert modules & forbidden == set()
 

@@ -38,14 +38,13 @@ needs_backend_errors = pytest.mark.skipif(
 SUCCEEDED, RUNNING, FAILED = TaskExecution.SUCCEEDED, TaskExecution.RUNNING, TaskExecution.FAILED
 
 
-def template(sql: str = "SELECT %(id)s + 1 AS next_id", **custom: Any) -> TaskTemplate:
-    return make_template(
-        TASK_TYPE,
-        inputs={"id": int},
-        outputs={"results": StructuredDataset},
-        custom={**CUSTOM, **custom},
-        sql=sql,
+def template(sql: str = "SELECT %(id)s + 1 AS next_id", **config: Any) -> TaskTemplate:
+    """A template shaped as flytekit's ``SnowflakeTask`` writes it (settings in ``config``)."""
+    task = make_template(
+        TASK_TYPE, inputs={"id": int}, outputs={"results": StructuredDataset}, sql=sql
     )
+    task.config.update({**CUSTOM, **config})
+    return task
 
 
 def create(server: RunningServer, task: TaskTemplate, inputs: LiteralMap | None = None) -> bytes:
@@ -208,7 +207,7 @@ def test_missing_template_field_is_invalid_argument_naming_it(
     with pytest.raises(grpc.RpcError) as caught:
         create(server, template(**{field: ""}))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert f"custom.{field}" in (caught.value.details() or "")
+    assert f"config.{field}" in (caught.value.details() or "")
 
 
 @needs_backend_errors

@@ -59,6 +59,19 @@ def test_flyte_sdk_template_is_read_unchanged() -> None:
     assert spec.statement == "SELECT * FROM t WHERE id = %(id)s" and spec.has_output
 
 
+def test_flytekit_template_is_read_from_config() -> None:
+    """flytekit's SnowflakeTask writes the session settings into the template's config map."""
+    task = make_template("snowflake", inputs={"id": int}, sql="SELECT %(id)s")
+    task.config.update({**CUSTOM, "schema": "RAW"})
+    spec = query_spec(task)
+    assert (spec.account, spec.user, spec.database, spec.schema, spec.warehouse) == (
+        "myorg-myaccount", "flyte", "DB", "RAW", "WH"
+    )  # fmt: skip
+    task.config["account"] = "evil.example/x"
+    with pytest.raises(InvalidRequestError, match=r"config\.account"):
+        query_spec(task)
+
+
 def test_schema_defaults_to_public_and_no_output_is_fine() -> None:
     spec = query_spec(template(CUSTOM))
     assert spec.schema == "PUBLIC" and not spec.has_output
@@ -89,7 +102,7 @@ def test_outputs_other_than_a_results_dataset_are_refused() -> None:
 
 
 def test_a_template_without_sql_is_refused() -> None:
-    with pytest.raises(InvalidRequestError, match="sql.statement"):
+    with pytest.raises(InvalidRequestError, match=r"sql\.statement"):
         query_spec(make_template("snowflake", custom=CUSTOM))
 
 

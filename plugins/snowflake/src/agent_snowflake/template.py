@@ -2,10 +2,13 @@
 ``Snowflake`` task write it.
 
 * ``sql.statement``: the query, with ``%(name)s`` placeholders for the inputs;
-* ``custom``: ``account``, ``user``, ``database``, ``warehouse`` (required) and ``schema``
-  (default ``PUBLIC``, as flyte-sdk defaults it). flyte-sdk's ``secrets`` (secret *names*, the
-  values arrive in the call's connection) is ignored; its ``connection_kwargs`` must be empty
-  (the host, not a task, decides how to connect) and ``batch`` must be false;
+* the session settings ``account``, ``user``, ``database``, ``warehouse`` (required) and
+  ``schema`` (default ``PUBLIC``, as flyte-sdk defaults it): flytekit writes them into the
+  template's ``config`` map (``SnowflakeTask.get_config``), flyte-sdk into ``custom``. A template
+  with a ``custom`` object is read from it, any other from ``config``. flyte-sdk's ``secrets``
+  (secret *names*, the values arrive in the call's connection) is ignored; its
+  ``connection_kwargs`` must be empty (the host, not a task, decides how to connect) and
+  ``batch`` must be false;
 * ``interface.outputs``: at most one output, ``results``, a structured dataset: the query's
   result, as ``snowflake://user:account/warehouse/database/schema/query_id``.
 """
@@ -54,35 +57,37 @@ def query_spec(task_template: TaskTemplate) -> QuerySpec:
     if not statement.strip():
         raise InvalidRequestError("the task template has no SQL statement (sql.statement)")
     custom = custom_of(task_template)
-    account = _name(custom, "account")
+    source = "custom" if custom else "config"
+    settings: dict[str, Any] = custom if custom else dict(task_template.config)
+    account = _name(settings, source, "account")
     if not ACCOUNT_PATTERN.fullmatch(account):
         raise InvalidRequestError(
-            "custom.account is not a Snowflake account identifier "
+            f"{source}.account is not a Snowflake account identifier "
             "(letters, digits, '_', '-', and '.' between parts)"
         )
     _check_unsupported(custom)
     return QuerySpec(
         statement=statement,
         account=account,
-        user=_name(custom, "user"),
-        database=_name(custom, "database"),
-        schema=_name(custom, "schema", DEFAULT_SCHEMA),
-        warehouse=_name(custom, "warehouse"),
+        user=_name(settings, source, "user"),
+        database=_name(settings, source, "database"),
+        schema=_name(settings, source, "schema", DEFAULT_SCHEMA),
+        warehouse=_name(settings, source, "warehouse"),
         has_output=_has_output(task_template),
     )
 
 
-def _name(custom: dict[str, Any], field: str, default: str | None = None) -> str:
-    value = custom.get(field, default)
+def _name(settings: dict[str, Any], source: str, field: str, default: str | None = None) -> str:
+    value = settings.get(field, default)
     if value is None or value == "":
         if default is not None:
             return default
-        raise InvalidRequestError(f"custom.{field} is required (the Snowflake {field})")
+        raise InvalidRequestError(f"{source}.{field} is required (the Snowflake {field})")
     if not isinstance(value, str):
-        raise InvalidRequestError(f"custom.{field} must be a string")
+        raise InvalidRequestError(f"{source}.{field} must be a string")
     if len(value) > MAX_NAME_CHARS or _CONTROL.search(value):
         raise InvalidRequestError(
-            f"custom.{field} must be at most {MAX_NAME_CHARS} printable characters"
+            f"{source}.{field} must be at most {MAX_NAME_CHARS} printable characters"
         )
     return value
 
