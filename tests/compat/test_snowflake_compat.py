@@ -67,7 +67,7 @@ def test_flytekit_snowflake_task_runs_unchanged(server: RunningServer, fakesnow:
     template = fk.serialize(task)
     assert template.type == "snowflake"
     meta = propeller.create(server.async_stub, template, fk.inputs(task, {"id": 41}))
-    resource, phases = propeller.poll(server.async_stub, propeller.category_of(template), meta)
+    resource, _ = propeller.poll(server.async_stub, propeller.category_of(template), meta)
     assert resource.phase == Phase.SUCCEEDED, resource.message
     query_id = json.loads(meta)["query_id"]
     results = fk.outputs(resource.outputs, task)["results"]
@@ -76,7 +76,9 @@ def test_flytekit_snowflake_task_runs_unchanged(server: RunningServer, fakesnow:
     assert [link.name for link in resource.log_links] == ["Snowflake Query Details"]
 
 
-def test_flytekit_snowflake_meta_is_polled_and_deleted(server: RunningServer, fakesnow: Any) -> None:
+def test_flytekit_snowflake_meta_is_polled_and_deleted(
+    server: RunningServer, fakesnow: Any
+) -> None:
     """A query flytekit's connector submitted (``execute_async``) and the handle it stored."""
     connection = connect(fakesnow)
     try:
@@ -123,7 +125,8 @@ def test_flyte_sdk_snowflake_task_runs_unchanged(server: RunningServer, fakesnow
     from flyte.io import DataFrame
     from flyte.models import SerializationContext
     from flyteidl.core.tasks_pb2 import TaskTemplate
-    from flyteplugins.snowflake import Snowflake, SnowflakeConfig as Flyte2Config
+    from flyteplugins.snowflake import Snowflake
+    from flyteplugins.snowflake import SnowflakeConfig as Flyte2Config
     from google.protobuf import json_format
 
     from agenthost.testing import make_inputs

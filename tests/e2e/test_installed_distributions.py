@@ -48,7 +48,13 @@ def test_every_first_party_plugin_loads_from_its_wheel() -> None:
 def test_each_distribution_ships_its_type_information() -> None:
     from importlib.resources import files
 
-    for package in ("agenthost", "agent_bigquery", "agent_openai", "agent_file_sensor", "agent_snowflake"):
+    for package in (
+        "agenthost",
+        "agent_bigquery",
+        "agent_openai",
+        "agent_file_sensor",
+        "agent_snowflake",
+    ):
         assert files(package).joinpath("py.typed").is_file(), package
 
 
