@@ -1,7 +1,10 @@
 """The protocol-independent core of the host: find the agent for a request and call it.
 
-``Dispatcher`` takes flyteidl request pieces and returns flyteidl messages. It knows nothing
-about gRPC, so the gRPC server, ``agenthost run`` (in-process) and the testing kit share it.
+``Dispatcher`` takes the pieces of a request that agents see (template, inputs, output
+prefix, task execution metadata) and returns what agents return (``resource_meta`` bytes, a
+``Resource`` as flyteidl's ``Resource``). It knows no gRPC service and no request or response
+message: the protocol adapters in ``agenthost.protocols`` convert at the edge, and
+``agenthost run`` (in-process) and the testing kit call it directly.
 
 Agent resolution: a request that sets ``task_category`` is served by the agent registered for
 exactly that (name, version). A request that only sets the deprecated ``task_type`` string is
@@ -40,9 +43,10 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from flyteidl.admin import agent_pb2
+from flyteidl.admin.agent_pb2 import GetTaskLogsResponse, GetTaskMetricsResponse
+from flyteidl.admin.agent_pb2 import Resource as ResourceProto
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
@@ -88,6 +92,18 @@ SUMMARY_LIMIT = 300
 TRACEBACK_HEADER = "Traceback (most recent call last)"
 
 logger = logging.getLogger("agenthost.server")
+
+
+class CategoryLike(Protocol):
+    """A task category as requests carry it (any object with ``name`` and ``version``)."""
+
+    @property
+    def name(self) -> str:
+        """The task type."""
+
+    @property
+    def version(self) -> int:
+        """The task type version."""
 
 
 class AgentCallError(AgentHostError):
@@ -178,17 +194,6 @@ class AgentEntry:
         self.thread_slots = asyncio.Semaphore(threads) if threads is not None else None
         """The limit on pool threads this agent's blocking calls occupy (None: unlimited)."""
 
-    def to_proto(self) -> agent_pb2.Agent:
-        """The flyteidl ``Agent`` description (both the deprecated type list and categories)."""
-        return agent_pb2.Agent(
-            name=self.name,
-            is_sync=self.is_sync,
-            supported_task_types=[self.category.name],
-            supported_task_categories=[
-                agent_pb2.TaskCategory(name=self.category.name, version=self.category.version)
-            ],
-        )
-
 
 @dataclass
 class SyncResultMeta:
@@ -198,7 +203,7 @@ class SyncResultMeta:
 
     task_type: str
     version: int
-    resource: agent_pb2.Resource
+    resource: ResourceProto
 
     def encode(self) -> bytes:
         """The JSON bytes."""
@@ -236,7 +241,7 @@ class SyncResultMeta:
             or not isinstance(encoded, str)
         ):
             raise ResourceMetaError("resource_meta is a malformed sync agent result")
-        resource = agent_pb2.Resource()
+        resource = ResourceProto()
         try:
             resource.ParseFromString(base64.b64decode(encoded, validate=True))
         except (binascii.Error, ValueError, DecodeError):
@@ -298,9 +303,7 @@ class Dispatcher:
             raise UnknownTaskTypeError(f"no agent serves task type {task_type!r}")
         return entry
 
-    def resolve_request(
-        self, task_type: str, category: agent_pb2.TaskCategory | None
-    ) -> AgentEntry:
+    def resolve_request(self, task_type: str, category: CategoryLike | None) -> AgentEntry:
         """Resolve from a request's ``task_type`` and (possibly unset) ``task_category``."""
         if category is not None and category.name:
             entry = self._by_key.get((category.name, category.version))
@@ -327,16 +330,12 @@ class Dispatcher:
 
     # -- agent metadata -------------------------------------------------------------------
 
-    def list_agents(self) -> list[agent_pb2.Agent]:
-        """Every served agent, in load order."""
-        return [e.to_proto() for e in self.entries]
-
-    def get_agent(self, name: str) -> agent_pb2.Agent:
+    def agent_named(self, name: str) -> AgentEntry:
         """The agent named ``name``; ``UnknownTaskTypeError`` if none."""
         entry = self._by_name.get(name)
         if entry is None:
             raise UnknownTaskTypeError(f"no agent named {name!r}")
-        return entry.to_proto()
+        return entry
 
     # -- operations -----------------------------------------------------------------------
 
@@ -384,12 +383,12 @@ class Dispatcher:
     async def get(
         self,
         task_type: str,
-        category: agent_pb2.TaskCategory | None,
+        category: CategoryLike | None,
         resource_meta: bytes,
         *,
         output_prefix: str = "",
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        into: ResourceProto | None = None,
+    ) -> ResourceProto:
         """Report a task's ``Resource``, written into ``into`` (an empty message, such as a
         response's field) if given."""
         entry = self.resolve_request(task_type, category)
@@ -401,7 +400,7 @@ class Dispatcher:
         return self.resource_to_proto(entry, "get", result, None, into)
 
     async def delete(
-        self, task_type: str, category: agent_pb2.TaskCategory | None, resource_meta: bytes
+        self, task_type: str, category: CategoryLike | None, resource_meta: bytes
     ) -> None:
         """Cancel a task (a sync agent's result has nothing to cancel)."""
         entry = self.resolve_request(task_type, category)
@@ -419,8 +418,8 @@ class Dispatcher:
         *,
         output_prefix: str = "",
         task_execution_metadata: TaskExecutionMetadata | None = None,
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        into: ResourceProto | None = None,
+    ) -> ResourceProto:
         """Run a sync agent; return its final ``Resource``, written into ``into`` (an empty
         message, such as a response's field) if given."""
         if template is None:
@@ -437,17 +436,17 @@ class Dispatcher:
     async def metrics(
         self,
         task_type: str,
-        category: agent_pb2.TaskCategory | None,
+        category: CategoryLike | None,
         resource_meta: bytes,
         **query: Any,
-    ) -> agent_pb2.GetTaskMetricsResponse:
+    ) -> GetTaskMetricsResponse:
         """The agent's ``get_metrics`` (keywords: ``queries``, ``start_time``, ``end_time``,
         ``step``)."""
         entry = self.resolve_request(task_type, category)
         method = self._optional(entry, "get_metrics", "metrics")
         meta = self._decode_meta(entry, resource_meta)
         result = await self._call(entry, "get metrics", method, (meta,), query)
-        if not isinstance(result, agent_pb2.GetTaskMetricsResponse):
+        if not isinstance(result, GetTaskMetricsResponse):
             raise AgentCallError(
                 entry.name,
                 "get metrics",
@@ -458,10 +457,10 @@ class Dispatcher:
     async def logs(
         self,
         task_type: str,
-        category: agent_pb2.TaskCategory | None,
+        category: CategoryLike | None,
         resource_meta: bytes,
         **query: Any,
-    ) -> AsyncIterator[agent_pb2.GetTaskLogsResponse]:
+    ) -> AsyncIterator[GetTaskLogsResponse]:
         """Every ``GetTaskLogsResponse`` the agent's ``get_logs`` produces (keywords:
         ``lines``, ``token``). ``get_logs`` may return one response, an iterable of them or
         an async iterator of them."""
@@ -470,7 +469,7 @@ class Dispatcher:
         meta = self._decode_meta(entry, resource_meta)
         produced = await self._call(entry, "get logs", method, (meta,), query)
         try:
-            if isinstance(produced, agent_pb2.GetTaskLogsResponse):
+            if isinstance(produced, GetTaskLogsResponse):
                 yield produced
             elif hasattr(produced, "__aiter__"):
                 async for item in produced:
@@ -521,8 +520,8 @@ class Dispatcher:
         inputs: LiteralMap | None,
         output_prefix: str,
         task_execution_metadata: TaskExecutionMetadata | None,
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        into: ResourceProto | None = None,
+    ) -> ResourceProto:
         method = self._require(entry, "do")
         result = await self._call(
             entry,
@@ -544,7 +543,7 @@ class Dispatcher:
             )
         return resource
 
-    def _sync_meta(self, entry: AgentEntry, resource: agent_pb2.Resource) -> bytes:
+    def _sync_meta(self, entry: AgentEntry, resource: ResourceProto) -> bytes:
         size = resource.ByteSize()
         if size > self.max_sync_meta_bytes:
             resource = resource_to_proto(
@@ -618,11 +617,11 @@ class Dispatcher:
         operation: str,
         result: Any,
         template: TaskTemplate | None,
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        into: ResourceProto | None = None,
+    ) -> ResourceProto:
         """Convert an agent's ``Resource`` (or a flyteidl ``Resource``) to flyteidl, written
         into ``into`` (an empty message) if given."""
-        if isinstance(result, agent_pb2.Resource):
+        if isinstance(result, ResourceProto):
             return _deliver(result, into)
         if not isinstance(result, Resource):
             raise AgentCallError(
@@ -707,15 +706,15 @@ async def _in_thread_slot(slots: asyncio.Semaphore, call: Callable[[], Any]) -> 
         raise
 
 
-def _deliver(resource: agent_pb2.Resource, into: agent_pb2.Resource | None) -> agent_pb2.Resource:
+def _deliver(resource: ResourceProto, into: ResourceProto | None) -> ResourceProto:
     if into is None:
         return resource
     into.CopyFrom(resource)
     return into
 
 
-def _check_log_item(entry: AgentEntry, item: Any) -> agent_pb2.GetTaskLogsResponse:
-    if not isinstance(item, agent_pb2.GetTaskLogsResponse):
+def _check_log_item(entry: AgentEntry, item: Any) -> GetTaskLogsResponse:
+    if not isinstance(item, GetTaskLogsResponse):
         raise TypeError(f"get_logs produced {type(item).__name__}, not a GetTaskLogsResponse")
     return item
 
@@ -723,12 +722,12 @@ def _check_log_item(entry: AgentEntry, item: Any) -> agent_pb2.GetTaskLogsRespon
 def resource_to_proto(
     resource: Resource,
     template: TaskTemplate | None,
-    into: agent_pb2.Resource | None = None,
-) -> agent_pb2.Resource:
+    into: ResourceProto | None = None,
+) -> ResourceProto:
     """An ``agenthost.Resource`` as a flyteidl ``Resource``; dict outputs are converted with
     ``template``'s output interface if given, untyped otherwise. With ``into`` (an empty
     message, such as a response's field), the resource is written there and returned."""
-    proto = agent_pb2.Resource() if into is None else into
+    proto = ResourceProto() if into is None else into
     proto.phase = resource.phase
     if resource.message:
         proto.message = resource.message
