@@ -43,6 +43,8 @@ FLYTE2_REFERENCE = [
 """flyte-sdk 2 (``c0``, its connectors) is a test-time reference only, in a venv of its own
 (it pins its own flyteidl2): the compat session generates fixtures with it, the bench session
 runs ``c0`` from it. Never installed beside agenthost."""
+FLYTEIDL2 = "flyteidl2>=2.0.51"
+"""The v2 stubs of the bench's load generator and bare v2 ceiling."""
 
 
 def _editable(distribution: str, extras: str = "") -> list[str]:
@@ -217,6 +219,7 @@ def bench(session: nox.Session) -> None:
     session.install(
         *_editable("agenthost"),
         *[a for d in PLUGINS for a in _editable(d)],
+        FLYTEIDL2,
         "py-spy",
         "pyinstrument",
         "uv",
@@ -224,11 +227,14 @@ def bench(session: nox.Session) -> None:
     tmp = Path(session.create_tmp()).resolve()  # run.py runs its tools from bench/
     core, flytekit = tmp / "bench-core", tmp / "bench-flytekit"
     flytekit_plugins = tmp / "bench-flytekit-plugins"
+    flyte2, flyte2_plugins = tmp / "bench-flyte2", tmp / "bench-flyte2-plugins"
     fk_version = FLYTEKIT_REFERENCE[0].split("==")[1]
     for venv, packages in (
-        (core, _editable("agenthost")),
+        (core, [*_editable("agenthost"), FLYTEIDL2]),
         (flytekit, [f"flytekit[connector]=={fk_version}"]),
         (flytekit_plugins, [f"flytekit[connector]=={fk_version}", *FLYTEKIT_REFERENCE[1:]]),
+        (flyte2, FLYTE2_REFERENCE[:1]),
+        (flyte2_plugins, FLYTE2_REFERENCE),
     ):
         _reference_venv(session, venv, packages)
     session.run(
@@ -242,6 +248,10 @@ def bench(session: nox.Session) -> None:
         str(flytekit / "bin" / "python"),
         "--flytekit-plugins-python",
         str(flytekit_plugins / "bin" / "python"),
+        "--flyte2-python",
+        str(flyte2 / "bin" / "python"),
+        "--flyte2-plugins-python",
+        str(flyte2_plugins / "bin" / "python"),
         *session.posargs,
     )
 
