@@ -36,6 +36,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -51,6 +52,13 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
 from agenthost.agent import AgentBase, AsyncAgentBase, TaskCategory, implements
+from agenthost.connection import (
+    EMPTY_CONNECTION,
+    Connection,
+    has_current_connection,
+    leaked_secret,
+    using_connection,
+)
 from agenthost.errors import (
     AgentHostError,
     InvalidRequestError,
@@ -61,10 +69,9 @@ from agenthost.errors import (
 from agenthost.literals import to_literal_map
 from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
-from agenthost.signatures import accepted_keywords
+from agenthost.signatures import accepted_keywords, declares
 
 if TYPE_CHECKING:
-    from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
 
@@ -151,6 +158,7 @@ class _Method:
     is_async: bool
     accepted: frozenset[str] | None
     is_async_generator: bool = False
+    takes_connection: bool = False
 
     @classmethod
     def of(cls, agent: AgentBase, name: str) -> _Method | None:
@@ -162,12 +170,23 @@ class _Method:
             inspect.iscoroutinefunction(fn),
             accepted_keywords(fn),
             inspect.isasyncgenfunction(fn),
+            declares(fn, "connection"),
         )
 
     def keywords(self, candidates: dict[str, Any]) -> dict[str, Any]:
         if self.accepted is None:
             return candidates
         return {k: v for k, v in candidates.items() if k in self.accepted}
+
+    def call_keywords(
+        self, candidates: dict[str, Any], connection: Connection | None
+    ) -> dict[str, Any]:
+        """The keywords of one call: the accepted ``candidates``, plus ``connection`` if the
+        method declares it (``**kwargs`` alone never receives it)."""
+        kwargs = candidates if self.accepted is None else self.keywords(candidates)
+        if self.takes_connection:
+            kwargs = {**kwargs, "connection": connection or EMPTY_CONNECTION}
+        return kwargs
 
 
 class AgentEntry:
@@ -345,16 +364,18 @@ class Dispatcher:
         inputs: LiteralMap | None = None,
         *,
         output_prefix: str = "",
-        task_execution_metadata: TaskExecutionMetadata | None = None,
+        task_execution_metadata: Any = None,
+        connection: Connection | None = None,
     ) -> bytes:
-        """Start a task; return the ``resource_meta`` bytes (for sync agents, the result)."""
+        """Start a task; return the ``resource_meta`` bytes (for sync agents, the result).
+        ``connection``: the call's per-task credentials (None: a call that carries none)."""
         if template is None:
             raise InvalidRequestError("CreateTaskRequest has no template")
         entry = self.resolve_template(template)
         check_inputs(template, inputs)
         if entry.is_sync:
             resource = await self._do(
-                entry, template, inputs, output_prefix, task_execution_metadata
+                entry, template, inputs, output_prefix, task_execution_metadata, None, connection
             )
             return self._sync_meta(entry, resource)
         method = self._require(entry, "create")
@@ -368,17 +389,22 @@ class Dispatcher:
                 "output_prefix": output_prefix,
                 "task_execution_metadata": task_execution_metadata,
             },
+            connection,
         )
         if isinstance(meta, (bytes, bytearray)):
-            return bytes(meta)
-        encode = getattr(meta, "encode", None)
-        if encode is None:
-            raise AgentCallError(
-                entry.name,
-                "create",
-                TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
-            )
-        return bytes(encode())
+            data = bytes(meta)
+        else:
+            encode = getattr(meta, "encode", None)
+            if encode is None:
+                raise AgentCallError(
+                    entry.name,
+                    "create",
+                    TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
+                )
+            data = bytes(encode())
+        if connection:
+            _refuse_leak(entry, connection, data)
+        return data
 
     async def get(
         self,
@@ -388,6 +414,7 @@ class Dispatcher:
         *,
         output_prefix: str = "",
         into: ResourceProto | None = None,
+        connection: Connection | None = None,
     ) -> ResourceProto:
         """Report a task's ``Resource``, written into ``into`` (an empty message, such as a
         response's field) if given."""
@@ -396,11 +423,17 @@ class Dispatcher:
             return _deliver(self._decode_sync_meta(entry, resource_meta).resource, into)
         meta = self._decode_meta(entry, resource_meta)
         method = self._require(entry, "get")
-        result = await self._call(entry, "get", method, (meta,), {"output_prefix": output_prefix})
+        result = await self._call(
+            entry, "get", method, (meta,), {"output_prefix": output_prefix}, connection
+        )
         return self.resource_to_proto(entry, "get", result, None, into)
 
     async def delete(
-        self, task_type: str, category: CategoryLike | None, resource_meta: bytes
+        self,
+        task_type: str,
+        category: CategoryLike | None,
+        resource_meta: bytes,
+        connection: Connection | None = None,
     ) -> None:
         """Cancel a task (a sync agent's result has nothing to cancel)."""
         entry = self.resolve_request(task_type, category)
@@ -409,7 +442,7 @@ class Dispatcher:
             return
         meta = self._decode_meta(entry, resource_meta)
         method = self._require(entry, "delete")
-        await self._call(entry, "delete", method, (meta,), {})
+        await self._call(entry, "delete", method, (meta,), {}, connection)
 
     async def do(
         self,
@@ -417,8 +450,9 @@ class Dispatcher:
         inputs: LiteralMap | None = None,
         *,
         output_prefix: str = "",
-        task_execution_metadata: TaskExecutionMetadata | None = None,
+        task_execution_metadata: Any = None,
         into: ResourceProto | None = None,
+        connection: Connection | None = None,
     ) -> ResourceProto:
         """Run a sync agent; return its final ``Resource``, written into ``into`` (an empty
         message, such as a response's field) if given."""
@@ -431,13 +465,16 @@ class Dispatcher:
                 "use CreateTask/GetTask, not ExecuteTaskSync"
             )
         check_inputs(template, inputs)
-        return await self._do(entry, template, inputs, output_prefix, task_execution_metadata, into)
+        return await self._do(
+            entry, template, inputs, output_prefix, task_execution_metadata, into, connection
+        )
 
     async def metrics(
         self,
         task_type: str,
         category: CategoryLike | None,
         resource_meta: bytes,
+        connection: Connection | None = None,
         **query: Any,
     ) -> GetTaskMetricsResponse:
         """The agent's ``get_metrics`` (keywords: ``queries``, ``start_time``, ``end_time``,
@@ -445,7 +482,7 @@ class Dispatcher:
         entry = self.resolve_request(task_type, category)
         method = self._optional(entry, "get_metrics", "metrics")
         meta = self._decode_meta(entry, resource_meta)
-        result = await self._call(entry, "get metrics", method, (meta,), query)
+        result = await self._call(entry, "get metrics", method, (meta,), query, connection)
         if not isinstance(result, GetTaskMetricsResponse):
             raise AgentCallError(
                 entry.name,
@@ -459,6 +496,7 @@ class Dispatcher:
         task_type: str,
         category: CategoryLike | None,
         resource_meta: bytes,
+        connection: Connection | None = None,
         **query: Any,
     ) -> AsyncIterator[GetTaskLogsResponse]:
         """Every ``GetTaskLogsResponse`` the agent's ``get_logs`` produces (keywords:
@@ -467,28 +505,10 @@ class Dispatcher:
         entry = self.resolve_request(task_type, category)
         method = self._optional(entry, "get_logs", "logs")
         meta = self._decode_meta(entry, resource_meta)
-        produced = await self._call(entry, "get logs", method, (meta,), query)
-        try:
-            if isinstance(produced, GetTaskLogsResponse):
-                yield produced
-            elif hasattr(produced, "__aiter__"):
-                async for item in produced:
-                    yield _check_log_item(entry, item)
-            elif isinstance(produced, Iterable):
-                loop = asyncio.get_running_loop()
-                iterator = iter(produced)
-                done = object()
-                while True:
-                    item = await loop.run_in_executor(None, next, iterator, done)
-                    if item is done:
-                        break
-                    yield _check_log_item(entry, item)
-            else:
-                raise TypeError(f"get_logs returned {type(produced).__name__}")
-        except (AgentHostError, asyncio.CancelledError, GeneratorExit):
-            raise
-        except Exception as exc:
-            raise AgentCallError(entry.name, "get logs", exc) from exc
+        produced = await self._call(entry, "get logs", method, (meta,), query, connection)
+        with using_connection(connection):
+            async for item in _log_items(entry, produced):
+                yield item
 
     async def aclose(self, timeout: float = DEFAULT_CLOSE_TIMEOUT) -> list[str]:
         """Call the optional ``aclose()`` of every agent (once per agent object, ``async def``
@@ -519,8 +539,9 @@ class Dispatcher:
         template: TaskTemplate,
         inputs: LiteralMap | None,
         output_prefix: str,
-        task_execution_metadata: TaskExecutionMetadata | None,
+        task_execution_metadata: Any,
         into: ResourceProto | None = None,
+        connection: Connection | None = None,
     ) -> ResourceProto:
         method = self._require(entry, "do")
         result = await self._call(
@@ -533,6 +554,7 @@ class Dispatcher:
                 "output_prefix": output_prefix,
                 "task_execution_metadata": task_execution_metadata,
             },
+            connection,
         )
         resource = self.resource_to_proto(entry, "do", result, template, into)
         if not is_terminal_phase(resource.phase):
@@ -596,8 +618,23 @@ class Dispatcher:
         method: _Method,
         args: Sequence[Any],
         candidates: dict[str, Any],
+        connection: Connection | None = None,
     ) -> Any:
+        if connection is not None or method.takes_connection:
+            with using_connection(connection):
+                kwargs = method.call_keywords(candidates, connection)
+                return await self._call_with(entry, operation, method, args, kwargs)
         kwargs = candidates if method.accepted is None else method.keywords(candidates)
+        return await self._call_with(entry, operation, method, args, kwargs)
+
+    async def _call_with(
+        self,
+        entry: AgentEntry,
+        operation: str,
+        method: _Method,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
         semaphore = entry.semaphore
         try:
             if semaphore is None:
@@ -667,6 +704,8 @@ async def _invoke(
     if method.is_async_generator:
         return method.fn(*args, **kwargs)
     call = functools.partial(method.fn, *args, **kwargs)
+    if has_current_connection():  # run_in_executor does not carry the context to the thread
+        call = functools.partial(contextvars.copy_context().run, call)
     if thread_slots is None:
         result = await asyncio.get_running_loop().run_in_executor(None, call)
     else:
@@ -704,6 +743,18 @@ async def _in_thread_slot(slots: asyncio.Semaphore, call: Callable[[], Any]) -> 
                 state["abandoned"] = True
                 slots.release()
         raise
+
+
+def _refuse_leak(entry: AgentEntry, connection: Connection, data: bytes) -> None:
+    """``AgentCallError`` if ``data`` (a ``resource_meta``) holds a connection secret: it is
+    stored by the executor and sent back on every call, so it must never carry credentials."""
+    key = leaked_secret(connection, data)
+    if key is not None:
+        raise AgentCallError(
+            entry.name,
+            "create",
+            ValueError(f"resource_meta contains the value of connection secret {key!r}"),
+        )
 
 
 def _deliver(resource: ResourceProto, into: ResourceProto | None) -> ResourceProto:
@@ -777,3 +828,32 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
             f"missing input(s) {', '.join(map(repr, sorted(missing)))} declared in the "
             f"interface of task type {template.type!r}"
         )
+
+
+async def _log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLogsResponse]:
+    """Every ``GetTaskLogsResponse`` in what ``get_logs`` returned (one, an iterable, an async
+    iterator); a blocking iterable is advanced in the pool with the call's context."""
+    try:
+        if isinstance(produced, GetTaskLogsResponse):
+            yield produced
+        elif hasattr(produced, "__aiter__"):
+            async for item in produced:
+                yield _check_log_item(entry, item)
+        elif isinstance(produced, Iterable):
+            loop = asyncio.get_running_loop()
+            iterator = iter(produced)
+            done = object()
+            while True:
+                step = functools.partial(next, iterator, done)
+                if has_current_connection():
+                    step = functools.partial(contextvars.copy_context().run, step)
+                item = await loop.run_in_executor(None, step)
+                if item is done:
+                    break
+                yield _check_log_item(entry, item)
+        else:
+            raise TypeError(f"get_logs returned {type(produced).__name__}")
+    except (AgentHostError, asyncio.CancelledError, GeneratorExit):
+        raise
+    except Exception as exc:
+        raise AgentCallError(entry.name, "get logs", exc) from exc
