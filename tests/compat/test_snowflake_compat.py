@@ -1,7 +1,7 @@
-"""agent-snowflake against flytekit 1.16.31's Snowflake plugin (and flyte-sdk 2.12.1's, when the
-compat session has it): templates ``SnowflakeTask`` serializes run unchanged, and the
+"""agent-snowflake against flytekit 1.16.31's Snowflake plugin and flyte-sdk 2.12.1's: templates ``SnowflakeTask`` serializes run unchanged, and the
 ``resource_meta`` both sides write is read by the other, with flytekit's own connector polling
-agenthost's handle against the same fakesnow."""
+agenthost's handle against the same fakesnow; flyte-sdk 2.12.1's template (the committed
+fixture) runs over v1, and over v2 with the key pair in the task's connection."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from flytekit import StructuredDataset, kwtypes
 from flytekitplugins.snowflake import SnowflakeConfig, SnowflakeTask
 from flytekitplugins.snowflake.connector import SnowflakeJobMetadata
+from google.protobuf import json_format
 
 from agenthost import Phase
 from agenthost.testing import RunningServer
@@ -117,35 +118,74 @@ def test_flytekits_connector_polls_agenthosts_meta(
     assert resource.phase == Phase.SUCCEEDED
 
 
-def test_flyte_sdk_snowflake_task_runs_unchanged(server: RunningServer, fakesnow: Any) -> None:
-    """flyte-sdk 2.12.1's ``Snowflake`` task, serialized by flyte-sdk itself (skipped unless the
-    compat session installs flyte and flyteplugins-snowflake)."""
-    pytest.importorskip("flyteplugins.snowflake")
-    from flyte._internal.runtime.task_serde import get_proto_task
-    from flyte.io import DataFrame
-    from flyte.models import SerializationContext
+def _table_t(fakesnow: Any) -> None:
+    """``DB.PUBLIC.T``, which the flyte-sdk fixture's query reads."""
+    connection = connect(fakesnow)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("CREATE DATABASE IF NOT EXISTS DB")
+        cursor.execute("CREATE OR REPLACE TABLE DB.PUBLIC.T (ID INT, NAME TEXT)")
+        cursor.execute("INSERT INTO DB.PUBLIC.T VALUES (1, 'one'), (2, 'two')")
+    finally:
+        connection.close()
+
+
+def test_flyte_sdk_snowflake_template_runs_unchanged_over_v1(
+    server: RunningServer, fakesnow: Any
+) -> None:
+    """flyte-sdk 2.12.1's ``Snowflake`` template (the committed fixture, which the compat
+    session checks against flyte-sdk itself), settings in ``custom``, over the v1 services."""
+    import executor2
     from flyteidl.core.tasks_pb2 import TaskTemplate
-    from flyteplugins.snowflake import Snowflake
-    from flyteplugins.snowflake import SnowflakeConfig as Flyte2Config
-    from google.protobuf import json_format
 
     from agenthost.testing import make_inputs
 
-    task = Snowflake(
-        name="compat_snowflake_select",
-        query_template="SELECT %(id)s * 2 AS doubled",
-        plugin_config=Flyte2Config(**CONFIG),
-        inputs={"id": int},
-        output_dataframe_type=DataFrame,
-        snowflake_private_key="snowflake-pk",
-    )
-    context = SerializationContext(version="v1", project="flytesnacks", domain="development")
-    raw = json_format.MessageToDict(get_proto_task(task, context), preserving_proto_field_name=True)
-    for side in ("inputs", "outputs"):  # flyteidl2 lists variables; flyteidl v1 maps them
-        entries = raw["interface"][side]["variables"]
-        raw["interface"][side]["variables"] = {e["key"]: e["value"] for e in entries}
-    template = json_format.ParseDict(raw, TaskTemplate(), ignore_unknown_fields=True)
-    meta = propeller.create(server.async_stub, template, make_inputs(template, {"id": 21}))
+    _table_t(fakesnow)
+    template = executor2.fixture("snowflake_task_template", TaskTemplate)
+    assert json_format.MessageToDict(template.custom)["secrets"] == {
+        "snowflake_private_key": "SNOWFLAKE_PK"
+    }
+    meta = propeller.create(server.async_stub, template, make_inputs(template, {"id": 2}))
     resource, _ = propeller.poll(server.async_stub, propeller.category_of(template), meta)
     assert resource.phase == Phase.SUCCEEDED, resource.message
-    assert rows_of(fakesnow, json.loads(meta)["query_id"]) == [(42,)]
+    assert rows_of(fakesnow, json.loads(meta)["query_id"]) == [(2, "two")]
+
+
+def test_flyte_sdk_snowflake_task_over_v2_with_the_connections_key(
+    server: RunningServer, fakesnow: Any
+) -> None:
+    """The Flyte 2 executor's CreateTask/GetTask for that template, the key pair in the
+    task's ``connection`` (the only key Snowflake accepts for this user), over v2."""
+    import executor2
+    import grpc
+    from flyteidl2.connector import connector_pb2
+    from flyteidl2.core import tasks_pb2
+    from snowflake_fake import make_key_pair
+
+    _table_t(fakesnow)
+    user = "flyte2_tenant"
+    tenant = make_key_pair()
+    fakesnow.register_key(user, tenant.fingerprint)
+    template = executor2.fixture("snowflake_task_template", tasks_pb2.TaskTemplate)
+    template.custom["user"] = user
+    request = executor2.fixture("bigquery_create_task_request", connector_pb2.CreateTaskRequest)
+    request.template.CopyFrom(template)
+    (literal,) = request.inputs.literals
+    literal.name = "id"
+    literal.value.scalar.primitive.integer = 1
+    request.connection.secrets.clear()
+    request.connection.secrets["snowflake_private_key"] = tenant.private_pem
+    stub = executor2.async_stub(server.channel)
+    try:
+        created = stub.CreateTask(request, timeout=executor2.CALL_TIMEOUT)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            pytest.skip("this agenthost does not serve flyteidl2's AsyncConnectorService yet")
+        raise
+    category = executor2.category_of(template)
+    resource, _ = executor2.poll(stub, category, created.resource_meta, request.connection)
+    assert resource.phase == Phase.SUCCEEDED, resource.message
+    assert rows_of(fakesnow, json.loads(created.resource_meta)["query_id"]) == [(1, "one")]
+    assert fakesnow.logins(user) == 1
+    assert "PRIVATE KEY" not in created.resource_meta.decode()
+    assert "PRIVATE KEY" not in server.logs()
