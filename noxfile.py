@@ -222,6 +222,7 @@ def bench(session: nox.Session) -> None:
         *_editable("agenthost"),
         *[a for d in PLUGINS for a in _editable(d)],
         FLYTEIDL2,
+        "fakesnow[server]>=0.12,<0.13",  # the plugins section's Snowflake emulator
         "py-spy",
         "pyinstrument",
         "uv",

@@ -208,6 +208,39 @@ def flyte2_targets(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+PLUGIN_GOALS = {"BigQuery": 1.5, "Snowflake": 2.0, "Databricks": 2.0}
+"""Issue 22's goals: flytekit's server CPU per GetTask over agenthost's, per plugin."""
+
+
+def plugins_table(results: dict[str, Any]) -> list[str]:
+    """Server CPU per GetTask of a finished job: agenthost's plugin vs flytekit's connector."""
+    section = results.get("plugins") or {}
+    cases = section.get("cases") or {}
+    if not cases:
+        return []
+    lines = [
+        f"GetTask of one finished job by {section.get('pollers')} concurrent pollers, each "
+        "server against the same emulator or fake (`bench/plugin_cases.py`); server CPU µs per "
+        "call (process tree), median of rounds. flytekit is `pyflyte serve connector` with its "
+        "own plugin, pointed at the emulator by `bench/plugin_endpoints.py`.",
+        "",
+        "| plugin | agenthost µs/call | flytekit µs/call | flytekit ÷ agenthost | goal | "
+        "agenthost ops/s | flytekit ops/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, case in cases.items():
+        ours, theirs = case.get("agenthost", {}), case.get("flytekit", {})
+        ratio = case.get("flytekit_over_agenthost")
+        goal = PLUGIN_GOALS.get(name)
+        lines.append(
+            f"| {name} | {_f(ours.get('server_cpu_us'))} | {_f(theirs.get('server_cpu_us'))} | "
+            f"{_f(ratio, 2) + 'x' if ratio else ours.get('error') or theirs.get('error')} | "
+            f"{'≥ ' + _f(goal, 1) + 'x' if goal else ''} | {_f(ours.get('ops'))} | "
+            f"{_f(theirs.get('ops'))} |"
+        )
+    return lines
+
+
 def import_table(results: dict[str, Any]) -> list[str]:
     data = results.get("import_time", {})
     if not data:
@@ -315,6 +348,7 @@ def render(results: dict[str, Any]) -> str:
             cold_table(results),
         ),
         ("Throughput, latency and server CPU per call", load_tables(results)),
+        ("Plugins: server CPU per GetTask against the same emulator", plugins_table(results)),
         ("Import time", import_table(results)),
         ("Literal codec (calls per second, best of 7 windows)", codec_table(results)),
     ):

@@ -16,6 +16,7 @@ interpreter. See ``bench/README.md``.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -96,11 +97,31 @@ def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], li
     return build
 
 
+def pyflyte_argv(module: str) -> Callable[[int, int], list[str]]:
+    """``pyflyte serve connector`` arguments that also import ``module`` (from bench/)."""
+
+    def build(port: int, metrics_port: int) -> list[str]:
+        return [
+            "serve",
+            "connector",
+            "--port",
+            str(port),
+            "--prometheus_port",
+            str(metrics_port),
+            "--modules",
+            module,
+        ]
+
+    return build
+
+
+def pyflyte(python: str) -> str:
+    """The ``pyflyte`` beside ``python`` ("" if there is no such venv)."""
+    return str(Path(python).parent / "pyflyte") if python else ""
+
+
 def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
     core, plugins, fk = args.core_python, args.plugins_python, args.flytekit_python
-
-    def pyflyte(python: str) -> str:
-        return str(Path(python).parent / "pyflyte") if python else ""
 
     def c0_argv(port: int, metrics_port: int) -> list[str]:
         return [
@@ -113,17 +134,7 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "c0_bench",
         ]
 
-    def flytekit_argv(port: int, metrics_port: int) -> list[str]:
-        return [
-            "serve",
-            "connector",
-            "--port",
-            str(port),
-            "--prometheus_port",
-            str(metrics_port),
-            "--modules",
-            "connectors_bench",
-        ]
+    flytekit_argv = pyflyte_argv("connectors_bench")
 
     specs = [
         ServerSpec(
@@ -492,6 +503,99 @@ def phase_load(
     }
 
 
+def create_once(address: str, template: Any, inputs: Any) -> bytes:
+    """One CreateTask; the ``resource_meta`` of the job it started."""
+    request = agent_pb2.CreateTaskRequest(template=template, output_prefix="s3://bench/plugins")
+    if inputs is not None:
+        request.inputs.CopyFrom(inputs)
+    with grpc.insecure_channel(address) as channel:
+        stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+        return bytes(stub.CreateTask(request, timeout=60).resource_meta)
+
+
+def phase_plugins(
+    args: argparse.Namespace, rounds: int, warmup: float, duration: float, logdir: Path
+) -> dict[str, Any]:
+    """Server CPU per GetTask of a finished job, agenthost's plugin against flytekit's connector
+    for the same task type and emulator, for every case in ``plugin_cases.CASES``; the two
+    servers alternate within each round."""
+    from plugin_cases import CASES, POLLERS
+
+    if not (args.plugins_python and args.flytekit_plugins_python):
+        log("  skipped: needs the plugins and flytekit+plugins venvs")
+        return {}
+    results: dict[str, Any] = {"pollers": POLLERS, "cases": {}}
+    loadgen = LoadGen()
+    try:
+        for case in CASES:
+            with tempfile.TemporaryDirectory() as scratch, case.backend(Path(scratch)) as backend:
+                ours = ServerSpec(
+                    "agenthost", args.plugins_python,
+                    agenthost_argv("--allow", case.allow), "", env=backend.env,
+                )  # fmt: skip
+                theirs = ServerSpec(
+                    "flytekit", pyflyte(args.flytekit_plugins_python),
+                    pyflyte_argv("plugin_endpoints"), "", env=backend.env,
+                )  # fmt: skip
+                with started([ours, theirs], logdir) as running:
+                    meta = create_once(
+                        running["agenthost"].address, backend.template, backend.inputs
+                    )
+                    category = agent_pb2.TaskCategory(name=case.task_type, version=0)
+                    request = agent_pb2.GetTaskRequest(
+                        task_type=case.task_type, task_category=category, resource_meta=meta
+                    )
+                    encoded = base64.b64encode(request.SerializeToString()).decode()
+                    answers: dict[str, list[dict[str, Any]]] = {"agenthost": [], "flytekit": []}
+                    for rnd in range(rounds):
+                        order = ["agenthost", "flytekit"][:: 1 if rnd % 2 == 0 else -1]
+                        for name in order:
+                            server = running[name]
+                            answer = loadgen.ask(
+                                {
+                                    "address": server.address,
+                                    "pid": server.process.pid,
+                                    "rpc": "GetTask",
+                                    "get_request": encoded,
+                                    "concurrency": POLLERS,
+                                    "warmup": warmup,
+                                    "duration": duration,
+                                }
+                            )
+                            answers[name].append(answer)
+                            log(
+                                f"  round {rnd + 1} {case.name:10s} {name:9s} "
+                                f"{answer.get('ops', 0):7.0f} ops/s  cpu "
+                                f"{answer.get('server_cpu_us', 0):6.0f} us/call  "
+                                f"errors {answer.get('errors', answer.get('error'))}"
+                            )
+                    for server in running.values():
+                        loadgen.ask({"close": server.address})
+            results["cases"][case.name] = _plugin_case_result(answers)
+    finally:
+        loadgen.close()
+    return results
+
+
+def _plugin_case_result(answers: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, runs in answers.items():
+        good = [a for a in runs if "error" not in a and a.get("calls") and not a.get("errors")]
+        if not good:
+            out[name] = {"error": (runs[-1] if runs else {}).get("error", "calls failed")}
+            continue
+        out[name] = {
+            metric: statistics.median(a[metric] for a in good)
+            for metric in ("ops", "p50_us", "p99_us", "server_cpu_us")
+        }
+        out[name]["rounds"] = len(good)
+    if "server_cpu_us" in out.get("agenthost", {}) and "server_cpu_us" in out.get("flytekit", {}):
+        out["flytekit_over_agenthost"] = (
+            out["flytekit"]["server_cpu_us"] / out["agenthost"]["server_cpu_us"]
+        )
+    return out
+
+
 def run_json(cmd: list[str], timeout: float = 600) -> Any:
     out = subprocess.run(
         cmd,
@@ -531,7 +635,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per cell (default 2, quick 0.5)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per server (default 7, quick 3)")
     parser.add_argument(
-        "--skip", default="", help="comma-separated phases to skip: cold,load,import,codec"
+        "--skip", default="", help="comma-separated phases to skip: cold,load,plugins,import,codec"
     )
     parser.add_argument(
         "--patched-host",
@@ -642,6 +746,11 @@ def main(argv: list[str]) -> int:
                 args.duration,
                 logdir,
             )
+        if "plugins" not in skip:
+            log("== plugins: server CPU per GetTask against the same emulator")
+            results["plugins"] = phase_plugins(
+                args, args.rounds, args.warmup, args.duration, logdir
+            )
     if "import" not in skip:
         log("== import time")
         runs = "5" if args.quick else "15"
@@ -680,7 +789,7 @@ def main(argv: list[str]) -> int:
             )
     if args.update and Path(args.json).exists():
         previous = json.loads(Path(args.json).read_text())
-        phases = ("cold_start", "load", "import_time", "codec")
+        phases = ("cold_start", "load", "plugins", "import_time", "codec")
         ran = {phase for phase in phases if phase in results}
         for phase in phases:
             if phase not in results and phase in previous:
