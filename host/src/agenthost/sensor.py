@@ -20,6 +20,7 @@ from agenthost.agent import AsyncAgentBase
 from agenthost.errors import InvalidRequestError
 from agenthost.resource import Resource, ResourceMeta
 from agenthost.template import custom_of, input_values
+from agenthost.threads import run_blocking
 
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
@@ -169,9 +170,8 @@ class BaseSensor(AsyncAgentBase):
     async def _poke(self, inputs: dict[str, Any]) -> bool:
         if self._poke_is_async:
             return bool(await self.poke(**inputs))  # type: ignore[misc]
-        # A blocking poke runs on the loop's default executor (the server's bounded pool).
-        loop = asyncio.get_running_loop()
-        return bool(await loop.run_in_executor(None, functools.partial(self.poke, **inputs)))
+        # A blocking poke runs on the server's bounded pool, within this agent's thread share.
+        return bool(await run_blocking(functools.partial(self.poke, **inputs)))
 
 
 class SensorRouter(AsyncAgentBase):
