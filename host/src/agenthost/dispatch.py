@@ -16,8 +16,9 @@ return: a hanging agent then holds only its share and the other agents keep bein
 Each method gets only the keyword arguments it accepts, worked out once per agent.
 
 Outputs: dict outputs of ``do`` are converted with the template's output interface when it
-declares outputs, untyped when it declares none. ``get`` has no template, so dict outputs of ``get`` are converted untyped (each value's literal type is
-inferred from the Python value); agents that need exact types return a ``LiteralMap``.
+declares outputs, untyped when it declares none. ``get`` has no template, so dict outputs of
+``get`` are converted untyped (each value's literal type is inferred from the Python value);
+agents that need exact types return a ``LiteralMap``.
 
 Sync agents through ``create``: ``CreateTask`` on a sync agent runs ``do`` and returns a
 self-contained ``resource_meta`` (see ``SyncResultMeta``) holding the final ``Resource``, so
@@ -32,12 +33,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import functools
 import inspect
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any

@@ -1,5 +1,5 @@
 """Agents for the operator tests (``--modules ops_agents``): blocking work that an agent's
-async methods hand to threads, a sync agent returning untyped outputs, and a seed-style plugin
+async methods hand to threads, a sync agent naming the process that served it, and a seed-style plugin
 that imports another seed-style plugin (``seed_plugin``) before the loader reaches it."""
 
 from __future__ import annotations
@@ -10,10 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import seed_plugin  # noqa: F401 - imported before the loader imports it as a plugin
 from flyteidl.admin import agent_pb2
 
-import seed_plugin  # noqa: F401 - imported before the loader imports it as a plugin
-from agenthost import AgentRegistry, AsyncAgentBase, BaseSensor, Resource, ResourceMeta
+from agenthost import (
+    AgentRegistry,
+    AsyncAgentBase,
+    BaseSensor,
+    Resource,
+    ResourceMeta,
+    SyncAgentBase,
+)
 
 AGENTHOST_PLUGIN_API = ">=1.0,<2"
 
@@ -71,5 +78,15 @@ class BlockingLogsAgent(AsyncAgentBase):
         return lines()
 
 
-for _agent in (BlockingPokeSensor(), BlockingLogsAgent()):
+class PidAgent(SyncAgentBase):
+    """Sync agent that answers with the process id of the server process serving it."""
+
+    def __init__(self) -> None:
+        super().__init__("pid_sync", name="PidAgent")
+
+    async def do(self, task_template: Any, **kwargs: Any) -> Resource:
+        return Resource.succeeded({"pid": os.getpid()})
+
+
+for _agent in (BlockingPokeSensor(), BlockingLogsAgent(), PidAgent()):
     AgentRegistry.register(_agent)

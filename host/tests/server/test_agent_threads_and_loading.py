@@ -35,7 +35,9 @@ def _blocking_def_call_answers(server: RunningServer) -> bool:
     template = make_template("echo_sync", version=2, outputs={"out": str})
     requests = iter(
         [
-            agent_pb2.ExecuteTaskSyncRequest(header=agent_pb2.CreateRequestHeader(template=template)),
+            agent_pb2.ExecuteTaskSyncRequest(
+                header=agent_pb2.CreateRequestHeader(template=template)
+            ),
             agent_pb2.ExecuteTaskSyncRequest(inputs=make_inputs(template, {})),
         ]
     )
@@ -117,7 +119,9 @@ def test_dict_outputs_without_declared_outputs_are_converted_untyped(
     template = make_template("echo_sync", inputs={"prompt": str})  # declares no outputs
     requests = iter(
         [
-            agent_pb2.ExecuteTaskSyncRequest(header=agent_pb2.CreateRequestHeader(template=template)),
+            agent_pb2.ExecuteTaskSyncRequest(
+                header=agent_pb2.CreateRequestHeader(template=template)
+            ),
             agent_pb2.ExecuteTaskSyncRequest(inputs=make_inputs(template, {"prompt": "hi"})),
         ]
     )
