@@ -17,14 +17,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agenthost.agent import AsyncAgentBase
+from agenthost.connection import current_connection
 from agenthost.errors import InvalidRequestError
 from agenthost.resource import Resource, ResourceMeta
+from agenthost.signatures import declares
 from agenthost.template import custom_of, input_values
 from agenthost.threads import run_blocking
 
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
+
+CONNECTION_PARAMETER = "connection"
+"""A ``poke`` parameter of this name receives the call's ``Connection``, not an input."""
 
 SENSOR_CONFIG_KEY = "sensor_config"
 """Key of the optional sensor configuration dict inside the template's ``custom``."""
@@ -95,6 +100,7 @@ class BaseSensor(AsyncAgentBase):
         """How many transient errors ``poke`` raised in this process (all tasks)."""
         self._poke_params = _poke_parameters(self)
         self._poke_is_async = inspect.iscoroutinefunction(self.poke)
+        self._poke_takes_connection = declares(self.poke, CONNECTION_PARAMETER)
 
     def poke(self, *args: Any, **inputs: Any) -> bool | Awaitable[bool]:
         """Return True once the condition holds. Override with named parameters."""
@@ -168,9 +174,12 @@ class BaseSensor(AsyncAgentBase):
         """Nothing to cancel."""
 
     async def _poke(self, inputs: dict[str, Any]) -> bool:
+        if self._poke_takes_connection:
+            inputs = {**inputs, CONNECTION_PARAMETER: current_connection()}
         if self._poke_is_async:
             return bool(await self.poke(**inputs))  # type: ignore[misc]
-        # A blocking poke runs on the server's bounded pool, within this agent's thread share.
+        # A blocking poke runs on the server's bounded pool, within this agent's thread share,
+        # with this call's context (its connection).
         return bool(await run_blocking(functools.partial(self.poke, **inputs)))
 
 
@@ -246,7 +255,7 @@ def _poke_parameters(sensor: BaseSensor) -> dict[str, tuple[Any, bool]]:
         hints = {}
     params: dict[str, tuple[Any, bool]] = {}
     for p in inspect.signature(poke).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == CONNECTION_PARAMETER:
             continue
         params[p.name] = (_expected_type(hints.get(p.name)), p.default is p.empty)
     return params

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,9 +26,11 @@ current_thread_slots: contextvars.ContextVar[asyncio.Semaphore | None] = context
 
 
 async def run_blocking(call: Callable[[], T]) -> T:
-    """Run blocking ``call`` in the loop's default executor (the server's bounded pool),
-    holding one thread of the calling agent's share until it really returns."""
-    return await run_in_share(current_thread_slots.get(), call)
+    """Run blocking ``call`` in the loop's default executor (the server's bounded pool), with
+    the caller's context (e.g. ``agenthost.current_connection()``), holding one thread of the
+    calling agent's share until it really returns."""
+    in_context = functools.partial(contextvars.copy_context().run, call)
+    return await run_in_share(current_thread_slots.get(), in_context)
 
 
 async def run_in_share(slots: asyncio.Semaphore | None, call: Callable[[], T]) -> T:
