@@ -3,7 +3,6 @@ gRPC probes when the main port speaks TLS."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -14,9 +13,9 @@ import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from server_test_kit import free_port, server_env, test_server
+from server_test_kit import free_port, serve_on_taken_port, test_server
 
-from agenthost.testing import CertificateFiles, make_certificates, serve_command
+from agenthost.testing import CertificateFiles, make_certificates
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -72,17 +71,7 @@ def test_tls_server_answers_health_in_plaintext_and_nothing_else(
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_taken_health_port_is_a_startup_error(markers: Path, workers: str) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [*serve_command("--health-port", str(port), "--workers", workers)],
-            env={**os.environ, **server_env(markers)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    port, result = serve_on_taken_port(markers, "--health-port", "--workers", workers)
     assert result.returncode != 0
     assert f"--health-port {port}" in result.stderr
     assert "agenthost serving on" not in result.stdout

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import time
 import urllib.request
 from collections import Counter
@@ -20,11 +19,11 @@ import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
-from server_test_kit import free_port, server_env, test_server
+from server_test_kit import free_port, serve_on_taken_port, test_server
 
 from agenthost.literals import literal_map_to_python
 from agenthost.server.metrics_http import REQUEST_TIMEOUT
-from agenthost.testing import RunningServer, make_inputs, make_template, serve_command, wait_for
+from agenthost.testing import RunningServer, make_inputs, make_template, wait_for
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 PID_CALLS = (("operation", "do"), ("task_type", "pid_sync"))
@@ -189,18 +188,7 @@ def test_metrics_host_option_overrides_the_grpc_address(markers: Path) -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_taken_metrics_port_is_a_startup_error(markers: Path, workers: str) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        command = serve_command("--metrics-port", str(port), "--workers", workers)
-        result = subprocess.run(
-            [*command, "--modules", "agents_for_tests"],
-            env={**os.environ, **server_env(markers)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    port, result = serve_on_taken_port(markers, "--metrics-port", "--workers", workers)
     assert result.returncode != 0
     assert f"--metrics-port {port}" in result.stderr
     assert "agenthost serving on" not in result.stdout

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import logging
 from typing import TYPE_CHECKING
 
@@ -119,6 +118,8 @@ class MetricsListener:
         body = encoder(self.registry)
         extra = [f"Content-Type: {content_type}"]
         if "gzip" in headers.get("accept-encoding", ""):
+            import gzip
+
             body = gzip.compress(body, compresslevel=6)
             extra.append("Content-Encoding: gzip")
         return 200, b"" if method == "HEAD" else body, extra
