@@ -163,10 +163,12 @@ class _MetricsService:
 
 
 def _pids(workers: list[_Worker]) -> dict[str, int]:
+    """The supervisor's pid and those of the workers not known to have exited (read from the
+    metrics thread: no ``poll()``, which belongs to the supervising loop)."""
     pids = {"supervisor": os.getpid()}
     for worker in workers:
         process = worker.process
-        if process is not None and process.poll() is None:
+        if process is not None and process.returncode is None:
             pids[str(worker.index)] = process.pid
     return pids
 
