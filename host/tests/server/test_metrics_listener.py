@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 import urllib.request
 from collections import Counter
@@ -19,11 +20,11 @@ import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
-from server_test_kit import free_port, serve_on_taken_port, test_server
+from server_test_kit import free_port, serve_on_taken_port, server_env, test_server
 
 from agenthost.literals import literal_map_to_python
 from agenthost.server.metrics_http import REQUEST_TIMEOUT
-from agenthost.testing import RunningServer, make_inputs, make_template, wait_for
+from agenthost.testing import RunningServer, make_inputs, make_template, serve_command, wait_for
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 PID_CALLS = (("operation", "do"), ("task_type", "pid_sync"))
@@ -193,3 +194,16 @@ def test_a_taken_metrics_port_is_a_startup_error(markers: Path, workers: str) ->
     assert f"--metrics-port {port}" in result.stderr
     assert "agenthost serving on" not in result.stdout
     assert "worker 0" not in result.stdout
+
+
+def test_the_same_port_for_grpc_metrics_and_health_is_rejected(markers: Path) -> None:
+    result = subprocess.run(
+        serve_command("--port", "18431", "--metrics-port", "18431", "--health-port", "18431"),
+        env={**os.environ, **server_env(markers)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--port and --metrics-port are both 18431" in result.stderr
+    assert "--metrics-port and --health-port are both 18431" in result.stderr
