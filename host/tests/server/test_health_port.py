@@ -3,6 +3,8 @@ gRPC probes when the main port speaks TLS."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from flyteidl.service import agent_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server_test_kit import free_port, serve_on_taken_port, test_server
 
-from agenthost.testing import CertificateFiles, make_certificates
+from agenthost.testing import CertificateFiles, make_certificates, make_template, wait_for
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -75,3 +77,27 @@ def test_a_taken_health_port_is_a_startup_error(markers: Path, workers: str) -> 
     assert result.returncode != 0
     assert f"--health-port {port}" in result.stderr
     assert "agenthost serving on" not in result.stdout
+
+
+def test_health_port_reports_not_serving_while_draining(markers: Path) -> None:
+    health_port = free_port()
+    args = ("--health-port", str(health_port), "--grace-period", "20")
+    with test_server(markers, *args) as server:
+        with grpc.insecure_channel(f"127.0.0.1:{health_port}") as plain:
+            watch = health_pb2_grpc.HealthStub(plain).Watch(
+                health_pb2.HealthCheckRequest(service=""), timeout=60
+            )
+            assert next(watch).status == SERVING
+            slow = make_template("slow_async", custom={"seconds": 3, "tag": "drain-health"})
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(
+                    server.async_stub.CreateTask,
+                    agent_pb2.CreateTaskRequest(template=slow),
+                    timeout=20,
+                )
+                wait_for(lambda: (markers / "started-drain-health").exists(), timeout=20)
+                server.process.send_signal(signal.SIGTERM)
+                assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+                watch.cancel()
+                assert pending.result(timeout=20).resource_meta  # the in-flight call finished
+        assert server.process.wait(timeout=20) == 0
