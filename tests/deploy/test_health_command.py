@@ -128,31 +128,13 @@ def test_the_charts_mutual_tls_server_answers_its_plaintext_probe(
         # what kubelet's native gRPC probe does: plaintext, no certificate
         ok = health("--endpoint", f"127.0.0.1:{health_port}")
         assert (ok.returncode, ok.stdout.strip()) == (0, "SERVING"), ok.stderr
-        with_certs = health(
-            "--endpoint",
-            server.address,
-            "--tls",
-            "--ca-cert",
-            str(tls_secret / "ca.crt"),
-            "--server-name",
-            SERVICE_DNS,
-            "--client-cert",
-            str(tls_secret / "tls.crt"),
-            "--client-key",
-            str(tls_secret / "tls.key"),
-        )
+        tls = ["--endpoint", server.address, "--tls", "--ca-cert", str(tls_secret / "ca.crt")]
+        tls += ["--server-name", SERVICE_DNS, "--timeout", "3"]
+        client = ["--client-cert", str(tls_secret / "tls.crt")]
+        client += ["--client-key", str(tls_secret / "tls.key")]
+        with_certs = health(*tls, *client)
         assert (with_certs.returncode, with_certs.stdout.strip()) == (0, "SERVING")
         plain = health("--endpoint", server.address, "--timeout", "3")
         assert plain.returncode == 1
-        no_client_cert = health(
-            "--endpoint",
-            server.address,
-            "--tls",
-            "--ca-cert",
-            str(tls_secret / "ca.crt"),
-            "--server-name",
-            SERVICE_DNS,
-            "--timeout",
-            "3",
-        )
+        no_client_cert = health(*tls)
         assert no_client_cert.returncode == 1

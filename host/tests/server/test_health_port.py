@@ -15,7 +15,7 @@ import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from server_test_kit import free_port, serve_on_taken_port, test_server
+from server_test_kit import free_port, test_server
 
 from agenthost.testing import CertificateFiles, make_certificates, make_template, wait_for
 
@@ -69,14 +69,6 @@ def test_tls_server_answers_health_in_plaintext_and_nothing_else(
         assert health.returncode == 0, health.stdout + health.stderr
         with pytest.raises(ConnectionRefusedError):  # bound like --host (127.0.0.1)
             socket.create_connection(("127.0.0.2", health_port), timeout=5).close()
-
-
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_taken_health_port_is_a_startup_error(markers: Path, workers: str) -> None:
-    port, result = serve_on_taken_port(markers, "--health-port", "--workers", workers)
-    assert result.returncode != 0
-    assert f"--health-port {port}" in result.stderr
-    assert "agenthost serving on" not in result.stdout
 
 
 def test_health_port_reports_not_serving_while_draining(markers: Path) -> None:

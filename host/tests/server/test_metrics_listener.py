@@ -1,6 +1,6 @@
 """The ``/metrics`` listener against real servers: one scrape aggregates every ``--workers``
 process and survives a worker restart, the listener binds the gRPC bind address, slow clients
-hold no thread and time out, and a taken metrics port is a start-up error."""
+hold no thread and time out, and a taken metrics (or health) port is a start-up error."""
 
 from __future__ import annotations
 
@@ -187,11 +187,12 @@ def test_metrics_host_option_overrides_the_grpc_address(markers: Path) -> None:
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
+@pytest.mark.parametrize("option", ["--metrics-port", "--health-port"])
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_taken_metrics_port_is_a_startup_error(markers: Path, workers: str) -> None:
-    port, result = serve_on_taken_port(markers, "--metrics-port", "--workers", workers)
+def test_a_taken_side_port_is_a_startup_error(markers: Path, option: str, workers: str) -> None:
+    port, result = serve_on_taken_port(markers, option, "--workers", workers)
     assert result.returncode != 0
-    assert f"--metrics-port {port}" in result.stderr
+    assert f"{option} {port}" in result.stderr
     assert "agenthost serving on" not in result.stdout
     assert "worker 0" not in result.stdout
 
