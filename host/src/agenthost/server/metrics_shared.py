@@ -102,8 +102,9 @@ class SharedMetrics(Metrics):
         from prometheus_client import Counter, Gauge, Summary, values
 
         # One file set per worker slot, reused across restarts (see the module docstring).
+        identifier = _identifier(worker_index)
         values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
-            lambda: _identifier(worker_index)
+            lambda: identifier
         )
         labels = ["task_type", "operation"]
         self._families: dict[str, Any] = {
