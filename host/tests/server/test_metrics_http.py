@@ -46,6 +46,13 @@ def test_get_metrics_answers_the_text_format_and_closes() -> None:
     assert b"scrapes_seen_total 1.0" in body
 
 
+def test_head_gives_the_headers_only() -> None:
+    status, headers, body = exchange(b"HEAD /metrics HTTP/1.1\r\n\r\n")
+    assert status == "HTTP/1.1 200 OK"
+    assert int(headers["content-length"]) > 0
+    assert body == b""
+
+
 def test_openmetrics_and_gzip_when_asked() -> None:
     request = (
         b"GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text; version=1.0.0\r\n"

@@ -75,10 +75,10 @@ class MetricsListener:
             return
         self.open_connections += 1
         try:
-            status, body, headers = await self._answer(reader)
+            status, body, headers, send_body = await self._answer(reader)
             head = [f"HTTP/1.1 {status} {_REASONS[status]}", *headers]
             head += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-            writer.write("\r\n".join(head).encode("latin-1") + body)
+            writer.write("\r\n".join(head).encode("latin-1") + (body if send_body else b""))
             await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT)
         except (OSError, asyncio.TimeoutError):
             writer.transport.abort()
@@ -91,23 +91,24 @@ class MetricsListener:
             with contextlib.suppress(OSError, asyncio.TimeoutError):
                 await asyncio.wait_for(writer.wait_closed(), IDLE_TIMEOUT)
 
-    async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, bytes, list[str]]:
-        """Status, body and extra headers for the request ``reader`` delivers."""
+    async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, bytes, list[str], bool]:
+        """Status, body, extra headers, and whether to send the body (not for ``HEAD``), for
+        the request ``reader`` delivers."""
         try:
             raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
         except asyncio.LimitOverrunError:
-            return 431, b"request head too large\n", []
+            return 431, b"request head too large\n", [], True
         except asyncio.IncompleteReadError:
-            return 400, b"incomplete request\n", []
+            return 400, b"incomplete request\n", [], True
         request_line, *header_lines = raw.decode("latin-1").split("\r\n")
         parts = request_line.split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            return 400, b"bad request line\n", []
+            return 400, b"bad request line\n", [], True
         method, target = parts[0], parts[1]
         if target.split("?", 1)[0] not in ("/", "/metrics"):
-            return 404, b"only /metrics is served here\n", []
+            return 404, b"only /metrics is served here\n", [], True
         if method not in ("GET", "HEAD"):
-            return 405, b"only GET and HEAD\n", ["Allow: GET, HEAD"]
+            return 405, b"only GET and HEAD\n", ["Allow: GET, HEAD"], True
         headers = {}
         for line in header_lines:
             name, _, value = line.partition(":")
@@ -122,4 +123,4 @@ class MetricsListener:
 
             body = gzip.compress(body, compresslevel=6)
             extra.append("Content-Encoding: gzip")
-        return 200, b"" if method == "HEAD" else body, extra
+        return 200, body, extra, method != "HEAD"
