@@ -7,7 +7,9 @@ import the gRPC server, the CLI or any plugin.
 from agenthost.agent import AgentBase, AsyncAgentBase, SyncAgentBase, TaskCategory
 from agenthost.errors import (
     AgentHostError,
+    BackendUnavailableError,
     InvalidRequestError,
+    MisconfiguredError,
     ResourceMetaError,
     UnknownTaskTypeError,
     UnsupportedOperationError,
@@ -27,8 +29,10 @@ __all__ = [
     "AgentHostError",
     "AgentRegistry",
     "AsyncAgentBase",
+    "BackendUnavailableError",
     "BaseSensor",
     "InvalidRequestError",
+    "MisconfiguredError",
     "Phase",
     "Resource",
     "ResourceMeta",
