@@ -6,7 +6,7 @@ Environment variables (read on every call, so tests and operators can change the
 * ``AGENT_OPENAI_ALLOWED_BASE_URLS``: comma-separated further endpoints a template's ``custom``
   may choose with ``base_url``;
 * ``AGENT_OPENAI_TIMEOUT_SECONDS``: per-request timeout (default 120);
-* ``AGENT_OPENAI_CONNECT_TIMEOUT_SECONDS``: how long to wait for a connection (default 5, at
+* ``AGENT_OPENAI_CONNECT_TIMEOUT_SECONDS``: how long to wait for a connection (default 4, at
   most the request timeout), so an unreachable API is reported within seconds;
 * ``AGENT_OPENAI_MAX_RETRIES``: the client's retries of 408/409/429/5xx/connection errors
   (default 2).
@@ -43,7 +43,7 @@ HEADER_ENVS = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 """Variables the ``openai`` client sends as headers when the template names no organization."""
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
-DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 4.0
 DEFAULT_MAX_RETRIES = 2
 
 
