@@ -5,6 +5,7 @@ import the gRPC server, the CLI or any plugin.
 """
 
 from agenthost.agent import AgentBase, AsyncAgentBase, SyncAgentBase, TaskCategory
+from agenthost.connection import Connection, current_connection
 from agenthost.errors import (
     AgentHostError,
     BackendUnavailableError,
@@ -31,6 +32,7 @@ __all__ = [
     "AsyncAgentBase",
     "BackendUnavailableError",
     "BaseSensor",
+    "Connection",
     "InvalidRequestError",
     "MisconfiguredError",
     "Phase",
@@ -44,6 +46,7 @@ __all__ = [
     "UnknownTaskTypeError",
     "UnsupportedOperationError",
     "__version__",
+    "current_connection",
     "custom_of",
     "get_secret",
     "hookimpl",
