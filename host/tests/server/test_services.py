@@ -360,9 +360,10 @@ def test_backend_errors_keep_their_meaning_and_message(
     assert error.details().startswith(start)
     assert "correlation id" not in error.details()
     assert_clean(error.details())
-    line = wait_for(lambda: next((x for x in server.logs().splitlines() if code.name in x), None))
+    wanted = (code.name, "task_type=backend_fault")
+    lines = server.logs().splitlines
+    line = wait_for(lambda: next((x for x in lines() if all(w in x for w in wanted)), None))
     assert "WARNING" in line
-    assert "task_type=backend_fault" in line
 
 
 def test_failed_resource_message_is_scrubbed(server: RunningServer) -> None:
