@@ -26,7 +26,7 @@ from agenthost.testing import (
     make_inputs,
     make_template,
     running_server,
-    tripwire,
+    tripwire_fixture,
     unreachable_endpoint,
 )
 
@@ -62,11 +62,8 @@ BQ_METAS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def wire() -> Iterator[Tripwire]:
-    """The tripwire every plugin endpoint points at during the attacks."""
-    with tripwire() as listener:
-        yield listener
+wire = tripwire_fixture()
+"""The tripwire every plugin endpoint points at during the attacks."""
 
 
 @pytest.fixture(scope="module")

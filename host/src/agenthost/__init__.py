@@ -21,6 +21,7 @@ from agenthost.registry import AgentRegistry
 from agenthost.resource import Resource, ResourceMeta
 from agenthost.secrets import SecretNotFoundError, get_secret
 from agenthost.sensor import BaseSensor, SensorMetadata
+from agenthost.settings import number_from_env
 from agenthost.template import custom_of, input_values
 from agenthost.version import PLUGIN_API_VERSION, __version__
 
@@ -52,5 +53,6 @@ __all__ = [
     "hookimpl",
     "input_values",
     "is_terminal_phase",
+    "number_from_env",
     "phase_from_state",
 ]

@@ -66,6 +66,19 @@ def tripwire() -> Iterator[Tripwire]:
         thread.join(timeout=5)
 
 
+def tripwire_fixture(scope: str = "module") -> Any:
+    """A pytest fixture yielding a ``Tripwire`` started once per ``scope``; assign it to a name
+    (``wire = tripwire_fixture()``) and point the server's endpoints at ``wire.url``."""
+    import pytest
+
+    def fixture() -> Iterator[Tripwire]:
+        with tripwire() as wire:
+            yield wire
+
+    fixture.__doc__ = "A local HTTP tripwire that counts every request it gets."
+    return pytest.fixture(scope=scope)(fixture)  # type: ignore[call-overload]
+
+
 class _Handler(BaseHTTPRequestHandler):
     def _any(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -20,7 +20,7 @@ from agenthost.testing import (
     Tripwire,
     make_template,
     running_server,
-    tripwire,
+    tripwire_fixture,
     unreachable_endpoint,
 )
 
@@ -39,10 +39,8 @@ BAD_METAS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def wire() -> Iterator[Tripwire]:
-    with tripwire() as listener:
-        yield listener
+wire = tripwire_fixture()
+"""A local HTTP tripwire: the endpoint every request this module provokes must never reach."""
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,13 @@ import pytest
 from file_sensor_support import FAKE_CREDENTIALS, create, file_sensor_template, free_port, get
 
 from agenthost import Phase
-from agenthost.testing import RunningServer, Tripwire, make_template, running_server, tripwire
+from agenthost.testing import (
+    RunningServer,
+    Tripwire,
+    make_template,
+    running_server,
+    tripwire_fixture,
+)
 from agenthost.testing import unreachable_endpoint as blackhole
 
 FLYTEKIT_CUSTOM = {
@@ -41,10 +47,8 @@ FORBIDDEN = [
 """Paths with schemes the host does not allow by default, and the scheme the error names."""
 
 
-@pytest.fixture(scope="module")
-def wire() -> Iterator[Tripwire]:
-    with tripwire() as listener:
-        yield listener
+wire = tripwire_fixture()
+"""A local HTTP tripwire: the endpoint every request this module provokes must never reach."""
 
 
 @pytest.fixture(scope="module")

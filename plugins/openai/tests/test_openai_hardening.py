@@ -22,6 +22,7 @@ from agenthost.testing import (
     make_template,
     running_server,
     tripwire,
+    tripwire_fixture,
     unreachable_endpoint,
 )
 
@@ -34,10 +35,8 @@ BASE_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def wire() -> Iterator[Tripwire]:
-    with tripwire() as listener:
-        yield listener
+wire = tripwire_fixture()
+"""A local HTTP tripwire: the endpoint every request this module provokes must never reach."""
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,14 @@ from agent_bigquery.metadata import BigQueryMetadata
 from agent_bigquery.parameters import query_parameters
 from agent_bigquery.status import console_link, resource_from_job
 from agent_bigquery.template import QuerySpec, query_spec
-from agenthost import AgentRegistry, AsyncAgentBase, InvalidRequestError, Resource, input_values
+from agenthost import (
+    AgentRegistry,
+    AsyncAgentBase,
+    InvalidRequestError,
+    Resource,
+    input_values,
+    number_from_env,
+)
 
 if TYPE_CHECKING:
     from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
@@ -172,16 +179,7 @@ class BigQueryAgent(AsyncAgentBase):
     def _deadline(self) -> float:
         if self.retry_deadline is not None:
             return self.retry_deadline
-        raw = os.environ.get(DEADLINE_ENV, "").strip()
-        if not raw:
-            return RETRY_DEADLINE_S
-        try:
-            value = float(raw)
-        except ValueError:
-            value = 0.0
-        if not value > 0:
-            raise BigQueryConfigurationError(f"${DEADLINE_ENV} must be a positive number: {raw!r}")
-        return value
+        return number_from_env(DEADLINE_ENV, RETRY_DEADLINE_S, minimum=0.001)
 
     def _retry(self) -> Any:
         from google.cloud.bigquery import DEFAULT_RETRY

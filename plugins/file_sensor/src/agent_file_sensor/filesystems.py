@@ -14,7 +14,6 @@ import contextlib
 import importlib.util
 import inspect
 import json
-import os
 import time
 import weakref
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
 from agent_file_sensor.paths import EXTRAS, LOCAL_PROTOCOLS, SensorPath
-from agenthost import BackendUnavailableError, MisconfiguredError, get_secret
+from agenthost import BackendUnavailableError, get_secret, number_from_env
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -66,16 +65,7 @@ DEFAULT_POKE_TIMEOUT_S = 8.0
 def poke_timeout() -> float:
     """``$AGENT_FILE_SENSOR_POKE_TIMEOUT_SECONDS``, else ``DEFAULT_POKE_TIMEOUT_S``;
     ``MisconfiguredError`` if it is not a positive number."""
-    raw = os.environ.get(POKE_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_POKE_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise MisconfiguredError(f"${POKE_TIMEOUT_ENV} must be a positive number, got {raw!r}")
-    return value
+    return number_from_env(POKE_TIMEOUT_ENV, DEFAULT_POKE_TIMEOUT_S, minimum=0.001)
 
 
 def _not_installed(protocol: str) -> BackendNotInstalledError:

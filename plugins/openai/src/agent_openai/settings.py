@@ -15,7 +15,7 @@ The API key is the host secret ``FLYTE_OPENAI_API_KEY`` (flytekit's name: ``_FSE
 secret file), else the ``OPENAI_API_KEY`` environment variable.
 
 A setting of the deployment that is wrong (no key, a key or ``OPENAI_ORG_ID`` that cannot be an
-HTTP header, a bad number) is a ``DeploymentError`` (gRPC FAILED_PRECONDITION); a wrong value in
+HTTP header, a bad number) is a ``MisconfiguredError`` (gRPC FAILED_PRECONDITION); a wrong value in
 a template is a ``ConfigurationError`` (the task FAILS) or, for header values, an
 ``InvalidRequestError`` (gRPC INVALID_ARGUMENT).
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_openai.headers import is_header_safe
-from agenthost import MisconfiguredError
+from agenthost import MisconfiguredError, number_from_env
 from agenthost.secrets import get_secret, remember_secret
 
 API_KEY_SECRET = "FLYTE_OPENAI_API_KEY"
@@ -132,33 +132,20 @@ def base_url(custom: dict[str, Any] | None = None) -> str | None:
     return wanted
 
 
-def _number(env: str, default: float, minimum: float) -> float:
-    raw = os.environ.get(env, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DeploymentError(f"${env} must be a number, got {raw!r}") from None
-    if not value >= minimum:
-        raise DeploymentError(f"${env} must be at least {minimum:g}, got {raw!r}")
-    return value
-
-
 def client_settings(
     organization: str | None, custom: dict[str, Any] | None = None
 ) -> ClientSettings:
     """Resolve the settings of the client for ``organization`` (already checked by the caller,
     see ``agent_openai.config.organization``) and a template's ``custom``."""
     _check_header_envs()
-    timeout = _number(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, 0.001)
+    timeout = number_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, 0.001)
     return ClientSettings(
         api_key=api_key(),
         organization=organization or None,
         base_url=base_url(custom),
         timeout=timeout,
-        max_retries=int(_number(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0)),
+        max_retries=int(number_from_env(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0)),
         connect_timeout=min(
-            timeout, _number(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_SECONDS, 0.001)
+            timeout, number_from_env(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_SECONDS, 0.001)
         ),
     )
