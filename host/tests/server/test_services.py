@@ -361,8 +361,11 @@ def test_backend_errors_keep_their_meaning_and_message(
     assert "correlation id" not in error.details()
     assert_clean(error.details())
     wanted = (code.name, "task_type=backend_fault")
-    lines = server.logs().splitlines
-    line = wait_for(lambda: next((x for x in lines() if all(w in x for w in wanted)), None))
+
+    def logged() -> str | None:
+        return next((x for x in server.logs().splitlines() if all(w in x for w in wanted)), None)
+
+    line = wait_for(logged)
     assert "WARNING" in line
 
 
