@@ -18,7 +18,6 @@ from flyteidl.core.literals_pb2 import LiteralMap
 from flyteidl.core.tasks_pb2 import TaskTemplate
 from snowflake_fake import FakeSnowflake, KeyPairFiles, make_key_pair
 
-import agenthost
 from agenthost.literals import StructuredDataset, literal_map_to_python
 from agenthost.testing import RunningServer, make_inputs, make_template, running_server
 
@@ -31,10 +30,6 @@ CUSTOM = {
     "schema": "PUBLIC",
     "warehouse": "WH",
 }
-needs_backend_errors = pytest.mark.skipif(
-    not hasattr(agenthost, "BackendUnavailableError"),
-    reason="this agenthost answers INTERNAL for backend errors (no BackendUnavailableError yet)",
-)
 SUCCEEDED, RUNNING, FAILED = TaskExecution.SUCCEEDED, TaskExecution.RUNNING, TaskExecution.FAILED
 
 
@@ -210,7 +205,6 @@ def test_missing_template_field_is_invalid_argument_naming_it(
     assert f"config.{field}" in (caught.value.details() or "")
 
 
-@needs_backend_errors
 def test_a_key_snowflake_refuses_is_reported_without_the_key(
     server: RunningServer, fakesnow: FakeSnowflake, key_pair: KeyPairFiles
 ) -> None:
@@ -236,7 +230,6 @@ def test_connections_are_closed_on_shutdown(
     assert fakesnow.state()["closed_sessions"] == closed_before + 1
 
 
-@needs_backend_errors
 def test_unreachable_snowflake_fails_the_call_within_30_seconds(
     agent_env: dict[str, str],
 ) -> None:

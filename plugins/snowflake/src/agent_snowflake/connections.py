@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 MAX_CONNECTIONS = 32
 """Distinct connection keys kept open; the least recently used one is closed beyond that."""
 
+MAX_BACKOFF_SECONDS = 2
+"""Longest pause between the connector's retries, so a timeout is not overrun by a last sleep."""
+
 APPLICATION = "agenthost"
 """Reported to Snowflake as the client application (``application`` connection parameter)."""
 
@@ -45,6 +48,8 @@ def connection_parameters(
     key: ConnectionKey, key_pair: KeyPair, where: Endpoint | None, timeout: float
 ) -> dict[str, Any]:
     """The ``snowflake.connector.connect`` keyword arguments for ``key``."""
+    from snowflake.connector.backoff_policies import exponential_backoff
+
     params: dict[str, Any] = {
         "account": key.account,
         "user": key.user,
@@ -58,6 +63,8 @@ def connection_parameters(
         "login_timeout": timeout,
         "network_timeout": timeout,
         "socket_timeout": timeout,
+        # The default backoff sleeps up to 16 s between retries, well past login_timeout.
+        "backoff_policy": exponential_backoff(cap=MAX_BACKOFF_SECONDS),
         "client_session_keep_alive": False,
         "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
     }

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-try:  # agenthost answers these with UNAVAILABLE / FAILED_PRECONDITION and keeps the message
-    from agenthost import BackendUnavailableError as _Unavailable  # type: ignore[attr-defined]
-    from agenthost import MisconfiguredError as _Misconfigured  # type: ignore[attr-defined]
-except ImportError:  # an agenthost without them answers INTERNAL with a correlation id
-    from agenthost import AgentHostError as _Misconfigured
-    from agenthost import AgentHostError as _Unavailable
+from agenthost import BackendUnavailableError, MisconfiguredError
 
 
-class SnowflakeConfigurationError(_Misconfigured):  # type: ignore[misc,valid-type]
+class SnowflakeConfigurationError(MisconfiguredError):
     """The host is not set up to reach Snowflake (no private key, a key that does not parse,
-    credentials Snowflake refuses, a bad endpoint setting). Fix the deployment, not the task."""
+    credentials Snowflake refuses, a bad endpoint setting). Fix the deployment, not the task
+    (gRPC FAILED_PRECONDITION with this message)."""
 
 
-class SnowflakeUnavailableError(_Unavailable):  # type: ignore[misc,valid-type]
+class SnowflakeUnavailableError(BackendUnavailableError):
     """Snowflake could not be reached, or answered with a transient error; retrying may
-    succeed."""
+    succeed (gRPC UNAVAILABLE with this message)."""
