@@ -19,7 +19,13 @@ from flyteidl.core.tasks_pb2 import TaskTemplate
 from snowflake_fake import FakeSnowflake, KeyPairFiles, make_key_pair
 
 from agenthost.literals import StructuredDataset, literal_map_to_python
-from agenthost.testing import RunningServer, make_inputs, make_template, running_server
+from agenthost.testing import (
+    RunningServer,
+    make_inputs,
+    make_template,
+    running_server,
+    unreachable_endpoint,
+)
 
 TASK_TYPE = "snowflake"
 CATEGORY = agent_pb2.TaskCategory(name=TASK_TYPE, version=0)
@@ -230,21 +236,19 @@ def test_connections_are_closed_on_shutdown(
     assert fakesnow.state()["closed_sessions"] == closed_before + 1
 
 
-def test_unreachable_snowflake_fails_the_call_within_30_seconds(
+def test_unreachable_snowflake_is_unavailable_within_30_seconds(
     agent_env: dict[str, str],
 ) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    env = {**agent_env, "SNOWFLAKE_PORT": str(closed_port)}
-    with running_server("--allow", "snowflake", env=env) as own:
-        started = time.monotonic()
-        with pytest.raises(grpc.RpcError) as caught:
-            create(own, template())
-        elapsed = time.monotonic() - started
-    assert elapsed < 30
+    """A black-holed endpoint (connections hang until the client gives up), default timeouts."""
+    with unreachable_endpoint() as address:
+        host, port = address.rsplit(":", 1)
+        env = {**agent_env, "SNOWFLAKE_HOST": host, "SNOWFLAKE_PORT": port}
+        with running_server("--allow", "snowflake", env=env) as own:
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as caught:
+                create(own, template())
+            elapsed = time.monotonic() - started
+    assert elapsed < 30, elapsed
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "Snowflake is unavailable" in (caught.value.details() or "")
 
