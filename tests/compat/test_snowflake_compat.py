@@ -40,29 +40,6 @@ def snowflake_task() -> SnowflakeTask:
     )
 
 
-def connect(fakesnow: Any, **overrides: Any) -> Any:
-    """A connector session on the fake, as a Snowflake user outside agenthost would open one."""
-    import snowflake.connector
-
-    params = {**CONFIG, "password": "x", **fakesnow.env, **overrides}
-    params["host"], params["port"], params["protocol"] = (
-        params.pop("SNOWFLAKE_HOST"),
-        int(params.pop("SNOWFLAKE_PORT")),
-        params.pop("SNOWFLAKE_PROTOCOL"),
-    )
-    return snowflake.connector.connect(**params)
-
-
-def rows_of(fakesnow: Any, query_id: str) -> list[tuple[Any, ...]]:
-    connection = connect(fakesnow)
-    try:
-        cursor = connection.cursor()
-        cursor.get_results_from_sfqid(query_id)
-        return list(cursor.fetchall())
-    finally:
-        connection.close()
-
-
 def test_flytekit_snowflake_task_runs_unchanged(server: RunningServer, fakesnow: Any) -> None:
     task = snowflake_task()
     template = fk.serialize(task)
@@ -73,7 +50,7 @@ def test_flytekit_snowflake_task_runs_unchanged(server: RunningServer, fakesnow:
     query_id = json.loads(meta)["query_id"]
     results = fk.outputs(resource.outputs, task)["results"]
     assert results.literal.uri == f"snowflake://flyte:myorg-myaccount/WH/DB/PUBLIC/{query_id}"
-    assert rows_of(fakesnow, query_id) == [(42,)]
+    assert fakesnow.rows_of(query_id) == [(42,)]
     assert [link.name for link in resource.log_links] == ["Snowflake Query Details"]
 
 
@@ -81,7 +58,7 @@ def test_flytekit_snowflake_meta_is_polled_and_deleted(
     server: RunningServer, fakesnow: Any
 ) -> None:
     """A query flytekit's connector submitted (``execute_async``) and the handle it stored."""
-    connection = connect(fakesnow)
+    connection = fakesnow.connect(**CONFIG, password="x")
     try:
         cursor = connection.cursor()
         cursor.execute_async("SELECT 7 AS seven")
@@ -118,18 +95,6 @@ def test_flytekits_connector_polls_agenthosts_meta(
     assert resource.phase == Phase.SUCCEEDED
 
 
-def _table_t(fakesnow: Any) -> None:
-    """``DB.PUBLIC.T``, which the flyte-sdk fixture's query reads."""
-    connection = connect(fakesnow)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("CREATE DATABASE IF NOT EXISTS DB")
-        cursor.execute("CREATE OR REPLACE TABLE DB.PUBLIC.T (ID INT, NAME TEXT)")
-        cursor.execute("INSERT INTO DB.PUBLIC.T VALUES (1, 'one'), (2, 'two')")
-    finally:
-        connection.close()
-
-
 def test_flyte_sdk_snowflake_template_runs_unchanged_over_v1(
     server: RunningServer, fakesnow: Any
 ) -> None:
@@ -140,7 +105,7 @@ def test_flyte_sdk_snowflake_template_runs_unchanged_over_v1(
 
     from agenthost.testing import make_inputs
 
-    _table_t(fakesnow)
+    fakesnow.create_sample_table()
     template = executor2.fixture("snowflake_task_template", TaskTemplate)
     assert json_format.MessageToDict(template.custom)["secrets"] == {
         "snowflake_private_key": "SNOWFLAKE_PK"
@@ -148,7 +113,7 @@ def test_flyte_sdk_snowflake_template_runs_unchanged_over_v1(
     meta = propeller.create(server.async_stub, template, make_inputs(template, {"id": 2}))
     resource, _ = propeller.poll(server.async_stub, propeller.category_of(template), meta)
     assert resource.phase == Phase.SUCCEEDED, resource.message
-    assert rows_of(fakesnow, json.loads(meta)["query_id"]) == [(2, "two")]
+    assert fakesnow.rows_of(json.loads(meta)["query_id"]) == [(2, "two")]
 
 
 def test_flyte_sdk_snowflake_task_over_v2_with_the_connections_key(
@@ -162,7 +127,7 @@ def test_flyte_sdk_snowflake_task_over_v2_with_the_connections_key(
     from flyteidl2.core import tasks_pb2
     from snowflake_fake import make_key_pair
 
-    _table_t(fakesnow)
+    fakesnow.create_sample_table()
     user = "flyte2_tenant"
     tenant = make_key_pair()
     fakesnow.register_key(user, tenant.fingerprint)
@@ -185,7 +150,7 @@ def test_flyte_sdk_snowflake_task_over_v2_with_the_connections_key(
     category = executor2.category_of(template)
     resource, _ = executor2.poll(stub, category, created.resource_meta, request.connection)
     assert resource.phase == Phase.SUCCEEDED, resource.message
-    assert rows_of(fakesnow, json.loads(created.resource_meta)["query_id"]) == [(1, "one")]
+    assert fakesnow.rows_of(json.loads(created.resource_meta)["query_id"]) == [(1, "one")]
     assert fakesnow.logins(user) == 1
     assert "PRIVATE KEY" not in created.resource_meta.decode()
     assert "PRIVATE KEY" not in server.logs()

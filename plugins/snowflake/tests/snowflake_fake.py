@@ -7,19 +7,17 @@ import base64
 import contextlib
 import hashlib
 import json
-import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from agenthost.testing import stop_process
+from agenthost.testing import ServerProcess, start_server
 
 SCRIPT = Path(__file__).with_name("fakesnow_server.py")
 READY_PREFIX = "fakesnow listening on "
@@ -27,12 +25,11 @@ READY_PREFIX = "fakesnow listening on "
 
 @dataclass
 class FakeSnowflake:
-    """A running fake: its address and its control endpoints."""
+    """A running fake: its address, its control endpoints, and a connector session on it."""
 
-    process: subprocess.Popen[str]
+    server: ServerProcess
     host: str
     port: int
-    output: list[str] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -76,41 +73,57 @@ class FakeSnowflake:
         """How many times ``user`` logged in."""
         return int(self.state()["logins"].get(user.upper(), 0))
 
+    def connect(self, **params: Any) -> Any:
+        """A connector session of a data consumer outside agenthost (password login: fakesnow
+        accepts any), on database ``DB``, schema ``PUBLIC`` unless ``params`` say otherwise."""
+        import snowflake.connector
+
+        defaults = {"user": "reader", "password": "x", "account": "myorg-myaccount",
+                    "database": "DB", "schema": "PUBLIC"}  # fmt: skip
+        return snowflake.connector.connect(
+            **{**defaults, **params}, host=self.host, port=self.port, protocol="http"
+        )
+
+    def rows_of(self, query_id: str) -> list[tuple[Any, ...]]:
+        """The rows of query ``query_id``, read as a consumer of output ``results`` would."""
+        connection = self.connect()
+        try:
+            cursor = connection.cursor()
+            cursor.get_results_from_sfqid(query_id)
+            return list(cursor.fetchall())
+        finally:
+            connection.close()
+
+    def run(self, *statements: str) -> None:
+        """Run set-up statements (tables for the tests' queries) in a consumer's session."""
+        connection = self.connect()
+        try:
+            cursor = connection.cursor()
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+    def create_sample_table(self) -> None:
+        """``DB.PUBLIC.T (ID, NAME)`` with rows ``(1, 'one'), (2, 'two')``: the table the query
+        of flyte-sdk's serialized Snowflake template (``SELECT * FROM t WHERE id = %(id)s``)
+        reads."""
+        self.run(
+            "CREATE DATABASE IF NOT EXISTS DB",
+            "CREATE OR REPLACE TABLE DB.PUBLIC.T (ID INT, NAME TEXT)",
+            "INSERT INTO DB.PUBLIC.T VALUES (1, 'one'), (2, 'two')",
+        )
+
 
 @contextlib.contextmanager
 def running_fakesnow(timeout: float = 60.0) -> Iterator[FakeSnowflake]:
     """Run the fake until the block ends."""
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith(READY_PREFIX):
-                ready.set()
-        ready.set()
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    server = start_server([sys.executable, str(SCRIPT)], timeout=timeout, ready_prefix=READY_PREFIX)
     try:
-        ready.wait(timeout)
-        line = next((x for x in output if x.startswith(READY_PREFIX)), None)
-        if line is None:
-            raise RuntimeError("fakesnow did not start:\n" + "".join(output)[-4000:])
-        host, port = line[len(READY_PREFIX) :].strip().rsplit(":", 1)
-        yield FakeSnowflake(process, host, int(port), output)
+        host, port = server.address.rsplit(":", 1)
+        yield FakeSnowflake(server, host, int(port))
     finally:
-        stop_process(process)
-        reader.join(timeout=5)
+        server.stop()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from typing import Any
 
 import grpc
 import pytest
-import snowflake.connector
 from flyteidl.admin import agent_pb2
 from flyteidl.core.execution_pb2 import TaskExecution
 from flyteidl.core.literals_pb2 import LiteralMap
@@ -68,25 +67,6 @@ def query_id(meta: bytes) -> str:
     return str(json.loads(meta)["query_id"])
 
 
-def connect_directly(fakesnow: FakeSnowflake) -> Any:
-    """A connector session of a data consumer (password login: fakesnow accepts any)."""
-    return snowflake.connector.connect(
-        user="reader", password="x", account="myorg-myaccount", database="DB", schema="PUBLIC",
-        host=fakesnow.host, port=fakesnow.port, protocol="http",
-    )  # fmt: skip
-
-
-def fetch_result(fakesnow: FakeSnowflake, qid: str) -> list[tuple[Any, ...]]:
-    """The query's rows, read with the connector as a consumer of ``results`` would."""
-    connection = connect_directly(fakesnow)
-    try:
-        cursor = connection.cursor()
-        cursor.get_results_from_sfqid(qid)
-        return list(cursor.fetchall())
-    finally:
-        connection.close()
-
-
 def test_query_runs_with_its_input_bound_and_reports_its_result(
     server: RunningServer, fakesnow: FakeSnowflake
 ) -> None:
@@ -102,7 +82,7 @@ def test_query_runs_with_its_input_bound_and_reports_its_result(
     outputs = literal_map_to_python(resource.outputs, task.interface.outputs)
     qid = handle["query_id"]
     assert outputs["results"].uri == f"snowflake://flyte:myorg-myaccount/WH/DB/PUBLIC/{qid}"
-    assert fetch_result(fakesnow, qid) == [(42,)]
+    assert fakesnow.rows_of(qid) == [(42,)]
     (link,) = resource.log_links
     assert link.uri == (
         f"https://app.snowflake.com/myorg/myaccount/#/compute/history/queries/{qid}/detail"
@@ -256,16 +236,9 @@ def test_unreachable_snowflake_is_unavailable_within_30_seconds(
 def test_flyte_sdk_template_runs_unchanged(server: RunningServer, fakesnow: FakeSnowflake) -> None:
     from test_snowflake_units import flyte_sdk_template
 
-    connection = connect_directly(fakesnow)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("CREATE DATABASE IF NOT EXISTS DB")
-        cursor.execute("CREATE OR REPLACE TABLE DB.PUBLIC.T (ID INT, NAME TEXT)")
-        cursor.execute("INSERT INTO DB.PUBLIC.T VALUES (1, 'one'), (2, 'two')")
-    finally:
-        connection.close()
+    fakesnow.create_sample_table()
     task = flyte_sdk_template()
     meta = create(server, task, make_inputs(task, {"id": 2}))
     resource = get(server, meta)
     assert resource.phase == SUCCEEDED, resource.message
-    assert fetch_result(fakesnow, query_id(meta)) == [(2, "two")]
+    assert fakesnow.rows_of(query_id(meta)) == [(2, "two")]
