@@ -262,3 +262,31 @@ def test_connection_parameters_never_take_a_host_from_the_task() -> None:
         key, KeyPair(pair_pem, "", "f"), Endpoint("proxy.internal", 443, "https"), 8.0
     )
     assert (pinned["host"], pinned["port"], pinned["protocol"]) == ("proxy.internal", 443, "https")
+
+
+# -- the agent with a stand-in connection ------------------------------------------------
+
+
+class Refusing:
+    """A connection on which Snowflake refuses every status request for the query."""
+
+    def get_query_status(self, query_id: str) -> Any:
+        from snowflake.connector.errors import ProgrammingError
+
+        raise ProgrammingError(msg="Query not found", errno=612, sfqid=query_id)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_status_snowflake_refuses_is_a_failed_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    from snowflake_fake import make_key_pair
+
+    from agent_snowflake.agent import SnowflakeAgent
+
+    monkeypatch.setenv("_FSEC_SNOWFLAKE_PRIVATE_KEY", make_key_pair().private_pem)
+    agent = SnowflakeAgent(ConnectionPool(lambda key, pair: Refusing()))
+    resource = agent.get(SnowflakeMetadata(**FLYTEKIT_META))
+    assert resource.phase == TaskExecution.FAILED
+    assert "Query not found" in resource.message and QUERY_ID in resource.message
+    assert resource.log_links[0].name == "Snowflake Query Details"

@@ -21,7 +21,12 @@ from agent_snowflake.failures import kind_of, message_of
 from agent_snowflake.metadata import SnowflakeMetadata
 from agent_snowflake.parameters import query_parameters
 from agent_snowflake.settings import KeyPair, key_pair
-from agent_snowflake.status import FAILED_STATUSES, query_failure, resource_for_status
+from agent_snowflake.status import (
+    FAILED_STATUSES,
+    query_failure,
+    query_link,
+    resource_for_status,
+)
 from agent_snowflake.template import query_spec
 from agenthost import AsyncAgentBase, InvalidRequestError, Resource, input_values
 
@@ -98,7 +103,16 @@ class SnowflakeAgent(AsyncAgentBase):
                 return status.name, message_of(exc)
             return status.name, ""
 
-        status, message = self._call(_key_of(resource_meta), status_of)
+        try:
+            status, message = self._call(_key_of(resource_meta), status_of)
+        except Exception as exc:
+            if kind_of(exc) != "query":
+                raise
+            return Resource.failure(
+                f"could not read Snowflake query {query_id}: {message_of(exc)}",
+                code="SnowflakeError",
+                log_links=[query_link(resource_meta)],
+            )
         if message:
             return query_failure(status, message, resource_meta)
         return resource_for_status(status, resource_meta)
