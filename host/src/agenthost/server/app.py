@@ -4,10 +4,12 @@ expose metrics, and shut down gracefully on SIGTERM/SIGINT.
 A watchdog (``agenthost.server.watchdog``) logs event-loop stalls of
 ``loop_block_threshold`` seconds or more, naming the agent call that caused them.
 
-Shutdown: new agent calls get ``UNAVAILABLE`` (see ``AgentServices.drain``), the health
-status of every service flips to ``NOT_SERVING``, in-flight calls get ``grace_period`` seconds
-to finish, then the gRPC server stops, every agent's optional ``aclose()`` runs (see
-``Dispatcher.aclose``) and the process exits 0.
+Shutdown (SIGTERM/SIGINT): the health status of every service flips to ``NOT_SERVING`` and
+gRPC's graceful shutdown starts at once: the listening socket closes and every connection gets
+an HTTP/2 GOAWAY, so round-robin clients stop picking this replica straight away (streams they
+open meanwhile are refused at the HTTP/2 level and retried transparently elsewhere). Calls in
+flight get ``grace_period`` seconds to finish; then every agent's optional ``aclose()`` runs
+(see ``Dispatcher.aclose``) and the process exits 0.
 """
 
 from __future__ import annotations
@@ -257,12 +259,8 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         watcher.cancel()
 
     logger.info("shutting down: grace period %.1f s", config.grace_period)
-    began = loop.time()
-    services.draining = True  # refuse new calls from now on
-    draining = asyncio.ensure_future(services.drain(config.grace_period))
     await health_servicer.enter_graceful_shutdown()
-    await draining
-    await server.stop(max(0.0, config.grace_period - (loop.time() - began)))
+    await server.stop(config.grace_period)
     await dispatcher.aclose()
     executor.shutdown(wait=False, cancel_futures=True)
     if watchdog is not None:

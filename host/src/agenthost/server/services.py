@@ -14,9 +14,8 @@ bidirectional, but since it answers exactly once it is served as stream-unary: g
 the response and the status in one batch: the same HTTP/2 frames as a streaming answer, for
 about a quarter less server CPU per call.
 
-Draining (``drain``, on SIGTERM): calls that arrive from then on get ``UNAVAILABLE`` before
-anything runs (clients retry those safely, e.g. on another replica), while the calls already
-admitted finish; gRPC's own shutdown would answer late calls with an ambiguous ``CANCELLED``.
+Shutdown is gRPC's own (see ``agenthost.server.app``): every call the server has received
+runs to its end within the grace period.
 """
 
 from __future__ import annotations
@@ -44,9 +43,6 @@ SYNC_SERVICE = "flyteidl.service.SyncAgentService"
 METADATA_SERVICE = "flyteidl.service.AgentMetadataService"
 SERVICE_NAMES = (ASYNC_SERVICE, SYNC_SERVICE, METADATA_SERVICE)
 """Fully qualified names of the services this module serves."""
-
-DRAINING_DETAILS = "agenthost is shutting down; retry the call (on another replica)"
-"""Details of the ``UNAVAILABLE`` answer to calls that arrive while the server drains."""
 
 OPERATIONS = (
     "create",
@@ -95,34 +91,6 @@ class AgentServices:
             name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
         }
         self._debug = logger.isEnabledFor(logging.DEBUG)
-        self.draining = False
-        self.active = 0
-        self._idle: asyncio.Event | None = None
-
-    # -- draining -------------------------------------------------------------------------
-
-    async def drain(self, timeout: float) -> bool:
-        """Refuse new calls with ``UNAVAILABLE`` and wait up to ``timeout`` seconds for the
-        admitted ones to finish; True if they all did."""
-        self.draining = True
-        if self.active == 0:
-            return True
-        self._idle = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
-
-    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
-        if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
-        self.active += 1
-
-    def _release(self) -> None:
-        self.active -= 1
-        if self.active == 0 and self._idle is not None:
-            self._idle.set()
 
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
@@ -164,12 +132,9 @@ class AgentServices:
         task_type_of: Callable[[M], str],
         work: Callable[[M], Awaitable[Message]],
     ) -> bytes:
-        """One call: admission, parsing ``data`` as ``message_type`` (``None``: the first
-        request of ExecuteTaskSync's stream, read from ``context``), ``work``, metrics, and
-        exceptions mapped to a status."""
-        if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
-        self.active += 1
+        """One call: parsing ``data`` as ``message_type`` (``None``: the first request of
+        ExecuteTaskSync's stream, read from ``context``), ``work``, metrics, and exceptions
+        mapped to a status."""
         start = _perf()
         recorder = self._recorders[operation]
         if recorder is not None:
@@ -199,7 +164,6 @@ class AgentServices:
         finally:
             if recorder is not None:
                 recorder.in_flight -= 1
-            self._release()
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
@@ -307,20 +271,9 @@ class AgentServices:
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """GetTaskLogs: stream every response the agent's ``get_logs`` produces."""
-        async for item in self._admitted(context, self._task_logs(data, context)):
-            yield item
-
-    async def _admitted(
-        self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
-    ) -> AsyncIterator[bytes]:
-        """Stream ``items`` as one admitted call (counted for graceful shutdown)."""
-        await self._admit(context)
-        try:
-            async with contextlib.aclosing(items) as stream:
-                async for item in stream:
-                    yield item
-        finally:
-            self._release()
+        async with contextlib.aclosing(self._task_logs(data, context)) as stream:
+            async for item in stream:
+                yield item
 
     async def _task_logs(
         self, data: bytes, context: grpc.aio.ServicerContext

@@ -1,0 +1,216 @@
+"""Rollouts that fail no call, with the client propeller has: round robin over two replicas
+and **no retry policy** (``defaultServiceConfig`` without ``methodConfig``), sending calls
+continuously (at least 100 per second for at least 3 seconds) while replicas get SIGTERM as a
+kubelet sends it (to the main process only).
+
+On SIGTERM a replica sends GOAWAY on every connection at once, so the client stops picking it;
+a call it had already started finishes within the grace period."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+from flyteidl.admin import agent_pb2
+from flyteidl.service import agent_pb2_grpc
+
+from agenthost.testing import ServerProcess, make_template, serve_command, start_server, wait_for
+
+TASK_TYPE = "rollout_probe"
+AGENT_MODULE = "rollout_probe_agent"
+AGENT_SOURCE = '''
+"""CreateTask takes a moment (so calls are always in flight) and says which process ran it."""
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from agenthost import AgentRegistry, AsyncAgentBase, Resource, ResourceMeta, custom_of
+
+AGENTHOST_PLUGIN_API = ">=1.0,<2"
+
+
+@dataclass
+class ProbeJob(ResourceMeta):
+    pid: int
+
+
+class RolloutProbe(AsyncAgentBase):
+    def __init__(self):
+        super().__init__("rollout_probe", ProbeJob, name="RolloutProbe")
+
+    async def create(self, task_template, inputs=None, **kwargs):
+        custom = custom_of(task_template)
+        if "marker" in custom:
+            Path(custom["marker"]).touch()
+        await asyncio.sleep(float(custom.get("seconds", 0.02)))
+        return ProbeJob(os.getpid())
+
+    async def get(self, resource_meta):
+        return Resource.succeeded({})
+
+    async def delete(self, resource_meta):
+        pass
+
+
+AgentRegistry.register(RolloutProbe())
+'''
+
+PROPELLER_SERVICE_CONFIG = {"loadBalancingConfig": [{"round_robin": {}}]}
+"""Propeller's default ``defaultServiceConfig``: round robin, no retry policy."""
+
+CLIENT_THREADS = 6
+MIN_RATE = 100.0
+MIN_SECONDS = 3.0
+
+
+@dataclass
+class Traffic:
+    """Client threads sending CreateTask back to back through one channel."""
+
+    stub: agent_pb2_grpc.AsyncAgentServiceStub
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    served_by: set[int] = field(default_factory=set)
+    started: float = 0.0
+    stopped: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def _send(self) -> None:
+        request = agent_pb2.CreateTaskRequest(template=make_template(TASK_TYPE))
+        while not self._stop.is_set():
+            try:
+                reply = self.stub.CreateTask(request, timeout=10)
+            except grpc.RpcError as error:
+                with self._lock:
+                    self.failures.append(f"{error.code().name}: {error.details()}")
+                continue
+            pid = json.loads(reply.resource_meta)["pid"]
+            with self._lock:
+                self.ok += 1
+                self.served_by.add(pid)
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self._threads = [threading.Thread(target=self._send) for _ in range(CLIENT_THREADS)]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        wait_for(lambda: time.monotonic() - self.started >= MIN_SECONDS, timeout=MIN_SECONDS + 1)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+        self.stopped = time.monotonic()
+
+    def reached(self, replica: ServerProcess) -> bool:
+        """Whether one of ``replica``'s processes has answered (it is in rotation)."""
+        with self._lock:
+            return bool(self.served_by & _pids(replica))
+
+    def assert_clean(self) -> None:
+        seconds = self.stopped - self.started
+        calls = self.ok + len(self.failures)
+        assert self.failures == [], f"{len(self.failures)} of {calls} calls failed"
+        assert seconds >= MIN_SECONDS
+        assert calls / seconds >= MIN_RATE, f"only {calls / seconds:.0f} calls/s"
+
+
+@pytest.fixture(scope="module")
+def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("rollout-agent")
+    (folder / f"{AGENT_MODULE}.py").write_text(textwrap.dedent(AGENT_SOURCE))
+    return folder
+
+
+def _replica(agent_dir: Path, workers: int, port: int = 0) -> ServerProcess:
+    env = {"PYTHONPATH": os.pathsep.join([str(agent_dir), os.environ.get("PYTHONPATH", "")])}
+    command = serve_command("--modules", AGENT_MODULE, "--strict", "--grace-period", "10")
+    command[command.index("--port") + 1] = str(port)
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return start_server(command, env)
+
+
+def _pids(replica: ServerProcess) -> set[int]:
+    """The processes that serve calls: the workers of ``--workers N``, else the server."""
+    workers = re.findall(r"^agenthost worker \d+ pid (\d+) serving", replica.logs(), re.M)
+    return {int(pid) for pid in workers} or {replica.process.pid}
+
+
+def _sigterm(replica: ServerProcess) -> int:
+    """SIGTERM to the replica's main process only, as the kubelet sends it; its exit code."""
+    os.kill(replica.process.pid, signal.SIGTERM)
+    return replica.process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def _two_replicas(agent_dir: Path, workers: int) -> Iterator[tuple[list[ServerProcess], Traffic]]:
+    replicas = [_replica(agent_dir, workers), _replica(agent_dir, workers)]
+    target = "ipv4:" + ",".join(f"127.0.0.1:{r.port}" for r in replicas)
+    channel = grpc.insecure_channel(
+        target,
+        options=[
+            ("grpc.service_config", json.dumps(PROPELLER_SERVICE_CONFIG)),
+            ("grpc.use_local_subchannel_pool", 1),
+        ],
+    )
+    traffic = Traffic(agent_pb2_grpc.AsyncAgentServiceStub(channel))
+    try:
+        traffic.start()
+        # Both replicas in rotation: the channel connects to its addresses one by one.
+        wait_for(lambda: len(traffic.served_by) >= 2, timeout=30)
+        yield replicas, traffic
+    finally:
+        traffic.stop()
+        channel.close()
+        for replica in replicas:
+            replica.stop()
+
+
+def test_sigterm_to_one_replica_fails_no_call(agent_dir: Path) -> None:
+    with _two_replicas(agent_dir, workers=1) as (replicas, traffic):
+        leaving = replicas[0]
+        marker = agent_dir / "long-call-started"
+        long_call = agent_pb2.CreateTaskRequest(
+            template=make_template(TASK_TYPE, custom={"seconds": 1.5, "marker": str(marker)})
+        )
+        with grpc.insecure_channel(leaving.address) as direct:
+            pending = agent_pb2_grpc.AsyncAgentServiceStub(direct).CreateTask.future(
+                long_call, timeout=20
+            )
+            wait_for(marker.exists, timeout=10)
+            signalled = time.monotonic()
+            assert _sigterm(leaving) == 0
+            exited = time.monotonic() - signalled
+            # The call in flight at SIGTERM finished, and the replica waited for it.
+            assert json.loads(pending.result().resource_meta)["pid"] == leaving.process.pid
+        assert 1.0 <= exited < 10
+        calls_before = traffic.ok
+        wait_for(lambda: traffic.ok >= calls_before + 50, timeout=10)
+    traffic.assert_clean()
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["workers-1", "workers-2"])
+def test_rolling_restart_of_both_replicas_fails_no_call(agent_dir: Path, workers: int) -> None:
+    with _two_replicas(agent_dir, workers) as (replicas, traffic):
+        for index in range(len(replicas)):
+            assert _sigterm(replicas[index]) == 0
+            replicas[index] = _replica(agent_dir, workers, port=replicas[index].port)
+            # The restarted replica is back in rotation before the next one leaves.
+            wait_for(lambda index=index: traffic.reached(replicas[index]), timeout=30)
+    traffic.assert_clean()
