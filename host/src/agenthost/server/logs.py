@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -61,3 +62,41 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FORMATS = ("text", "json")
+
+
+class LogSettingError(ValueError):
+    """A log level or format that is not one of the accepted values."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option = option
+        self.reason = reason
+
+
+def resolve_log_settings(level: str | None, fmt: str | None) -> tuple[str, str]:
+    """The log level name and format to use: the agenthost setting if given, else flytekit's
+    ``FLYTE_SDK_LOGGING_LEVEL`` (a number such as ``20``, or a level name) and
+    ``FLYTE_SDK_LOGGING_FORMAT``, else ``INFO`` and ``text``."""
+    if level is None:
+        flyte_level = os.environ.get("FLYTE_SDK_LOGGING_LEVEL", "").strip()
+        if flyte_level:
+            name = logging.getLevelName(int(flyte_level)) if flyte_level.isdigit() else None
+            level = name if name in LEVELS else flyte_level
+            option = "FLYTE_SDK_LOGGING_LEVEL"
+        else:
+            level, option = "INFO", "--log-level"
+    else:
+        option = "--log-level"
+    if level.upper() not in LEVELS:
+        raise LogSettingError(option, "must be DEBUG, INFO, WARNING or ERROR (or 10-50)")
+    if fmt is None:
+        fmt = os.environ.get("FLYTE_SDK_LOGGING_FORMAT", "").strip().lower() or "text"
+        if fmt not in FORMATS:
+            raise LogSettingError("FLYTE_SDK_LOGGING_FORMAT", "must be text or json")
+    elif fmt not in FORMATS:
+        raise LogSettingError("--log-format", "must be text or json")
+    return level.upper(), fmt

@@ -123,7 +123,10 @@ def supervise(config: ServerConfig) -> int:
 
     announced = False
     restart_at: dict[int, float] = {}
+    stop_at = time.monotonic() + config.run_for if config.run_for is not None else None
     while not stopping.is_set():
+        if stop_at is not None and time.monotonic() >= stop_at:
+            break
         if not announced and all(w.ready.is_set() for w in workers):
             print(f"{SERVING_PREFIX} {config.host}:{port}", flush=True)
             announced = True
