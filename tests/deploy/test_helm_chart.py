@@ -210,16 +210,18 @@ def test_notes_print_the_propeller_config_for_the_canary(helm: Path) -> None:
 
 
 def test_notes_pass_propellers_polling_keys_through(helm: Path) -> None:
-    config = propeller_config(
-        notes(
-            helm,
-            "--set", "propeller.webApi.caching.resyncInterval=60s",
-            "--set", "propeller.webApi.readRateLimiter.qps=5",
-            "--set", "propeller.resourceConstraints.ProjectScopeResourceConstraint.Value=20",
-        )  # fmt: skip
-    )
+    settings = {
+        "propeller.webApi.caching.resyncInterval": "60s",
+        "propeller.webApi.readRateLimiter.qps": "5",
+        "propeller.resourceConstraints.ProjectScopeResourceConstraint.Value": "20",
+    }
+    args = [a for key, value in settings.items() for a in ("--set", f"{key}={value}")]
+    config = propeller_config(notes(helm, *args))
     section = config["plugins"]["connector-service"]
-    assert section["webApi"] == {"caching": {"resyncInterval": "60s"}, "readRateLimiter": {"qps": 5}}
+    assert section["webApi"] == {
+        "caching": {"resyncInterval": "60s"},
+        "readRateLimiter": {"qps": 5},
+    }
     assert section["resourceConstraints"] == {"ProjectScopeResourceConstraint": {"Value": 20}}
 
 
@@ -289,7 +291,9 @@ def test_the_production_values_switch_everything_on(helm: Path) -> None:
         == (deployment["spec"]["selector"]["matchLabels"])
     )
     config = propeller_config(notes(helm, *VARIANTS["production"]))
-    assert config["plugins"]["connector-service"]["connectors"]["rel-agenthost"]["insecure"] is False
+    assert (
+        config["plugins"]["connector-service"]["connectors"]["rel-agenthost"]["insecure"] is False
+    )
 
 
 def test_tls_without_a_secret_is_refused(helm: Path) -> None:
@@ -319,7 +323,9 @@ def test_flyteconnector_values_replace_the_flyteconnector_subchart(helm: Path) -
     assert env_of(main)["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/gcp/key.json"
     assert env_of(main)["AGENTHOST_PORT"] == "8000"
     assert pod["metadata"]["labels"]["tier"] == "connectors"
-    assert pod["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "true"
+    assert (
+        pod["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "true"
+    )
     assert main["resources"]["limits"]["memory"] == "300Mi"
     assert deployment["spec"]["replicas"] == 2
     assert {"name": "gcp-key", "mountPath": "/var/run/gcp", "readOnly": True} in main[

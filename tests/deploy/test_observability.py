@@ -29,7 +29,7 @@ FROM_PROMETHEUS = {"up"}
 """Series Prometheus makes itself for every target."""
 
 AGENT_MODULE = "observed_agent"
-AGENT_SOURCE = '''
+AGENT_SOURCE = """
 from dataclasses import dataclass
 
 from agenthost import AgentRegistry, AsyncAgentBase, Resource, ResourceMeta, input_values
@@ -60,7 +60,7 @@ class Observed(AsyncAgentBase):
 
 
 AgentRegistry.register(Observed())
-'''
+"""
 
 
 def _render(helm: Path) -> list[dict[str, Any]]:
@@ -116,14 +116,17 @@ def scrape(tmp_path_factory: pytest.TempPathFactory) -> str:
     with serving(command, env) as server, grpc.insecure_channel(server.address) as channel:
         stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
         template = make_template("observed", inputs={"x": int})
-        for x in (1, -1):
-            request = agent_pb2.CreateTaskRequest(
-                template=template, inputs=make_inputs(template, {"x": x})
+
+        def create(x: int) -> None:
+            inputs = make_inputs(template, {"x": x})
+            stub.CreateTask(
+                agent_pb2.CreateTaskRequest(template=template, inputs=inputs), timeout=10
             )
-            try:
-                stub.CreateTask(request, timeout=10)
-            except grpc.RpcError as error:
-                assert x < 0 and error.code() == grpc.StatusCode.INTERNAL
+
+        create(1)
+        with pytest.raises(grpc.RpcError) as failed:
+            create(-1)
+        assert failed.value.code() == grpc.StatusCode.INTERNAL
         url = f"http://127.0.0.1:{metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
             return str(response.read().decode())

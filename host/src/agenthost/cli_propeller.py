@@ -94,7 +94,6 @@ BASE_PLUGINS: dict[str, str] = {
 """Propeller's usual plugins, kept enabled next to the agent plugin."""
 
 
-
 @dataclass(frozen=True)
 class Polling:
     """Propeller's status polling and rate limits for the agent plugin (``webApi``) and how

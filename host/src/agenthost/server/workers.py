@@ -4,8 +4,10 @@ The supervisor picks the port first (if ``--port 0``), starts each worker with
 ``python -m agenthost.server.workers`` and the configuration in ``AGENTHOST_WORKER_CONFIG``,
 prints ``agenthost serving on HOST:PORT`` once every worker is serving, restarts a worker that
 exits unexpectedly (with a growing back-off if it keeps crashing at start), forwards
-SIGTERM/SIGINT to the workers one after another (``STOP_STAGGER`` apart) and exits 0 once they have all stopped. A worker stops by itself
-if its supervisor disappears. Worker ``i`` serves metrics on ``--metrics-port + i``.
+SIGTERM/SIGINT to the workers one after another (``STOP_STAGGER`` apart; workers run in their
+own session, so only the supervisor signals them) and exits 0 once they have all stopped, or
+after ``--timeout``. A worker stops by itself if its supervisor disappears. Worker ``i`` serves
+metrics on ``--metrics-port + i``.
 """
 
 from __future__ import annotations
