@@ -33,6 +33,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -667,7 +668,8 @@ async def _invoke(
         return await method.fn(*args, **kwargs)
     if method.is_async_generator:
         return method.fn(*args, **kwargs)
-    call = functools.partial(method.fn, *args, **kwargs)
+    # The thread runs in a copy of this task's context, so the agent's log records name the call.
+    call = functools.partial(contextvars.copy_context().run, method.fn, *args, **kwargs)
     if thread_slots is None:
         result = await asyncio.get_running_loop().run_in_executor(None, call)
     else:

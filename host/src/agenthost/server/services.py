@@ -34,6 +34,7 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.dispatch import Dispatcher
 from agenthost.errors import InvalidRequestError
+from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
 from agenthost.server.status import classify, log_failure
@@ -140,13 +141,16 @@ class AgentServices:
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
+        bound = None
         try:
             if data is None:
                 # Read with ``context.read()``: grpc's request iterator is an async generator
                 # that, left unexhausted, costs the loop a finalizer task per call.
                 request = await _next_part(context, "header", first=True)
+                bound = bind_call(request.header)
             else:
                 request = parse(message_type, data)
+                bound = bind_call(request)
             task_type = task_type_of(request)
             if task_type not in self._known_types:
                 task_type = UNKNOWN_TASK_TYPE
@@ -164,6 +168,8 @@ class AgentServices:
         finally:
             if recorder is not None:
                 recorder.in_flight -= 1
+            if bound is not None:
+                unbind_call(bound)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
@@ -284,8 +290,10 @@ class AgentServices:
         recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
+        bound = None
         try:
             request = parse(agent_pb2.GetTaskLogsRequest, data)
+            bound = bind_call(request)
             task_type = self._label(_request_type(request))
             async for item in self.dispatcher.logs(
                 request.task_type,
@@ -305,6 +313,9 @@ class AgentServices:
         finally:
             if recorder is not None:
                 recorder.in_flight -= 1
+            if bound is not None:
+                with contextlib.suppress(ValueError):  # closed from another context
+                    unbind_call(bound)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
 
