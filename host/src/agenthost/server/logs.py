@@ -43,17 +43,20 @@ def unbind_call(token: contextvars.Token[Any]) -> None:
 def call_fields(request: Any) -> dict[str, str]:
     """``CALL_FIELDS`` found in ``request``; empty strings are left out."""
     fields: dict[str, str] = {}
-    has = getattr(request, "HasField", None)
-    if has is not None and "task_execution_metadata" in request.DESCRIPTOR.fields_by_name:
-        if has("task_execution_metadata"):
-            task = request.task_execution_metadata.task_execution_id
-            node = task.node_execution_id
-            execution = node.execution_id
-            fields["project"] = execution.project or task.task_id.project
-            fields["domain"] = execution.domain or task.task_id.domain
-            fields["execution_name"] = execution.name
-            fields["node_id"] = node.node_id
-            fields["retry_attempt"] = str(task.retry_attempt)
+    descriptor = getattr(request, "DESCRIPTOR", None)
+    if (
+        descriptor is not None
+        and "task_execution_metadata" in descriptor.fields_by_name
+        and request.HasField("task_execution_metadata")
+    ):
+        task = request.task_execution_metadata.task_execution_id
+        node = task.node_execution_id
+        execution = node.execution_id
+        fields["project"] = execution.project or task.task_id.project
+        fields["domain"] = execution.domain or task.task_id.domain
+        fields["execution_name"] = execution.name
+        fields["node_id"] = node.node_id
+        fields["retry_attempt"] = str(task.retry_attempt)
     fields["output_prefix"] = str(getattr(request, "output_prefix", ""))
     return {name: value for name, value in fields.items() if value}
 
