@@ -34,6 +34,8 @@ SERVING_PREFIX = "agenthost serving on"
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 AGENT_THREAD_PREFIX = "agenthost-agent"
+SHUTDOWN_SETTLE = 0.1
+"""Seconds between SIGTERM and the start of gRPC's shutdown (see ``serve_async``)."""
 DEFAULT_MAX_CONNECTION_AGE = 300.0
 """Seconds before a client connection gets GOAWAY: after a scale-out, clients that keep one
 connection per address (``dns:///``, a ClusterIP Service) spread onto the new replicas within
@@ -188,9 +190,9 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from agenthost.dispatch import Dispatcher
+    from agenthost.protocols.v1.services import SERVICE_NAMES, AgentServices
     from agenthost.server.reflection import LazyReflection
     from agenthost.server.scrub import Scrubber
-    from agenthost.server.services import SERVICE_NAMES, AgentServices
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -276,6 +278,9 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
 
     logger.info("shutting down: grace period %.1f s", config.grace_period)
     await health_servicer.enter_graceful_shutdown()
+    # gRPC cancels the calls it has received but not yet handed to this loop when its shutdown
+    # starts: give the loop a moment to take them (they then run like any other call).
+    await asyncio.sleep(SHUTDOWN_SETTLE)
     await server.stop(config.grace_period)
     await dispatcher.aclose()
     executor.shutdown(wait=False, cancel_futures=True)

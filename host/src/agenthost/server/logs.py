@@ -30,7 +30,7 @@ _CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("agenthost_call", de
 
 
 def bind_call(request: Any) -> contextvars.Token[Any]:
-    """Make ``request`` (a request message, or ExecuteTaskSync's header) the current call's, for
+    """Make ``request`` (a request message) the current call's, for
     the log records of this task and of what it runs in threads; undo with ``unbind_call``."""
     return _CALL.set(request)
 
@@ -44,6 +44,11 @@ def call_fields(request: Any) -> dict[str, str]:
     """``CALL_FIELDS`` found in ``request``; empty strings are left out."""
     fields: dict[str, str] = {}
     descriptor = getattr(request, "DESCRIPTOR", None)
+    if descriptor is not None and "header" in descriptor.fields_by_name:
+        if not request.HasField("header"):  # ExecuteTaskSync: the header says it all
+            return {}
+        request = request.header
+        descriptor = request.DESCRIPTOR
     if (
         descriptor is not None
         and "task_execution_metadata" in descriptor.fields_by_name
