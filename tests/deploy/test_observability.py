@@ -5,11 +5,9 @@ default."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
-import textwrap
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from deploy_kit import CHART, serving
+from deploy_kit import CHART, agent_module, serving
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 
@@ -107,12 +105,10 @@ def _exported(text: str) -> set[str]:
 @pytest.fixture(scope="module")
 def scrape(tmp_path_factory: pytest.TempPathFactory) -> str:
     """/metrics of a real server after a successful and a failing call."""
-    folder = tmp_path_factory.mktemp("observed")
-    (folder / f"{AGENT_MODULE}.py").write_text(textwrap.dedent(AGENT_SOURCE))
+    env = agent_module(tmp_path_factory.mktemp("observed"), AGENT_MODULE, AGENT_SOURCE)
     metrics_port = _free_port()
     command = serve_command("--modules", AGENT_MODULE, "--strict")
     command[command.index("--metrics-port") + 1] = str(metrics_port)
-    env = {"PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}
     with serving(command, env) as server, grpc.insecure_channel(server.address) as channel:
         stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
         template = make_template("observed", inputs={"x": int})

@@ -4,12 +4,14 @@ expose metrics, and shut down gracefully on SIGTERM/SIGINT.
 A watchdog (``agenthost.server.watchdog``) logs event-loop stalls of
 ``loop_block_threshold`` seconds or more, naming the agent call that caused them.
 
-Shutdown (SIGTERM/SIGINT): the health status of every service flips to ``NOT_SERVING`` and
-gRPC's graceful shutdown starts at once: the listening socket closes and every connection gets
-an HTTP/2 GOAWAY, so round-robin clients stop picking this replica straight away (streams they
-open meanwhile are refused at the HTTP/2 level and retried transparently elsewhere). Calls in
-flight get ``grace_period`` seconds to finish; then every agent's optional ``aclose()`` runs
-(see ``Dispatcher.aclose``) and the process exits 0.
+Shutdown (SIGTERM/SIGINT): the health status of every service flips to ``NOT_SERVING`` and,
+``SHUTDOWN_SETTLE`` seconds later, gRPC's graceful shutdown starts: the listening socket closes
+and every connection gets an HTTP/2 GOAWAY, so round-robin clients stop picking this replica
+(streams opened after the GOAWAY are refused at the HTTP/2 level and retried transparently
+elsewhere). Calls in flight get ``grace_period`` seconds to finish; then every agent's optional
+``aclose()`` runs (see ``Dispatcher.aclose``) and the process exits 0. gRPC core cancels a
+call that reaches it after its shutdown started but before the client read the GOAWAY; nothing
+in grpcio sends a GOAWAY without that shutdown.
 """
 
 from __future__ import annotations
