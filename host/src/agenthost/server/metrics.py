@@ -8,8 +8,8 @@ or ``"500"``, and ``grpc_code`` the gRPC status name), ``flyte_connector_request
 plugin that leaks memory shows up as a rising ``process_resident_memory_bytes``.
 
 Calls are counted in plain dictionaries, without prometheus_client's per-sample locks: every
-call is recorded on the event loop's thread, and a scrape (on the HTTP server's thread) reads
-copies of them. Task types that no agent serves are labelled ``unknown`` to bound the label set.
+call is recorded on the event loop's thread, and scrapes are served from that thread too.
+Task types that no agent serves are labelled ``unknown`` to bound the label set.
 """
 
 from __future__ import annotations
@@ -47,6 +47,15 @@ HTTP_CODES: dict[str, str] = {
 """The ``error_code`` label for each gRPC status: flytekit's server counts an unknown task type
 as ``404`` and every other failure as ``500`` (``HTTPStatus``, written as its number on Python
 3.11); the other statuses take the HTTP code gRPC's own HTTP mapping gives them."""
+
+FAILURE_LABELS = ("task_type", "operation", "error_code", "grpc_code")
+"""Labels of ``flyte_connector_requests_failure_total``."""
+
+
+def failure_codes(code: str) -> tuple[str, str]:
+    """The ``error_code`` and ``grpc_code`` label values of a call that failed with the gRPC
+    status named ``code``."""
+    return HTTP_CODES.get(code, "500"), code
 
 
 class _Series:
@@ -110,7 +119,9 @@ class OperationMetrics:
 
 
 class Metrics:
-    """The server's metrics in their own registry (served by ``start_http``).
+    """The server's metrics in their own registry (served by
+    ``agenthost.server.metrics_http.MetricsListener``; with ``--workers N``, each worker has a
+    ``agenthost.server.metrics_shared.SharedMetrics`` instead).
 
     Calls are recorded per operation (``operation``); the rest of the methods record the
     other series. Call them from the event loop's thread only.
@@ -150,13 +161,6 @@ class Metrics:
         """Record a plugin that failed to load."""
         self._plugin_failures.labels(plugin).set(1)
 
-    def start_http(self, port: int, host: str = "0.0.0.0") -> int:
-        """Serve ``/metrics`` on ``port`` in a daemon thread; return the bound port."""
-        from prometheus_client import start_http_server
-
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return int(server.server_address[1])
-
 
 class _CallCollector:
     """Exports the call series of a ``Metrics`` at scrape time."""
@@ -178,7 +182,7 @@ class _CallCollector:
         failure = CounterMetricFamily(
             FAILURE,
             "Total number of failed requests",
-            labels=["task_type", "operation", "error_code", "grpc_code"],
+            labels=list(FAILURE_LABELS),
         )
         latency = SummaryMetricFamily(
             LATENCY, "Time spent processing agent requests", labels=["task_type", "operation"]
@@ -190,7 +194,7 @@ class _CallCollector:
                     success.add_metric([task_type, op.name], calls.succeeded, created=calls.created)
                 latency.add_metric([task_type, op.name], calls.count, calls.total)
             for (task_type, code), series in op._failures.copy().items():
-                labels = [task_type, op.name, HTTP_CODES.get(code, "500"), code]
+                labels = [task_type, op.name, *failure_codes(code)]
                 failure.add_metric(labels, series.count, created=series.created)
             in_flight.add_metric([op.name], op.in_flight)
         sizes = SummaryMetricFamily(INPUT_BYTES, "Size of input literals", labels=["task_type"])
