@@ -95,5 +95,10 @@ def test_call_fields_leave_out_what_the_request_does_not_say() -> None:
     assert call_fields(agent_pb2.DeleteTaskRequest(task_type="x")) == {}
     fields = call_fields(agent_pb2.CreateTaskRequest(task_execution_metadata=_metadata()))
     assert fields == EXECUTION
-    header = agent_pb2.CreateRequestHeader(output_prefix="s3://b/p")
-    assert call_fields(header) == {"output_prefix": "s3://b/p"}
+    header = agent_pb2.CreateRequestHeader(
+        output_prefix="s3://b/p", task_execution_metadata=_metadata()
+    )
+    # ExecuteTaskSync's first request: its header says it all.
+    first = agent_pb2.ExecuteTaskSyncRequest(header=header)
+    assert call_fields(first) == {**EXECUTION, "output_prefix": "s3://b/p"}
+    assert call_fields(agent_pb2.ExecuteTaskSyncRequest()) == {}
