@@ -386,3 +386,10 @@ def test_tls_without_a_health_port_is_refused(helm: Path) -> None:
     result = helm_run(helm, "template", RELEASE, str(CHART), *tls, "--set", "server.healthPort=0")
     assert result.returncode != 0
     assert "tls.enabled needs server.healthPort" in result.stderr
+
+
+def test_connection_age_is_passed_when_set(helm: Path) -> None:
+    assert "AGENTHOST_MAX_CONNECTION_AGE" not in env_of(container(render(helm)))
+    for seconds in ("0", "120"):
+        main = container(render(helm, "--set", f"server.maxConnectionAgeSeconds={seconds}"))
+        assert env_of(main)["AGENTHOST_MAX_CONNECTION_AGE"] == seconds
