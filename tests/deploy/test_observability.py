@@ -102,12 +102,16 @@ def _exported(text: str) -> set[str]:
     return names
 
 
-@pytest.fixture(scope="module")
-def scrape(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """/metrics of a real server after a successful and a failing call."""
+@pytest.fixture(scope="module", params=[1, 2], ids=["workers-1", "workers-2"])
+def scrape(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """/metrics of a real server (one process, or ``--workers 2``, whose supervisor merges the
+    workers' metrics) with a plugin that failed to load, after a successful and a failing
+    call."""
     env = agent_module(tmp_path_factory.mktemp("observed"), AGENT_MODULE, AGENT_SOURCE)
     metrics_port = _free_port()
-    command = serve_command("--modules", AGENT_MODULE, "--strict")
+    # A module that cannot be imported: the plugin-failure gauge gets a sample in both modes.
+    modules = f"{AGENT_MODULE},no_such_module_for_the_gauge"
+    command = serve_command("--modules", modules, "--workers", str(request.param))
     command[command.index("--metrics-port") + 1] = str(metrics_port)
     with serving(command, env) as server, grpc.insecure_channel(server.address) as channel:
         stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
