@@ -5,6 +5,7 @@ text logs, also for what agent code logs while it runs."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from flyteidl.admin import agent_pb2
 from flyteidl.core import identifier_pb2
 from server_test_kit import test_server
 
-from agenthost.server.logs import call_fields
+from agenthost.server.logs import TextFormatter, call_fields
 from agenthost.testing import RunningServer, make_template, wait_for
 
 EXECUTION = {
@@ -102,3 +103,12 @@ def test_call_fields_leave_out_what_the_request_does_not_say() -> None:
     first = agent_pb2.ExecuteTaskSyncRequest(header=header)
     assert call_fields(first) == {**EXECUTION, "output_prefix": "s3://b/p"}
     assert call_fields(agent_pb2.ExecuteTaskSyncRequest()) == {}
+
+
+def test_text_fields_cannot_forge_a_log_line() -> None:
+    formatter = TextFormatter()
+    record = logging.LogRecord("agenthost.server", logging.INFO, __file__, 1, "call", None, None)
+    record.execution_name = "abc\n2026-01-01 00:00:00,000 ERROR forged"
+    line = formatter.format(record)
+    assert "\n" not in line
+    assert 'execution_name="abc\\n2026' in line

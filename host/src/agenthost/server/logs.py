@@ -89,7 +89,7 @@ class TextFormatter(logging.Formatter):
         """The record as a text line (plus its traceback, if any)."""
         text = super().format(record)
         pairs = [
-            f"{name}={value}"
+            f"{name}={_text_value(str(value))}"
             for name in CALL_FIELDS
             if (value := getattr(record, name, None)) is not None
         ]
@@ -97,6 +97,14 @@ class TextFormatter(logging.Formatter):
             return text
         head, newline, rest = text.partition("\n")
         return f"{head} [{' '.join(pairs)}]{newline}{rest}"
+
+
+def _text_value(value: str) -> str:
+    """``value`` as is, or JSON-quoted if it holds spaces or control characters (request fields
+    must not be able to forge a log line)."""
+    if value.isprintable() and " " not in value:
+        return value
+    return json.dumps(value)
 
 
 class JsonFormatter(logging.Formatter):
