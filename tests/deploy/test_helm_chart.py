@@ -14,7 +14,7 @@ import pytest
 import yaml
 from deploy_kit import CHART
 
-from agenthost.cli_propeller import DEFAULT_SERVICE_CONFIG
+from agenthost.cli_propeller import DEFAULT_SERVICE_CONFIG, service_config
 
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 """The oldest Kubernetes the chart supports (native preStop sleep) and the newest schema."""
@@ -393,3 +393,10 @@ def test_connection_age_is_passed_when_set(helm: Path) -> None:
     for seconds in ("0", "120"):
         main = container(render(helm, "--set", f"server.maxConnectionAgeSeconds={seconds}"))
         assert env_of(main)["AGENTHOST_MAX_CONNECTION_AGE"] == seconds
+
+
+def test_notes_add_health_checking_like_the_cli(helm: Path) -> None:
+    config = propeller_config(notes(helm, "--set", "propeller.healthCheck=true"))
+    (connector,) = config["plugins"]["connector-service"]["connectors"].values()
+    assert connector["defaultServiceConfig"] == service_config(health_check=True)
+    assert json.loads(connector["defaultServiceConfig"])["healthCheckConfig"] == {"serviceName": ""}

@@ -74,7 +74,21 @@ SERVICE_CONFIG: dict[str, Any] = {
         {"name": [{"service": name} for name in AGENT_SERVICES], "retryPolicy": RETRY_POLICY}
     ],
 }
-DEFAULT_SERVICE_CONFIG = json.dumps(SERVICE_CONFIG, separators=(",", ":"))
+
+
+def service_config(*, health_check: bool = False) -> str:
+    """The gRPC service config (JSON) for propeller: ``SERVICE_CONFIG``, plus client-side
+    health checking (``healthCheckConfig``) if asked: a client that supports it stops picking
+    a replica as soon as it reports ``NOT_SERVING``, before its GOAWAY."""
+    config = (
+        {**SERVICE_CONFIG, "healthCheckConfig": {"serviceName": ""}}
+        if health_check
+        else SERVICE_CONFIG
+    )
+    return json.dumps(config, separators=(",", ":"))
+
+
+DEFAULT_SERVICE_CONFIG = service_config()
 """gRPC service config (JSON): round robin over every pod the endpoint resolves to, and
 retries of ``UNAVAILABLE`` on the agent services."""
 
@@ -238,6 +252,15 @@ def propeller_config(
             "(resourceConstraints.NamespaceScopeResourceConstraint).",
         ),
     ] = None,
+    health_check: Annotated[
+        bool,
+        typer.Option(
+            "--health-check/--no-health-check",
+            help="Add client-side health checking to the service config (propeller then stops "
+            "calling a replica as soon as it reports NOT_SERVING; needs a propeller build "
+            "that links grpc-go's health package, e.g. flyte-binary).",
+        ),
+    ] = False,
 ) -> None:
     """Print the FlytePropeller configuration (YAML) that routes this host's task types to it."""
     from agenthost.plugins import load_plugins
@@ -294,6 +317,7 @@ def propeller_config(
         default_timeout=default_timeout,
         timeouts=timeouts,
         polling=polling,
+        health_check=health_check,
     )
     keys = FLAVORS[flavor]
     header = [
@@ -327,6 +351,7 @@ def build_config(
     default_timeout: str = "10s",
     timeouts: Mapping[str, str] = DEFAULT_TIMEOUTS,
     polling: Polling | None = None,
+    health_check: bool = False,
 ) -> dict[str, Any]:
     """The configuration as plain data (see the module docstring for the keys)."""
     keys = FLAVORS[flavor]
@@ -334,7 +359,7 @@ def build_config(
     deployment = {
         "endpoint": endpoint,
         "insecure": insecure,
-        "defaultServiceConfig": DEFAULT_SERVICE_CONFIG,
+        "defaultServiceConfig": service_config(health_check=health_check),
         "defaultTimeout": default_timeout,
         "timeouts": dict(timeouts),
     }

@@ -60,12 +60,23 @@ def test_default_deployment_names_every_installed_task_type() -> None:
     assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
     assert method["retryPolicy"]["maxAttempts"] >= 2
     assert "webApi" not in section and "resourceConstraints" not in section
+    assert "healthCheckConfig" not in service_config
     plugins = data["tasks"]["task-plugins"]
     assert "connector-service" in plugins["enabled-plugins"]
     assert "container" in plugins["enabled-plugins"]
     routed = {t for t, p in plugins["default-for-task-types"].items() if p == "connector-service"}
     assert routed == expected
     assert text.startswith("# FlytePropeller configuration for agenthost")
+
+
+def test_health_check_adds_client_side_health_checking() -> None:
+    data, _ = config("--health-check")
+    connector = data["plugins"]["connector-service"]["defaultConnector"]
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["healthCheckConfig"] == {"serviceName": ""}
+    assert service_config["methodConfig"][0]["retryPolicy"]["retryableStatusCodes"] == [
+        "UNAVAILABLE"
+    ]
 
 
 def test_canary_deployment_serves_only_a_subset() -> None:

@@ -64,9 +64,12 @@ k8s://flyteconnector.<namespace>:8000 keeps working), else the release's full na
 {{- end }}
 
 {{/* gRPC service config for propeller's client: round robin over every pod, and retries of
-UNAVAILABLE on the agent services (the same JSON as `agenthost propeller-config`). */}}
+UNAVAILABLE on the agent services, plus client-side health checking with
+propeller.healthCheck (the same JSON as `agenthost propeller-config [--health-check]`). */}}
 {{- define "agenthost.serviceConfig" -}}
-{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":[{"name":[{"service":"flyteidl.service.AsyncAgentService"},{"service":"flyteidl.service.SyncAgentService"},{"service":"flyteidl.service.AgentMetadataService"}],"retryPolicy":{"maxAttempts":5,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}
+{"loadBalancingConfig":[{"round_robin":{}}],"methodConfig":[{"name":[{"service":"flyteidl.service.AsyncAgentService"},{"service":"flyteidl.service.SyncAgentService"},{"service":"flyteidl.service.AgentMetadataService"}],"retryPolicy":{"maxAttempts":5,"initialBackoff":"0.1s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]
+{{- if .Values.propeller.healthCheck }},"healthCheckConfig":{"serviceName":""}{{ end -}}
+}
 {{- end }}
 
 {{- define "agenthost.serviceAccountName" -}}
