@@ -374,11 +374,10 @@ class RemoteConnectorBackend(RemoteBackend):
         self, template: tasks_pb2.TaskTemplate, inputs: literals_pb2.LiteralMap
     ) -> bytes:
         """See ``Backend``."""
-        request = self.wire.CreateTaskRequest(output_prefix=_output_prefix(template))
+        request = self.wire.CreateTaskRequest(
+            output_prefix=_output_prefix(template), inputs=inputs.SerializeToString()
+        )  # a LiteralMap's bytes are a NamedLiteral list (map entries on the wire)
         request.template.CopyFrom(template)
-        named = request.inputs.literals
-        for name, literal in inputs.literals.items():
-            named.add(name=name).value.CopyFrom(literal)
         response = await self._call("CreateTask", self.calls["CreateTask"], request)
         return bytes(response.resource_meta)
 

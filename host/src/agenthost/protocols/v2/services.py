@@ -76,8 +76,10 @@ class ConnectorServices(ServiceBase):
             template = request.template
             inputs = None
             if request.HasField("inputs"):
-                inputs = inputs_map(request.inputs, template.type)
-                self._count_inputs(template.type, inputs)
+                raw = request.inputs
+                inputs = inputs_map(raw, template.type)
+                if self.metrics is not None:
+                    self.metrics.input_bytes(self._label(template.type), len(raw))
             meta = await self.dispatcher.create(
                 template,
                 inputs,
