@@ -97,8 +97,3 @@ def to_v2_logs(response: agent_pb2.GetTaskLogsResponse) -> agent_pb2.GetTaskLogs
 def category_name(request: Any) -> str:
     """The task type a v2 request names (its ``task_category``), for metric labels."""
     return str(request.task_category.name) if request.HasField("task_category") else ""
-
-
-def template_type(request: Any) -> str:
-    """The task type of a v2 ``CreateTaskRequest`` (its template's ``type``)."""
-    return str(request.template.type)
