@@ -142,8 +142,8 @@ def propeller_config(
         fail("--flyte must be 1 (FlytePropeller) or 2 (the Flyte 2 executor)")
     if flyte == 2 and flavor != "connector":
         fail("--flyte 2 has only the connector flavor (connector-service)")
-    if flyte == 2 and (problem := flyte2.endpoint_problem(endpoint)):
-        fail(problem)
+    if flyte == 2 and (unreachable := flyte2.endpoint_problem(endpoint)):
+        fail(unreachable)
     if name is not None and not _PLAIN.match(name):
         fail("--name must be letters, digits, _ . / - (starting with a letter)")
     rpcs = flyte2.TIMEOUTS if flyte == 2 else DEFAULT_TIMEOUTS

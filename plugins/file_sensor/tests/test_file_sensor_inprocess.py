@@ -19,6 +19,7 @@ from file_sensor_support import (
 )
 
 from agent_file_sensor import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor, UnsupportedPathError
+from agent_file_sensor.filesystems import FilesystemCache
 from agenthost import InvalidRequestError, Phase, Resource
 from agenthost.sensor import SensorRouter
 from agenthost.testing import make_inputs, make_template
@@ -215,3 +216,58 @@ def test_import_pulls_in_no_fsspec_backend() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_s3_uses_the_connections_credentials(s3_env: MotoServer, bucket_name: str) -> None:
+    """A moto server that checks credentials (IAM): the deployment's (fake) credentials are
+    refused, the task's connection credentials are accepted."""
+    import json
+
+    import boto3
+
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    strict = start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "5"})
+    try:
+        anonymous = {"endpoint_url": strict.endpoint, "region_name": "us-east-1"}
+        iam = boto3.client("iam", **anonymous, aws_access_key_id="x", aws_secret_access_key="x")
+        iam.create_user(UserName="flyte-task")
+        key = iam.create_access_key(UserName="flyte-task")["AccessKey"]
+        allow = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+        iam.put_user_policy(UserName="flyte-task", PolicyName="s3", PolicyDocument=policy)
+        s3 = boto3.client("s3", **anonymous, aws_access_key_id="x", aws_secret_access_key="x")
+        s3.create_bucket(Bucket=bucket_name)
+        s3.put_object(Bucket=bucket_name, Key="ready", Body=b"")
+        per_task = Connection(
+            secrets={
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            }
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AWS_ENDPOINT_URL", strict.endpoint)
+            template, inputs = file_sensor_task(f"s3://{bucket_name}/ready")
+            sensor = FileSensor()
+            (deployment,) = create_and_get(sensor, template, inputs)
+            with using_connection(per_task):
+                (task,) = create_and_get(sensor, template, inputs)
+    finally:
+        stop(strict.process)
+    assert deployment.phase == Phase.FAILED
+    assert "PermissionError" in (deployment.message or "")
+    assert task.phase == Phase.SUCCEEDED, task.message
+    assert key["SecretAccessKey"] not in (deployment.message or "")
+
+
+def test_filesystem_cache_is_bounded() -> None:
+    options = iter(range(10))
+    cache = FilesystemCache(options_for=lambda protocol: {"generation": next(options)}, max_size=2)
+
+    async def run() -> int:
+        for _ in range(3):
+            await cache.filesystem("file")
+        return len(cache._by_loop[asyncio.get_running_loop()])
+
+    assert asyncio.run(run()) == 2

@@ -80,3 +80,18 @@ def test_plugin_declares_its_api_range() -> None:
     import agent_openai.plugin
 
     assert agent_openai.plugin.AGENTHOST_PLUGIN_API == ">=1.0,<2"
+
+
+def test_clients_are_keyed_by_a_fingerprint_of_the_key_and_bounded() -> None:
+    from agent_openai import clients
+
+    async def fill() -> list[tuple[object, ...]]:
+        first = await client_for(settings(key="sk-bounded-0000"))
+        for n in range(1, clients.MAX_CLIENTS + 1):
+            await client_for(settings(key=f"sk-bounded-{n:04d}"))
+        assert await client_for(settings(key="sk-bounded-0000")) is not first  # evicted
+        return list(clients._clients[asyncio.get_running_loop()])
+
+    keys = asyncio.run(fill())
+    assert len(keys) == clients.MAX_CLIENTS
+    assert not any("sk-bounded" in str(part) for key in keys for part in key)

@@ -9,20 +9,27 @@ Environment variables (read on every call, so tests and operators can change the
 * ``AGENT_OPENAI_MAX_RETRIES``: the client's retries of 408/409/429/5xx/connection errors
   (default 2).
 
-The API key is the host secret ``FLYTE_OPENAI_API_KEY`` (flytekit's name: ``_FSEC_`` env var or
-secret file), else the ``OPENAI_API_KEY`` environment variable.
+The API key is the call's connection secret ``openai_api_key`` (Flyte 2: the executor resolves
+the task's ``secrets`` into the call's ``connection``), else the host secret
+``FLYTE_OPENAI_API_KEY`` (flytekit's name: ``_FSEC_`` env var or secret file), else the
+``OPENAI_API_KEY`` environment variable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from agenthost import current_connection
 from agenthost.secrets import get_secret, remember_secret
 
 API_KEY_SECRET = "FLYTE_OPENAI_API_KEY"
 """The host secret holding the API key (the name flytekit's OpenAI connectors use)."""
+
+CONNECTION_KEY = "openai_api_key"
+"""The call's ``connection`` secret holding a per-task API key."""
 
 API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -40,13 +47,21 @@ class ConfigurationError(Exception):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Everything that identifies one OpenAI client: requests with equal settings share it."""
+    """Everything that configures one OpenAI client; requests with the same ``cache_key``
+    share it."""
 
     api_key: str
     organization: str | None
     base_url: str | None
     timeout: float
     max_retries: int
+
+    @property
+    def cache_key(self) -> tuple[str, str | None, str | None, float, int]:
+        """What identifies the client: the settings, with a fingerprint of the key instead of
+        the key."""
+        fingerprint = hashlib.sha256(self.api_key.encode("utf-8")).hexdigest()[:16]
+        return (fingerprint, self.organization, self.base_url, self.timeout, self.max_retries)
 
     def __repr__(self) -> str:  # never show the key
         return (
@@ -56,8 +71,11 @@ class ClientSettings:
 
 
 def api_key() -> str:
-    """The API key from the host secret, else ``$OPENAI_API_KEY``; ``ConfigurationError`` if
-    neither is set (the message names where to put it, never a value)."""
+    """The API key from the call's connection, else the host secret, else ``$OPENAI_API_KEY``;
+    ``ConfigurationError`` if none is set (the message names where to put it, never a value)."""
+    key = current_connection().secrets.get(CONNECTION_KEY, "")
+    if key:  # the host scrubs the call's connection values
+        return key
     key = get_secret(API_KEY_SECRET, default="")
     if not key:
         key = os.environ.get(API_KEY_ENV, "")
@@ -66,7 +84,8 @@ def api_key() -> str:
     if not key:
         raise ConfigurationError(
             f"no OpenAI API key: set the secret {API_KEY_SECRET} "
-            f"(e.g. $_FSEC_{API_KEY_SECRET}) or ${API_KEY_ENV}"
+            f"(e.g. $_FSEC_{API_KEY_SECRET}) or ${API_KEY_ENV}, or send {CONNECTION_KEY} in "
+            "the task's connection"
         )
     return key
 
