@@ -107,6 +107,10 @@ def test_agent_flavor_uses_the_older_key_names() -> None:
         (("--timeout", "GetTask"), "must be RPC=DURATION"),
         (("--timeout", "Fly=3s"), "must be RPC=DURATION"),
         (("--name", "has space"), "--name must be"),
+        (("--flyte", "3"), "--flyte must be 1"),
+        (("--flyte", "2", "--flavor", "agent"), "only the connector flavor"),
+        (("--flyte", "2", "--timeout", "ExecuteTaskSync=9s"), "must be RPC=DURATION"),
+        (("--flyte", "2", "--endpoint", "k8s:///agenthost.flyte:8000"), "no k8s:// resolver"),
     ],
 )
 def test_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
@@ -194,18 +198,3 @@ def test_default_output_is_still_flyte1() -> None:
     explicit, _ = config("--flyte", "1")
     assert default == explicit
     assert "enabled-plugins" in default["tasks"]["task-plugins"]
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("--flyte", "3"), "--flyte must be 1"),
-        (("--flyte", "2", "--flavor", "agent"), "only the connector flavor"),
-        (("--flyte", "2", "--timeout", "ExecuteTaskSync=9s"), "must be RPC=DURATION"),
-        (("--flyte", "2", "--endpoint", "k8s:///agenthost.flyte:8000"), "no k8s:// resolver"),
-    ],
-)
-def test_flyte2_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
-    done = agenthost("propeller-config", *MODULES, *args)
-    assert done.returncode == 2
-    assert message in done.stderr

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import API_KEY, DATA, load_inputs, load_template
+from conftest import API_KEY, load_inputs, load_template, server_env
 from fake_openai import FakeOpenAI
 from flyteidl.admin import agent_pb2
 from flyteidl.core.literals_pb2 import LiteralMap
@@ -31,13 +31,7 @@ CHAT = connector_pb2.TaskCategory(name="chatgpt", version=0)
 
 @pytest.fixture(scope="module")
 def server(fake_openai: FakeOpenAI) -> Iterator[RunningServer]:
-    env = {
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "_FSEC_FLYTE_OPENAI_API_KEY": API_KEY,
-        "FLYTE_SECRETS_DEFAULT_DIR": str(DATA / "no-secrets-here"),
-        "AGENT_OPENAI_MAX_RETRIES": "0",
-        "AGENT_OPENAI_TIMEOUT_SECONDS": "10",
-    }
+    env = server_env(fake_openai, max_retries="0")
     with running_server("--allow", "openai", "--strict", env=env) as running:
         yield running
 
