@@ -314,7 +314,8 @@ def compat(session: nox.Session) -> None:
         *FLYTEKIT_REFERENCE,
         "uv",
     )
-    tmp = Path(session.create_tmp()).resolve()
+    # Not session.create_tmp(): it would point TMPDIR (so the tests' tmp_path) into the venv.
+    tmp = Path(session.virtualenv.location).resolve() / "tmp"
     flyte2 = _reference_venv(session, tmp / "flyte2-sdk", FLYTE2_REFERENCE)
     fixtures = tmp / "flyte2-fixtures"
     generate = "tests/compat/flyte2_fixtures/generate.py"
