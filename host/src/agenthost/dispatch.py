@@ -57,6 +57,8 @@ from agenthost.connection import (
     Connection,
     has_current_connection,
     leaked_secret,
+    reset_current_connection,
+    set_current_connection,
     using_connection,
 )
 from agenthost.errors import (
@@ -620,21 +622,13 @@ class Dispatcher:
         candidates: dict[str, Any],
         connection: Connection | None = None,
     ) -> Any:
+        token = None
         if connection is not None or method.takes_connection:
-            with using_connection(connection):
-                kwargs = method.call_keywords(candidates, connection)
-                return await self._call_with(entry, operation, method, args, kwargs)
-        kwargs = candidates if method.accepted is None else method.keywords(candidates)
-        return await self._call_with(entry, operation, method, args, kwargs)
-
-    async def _call_with(
-        self,
-        entry: AgentEntry,
-        operation: str,
-        method: _Method,
-        args: Sequence[Any],
-        kwargs: dict[str, Any],
-    ) -> Any:
+            kwargs = method.call_keywords(candidates, connection)
+            if connection is not None:
+                token = set_current_connection(connection)
+        else:
+            kwargs = candidates if method.accepted is None else method.keywords(candidates)
         semaphore = entry.semaphore
         try:
             if semaphore is None:
@@ -647,6 +641,9 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise AgentCallError(entry.name, operation, exc) from exc
+        finally:
+            if token is not None:
+                reset_current_connection(token)
 
     def resource_to_proto(
         self,

@@ -208,7 +208,7 @@ class AgentServices(ServiceBase):
             return response
 
         return await self._unary(
-            context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work, _first_part
+            context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work, _FIRST_PART
         )
 
     # -- AgentMetadataService -------------------------------------------------------------
@@ -243,12 +243,6 @@ class AgentServices(ServiceBase):
         )
 
 
-async def _first_part(context: grpc.aio.ServicerContext) -> agent_pb2.ExecuteTaskSyncRequest:
-    # Read with ``context.read()``: grpc's request iterator is an async generator that, left
-    # unexhausted, costs the loop a finalizer task per call.
-    return await _next_part(context, "header", first=True)
-
-
 async def _next_part(
     context: grpc.aio.ServicerContext, expected: str, *, first: bool
 ) -> agent_pb2.ExecuteTaskSyncRequest:
@@ -266,6 +260,11 @@ async def _next_part(
             f"{part or 'an empty request'}"
         )
     return request
+
+
+# Read with ``context.read()``: grpc's request iterator is an async generator that, left
+# unexhausted, costs the loop a finalizer task per call.
+_FIRST_PART = functools.partial(_next_part, expected="header", first=True)
 
 
 def _present(resource: agent_pb2.Resource) -> agent_pb2.Resource:
