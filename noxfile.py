@@ -43,7 +43,7 @@ FLYTE2_REFERENCE = [
 """flyte-sdk 2 (``c0``, its connectors) is a test-time reference only, in a venv of its own
 (it pins its own flyteidl2): the compat session generates fixtures with it, the bench session
 runs ``c0`` from it. Never installed beside agenthost."""
-FLYTEIDL2 = "flyteidl2>=2.0.51"
+FLYTEIDL2 = "flyteidl2>=2.0.51,<2.1"
 """The v2 stubs of the bench's load generator and bare v2 ceiling."""
 
 
