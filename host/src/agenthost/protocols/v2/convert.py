@@ -8,9 +8,11 @@ from typing import Any
 from flyteidl.admin import agent_pb2
 from flyteidl.core.execution_pb2 import TaskExecution
 from flyteidl.core.literals_pb2 import LiteralMap
+from google.protobuf.message import DecodeError
 
 from agenthost.connection import Connection
 from agenthost.errors import InvalidRequestError
+from agenthost.protocols.v2 import wire
 
 _STATE_PHASES = {
     agent_pb2.RETRYABLE_FAILURE: TaskExecution.RETRYABLE_FAILED,
@@ -26,18 +28,25 @@ NO_PHASE_MESSAGE = "the agent reported no phase"
 that as a retryable failure too)."""
 
 
-def inputs_map(inputs: Any, task_type: str) -> LiteralMap:
-    """A v2 ``Inputs`` (NamedLiteral list, any order) as the ``LiteralMap`` agents see on v1;
-    ``InvalidRequestError`` naming a duplicated input."""
-    literal_map = LiteralMap()
-    target = literal_map.literals
-    for named in inputs.literals:
-        name = named.name
-        if name in target:
-            raise InvalidRequestError(
-                f"input {name!r} appears more than once in the inputs of task type {task_type!r}"
-            )
-        target[name].CopyFrom(named.value)
+def inputs_map(raw: bytes, task_type: str) -> LiteralMap:
+    """The serialized v2 ``Inputs`` (a NamedLiteral list, any order) as the ``LiteralMap``
+    agents see on v1: the same bytes parse as one, since a NamedLiteral is a map entry on the
+    wire. A map keeps the last of duplicated names, so the names are counted too: a duplicated
+    input is ``InvalidRequestError`` naming it."""
+    try:
+        literal_map = LiteralMap.FromString(raw)
+        names = wire.InputNames.FromString(raw).literals
+    except (DecodeError, ValueError, RuntimeError):
+        raise InvalidRequestError("CreateTaskRequest inputs are not a valid Inputs") from None
+    if len(names) != len(literal_map.literals):
+        seen: set[str] = set()
+        for named in names:
+            if named.name in seen:
+                raise InvalidRequestError(
+                    f"input {named.name!r} appears more than once in the inputs of task type "
+                    f"{task_type!r}"
+                )
+            seen.add(named.name)
     return literal_map
 
 
@@ -88,8 +97,3 @@ def to_v2_logs(response: agent_pb2.GetTaskLogsResponse) -> agent_pb2.GetTaskLogs
 def category_name(request: Any) -> str:
     """The task type a v2 request names (its ``task_category``), for metric labels."""
     return str(request.task_category.name) if request.HasField("task_category") else ""
-
-
-def template_type(request: Any) -> str:
-    """The task type of a v2 ``CreateTaskRequest`` (its template's ``type``)."""
-    return str(request.template.type)

@@ -16,20 +16,19 @@ answers phase UNDEFINED (see ``convert.to_v2_resource``).
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from flyteidl.admin import agent_pb2
 
+from agenthost.dispatch import AgentEntry
 from agenthost.errors import InvalidRequestError
-from agenthost.protocols.common import ServiceBase, category_of, no_type
+from agenthost.protocols.common import ServiceBase, category_of, template_type
 from agenthost.protocols.v2 import wire
 from agenthost.protocols.v2.convert import (
     category_name,
     connection_of,
     inputs_map,
-    template_type,
     to_v2_logs,
     to_v2_resource,
 )
@@ -46,16 +45,7 @@ class ConnectorServices(ServiceBase):
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
         return [
-            grpc.method_handlers_generic_handler(
-                ASYNC_SERVICE,
-                {
-                    "CreateTask": grpc.unary_unary_rpc_method_handler(self.create_task),
-                    "GetTask": grpc.unary_unary_rpc_method_handler(self.get_task),
-                    "DeleteTask": grpc.unary_unary_rpc_method_handler(self.delete_task),
-                    "GetTaskMetrics": grpc.unary_unary_rpc_method_handler(self.get_task_metrics),
-                    "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
-                },
-            ),
+            self.task_handlers(ASYNC_SERVICE),
             grpc.method_handlers_generic_handler(
                 METADATA_SERVICE,
                 {
@@ -76,8 +66,10 @@ class ConnectorServices(ServiceBase):
             template = request.template
             inputs = None
             if request.HasField("inputs"):
-                inputs = inputs_map(request.inputs, template.type)
-                self._count_inputs(template.type, inputs)
+                raw = request.inputs
+                inputs = inputs_map(raw, template.type)
+                if self.metrics is not None:
+                    self.metrics.input_bytes(self._label(template.type), len(raw))
             meta = await self.dispatcher.create(
                 template,
                 inputs,
@@ -127,45 +119,9 @@ class ConnectorServices(ServiceBase):
             context, "delete", wire.DeleteTaskRequest, data, category_name, work
         )
 
-    async def get_task_metrics(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        """GetTaskMetrics: the agent's ``get_metrics`` result (the same message on v2)."""
-
-        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
-            return await self.dispatcher.metrics(
-                "",
-                category_of(request),
-                request.resource_meta,
-                queries=list(request.queries),
-                start_time=request.start_time,
-                end_time=request.end_time,
-                step=request.step,
-            )
-
-        return await self._unary(
-            context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, category_name, work
-        )
-
-    async def get_task_logs(
-        self, data: bytes, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[bytes]:
-        """GetTaskLogs: stream the agent's pages as v2 messages (``lines`` and ``results``);
-        ``lines`` and ``token`` reach the agent, which pages."""
-
-        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncIterator[bytes]:
-            async for item in self.dispatcher.logs(
-                "",
-                category_of(request),
-                request.resource_meta,
-                lines=request.lines,
-                token=request.token,
-            ):
-                yield to_v2_logs(item).SerializeToString()
-
-        stream = self._streamed(
-            context, "get_logs", agent_pb2.GetTaskLogsRequest, data, category_name, produce
-        )
-        async for item in self._admitted(context, stream):
-            yield item
+    def log_page(self, page: agent_pb2.GetTaskLogsResponse) -> bytes:
+        """A log page as v2 bytes: structured ``lines`` and plain ``results`` both filled."""
+        return bytes(to_v2_logs(page).SerializeToString())
 
     # -- ConnectorMetadataService ---------------------------------------------------------
 
@@ -173,42 +129,30 @@ class ConnectorServices(ServiceBase):
     def _connector_list(self) -> bytes:
         """The agents never change after start, so ListConnectors answers from one message."""
         response = agent_pb2.ListAgentsResponse(
-            agents=[connector(e.name, e.category) for e in self.dispatcher.entries]
+            agents=[connector(e) for e in self.dispatcher.entries]
         )
         return bytes(response.SerializeToString())
 
     async def list_connectors(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """ListConnectors: one ``Connector`` per agent, sync agents included (v2 runs them
         through CreateTask)."""
-
-        async def work(request: agent_pb2.ListAgentsRequest) -> Any:
-            return self._connector_list
-
-        return await self._unary(
-            context, "list_agents", agent_pb2.ListAgentsRequest, data, no_type, work
-        )
+        return await self._listing(data, context, self._connector_list)
 
     async def get_connector(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """GetConnector: one connector by name (``NOT_FOUND`` if none)."""
-
-        async def work(request: agent_pb2.GetAgentRequest) -> Any:
-            entry = self.dispatcher.agent_named(request.name)
-            return agent_pb2.GetAgentResponse(agent=connector(entry.name, entry.category))
-
-        return await self._unary(
-            context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
-        )
+        return await self._by_name(data, context, connector)
 
 
 _EMPTY = b""
 """The serialized ``DeleteTaskResponse`` (an empty message)."""
 
 
-def connector(name: str, category: Any) -> agent_pb2.Agent:
+def connector(entry: AgentEntry) -> agent_pb2.Agent:
     """A v2 ``Connector`` ({1 name, 4 supported_task_categories}): a v1 ``Agent`` without
     the fields v2 dropped (``supported_task_types``, ``is_sync``)."""
+    category = entry.category
     return agent_pb2.Agent(
-        name=name,
+        name=entry.name,
         supported_task_categories=[
             agent_pb2.TaskCategory(name=category.name, version=category.version)
         ],

@@ -28,23 +28,24 @@ SERIALIZED = (
     b"flyteidl/core/literals.proto\x1a\x19flyteidl/core/tasks.proto\x1a\x1aflyteidl/admin"
     b'/agent.proto"C\n\x0cNamedLiteral\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05value'
     b'\x18\x02 \x01(\x0b2\x16.flyteidl.core.Literal"B\n\x06Inputs\x128\n\x08literals\x18'
-    b'\x01 \x03(\x0b2&.agenthost.wire.flyteidl2.NamedLiteral"\x87\x02\n\nConnection\x12'
-    b"\x11\n\ttask_type\x18\x01 \x01(\t\x12B\n\x07secrets\x18\x02 \x03(\x0b21.agenthost.w"
-    b"ire.flyteidl2.Connection.SecretsEntry\x12B\n\x07configs\x18\x03 \x03(\x0b21.agentho"
-    b"st.wire.flyteidl2.Connection.ConfigsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key"
-    b"\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x028\x01\x1a.\n\x0cConfigsEntry"
-    b'\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x028\x01"\x8d'
-    b"\x02\n\x11CreateTaskRequest\x120\n\x06inputs\x18\x01 \x01(\x0b2 .agenthost.wire.fly"
-    b"teidl2.Inputs\x12-\n\x08template\x18\x02 \x01(\x0b2\x1b.flyteidl.core.TaskTemplate"
-    b"\x12\x15\n\routput_prefix\x18\x03 \x01(\t\x12F\n\x17task_execution_metadata\x18\x04"
-    b" \x01(\x0b2%.flyteidl.admin.TaskExecutionMetadata\x128\n\nconnection\x18\x05 \x01("
-    b'\x0b2$.agenthost.wire.flyteidl2.Connection"\xad\x01\n\x0eGetTaskRequest\x12\x15\n\r'
-    b"resource_meta\x18\x02 \x01(\x0c\x123\n\rtask_category\x18\x03 \x01(\x0b2\x1c.flytei"
-    b"dl.admin.TaskCategory\x12\x15\n\routput_prefix\x18\x04 \x01(\t\x128\n\nconnection"
-    b'\x18\x05 \x01(\x0b2$.agenthost.wire.flyteidl2.Connection"\x99\x01\n\x11DeleteTaskRe'
-    b"quest\x12\x15\n\rresource_meta\x18\x02 \x01(\x0c\x123\n\rtask_category\x18\x03 \x01"
-    b"(\x0b2\x1c.flyteidl.admin.TaskCategory\x128\n\nconnection\x18\x05 \x01(\x0b2$.agent"
-    b"host.wire.flyteidl2.Connectionb\x06proto3"
+    b'\x01 \x03(\x0b2&.agenthost.wire.flyteidl2.NamedLiteral"\x18\n\x08NameOnly\x12\x0c\n'
+    b'\x04name\x18\x01 \x01(\t"B\n\nInputNames\x124\n\x08literals\x18\x01 \x03(\x0b2".age'
+    b'nthost.wire.flyteidl2.NameOnly"\x87\x02\n\nConnection\x12\x11\n\ttask_type\x18\x01 '
+    b"\x01(\t\x12B\n\x07secrets\x18\x02 \x03(\x0b21.agenthost.wire.flyteidl2.Connection.S"
+    b"ecretsEntry\x12B\n\x07configs\x18\x03 \x03(\x0b21.agenthost.wire.flyteidl2.Connecti"
+    b"on.ConfigsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05"
+    b"value\x18\x02 \x01(\t:\x028\x01\x1a.\n\x0cConfigsEntry\x12\x0b\n\x03key\x18\x01 "
+    b'\x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x028\x01"\xeb\x01\n\x11CreateTaskRequest'
+    b"\x12\x0e\n\x06inputs\x18\x01 \x01(\x0c\x12-\n\x08template\x18\x02 \x01(\x0b2\x1b.fl"
+    b"yteidl.core.TaskTemplate\x12\x15\n\routput_prefix\x18\x03 \x01(\t\x12F\n\x17task_ex"
+    b"ecution_metadata\x18\x04 \x01(\x0b2%.flyteidl.admin.TaskExecutionMetadata\x128\n\nc"
+    b'onnection\x18\x05 \x01(\x0b2$.agenthost.wire.flyteidl2.Connection"\xad\x01\n\x0eGet'
+    b"TaskRequest\x12\x15\n\rresource_meta\x18\x02 \x01(\x0c\x123\n\rtask_category\x18"
+    b"\x03 \x01(\x0b2\x1c.flyteidl.admin.TaskCategory\x12\x15\n\routput_prefix\x18\x04 "
+    b'\x01(\t\x128\n\nconnection\x18\x05 \x01(\x0b2$.agenthost.wire.flyteidl2.Connection"'
+    b"\x99\x01\n\x11DeleteTaskRequest\x12\x15\n\rresource_meta\x18\x02 \x01(\x0c\x123\n\r"
+    b"task_category\x18\x03 \x01(\x0b2\x1c.flyteidl.admin.TaskCategory\x128\n\nconnection"
+    b"\x18\x05 \x01(\x0b2$.agenthost.wire.flyteidl2.Connectionb\x06proto2"
 )
 """The serialized ``FileDescriptorProto`` of ``agenthost/wire/flyteidl2_connector.proto``."""
 
@@ -69,6 +70,8 @@ NamedLiteral: Any = _CLASSES["NamedLiteral"]
 """``flyteidl2.task.NamedLiteral``: ``name`` (1), ``value`` (2, a ``core.Literal``)."""
 Inputs: Any = _CLASSES["Inputs"]
 """``flyteidl2.task.Inputs`` without ``context`` (2), which the executor never sets."""
+InputNames: Any = _CLASSES["InputNames"]
+"""An ``Inputs`` read for its names only (the values are skipped)."""
 Connection: Any = _CLASSES["Connection"]
 """``flyteidl2.core.Connection``: ``task_type``, ``secrets`` and ``configs`` maps."""
 CreateTaskRequest: Any = _CLASSES["CreateTaskRequest"]

@@ -48,7 +48,7 @@ def build() -> descriptor_pb2.FileDescriptorProto:
     proto = descriptor_pb2.FileDescriptorProto(
         name="agenthost/wire/flyteidl2_connector.proto",
         package=PACKAGE,
-        syntax="proto3",
+        syntax="proto2",  # every singular field has presence (``HasField("inputs")``)
         dependency=[
             literals_pb2.DESCRIPTOR.name,
             tasks_pb2.DESCRIPTOR.name,
@@ -60,13 +60,19 @@ def build() -> descriptor_pb2.FileDescriptorProto:
     _field(named, "value", 2, _F.TYPE_MESSAGE, literal)
     inputs = proto.message_type.add(name="Inputs")
     _field(inputs, "literals", 1, _F.TYPE_MESSAGE, f".{PACKAGE}.NamedLiteral", True)
+    name_only = proto.message_type.add(name="NameOnly")
+    _field(name_only, "name", 1, _F.TYPE_STRING)
+    names = proto.message_type.add(name="InputNames")
+    _field(names, "literals", 1, _F.TYPE_MESSAGE, f".{PACKAGE}.NameOnly", True)
     connection = proto.message_type.add(name="Connection")
     _field(connection, "task_type", 1, _F.TYPE_STRING)
     _string_map(connection, "secrets", 2)
     _string_map(connection, "configs", 3)
     conn = f".{PACKAGE}.Connection"
     create = proto.message_type.add(name="CreateTaskRequest")
-    _field(create, "inputs", 1, _F.TYPE_MESSAGE, f".{PACKAGE}.Inputs")
+    # Kept as bytes: parsed as a LiteralMap (a NamedLiteral list is a list of map entries on
+    # the wire) and as InputNames (to find duplicates, which a map collapses).
+    _field(create, "inputs", 1, _F.TYPE_BYTES)
     _field(create, "template", 2, _F.TYPE_MESSAGE, template)
     _field(create, "output_prefix", 3, _F.TYPE_STRING)
     _field(create, "task_execution_metadata", 4, _F.TYPE_MESSAGE, metadata)
