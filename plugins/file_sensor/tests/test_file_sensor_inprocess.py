@@ -15,6 +15,7 @@ from file_sensor_support import (
     free_port,
     protocol_without_backend,
     start_moto,
+    start_strict_moto,
     stop,
 )
 
@@ -219,46 +220,26 @@ def test_import_pulls_in_no_fsspec_backend() -> None:
 
 
 def test_s3_uses_the_connections_credentials(s3_env: MotoServer, bucket_name: str) -> None:
-    """A moto server that checks credentials (IAM): the deployment's (fake) credentials are
-    refused, the task's connection credentials are accepted."""
-    import json
-
-    import boto3
-
+    """Against a moto server that checks credentials (IAM): the deployment's (fake) credentials
+    are refused, the task's connection credentials are accepted."""
     from agenthost import Connection
     from agenthost.connection import using_connection
 
-    strict = start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "5"})
+    strict, secrets = start_strict_moto(bucket_name, "ready")
     try:
-        anonymous = {"endpoint_url": strict.endpoint, "region_name": "us-east-1"}
-        iam = boto3.client("iam", **anonymous, aws_access_key_id="x", aws_secret_access_key="x")
-        iam.create_user(UserName="flyte-task")
-        key = iam.create_access_key(UserName="flyte-task")["AccessKey"]
-        allow = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
-        policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
-        iam.put_user_policy(UserName="flyte-task", PolicyName="s3", PolicyDocument=policy)
-        s3 = boto3.client("s3", **anonymous, aws_access_key_id="x", aws_secret_access_key="x")
-        s3.create_bucket(Bucket=bucket_name)
-        s3.put_object(Bucket=bucket_name, Key="ready", Body=b"")
-        per_task = Connection(
-            secrets={
-                "aws_access_key_id": key["AccessKeyId"],
-                "aws_secret_access_key": key["SecretAccessKey"],
-            }
-        )
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("AWS_ENDPOINT_URL", strict.endpoint)
             template, inputs = file_sensor_task(f"s3://{bucket_name}/ready")
             sensor = FileSensor()
             (deployment,) = create_and_get(sensor, template, inputs)
-            with using_connection(per_task):
+            with using_connection(Connection(secrets=secrets)):
                 (task,) = create_and_get(sensor, template, inputs)
     finally:
         stop(strict.process)
     assert deployment.phase == Phase.FAILED
     assert "PermissionError" in (deployment.message or "")
     assert task.phase == Phase.SUCCEEDED, task.message
-    assert key["SecretAccessKey"] not in (deployment.message or "")
+    assert secrets["aws_secret_access_key"] not in (deployment.message or "")
 
 
 def test_filesystem_cache_is_bounded() -> None:
