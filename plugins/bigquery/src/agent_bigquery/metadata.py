@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from agenthost import ResourceMeta
+from agent_bigquery.identifiers import check_identifier
+from agenthost import ResourceMeta, ResourceMetaError
 
 
 @dataclass
@@ -30,3 +31,16 @@ class BigQueryMetadata(ResourceMeta):
             return super().encode()
         fields = {"job_id": self.job_id, "project": self.project, "location": self.location}
         return json.dumps(fields, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def decode(cls, data: bytes) -> BigQueryMetadata:
+        """Decode strictly, then check ``job_id``, ``project`` and ``location`` against
+        BigQuery's character sets (``ResourceMetaError`` naming the field), so a forged handle
+        never reaches the API with a crafted path."""
+        meta = super().decode(data)
+        field = "resource_meta field '{}'".format
+        check_identifier("job_id", meta.job_id, field("job_id"), ResourceMetaError)
+        check_identifier("project", meta.project, field("project"), ResourceMetaError)
+        if meta.location:
+            check_identifier("location", meta.location, field("location"), ResourceMetaError)
+        return meta
