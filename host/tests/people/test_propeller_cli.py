@@ -198,3 +198,16 @@ def test_default_output_is_still_flyte1() -> None:
     explicit, _ = config("--flyte", "1")
     assert default == explicit
     assert "enabled-plugins" in default["tasks"]["task-plugins"]
+
+
+def test_flyte2_example_in_the_docs_is_what_the_command_builds() -> None:
+    from people_kit import HOST_DIR
+
+    from agenthost.cli_propeller import DEFAULT_ENDPOINT, deployment
+    from agenthost.cli_propeller_flyte2 import build_flyte2_config, default_timeouts
+
+    text = (HOST_DIR.parent / "docs" / "flyte2.md").read_text()
+    documented = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    types = documented["plugins"]["connector-service"]["supportedTaskTypes"]
+    target = deployment(DEFAULT_ENDPOINT, True, "10s", default_timeouts(sync_routed=True))
+    assert documented == build_flyte2_config(types, deployment=target)
