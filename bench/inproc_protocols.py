@@ -2,14 +2,16 @@
 no grpc core): the v1 handlers (``AgentServices``) and the v2 handlers (``ConnectorServices``)
 fed the request bytes a client sends, against the same work written directly with flyteidl2's
 generated classes (the v2 ceiling's Python share: parse, build, serialize). Prints JSON:
-microseconds per call (best of 5) per RPC. Needs ``flyteidl2`` in the venv for the direct
-suite (``pip install flyteidl2``); run from ``bench/``: ``python inproc_protocols.py``."""
+microseconds per call (best of 5) per RPC; ``--cpu`` times CPU rather than wall time. Needs
+``flyteidl2`` in the venv for the direct suite (``pip install flyteidl2``); run from
+``bench/``: ``python inproc_protocols.py``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import time
 from typing import Any
 
 import loadgen
@@ -68,7 +70,16 @@ def direct_v2_calls(requests: dict[str, bytes]) -> dict[str, Any]:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=0.3)
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time with this thread's CPU time instead of the wall clock (steadier on a "
+        "shared machine)",
+    )
     args = parser.parse_args()
+    if args.cpu:
+        time.perf_counter = time.thread_time  # what inproc.per_call_us reads
+
     from agenthost.dispatch import Dispatcher
     from agenthost.protocols.v1.services import AgentServices
     from agenthost.protocols.v2.services import ConnectorServices
