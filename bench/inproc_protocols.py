@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import loadgen
-from inproc import Context, load_agents, per_call_us
+from inproc import Context, load_agents, measure
 
 
 def v2_requests() -> dict[str, bytes]:
@@ -96,11 +96,7 @@ async def main() -> None:
         "v2 adapter": adapter_calls(ConnectorServices(dispatcher, Metrics()), v2),
         "v2 direct (flyteidl2 classes)": direct_v2_calls(v2),
     }
-    out = {
-        suite: {rpc: round(await per_call_us(fn, args.seconds), 1) for rpc, fn in calls.items()}
-        for suite, calls in suites.items()
-    }
-    print(json.dumps(out, indent=1))
+    print(json.dumps(await measure(suites, args.seconds), indent=1))
 
 
 if __name__ == "__main__":

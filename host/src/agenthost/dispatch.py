@@ -631,7 +631,7 @@ class Dispatcher:
             kwargs = candidates if method.accepted is None else method.keywords(candidates)
         semaphore = entry.semaphore
         # Blocking work an async method hands to run_blocking counts against this agent.
-        slots_token = current_thread_slots.set(entry.thread_slots)
+        token = current_thread_slots.set(entry.thread_slots)
         try:
             if semaphore is None:
                 if method.is_async:
@@ -644,7 +644,7 @@ class Dispatcher:
         except Exception as exc:
             raise AgentCallError(entry.name, operation, exc) from exc
         finally:
-            current_thread_slots.reset(slots_token)
+            current_thread_slots.reset(token)
             if connection_token is not None:
                 reset_current_connection(connection_token)
 
