@@ -45,19 +45,38 @@ def test_default_deployment_names_every_installed_task_type() -> None:
     section = data["plugins"]["connector-service"]
     assert set(section["supportedTaskTypes"]) == expected
     connector = section["defaultConnector"]
-    assert connector["endpoint"] == "dns:///agenthost.flyte.svc.cluster.local:8000"
+    assert connector["endpoint"] == "k8s://agenthost.flyte:8000"
     assert connector["insecure"] is True
     assert connector["defaultTimeout"] == "10s"
     assert set(connector["timeouts"]) == {"CreateTask", "GetTask", "DeleteTask", "ExecuteTaskSync"}
-    assert json.loads(connector["defaultServiceConfig"]) == {
-        "loadBalancingConfig": [{"round_robin": {}}]
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["loadBalancingConfig"] == [{"round_robin": {}}]
+    (method,) = service_config["methodConfig"]
+    assert {n["service"] for n in method["name"]} == {
+        "flyteidl.service.AsyncAgentService",
+        "flyteidl.service.SyncAgentService",
+        "flyteidl.service.AgentMetadataService",
     }
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert method["retryPolicy"]["maxAttempts"] >= 2
+    assert "webApi" not in section and "resourceConstraints" not in section
+    assert "healthCheckConfig" not in service_config
     plugins = data["tasks"]["task-plugins"]
     assert "connector-service" in plugins["enabled-plugins"]
     assert "container" in plugins["enabled-plugins"]
     routed = {t for t, p in plugins["default-for-task-types"].items() if p == "connector-service"}
     assert routed == expected
     assert text.startswith("# FlytePropeller configuration for agenthost")
+
+
+def test_health_check_adds_client_side_health_checking() -> None:
+    data, _ = config("--health-check")
+    connector = data["plugins"]["connector-service"]["defaultConnector"]
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["healthCheckConfig"] == {"serviceName": ""}
+    assert service_config["methodConfig"][0]["retryPolicy"]["retryableStatusCodes"] == [
+        "UNAVAILABLE"
+    ]
 
 
 def test_canary_deployment_serves_only_a_subset() -> None:
@@ -99,9 +118,29 @@ def test_agent_flavor_uses_the_older_key_names() -> None:
     assert "defaultAgent" in plain["plugins"]["agent-service"]
 
 
+def test_poll_rate_and_concurrency_keys_are_emitted_when_asked() -> None:
+    data, _ = config(
+        "--resync-interval", "2m", "--read-qps", "2", "--read-burst", "5",
+        "--write-qps", "1", "--max-per-project", "20", "--max-per-namespace", "10",
+    )  # fmt: skip
+    section = data["plugins"]["connector-service"]
+    assert section["webApi"] == {
+        "caching": {"resyncInterval": "2m"},
+        "readRateLimiter": {"qps": 2, "burst": 5},
+        "writeRateLimiter": {"qps": 1},
+    }
+    assert section["resourceConstraints"] == {
+        "ProjectScopeResourceConstraint": {"Value": 20},
+        "NamespaceScopeResourceConstraint": {"Value": 10},
+    }
+    assert "defaultConnector" in section
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (("--resync-interval", "soon"), "--resync-interval 'soon' must be a duration"),
+        (("--read-qps", "0"), "--read-qps must be at least 1"),
         (("--only", "nope"), "--only names task types not served here: nope"),
         (("--flavor", "flytekit"), "--flavor must be one of connector, agent"),
         (("--timeout", "GetTask"), "must be RPC=DURATION"),
@@ -150,9 +189,14 @@ def test_flyte2_routes_every_type_through_default_for_task_types() -> None:
     connector = section["defaultConnector"]
     assert connector["endpoint"] == "dns:///agenthost.flyte.svc.cluster.local:8000"
     assert connector["insecure"] is True
-    assert json.loads(connector["defaultServiceConfig"]) == {
-        "loadBalancingConfig": [{"round_robin": {}}]
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["loadBalancingConfig"] == [{"round_robin": {}}]
+    (retries,) = service_config["methodConfig"]
+    assert {n["service"] for n in retries["name"]} == {
+        "flyteidl2.connector.AsyncConnectorService",
+        "flyteidl2.connector.ConnectorMetadataService",
     }
+    assert retries["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
     # people_shout is a sync agent: CreateTask runs it, so its deadline is the sync one.
     assert connector["timeouts"] == {
         "CreateTask": "300s",
@@ -203,11 +247,28 @@ def test_default_output_is_still_flyte1() -> None:
 def test_flyte2_example_in_the_docs_is_what_the_command_builds() -> None:
     from people_kit import HOST_DIR
 
-    from agenthost.cli_propeller import DEFAULT_ENDPOINT, deployment
-    from agenthost.cli_propeller_flyte2 import build_flyte2_config, default_timeouts
+    from agenthost.cli_propeller import deployment
+    from agenthost.cli_propeller_flyte2 import (
+        CONNECTOR_SERVICES,
+        DEFAULT_ENDPOINT,
+        build_flyte2_config,
+        default_timeouts,
+    )
 
     text = (HOST_DIR.parent / "docs" / "flyte2.md").read_text()
     documented = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
     types = documented["plugins"]["connector-service"]["supportedTaskTypes"]
-    target = deployment(DEFAULT_ENDPOINT, True, "10s", default_timeouts(sync_routed=True))
+    timeouts = default_timeouts(sync_routed=True)
+    target = deployment(DEFAULT_ENDPOINT, True, "10s", timeouts, services=CONNECTOR_SERVICES)
     assert documented == build_flyte2_config(types, deployment=target)
+
+
+def test_flyte2_takes_the_plugin_wide_and_health_check_options() -> None:
+    data, _ = config(
+        "--flyte", "2", "--resync-interval", "60s", "--read-qps", "20", "--health-check"
+    )
+    section = data["plugins"]["connector-service"]
+    assert section["webApi"]["caching"] == {"resyncInterval": "60s"}
+    assert section["webApi"]["readRateLimiter"] == {"qps": 20}
+    service_config = json.loads(section["defaultConnector"]["defaultServiceConfig"])
+    assert service_config["healthCheckConfig"] == {"serviceName": ""}
