@@ -45,7 +45,7 @@ FLYTE2_REFERENCE = [
 """flyte-sdk 2 (``c0``, its connectors) is a test-time reference only, in a venv of its own
 (it pins its own flyteidl2): the compat session generates fixtures with it, the bench session
 runs ``c0`` from it. Never installed beside agenthost."""
-FLYTEIDL2 = "flyteidl2>=2.0.51"
+FLYTEIDL2 = "flyteidl2>=2.0.51,<2.1"
 """The v2 stubs of the bench's load generator and bare v2 ceiling."""
 
 
@@ -323,7 +323,8 @@ def compat(session: nox.Session) -> None:
         FLYTEIDL2,  # the compat tests' Flyte 2 executor stubs (executor2.py)
         "uv",
     )
-    tmp = Path(session.create_tmp()).resolve()
+    # Not session.create_tmp(): it would point TMPDIR (so the tests' tmp_path) into the venv.
+    tmp = Path(session.virtualenv.location).resolve() / "tmp"
     flyte2 = _reference_venv(session, tmp / "flyte2-sdk", FLYTE2_REFERENCE)
     fixtures = tmp / "flyte2-fixtures"
     generate = "tests/compat/flyte2_fixtures/generate.py"

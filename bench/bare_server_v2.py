@@ -2,7 +2,8 @@
 against flyteidl2's generated connector servicers (no host, no metrics, no validation).
 
 Usage: ``python bare_server_v2.py --port N`` (0 picks a free port); ``--with-v1`` also serves
-``bare_server.py``'s v1 services on the same server (the ceiling of a host serving both
+``bare_server.py``'s v1 services (ExecuteTaskSync stream-unary, as agenthost serves it) on the
+same server (the ceiling of a host serving both
 protocols). Prints ``agenthost serving on 127.0.0.1:PORT`` once it accepts calls.
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 
+import bare_server
 import grpc
 from flyteidl2.connector import connector_pb2, service_pb2_grpc
 from flyteidl2.core import execution_pb2, literals_pb2
@@ -61,23 +62,8 @@ async def main(port: int, with_v1: bool) -> None:
     service_pb2_grpc.add_AsyncConnectorServiceServicer_to_server(AsyncService(), server)
     service_pb2_grpc.add_ConnectorMetadataServiceServicer_to_server(MetadataService(), server)
     if with_v1:
-        import bare_server
-        from flyteidl.service import agent_pb2_grpc
-
-        agent_pb2_grpc.add_AsyncAgentServiceServicer_to_server(bare_server.AsyncService(), server)
-        server.add_generic_rpc_handlers((bare_server.stream_unary_sync_service(),))
-        agent_pb2_grpc.add_AgentMetadataServiceServicer_to_server(
-            bare_server.MetadataService(), server
-        )
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    print(f"agenthost serving on 127.0.0.1:{bound}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop(1)
+        bare_server.add_v1_services(server, stream_unary=True)
+    await bare_server.serve(server, port)
 
 
 if __name__ == "__main__":

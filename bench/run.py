@@ -638,6 +638,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--skip", default="", help="comma-separated phases to skip: cold,load,plugins,import,codec"
     )
     parser.add_argument(
+        "--rpcs",
+        default="",
+        help="comma-separated RPCs whose load cells run (default all), e.g. 'CreateTask v2'",
+    )
+    parser.add_argument(
         "--patched-host",
         default="",
         help="directory holding a patched "
@@ -699,6 +704,12 @@ def load_cells(quick: bool, specs: dict[str, ServerSpec]) -> list[tuple[str, str
     return [cell for cell in cells if cell[0] in specs]
 
 
+def selected(cells: list[tuple[str, str, int]], rpcs: str) -> list[tuple[str, str, int]]:
+    """The cells of the ``--rpcs`` list (all if empty)."""
+    wanted = {r.strip() for r in rpcs.split(",") if r.strip()}
+    return [cell for cell in cells if not wanted or cell[1] in wanted]
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -740,7 +751,7 @@ def main(argv: list[str]) -> int:
             log("== load")
             results["load"] = phase_load(
                 specs,
-                load_cells(args.quick, specs),
+                selected(load_cells(args.quick, specs), args.rpcs),
                 args.rounds,
                 args.warmup,
                 args.duration,

@@ -76,7 +76,8 @@ def test_flyte_sdk_bigquery_template_runs_unchanged_over_v2(
     assert resource.phase == Phase.SUCCEEDED, resource.message
     assert Phase.UNDEFINED not in phases
     meta = json.loads(created.resource_meta)
-    table = bq_client.get_job(meta["job_id"], location="US").destination
+    job = bq_client.get_job(meta["job_id"], location="US")
+    table = job.destination
     # The output flyte-sdk's server would send for the same job (fixture shape).
     expected = executor2.fixture("bigquery_get_task_response", connector_pb2.GetTaskResponse)
     ((expected_output,),) = [expected.resource.outputs.literals]
@@ -84,9 +85,9 @@ def test_flyte_sdk_bigquery_template_runs_unchanged_over_v2(
     assert output.name == expected_output.name == "results"
     dataset = output.value.scalar.structured_dataset
     assert dataset.uri == f"bq://{table.project}:{table.dataset_id}.{table.table_id}"
-    assert dataset.metadata.structured_dataset_type.format == ""
-    rows = list(bq_client.list_rows(table))
-    assert [tuple(row.values()) for row in rows] == [(42, "flyte2")]
+    expected_metadata = expected_output.value.scalar.structured_dataset.metadata
+    assert dataset.metadata == expected_metadata  # flyte-sdk: structured_dataset_type {}
+    assert [tuple(row.values()) for row in job.result()] == [(42, "flyte2")]
     assert "compat-secret-7f3a9c" not in created.resource_meta.decode()
     assert "compat-secret-7f3a9c" not in str(resource)
     assert "compat-secret-7f3a9c" not in server.logs()

@@ -81,15 +81,17 @@ SERVICE_CONFIG: dict[str, Any] = {
 }
 
 
-def service_config(*, health_check: bool = False) -> str:
-    """The gRPC service config (JSON) for propeller: ``SERVICE_CONFIG``, plus client-side
-    health checking (``healthCheckConfig``) if asked: a client that supports it stops picking
-    a replica as soon as it reports ``NOT_SERVING``, before its GOAWAY."""
-    config = (
-        {**SERVICE_CONFIG, "healthCheckConfig": {"serviceName": ""}}
-        if health_check
-        else SERVICE_CONFIG
-    )
+def service_config(*, health_check: bool = False, services: Sequence[str] = AGENT_SERVICES) -> str:
+    """The gRPC service config (JSON) for propeller: ``SERVICE_CONFIG`` (its retries on
+    ``services``: the v1 agent services unless told otherwise), plus client-side health
+    checking (``healthCheckConfig``) if asked: a client that supports it stops picking a
+    replica as soon as it reports ``NOT_SERVING``, before its GOAWAY."""
+    config = dict(SERVICE_CONFIG)
+    if tuple(services) != AGENT_SERVICES:
+        names = [{"service": name} for name in services]
+        config["methodConfig"] = [{"name": names, "retryPolicy": RETRY_POLICY}]
+    if health_check:
+        config["healthCheckConfig"] = {"serviceName": ""}
     return json.dumps(config, separators=(",", ":"))
 
 
@@ -193,7 +195,8 @@ def propeller_config(
         int,
         typer.Option(
             help="1: FlytePropeller (Flyte 1); 2: the Flyte 2 executor (routes every type "
-            "through tasks.task-plugins.default-for-task-types).",
+            "through tasks.task-plugins.default-for-task-types; endpoint default "
+            "dns:///agenthost.flyte.svc.cluster.local:8000).",
         ),
     ] = 1,
     insecure: Annotated[
@@ -285,12 +288,13 @@ def propeller_config(
         fail(f"--flavor must be one of {', '.join(FLAVORS)}")
     if flyte not in (1, 2):
         fail("--flyte must be 1 (FlytePropeller) or 2 (the Flyte 2 executor)")
-    if flyte == 2 and flavor != "connector":
-        fail("--flyte 2 has only the connector flavor (connector-service)")
-    if flyte == 2 and endpoint == DEFAULT_ENDPOINT:
-        endpoint = flyte2.DEFAULT_ENDPOINT
-    if flyte == 2 and (unreachable := flyte2.endpoint_problem(endpoint)):
-        fail(unreachable)
+    if flyte == 2:
+        if flavor != "connector":
+            fail("--flyte 2 has only the connector flavor (connector-service)")
+        if endpoint == DEFAULT_ENDPOINT:
+            endpoint = flyte2.DEFAULT_ENDPOINT
+        if unreachable := flyte2.endpoint_problem(endpoint):
+            fail(unreachable)
     if name is not None and not _PLAIN.match(name):
         fail("--name must be letters, digits, _ . / - (starting with a letter)")
     rpcs = flyte2.TIMEOUTS if flyte == 2 else DEFAULT_TIMEOUTS
@@ -333,12 +337,16 @@ def propeller_config(
     if flyte == 2:
         sync_types = {a.task_category.name for a in result.agents if a.is_sync}
         timeouts = flyte2.default_timeouts(bool(sync_types & set(task_types))) | chosen
+        target = deployment(
+            endpoint,
+            insecure,
+            default_timeout,
+            timeouts,
+            health_check=health_check,
+            services=flyte2.CONNECTOR_SERVICES,
+        )
         config = flyte2.build_flyte2_config(
-            task_types,
-            deployment=deployment(
-                endpoint, insecure, default_timeout, timeouts, service=flyte2.SERVICE_CONFIG
-            ),
-            name=name,
+            task_types, deployment=target, name=name, plugin_wide=polling.section()
         )
         header = [
             "Flyte 2 executor configuration for agenthost (connector-service, flyteidl2).",
@@ -386,14 +394,15 @@ def deployment(
     default_timeout: str,
     timeouts: Mapping[str, str],
     *,
-    service: str = DEFAULT_SERVICE_CONFIG,
+    health_check: bool = False,
+    services: Sequence[str] = AGENT_SERVICES,
 ) -> dict[str, Any]:
-    """One connector deployment: where to dial, how (``service``: the gRPC service config),
+    """One connector deployment: where to dial, how (the service config retries ``services``),
     and with which deadlines."""
     return {
         "endpoint": endpoint,
         "insecure": insecure,
-        "defaultServiceConfig": service,
+        "defaultServiceConfig": service_config(health_check=health_check, services=services),
         "defaultTimeout": default_timeout,
         "timeouts": dict(timeouts),
     }
@@ -414,8 +423,7 @@ def build_config(
     """The configuration as plain data (see the module docstring for the keys)."""
     keys = FLAVORS[flavor]
     plugin = keys["plugin"]
-    service = service_config(health_check=health_check)
-    target = deployment(endpoint, insecure, default_timeout, timeouts, service=service)
+    target = deployment(endpoint, insecure, default_timeout, timeouts, health_check=health_check)
     defaults = dict(BASE_PLUGINS)
     defaults.update(dict.fromkeys(task_types, plugin))
     section: dict[str, Any]

@@ -21,6 +21,15 @@ from typing import Any
 PLUGIN = "connector-service"
 """The Flyte 2 executor's connector plugin."""
 
+DEFAULT_ENDPOINT = "dns:///agenthost.flyte.svc.cluster.local:8000"
+"""A headless Service's DNS name: the Flyte 2 executor has no ``k8s://`` resolver."""
+
+CONNECTOR_SERVICES = (
+    "flyteidl2.connector.AsyncConnectorService",
+    "flyteidl2.connector.ConnectorMetadataService",
+)
+"""The services the Flyte 2 executor calls (the service config's retries name them)."""
+
 TIMEOUTS: dict[str, str] = {
     "CreateTask": "30s",
     "GetTask": "10s",
@@ -35,15 +44,6 @@ SYNC_CREATE_TIMEOUT = "300s"
 SUPPORTED_SCHEMES = ("dns:", "passthrough:", "unix:")
 """gRPC targets the executor can dial (a bare ``host:port`` too); ``k8s://`` is not registered
 on Flyte 2."""
-
-
-SERVICE_CONFIG = '{"loadBalancingConfig":[{"round_robin":{}}]}'
-"""The executor's gRPC service config: round robin over every address (the retry policy of
-FlytePropeller's names the v1 agent services)."""
-
-DEFAULT_ENDPOINT = "dns:///agenthost.flyte.svc.cluster.local:8000"
-"""The endpoint ``--flyte 2`` prints when none is given: the executor has no ``k8s://``
-resolver, which FlytePropeller's default uses."""
 
 
 def endpoint_problem(endpoint: str) -> str | None:
@@ -70,10 +70,13 @@ def build_flyte2_config(
     *,
     deployment: Mapping[str, Any],
     name: str | None = None,
+    plugin_wide: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The executor configuration as plain data: every type routed to ``connector-service``,
     and ``deployment`` (endpoint, insecure, service config, timeouts) as ``defaultConnector``
-    or, with ``name``, as ``connectors[name]`` plus ``connectorForTaskTypes`` routes."""
+    or, with ``name``, as ``connectors[name]`` plus ``connectorForTaskTypes`` routes;
+    ``plugin_wide`` keys (``webApi``, ``resourceConstraints``: the same as Flyte 1's) are added
+    to the plugin's section."""
     section: dict[str, Any]
     if name is None:
         section = {"defaultConnector": dict(deployment), "supportedTaskTypes": list(task_types)}
@@ -82,6 +85,7 @@ def build_flyte2_config(
             "connectors": {name: dict(deployment)},
             "connectorForTaskTypes": dict.fromkeys(task_types, name),
         }
+    section.update(plugin_wide or {})
     return {
         "tasks": {"task-plugins": {"default-for-task-types": dict.fromkeys(task_types, PLUGIN)}},
         "plugins": {PLUGIN: section},

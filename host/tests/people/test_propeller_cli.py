@@ -146,6 +146,10 @@ def test_poll_rate_and_concurrency_keys_are_emitted_when_asked() -> None:
         (("--timeout", "GetTask"), "must be RPC=DURATION"),
         (("--timeout", "Fly=3s"), "must be RPC=DURATION"),
         (("--name", "has space"), "--name must be"),
+        (("--flyte", "3"), "--flyte must be 1"),
+        (("--flyte", "2", "--flavor", "agent"), "only the connector flavor"),
+        (("--flyte", "2", "--timeout", "ExecuteTaskSync=9s"), "must be RPC=DURATION"),
+        (("--flyte", "2", "--endpoint", "k8s:///agenthost.flyte:8000"), "no k8s:// resolver"),
     ],
 )
 def test_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
@@ -185,9 +189,14 @@ def test_flyte2_routes_every_type_through_default_for_task_types() -> None:
     connector = section["defaultConnector"]
     assert connector["endpoint"] == "dns:///agenthost.flyte.svc.cluster.local:8000"
     assert connector["insecure"] is True
-    assert json.loads(connector["defaultServiceConfig"]) == {
-        "loadBalancingConfig": [{"round_robin": {}}]
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["loadBalancingConfig"] == [{"round_robin": {}}]
+    (retries,) = service_config["methodConfig"]
+    assert {n["service"] for n in retries["name"]} == {
+        "flyteidl2.connector.AsyncConnectorService",
+        "flyteidl2.connector.ConnectorMetadataService",
     }
+    assert retries["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
     # people_shout is a sync agent: CreateTask runs it, so its deadline is the sync one.
     assert connector["timeouts"] == {
         "CreateTask": "300s",
@@ -235,16 +244,31 @@ def test_default_output_is_still_flyte1() -> None:
     assert "enabled-plugins" in default["tasks"]["task-plugins"]
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("--flyte", "3"), "--flyte must be 1"),
-        (("--flyte", "2", "--flavor", "agent"), "only the connector flavor"),
-        (("--flyte", "2", "--timeout", "ExecuteTaskSync=9s"), "must be RPC=DURATION"),
-        (("--flyte", "2", "--endpoint", "k8s:///agenthost.flyte:8000"), "no k8s:// resolver"),
-    ],
-)
-def test_flyte2_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
-    done = agenthost("propeller-config", *MODULES, *args)
-    assert done.returncode == 2
-    assert message in done.stderr
+def test_flyte2_example_in_the_docs_is_what_the_command_builds() -> None:
+    from people_kit import HOST_DIR
+
+    from agenthost.cli_propeller import deployment
+    from agenthost.cli_propeller_flyte2 import (
+        CONNECTOR_SERVICES,
+        DEFAULT_ENDPOINT,
+        build_flyte2_config,
+        default_timeouts,
+    )
+
+    text = (HOST_DIR.parent / "docs" / "flyte2.md").read_text()
+    documented = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    types = documented["plugins"]["connector-service"]["supportedTaskTypes"]
+    timeouts = default_timeouts(sync_routed=True)
+    target = deployment(DEFAULT_ENDPOINT, True, "10s", timeouts, services=CONNECTOR_SERVICES)
+    assert documented == build_flyte2_config(types, deployment=target)
+
+
+def test_flyte2_takes_the_plugin_wide_and_health_check_options() -> None:
+    data, _ = config(
+        "--flyte", "2", "--resync-interval", "60s", "--read-qps", "20", "--health-check"
+    )
+    section = data["plugins"]["connector-service"]
+    assert section["webApi"]["caching"] == {"resyncInterval": "60s"}
+    assert section["webApi"]["readRateLimiter"] == {"qps": 20}
+    service_config = json.loads(section["defaultConnector"]["defaultServiceConfig"])
+    assert service_config["healthCheckConfig"] == {"serviceName": ""}

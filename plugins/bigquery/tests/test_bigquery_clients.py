@@ -145,3 +145,38 @@ def test_clients_resolve_the_environment_once(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     bypassed = ClientCache().get("proj", "US")._http
     assert "http" not in bypassed.proxies and bypassed.trust_env is False
+
+
+def test_connection_credentials_win_over_the_deployment_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    monkeypatch.setenv(SECRET_ENV, service_account_json("deployment@proj.iam.gserviceaccount.com"))
+    per_task = service_account_json("task@proj.iam.gserviceaccount.com")
+    cache = ClientCache()
+    with using_connection(Connection(secrets={"google_application_credentials": per_task})):
+        source = credential_source()
+        client = cache.get("proj", "US")
+    assert source.kind == "service_account"
+    assert "private_key" not in repr(source) and per_task not in source.key
+    assert client._credentials.service_account_email == "task@proj.iam.gserviceaccount.com"
+    deployment = cache.get("proj", "US")
+    assert deployment._credentials.service_account_email == (
+        "deployment@proj.iam.gserviceaccount.com"
+    )
+    assert len(cache) == 2
+
+
+def test_invalid_connection_credentials_name_the_connection_key() -> None:
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    bad = '{"type": "service_account", "hush": "s3cr3t-conn-value"}'
+    with (
+        using_connection(Connection(secrets={"google_application_credentials": bad})),
+        pytest.raises(BigQueryConfigurationError, match="google_application_credentials") as raised,
+    ):
+        ClientCache().get("proj", "US")
+    assert "s3cr3t" not in str(raised.value)
