@@ -24,6 +24,7 @@ import grpc
 from flyteidl.admin import agent_pb2
 from google.protobuf.message import DecodeError, Message
 
+from agenthost.connection import Connection, reset_current_connection, set_current_connection
 from agenthost.dispatch import AgentEntry, Dispatcher
 from agenthost.errors import InvalidRequestError
 from agenthost.server.logs import bind_call, unbind_call
@@ -66,6 +67,16 @@ def parse(message_type: type[M], data: bytes) -> M:
 class ServiceBase:
     """One protocol's RPCs over a ``Dispatcher``: metrics, logging and error mapping.
     Adapters subclass it and add their handlers."""
+
+    carries_connection = False
+    """Whether this protocol's task requests carry a per-task ``connection`` (see
+    ``connection_of``)."""
+
+    def connection_of(self, request: Any) -> Connection | None:
+        """The request's per-task ``connection``, made current for the whole call (agent
+        call, error mapping and logging) so that its secrets are scrubbed from what the call
+        sends and logs. Only consulted when ``carries_connection`` is true."""
+        return None
 
     def __init__(
         self, dispatcher: Dispatcher, metrics: Metrics | None, scrub: Scrubber | None = None
@@ -210,6 +221,7 @@ class ServiceBase:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
         bound = None
+        connection_token = None
         try:
             if data is None:
                 assert first is not None
@@ -217,6 +229,8 @@ class ServiceBase:
             else:
                 request = parse(message_type, data)
             bound = bind_call(request)
+            if self.carries_connection:
+                connection_token = _enter_connection(self.connection_of(request))
             task_type = task_type_of(request)
             if task_type not in self._known_types:
                 task_type = UNKNOWN_TASK_TYPE
@@ -236,6 +250,8 @@ class ServiceBase:
                 recorder.in_flight -= 1
             if bound is not None:
                 unbind_call(bound)
+            if connection_token is not None:
+                reset_current_connection(connection_token)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
@@ -287,9 +303,12 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight += 1
         bound = None
+        connection_token = None
         try:
             request = parse(message_type, data)
             bound = bind_call(request)
+            if self.carries_connection:
+                connection_token = _enter_connection(self.connection_of(request))
             task_type = self._label(task_type_of(request))
             async for item in produce(request):
                 yield item
@@ -306,8 +325,16 @@ class ServiceBase:
             if bound is not None:
                 with contextlib.suppress(ValueError):  # the stream was closed from elsewhere
                     unbind_call(bound)
+            if connection_token is not None:
+                with contextlib.suppress(ValueError):
+                    reset_current_connection(connection_token)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
+
+
+def _enter_connection(connection: Connection | None) -> Any:
+    """Make ``connection`` current; the token to reset it, or None if there is none."""
+    return None if connection is None else set_current_connection(connection)
 
 
 def category_of(request: Any) -> Any:
