@@ -21,6 +21,7 @@ ROOT = Path(__file__).parent
 DISTRIBUTIONS: dict[str, str] = {
     "agenthost": "host",
     "agent-bigquery": "plugins/bigquery",
+    "agent-databricks": "plugins/databricks",
     "agent-file-sensor": "plugins/file_sensor",
     "agent-openai": "plugins/openai",
 }
@@ -272,6 +273,7 @@ def serve(session: nox.Session) -> None:
     session.install(
         *_editable("agenthost"),
         *_editable("agent-bigquery"),
+        *_editable("agent-databricks"),
         *_editable("agent-openai"),
         *_editable("agent-file-sensor", "[s3]"),
     )
