@@ -10,7 +10,7 @@ idempotently. Every call first checks the instance against the operator's allow-
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent_databricks.client import DatabricksClient
 from agent_databricks.credentials import (
@@ -25,7 +25,7 @@ from agent_databricks.jobspec import run_spec
 from agent_databricks.metadata import DatabricksMetadata
 from agent_databricks.settings import Instance, resolve_instance
 from agent_databricks.status import resource_from_run, run_link
-from agenthost import AsyncAgentBase, InvalidRequestError, Resource
+from agenthost import AsyncAgentBase, Connection, InvalidRequestError, Resource
 from agenthost.secrets import remember_secret
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class DatabricksAgent(AsyncAgentBase):
         task_template: TaskTemplate,
         inputs: LiteralMap | None = None,
         task_execution_metadata: TaskExecutionMetadata | None = None,
-        connection: Any = None,
+        connection: Connection | None = None,
     ) -> DatabricksMetadata:
         """Submit the run; returns its handle (never a credential). Submitting twice for the
         same task execution attempt starts one run (``idempotency_token``)."""
@@ -78,7 +78,7 @@ class DatabricksAgent(AsyncAgentBase):
             )
         return DatabricksMetadata(databricks_instance=instance.netloc, run_id=str(run_id))
 
-    async def get(self, resource_meta: DatabricksMetadata, connection: Any = None) -> Resource:
+    async def get(self, resource_meta: DatabricksMetadata, connection: Connection | None = None) -> Resource:
         """The run's phase, with its page as log link."""
         instance = resolve_instance(resource_meta.databricks_instance, META_INSTANCE_FIELD)
         credential = _meta_credential(connection, resource_meta)
@@ -103,7 +103,7 @@ class DatabricksAgent(AsyncAgentBase):
             )
         return resource_from_run(instance, run, resource_meta.run_id)
 
-    async def delete(self, resource_meta: DatabricksMetadata, connection: Any = None) -> None:
+    async def delete(self, resource_meta: DatabricksMetadata, connection: Connection | None = None) -> None:
         """Cancel the run; a finished or unknown run is not an error."""
         instance = resolve_instance(resource_meta.databricks_instance, META_INSTANCE_FIELD)
         credential = _meta_credential(connection, resource_meta)
@@ -134,7 +134,7 @@ def _numeric(run_id: str) -> int | str:
 
 
 def _credential(
-    connection: Any, meta_token: str | None, kind: str, client_id: str | None
+    connection: Connection | None, meta_token: str | None, kind: str, client_id: str | None
 ) -> Credential:
     token = connection_token(connection) or meta_token
     if token:
@@ -142,7 +142,7 @@ def _credential(
     return host_credential(kind, client_id)
 
 
-def _meta_credential(connection: Any, meta: DatabricksMetadata) -> Credential:
+def _meta_credential(connection: Connection | None, meta: DatabricksMetadata) -> Credential:
     """The credential for a run's later calls: the connection's token, the token flytekit put
     in the handle (for this run's instance only), else the host's."""
     kind = meta.auth_type if meta.auth_type in ("pat", "oauth_m2m") else None

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from agent_databricks.errors import DatabricksConfigurationError
-from agenthost import InvalidRequestError, get_secret
+from agenthost import Connection, InvalidRequestError, get_secret
 from agenthost.secrets import remember_secret
 
 TOKEN_SECRET = "FLYTE_DATABRICKS_ACCESS_TOKEN"
@@ -66,16 +64,12 @@ class Credential:
         return f"Credential({kind}, {self.key})"
 
 
-def connection_token(connection: Any) -> str | None:
+def connection_token(connection: Connection | None) -> str | None:
     """The ``databricks_token`` of a Flyte 2 ``connection`` (None without one)."""
-    secrets = getattr(connection, "secrets", None)
-    if not isinstance(secrets, Mapping):
+    if connection is None:
         return None
-    token = secrets.get(CONNECTION_TOKEN_KEY)
-    if not isinstance(token, str) or not token:
-        return None
-    remember_secret(token)
-    return token
+    token = connection.secrets.get(CONNECTION_TOKEN_KEY)
+    return token or None
 
 
 def auth_type(requested: str | None, field: str) -> str:
