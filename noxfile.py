@@ -289,6 +289,7 @@ def compat(session: nox.Session) -> None:
         *_editable("agenthost", "[test]"),
         *[a for d in PLUGINS for a in _editable(d, "[test]")],
         *FLYTEKIT_REFERENCE,
+        "flytekitplugins-spark==1.16.31",  # serializes the Databricks templates (pulls pyspark)
     )
     session.run("pytest", "tests/compat", *session.posargs)
 

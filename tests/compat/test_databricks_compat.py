@@ -1,0 +1,199 @@
+"""agent-databricks against flytekit 1.16.31's ``flytekitplugins-spark`` (and a template
+flyte-sdk 2.12.1 serialized): templates serialized by the real plugin run through
+``agenthost serve`` against the plugin's local Jobs API fake, and the ``runs/submit`` body
+agenthost sends is the one flytekit's own connector builds from the same template; handles go
+both ways (flytekit reads agenthost's, agenthost reads flytekit's, ``auth_token`` included)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("flytekitplugins.spark")
+
+PLUGIN_TESTS = Path(__file__).resolve().parents[2] / "plugins" / "databricks" / "tests"
+if str(PLUGIN_TESTS) not in sys.path:
+    sys.path.append(str(PLUGIN_TESTS))
+
+from fake_databricks import FakeDatabricks  # noqa: E402
+from flyteidl.admin import agent_pb2  # noqa: E402
+from flyteidl.core import tasks_pb2  # noqa: E402
+from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402
+from flytekit import task  # noqa: E402
+from flytekit.models.task import TaskTemplate as FlytekitTemplate  # noqa: E402
+from flytekitplugins.spark import Databricks, DatabricksV2  # noqa: E402
+from flytekitplugins.spark.connector import (  # noqa: E402
+    DatabricksJobMetadata,
+    _get_databricks_job_spec,
+)
+from flytekit_side import inputs, serialize  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
+
+from agenthost.testing import RunningServer, run_on_server, running_server  # noqa: E402
+
+TOKEN = "dapi-compat-0123456789"
+INSTANCE = "placeholder"  # replaced by the fake's address in each template
+NEW_CLUSTER = {"spark_version": "13.3.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2}
+
+
+@task(task_config=DatabricksV2(databricks_conf={"run_name": "new-cluster", "new_cluster": NEW_CLUSTER, "timeout_seconds": 600}, databricks_instance=INSTANCE, spark_conf={"spark.driver.memory": "1g"}))
+def dbx_new_cluster(n: int) -> int:
+    return n
+
+
+@task(task_config=DatabricksV2(databricks_conf={"run_name": "existing", "existing_cluster_id": "0101-123456-abcdef"}, databricks_instance=INSTANCE))
+def dbx_existing_cluster(n: int) -> int:
+    return n
+
+
+@task(task_config=DatabricksV2(databricks_conf={"run_name": "serverless", "environment_key": "default", "environments": [{"environment_key": "default", "spec": {"client": "2", "dependencies": ["pandas==2.2.2"]}}]}, databricks_instance=INSTANCE, databricks_service_credential_provider="flyte-s3"))
+def dbx_serverless(n: int) -> int:
+    return n
+
+
+@task(task_config=DatabricksV2(databricks_conf={"run_name": "notebook", "new_cluster": NEW_CLUSTER, "git_source": {"git_url": "https://github.com/acme/notebooks", "git_provider": "gitHub", "git_branch": "main"}}, databricks_instance=INSTANCE, notebook_path="etl/daily", notebook_base_parameters={"day": "2026-12-05"}))
+def dbx_notebook(n: int) -> int:
+    return n
+
+
+@task(task_config=DatabricksV2(databricks_conf={"run_name": "job-fail", "new_cluster": NEW_CLUSTER}, databricks_instance=INSTANCE))
+def dbx_failing(n: int) -> int:
+    return n
+
+
+@task(task_config=Databricks(databricks_conf={"run_name": "legacy", "new_cluster": NEW_CLUSTER}, databricks_instance=INSTANCE))
+def legacy_spark(n: int) -> int:  # flytekit's deprecated config, task type spark
+    return n
+
+
+SHAPES = {
+    "new_cluster": dbx_new_cluster,
+    "existing_cluster": dbx_existing_cluster,
+    "serverless": dbx_serverless,
+    "notebook_git_source": dbx_notebook,
+    "legacy_spark": legacy_spark,
+}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeDatabricks]:
+    with FakeDatabricks({TOKEN}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def databricks_server(fake: FakeDatabricks) -> Iterator[RunningServer]:
+    env = {"DATABRICKS_INSTANCES": fake.base_url, "_FSEC_FLYTE_DATABRICKS_ACCESS_TOKEN": TOKEN}
+    with running_server("--allow", "agent-databricks", env=env) as server:
+        yield server
+
+
+def flytekit_template(flytekit_task: Any, fake: FakeDatabricks) -> tasks_pb2.TaskTemplate:
+    """The template flytekit registers, pointed at the fake (the only field changed)."""
+    built = serialize(flytekit_task)
+    assert built.custom.fields["databricksInstance"].string_value == INSTANCE
+    built.custom.fields["databricksInstance"].string_value = fake.netloc
+    return built
+
+
+def integral(value: Any) -> Any:
+    """JSON numbers as the Jobs API types them (flytekit sends a Struct's floats as they are)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_flytekit_template_submits_what_flytekit_submits(
+    shape: str, databricks_server: RunningServer, fake: FakeDatabricks
+) -> None:
+    built = flytekit_template(SHAPES[shape], fake)
+    assert built.type == ("spark" if shape == "legacy_spark" else "databricks")
+    result = run_on_server(databricks_server, built, {"n": 1})
+    assert result.phase_name == "SUCCEEDED", result.message
+    sent = dict(fake.requests_to("runs/submit")[-1].body)
+    sent.pop("idempotency_token", None)
+    expected = _get_databricks_job_spec(FlytekitTemplate.from_flyte_idl(built))
+    assert sent == integral(json.loads(json.dumps(expected)))
+
+
+def test_failed_run_is_failed_with_databricks_message(databricks_server: RunningServer, fake: FakeDatabricks) -> None:
+    result = run_on_server(databricks_server, flytekit_template(dbx_failing, fake), {"n": 1})
+    assert result.phase_name == "FAILED"
+    assert "ZeroDivisionError" in result.message
+
+
+def test_flytekit_reads_agenthost_handle(databricks_server: RunningServer, fake: FakeDatabricks) -> None:
+    built = flytekit_template(dbx_new_cluster, fake)
+    created = databricks_server.async_stub.CreateTask(
+        agent_pb2.CreateTaskRequest(template=built, inputs=inputs(dbx_new_cluster, {"n": 1}), output_prefix="s3://b/o"),
+        timeout=30,
+    )
+    meta = DatabricksJobMetadata.decode(created.resource_meta)
+    assert meta.databricks_instance == fake.netloc and meta.auth_token is None
+    assert int(meta.run_id) in fake.state.runs
+
+
+def test_agenthost_reads_flytekit_handle_in_flight_with_its_token(
+    databricks_server: RunningServer, fake: FakeDatabricks
+) -> None:
+    """A run flytekit >= 1.16.15 started with a per-namespace token: agenthost polls and
+    cancels it with that token, on that run's instance."""
+    namespace_token = "dapi-namespace-compat-42"
+    fake.state.tokens.add(namespace_token)
+    from fake_databricks import Run
+
+    run_id = next(fake.state.ids)
+    fake.state.runs[run_id] = Run(run_id=run_id, job_id=1, spec={"run_name": "slow"})
+    handle = DatabricksJobMetadata(
+        databricks_instance=fake.netloc,
+        run_id=str(run_id),
+        auth_token=namespace_token,
+        auth_type="pat",
+        oauth_secret_name="databricks-oauth",
+        namespace="flytesnacks-development",
+    ).encode()
+    category = agent_pb2.TaskCategory(name="databricks", version=0)
+    resource = databricks_server.async_stub.GetTask(
+        agent_pb2.GetTaskRequest(task_category=category, resource_meta=handle), timeout=30
+    ).resource
+    assert resource.phase == TaskExecution.RUNNING
+    databricks_server.async_stub.DeleteTask(
+        agent_pb2.DeleteTaskRequest(task_category=category, resource_meta=handle), timeout=30
+    )
+    cancels = fake.requests_to("runs/cancel")
+    assert cancels[-1].authorization == f"Bearer {namespace_token}"
+    assert fake.state.runs[run_id].result == "CANCELED"
+
+
+def flyte_sdk_template() -> tasks_pb2.TaskTemplate:
+    """flyte-sdk 2.12.1's Databricks template: the one the compat session generates when it has
+    flyte-sdk (``AGENTHOST_FLYTE2_FIXTURES``), else the plugin's checked-in copy."""
+    generated = Path(os.environ.get("AGENTHOST_FLYTE2_FIXTURES", "/nonexistent"))
+    path = generated / "databricks_task_template.json"
+    if not path.is_file():
+        path = PLUGIN_TESTS / "data" / "flyte_sdk_2_12_1_task_template.json"
+    data = json.loads(path.read_text())
+    data.pop("interface", None)  # flyteidl2's variable list; the task has no outputs we return
+    return json_format.ParseDict(data, tasks_pb2.TaskTemplate(), ignore_unknown_fields=True)
+
+
+def test_flyte_sdk_template_runs(databricks_server: RunningServer, fake: FakeDatabricks) -> None:
+    built = flyte_sdk_template()
+    assert built.metadata.runtime.version.startswith("2.")
+    built.custom.fields["databricksInstance"].string_value = fake.netloc
+    result = run_on_server(databricks_server, built)
+    assert result.phase_name == "SUCCEEDED", result.message
+    sent = fake.requests_to("runs/submit")[-1].body
+    assert sent["spark_python_task"]["python_file"] == "flyteplugins/databricks/entrypoint.py"
+    assert sent["spark_python_task"]["parameters"][0] == "a0"
