@@ -27,12 +27,12 @@ from flyteidl.core import tasks_pb2  # noqa: E402
 from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402
 from flytekit import task  # noqa: E402
 from flytekit.models.task import TaskTemplate as FlytekitTemplate  # noqa: E402
+from flytekit_side import inputs, serialize  # noqa: E402
 from flytekitplugins.spark import Databricks, DatabricksV2  # noqa: E402
 from flytekitplugins.spark.connector import (  # noqa: E402
     DatabricksJobMetadata,
     _get_databricks_job_spec,
 )
-from flytekit_side import inputs, serialize  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 
 from agenthost.testing import RunningServer, run_on_server, running_server  # noqa: E402
@@ -42,32 +42,87 @@ INSTANCE = "placeholder"  # replaced by the fake's address in each template
 NEW_CLUSTER = {"spark_version": "13.3.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2}
 
 
-@task(task_config=DatabricksV2(databricks_conf={"run_name": "new-cluster", "new_cluster": NEW_CLUSTER, "timeout_seconds": 600}, databricks_instance=INSTANCE, spark_conf={"spark.driver.memory": "1g"}))
+@task(
+    task_config=DatabricksV2(
+        databricks_conf={
+            "run_name": "new-cluster",
+            "new_cluster": NEW_CLUSTER,
+            "timeout_seconds": 600,
+        },
+        databricks_instance=INSTANCE,
+        spark_conf={"spark.driver.memory": "1g"},
+    )
+)
 def dbx_new_cluster(n: int) -> int:
     return n
 
 
-@task(task_config=DatabricksV2(databricks_conf={"run_name": "existing", "existing_cluster_id": "0101-123456-abcdef"}, databricks_instance=INSTANCE))
+@task(
+    task_config=DatabricksV2(
+        databricks_conf={"run_name": "existing", "existing_cluster_id": "0101-123456-abcdef"},
+        databricks_instance=INSTANCE,
+    )
+)
 def dbx_existing_cluster(n: int) -> int:
     return n
 
 
-@task(task_config=DatabricksV2(databricks_conf={"run_name": "serverless", "environment_key": "default", "environments": [{"environment_key": "default", "spec": {"client": "2", "dependencies": ["pandas==2.2.2"]}}]}, databricks_instance=INSTANCE, databricks_service_credential_provider="flyte-s3"))
+@task(
+    task_config=DatabricksV2(
+        databricks_conf={
+            "run_name": "serverless",
+            "environment_key": "default",
+            "environments": [
+                {
+                    "environment_key": "default",
+                    "spec": {"client": "2", "dependencies": ["pandas==2.2.2"]},
+                }
+            ],
+        },
+        databricks_instance=INSTANCE,
+        databricks_service_credential_provider="flyte-s3",
+    )
+)
 def dbx_serverless(n: int) -> int:
     return n
 
 
-@task(task_config=DatabricksV2(databricks_conf={"run_name": "notebook", "new_cluster": NEW_CLUSTER, "git_source": {"git_url": "https://github.com/acme/notebooks", "git_provider": "gitHub", "git_branch": "main"}}, databricks_instance=INSTANCE, notebook_path="etl/daily", notebook_base_parameters={"day": "2026-12-05"}))
+@task(
+    task_config=DatabricksV2(
+        databricks_conf={
+            "run_name": "notebook",
+            "new_cluster": NEW_CLUSTER,
+            "git_source": {
+                "git_url": "https://github.com/acme/notebooks",
+                "git_provider": "gitHub",
+                "git_branch": "main",
+            },
+        },
+        databricks_instance=INSTANCE,
+        notebook_path="etl/daily",
+        notebook_base_parameters={"day": "2026-12-05"},
+    )
+)
 def dbx_notebook(n: int) -> int:
     return n
 
 
-@task(task_config=DatabricksV2(databricks_conf={"run_name": "job-fail", "new_cluster": NEW_CLUSTER}, databricks_instance=INSTANCE))
+@task(
+    task_config=DatabricksV2(
+        databricks_conf={"run_name": "job-fail", "new_cluster": NEW_CLUSTER},
+        databricks_instance=INSTANCE,
+    )
+)
 def dbx_failing(n: int) -> int:
     return n
 
 
-@task(task_config=Databricks(databricks_conf={"run_name": "legacy", "new_cluster": NEW_CLUSTER}, databricks_instance=INSTANCE))
+@task(
+    task_config=Databricks(
+        databricks_conf={"run_name": "legacy", "new_cluster": NEW_CLUSTER},
+        databricks_instance=INSTANCE,
+    )
+)
 def legacy_spark(n: int) -> int:  # flytekit's deprecated config, task type spark
     return n
 
@@ -127,16 +182,22 @@ def test_flytekit_template_submits_what_flytekit_submits(
     assert sent == integral(json.loads(json.dumps(expected)))
 
 
-def test_failed_run_is_failed_with_databricks_message(databricks_server: RunningServer, fake: FakeDatabricks) -> None:
+def test_failed_run_is_failed_with_databricks_message(
+    databricks_server: RunningServer, fake: FakeDatabricks
+) -> None:
     result = run_on_server(databricks_server, flytekit_template(dbx_failing, fake), {"n": 1})
     assert result.phase_name == "FAILED"
     assert "ZeroDivisionError" in result.message
 
 
-def test_flytekit_reads_agenthost_handle(databricks_server: RunningServer, fake: FakeDatabricks) -> None:
+def test_flytekit_reads_agenthost_handle(
+    databricks_server: RunningServer, fake: FakeDatabricks
+) -> None:
     built = flytekit_template(dbx_new_cluster, fake)
     created = databricks_server.async_stub.CreateTask(
-        agent_pb2.CreateTaskRequest(template=built, inputs=inputs(dbx_new_cluster, {"n": 1}), output_prefix="s3://b/o"),
+        agent_pb2.CreateTaskRequest(
+            template=built, inputs=inputs(dbx_new_cluster, {"n": 1}), output_prefix="s3://b/o"
+        ),
         timeout=30,
     )
     meta = DatabricksJobMetadata.decode(created.resource_meta)

@@ -31,3 +31,9 @@ def test_a_databricks_run_succeeds_and_its_handle_holds_no_token() -> None:
         assert [r.path.rsplit("/", 1)[-1] for r in fake.state.requests][:1] == ["submit"]
         (run,) = fake.state.runs.values()
         assert json.loads(json.dumps(run.spec))["new_cluster"]["num_workers"] == 2
+
+
+def test_the_wheel_ships_its_type_information() -> None:
+    from importlib.resources import files
+
+    assert files("agent_databricks").joinpath("py.typed").is_file()

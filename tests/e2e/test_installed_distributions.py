@@ -48,7 +48,7 @@ def test_every_first_party_plugin_loads_from_its_wheel() -> None:
 def test_each_distribution_ships_its_type_information() -> None:
     from importlib.resources import files
 
-    for package in ("agenthost", "agent_bigquery", "agent_databricks", "agent_openai", "agent_file_sensor"):
+    for package in ("agenthost", "agent_bigquery", "agent_openai", "agent_file_sensor"):
         assert files(package).joinpath("py.typed").is_file(), package
 
 

@@ -70,11 +70,17 @@ class Run:
         if self.life_cycle != "TERMINATED":
             return
         if "internal" in name:
-            self.life_cycle, self.message = "INTERNAL_ERROR", "Cluster terminated: cloud provider error"
+            self.life_cycle, self.message = (
+                "INTERNAL_ERROR",
+                "Cluster terminated: cloud provider error",
+            )
         elif "timeout" in name:
             self.result, self.message = "TIMEDOUT", "Run timed out after 60 seconds."
         elif "fail" in name:
-            self.result, self.message = "FAILED", "Task flyte_task failed with message: ZeroDivisionError"
+            self.result, self.message = (
+                "FAILED",
+                "Task flyte_task failed with message: ZeroDivisionError",
+            )
         else:
             self.result, self.message = "SUCCESS", ""
 
@@ -140,7 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 body = json.loads(raw)
             except ValueError:
-                self._error(400, "MALFORMED_REQUEST", "Invalid JSON given in the body of the request")
+                self._error(
+                    400, "MALFORMED_REQUEST", "Invalid JSON given in the body of the request"
+                )
                 return
         elif raw:
             body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
@@ -182,12 +190,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, {"error": "unsupported_grant_type"})
             return
         if state.oauth_clients.get(client_id) != secret or not secret:
-            self._reply(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+            self._reply(
+                401,
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+            )
             return
         token = "dapi-oauth-" + secrets.token_hex(8)
         with state.lock:
             state.issued.add(token)
-        self._reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": "all-apis"})
+        self._reply(
+            200,
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "scope": "all-apis",
+            },
+        )
 
     def _submit(self, body: Any) -> None:
         state = self.server.state
@@ -200,11 +219,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "INVALID_PARAMETER_VALUE", "A task must be specified")
             return
         if single and not ("new_cluster" in body or "existing_cluster_id" in body):
-            self._error(400, "INVALID_PARAMETER_VALUE", "One of existing_cluster_id or new_cluster must be specified")
+            self._error(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                "One of existing_cluster_id or new_cluster must be specified",
+            )
             return
         cluster = body.get("new_cluster") or {}
         if not isinstance(cluster.get("num_workers", 0), int):
-            self._error(400, "INVALID_PARAMETER_VALUE", "Invalid value for num_workers: expected an integer")
+            self._error(
+                400, "INVALID_PARAMETER_VALUE", "Invalid value for num_workers: expected an integer"
+            )
             return
         with state.lock:
             token = body.get("idempotency_token")

@@ -39,7 +39,11 @@ def spark_custom(conf: dict[str, Any], instance: str | None, **extra: Any) -> di
 def new_cluster_conf(run_name: str = "flyte") -> dict[str, Any]:
     return {
         "run_name": run_name,
-        "new_cluster": {"spark_version": "13.3.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2.0},
+        "new_cluster": {
+            "spark_version": "13.3.x-scala2.12",
+            "node_type_id": "m5.xlarge",
+            "num_workers": 2.0,
+        },
         "timeout_seconds": 3600.0,
     }
 
@@ -55,14 +59,21 @@ def template(
     """A container task template of ``task_type`` with ``custom``."""
     built = make_template(task_type, custom=custom)
     built.metadata.CopyFrom(
-        TaskMetadata(runtime=RuntimeMetadata(type=RuntimeMetadata.FLYTE_SDK, version=sdk_version, flavor="python"))
+        TaskMetadata(
+            runtime=RuntimeMetadata(
+                type=RuntimeMetadata.FLYTE_SDK, version=sdk_version, flavor="python"
+            )
+        )
     )
     default_args = FLYTE_SDK_ARGS if sdk_version.startswith("2") else FLYTEKIT_ARGS
     built.container.CopyFrom(
         Container(
             image=IMAGE,
             args=args if args is not None else default_args,
-            env=[literals_pb2.KeyValuePair(key=k, value=v) for k, v in (env or {"FLYTE_INTERNAL_IMAGE": IMAGE}).items()],
+            env=[
+                literals_pb2.KeyValuePair(key=k, value=v)
+                for k, v in (env or {"FLYTE_INTERNAL_IMAGE": IMAGE}).items()
+            ],
         )
     )
     return built

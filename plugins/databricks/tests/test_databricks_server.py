@@ -7,7 +7,6 @@ import json
 import time
 
 import grpc
-import agenthost
 import pytest
 from conftest import TOKEN, server_env
 from fake_databricks import FakeDatabricks
@@ -15,6 +14,7 @@ from flyteidl.admin import agent_pb2
 from flyteidl.core.tasks_pb2 import TaskTemplate
 from templates import new_cluster_conf, spark_custom, template
 
+import agenthost
 from agenthost.testing import RunningServer, run_on_server, running_server
 
 UNAVAILABLE_KNOWN = hasattr(agenthost, "BackendUnavailableError")
@@ -28,7 +28,9 @@ def create(server: RunningServer, built: TaskTemplate) -> bytes:
     return bytes(server.async_stub.CreateTask(request, timeout=30).resource_meta)
 
 
-def get(server: RunningServer, meta: bytes, category: agent_pb2.TaskCategory = SPARK) -> agent_pb2.Resource:
+def get(
+    server: RunningServer, meta: bytes, category: agent_pb2.TaskCategory = SPARK
+) -> agent_pb2.Resource:
     request = agent_pb2.GetTaskRequest(resource_meta=meta, task_category=category)
     return server.async_stub.GetTask(request, timeout=30).resource
 
@@ -38,7 +40,9 @@ def delete(server: RunningServer, meta: bytes, category: agent_pb2.TaskCategory 
     server.async_stub.DeleteTask(request, timeout=30)
 
 
-def test_spark_task_runs_to_success_with_a_two_field_handle(server: RunningServer, fake: FakeDatabricks) -> None:
+def test_spark_task_runs_to_success_with_a_two_field_handle(
+    server: RunningServer, fake: FakeDatabricks
+) -> None:
     built = template("spark", spark_custom(new_cluster_conf(), fake.netloc))
     result = run_on_server(server, built)
     assert result.phase_name == "SUCCEEDED", result.message
@@ -49,7 +53,10 @@ def test_spark_task_runs_to_success_with_a_two_field_handle(server: RunningServe
     assert link.uri.startswith(fake.base_url + "/") and "/run/" in link.uri
     submitted = fake.requests_to("runs/submit")[-1]
     assert submitted.authorization == f"Bearer {TOKEN}"
-    assert submitted.body["spark_python_task"]["python_file"] == "flytekitplugins/databricks/entrypoint.py"
+    assert (
+        submitted.body["spark_python_task"]["python_file"]
+        == "flytekitplugins/databricks/entrypoint.py"
+    )
     assert submitted.body["new_cluster"]["docker_image"] == {"url": "ghcr.io/example/spark:latest"}
     assert submitted.body["new_cluster"]["spark_env_vars"]["FLYTE_FAIL_ON_ERROR"] == "true"
     assert submitted.body["new_cluster"]["num_workers"] == 2
@@ -83,14 +90,14 @@ def test_failures_are_phases_with_databricks_message(
 
 def test_delete_cancels_and_is_idempotent(server: RunningServer, fake: FakeDatabricks) -> None:
     meta = create(server, template("spark", spark_custom(new_cluster_conf("slow"), fake.netloc)))
-    assert agent_pb2.Resource  # noqa: B018
+    assert agent_pb2.Resource
     assert get(server, meta).phase == 2  # RUNNING
     delete(server, meta)
     run = fake.state.runs[int(json.loads(meta)["run_id"])]
     assert (run.life_cycle, run.result) == ("TERMINATED", "CANCELED")
     delete(server, meta)  # a finished run: still fine
     resource = get(server, meta)
-    assert agent_pb2.Resource.DESCRIPTOR  # noqa: B018
+    assert agent_pb2.Resource.DESCRIPTOR
     assert resource.phase == 5 and "CANCELED" in resource.message  # FAILED
     unknown = json.dumps({"databricks_instance": fake.netloc, "run_id": "999999"}).encode()
     delete(server, unknown)  # never existed: still fine
@@ -114,14 +121,18 @@ def test_foreign_instance_is_refused_before_any_request(server: RunningServer) -
         assert foreign.state.requests == [] and foreign.state.connections == 0
 
 
-def test_https_instance_is_not_downgraded_to_http(server: RunningServer, fake: FakeDatabricks) -> None:
+def test_https_instance_is_not_downgraded_to_http(
+    server: RunningServer, fake: FakeDatabricks
+) -> None:
     built = template("spark", spark_custom(new_cluster_conf(), f"http://{fake.netloc}.example"))
     with pytest.raises(grpc.RpcError) as caught:
         create(server, built)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_flytekit_handle_with_auth_token_is_read_and_its_token_used(server: RunningServer, fake: FakeDatabricks) -> None:
+def test_flytekit_handle_with_auth_token_is_read_and_its_token_used(
+    server: RunningServer, fake: FakeDatabricks
+) -> None:
     """flytekit >= 1.16.15 wrote the token into resource_meta; the run keeps working with it."""
     namespace_token = "dapi-namespace-token-abcdef"
     fake.state.tokens.add(namespace_token)
@@ -160,13 +171,17 @@ def test_polls_reuse_one_connection(server: RunningServer, fake: FakeDatabricks)
     delete(server, meta)
 
 
-def test_bad_template_field_is_invalid_argument_naming_it(server: RunningServer, fake: FakeDatabricks) -> None:
+def test_bad_template_field_is_invalid_argument_naming_it(
+    server: RunningServer, fake: FakeDatabricks
+) -> None:
     cases = {
         "custom.databricksConf": spark_custom({}, fake.netloc) | {"databricksConf": "nope"},
         "no compute": spark_custom({"run_name": "x"}, fake.netloc),
         "custom.databricksConf.new_cluster": spark_custom({"new_cluster": "big"}, fake.netloc),
         "custom.notebookPath": spark_custom(new_cluster_conf(), fake.netloc, notebookPath=3),
-        "custom.databricksAuthType": spark_custom(new_cluster_conf(), fake.netloc, databricksAuthType="magic"),
+        "custom.databricksAuthType": spark_custom(
+            new_cluster_conf(), fake.netloc, databricksAuthType="magic"
+        ),
     }
     before = len(fake.state.requests)
     for words, custom in cases.items():
@@ -202,7 +217,9 @@ def test_unreachable_instance_fails_fast(fake: FakeDatabricks) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         netloc = f"127.0.0.1:{silent.getsockname()[1]}"
-        env = server_env(fake, DATABRICKS_INSTANCES=f"http://{netloc}", FLYTE_DATABRICKS_INSTANCE=netloc)
+        env = server_env(
+            fake, DATABRICKS_INSTANCES=f"http://{netloc}", FLYTE_DATABRICKS_INSTANCE=netloc
+        )
         env["AGENT_DATABRICKS_TIMEOUT_SECONDS"] = "1"
         with running_server("--allow", "agent-databricks", env=env) as server:
             started = time.monotonic()
@@ -224,7 +241,9 @@ def test_oauth_m2m_service_principal(fake: FakeDatabricks) -> None:
     del env["_FSEC_FLYTE_DATABRICKS_ACCESS_TOKEN"]
     tokens_before = len(fake.requests_to("/oidc/v1/token"))
     with running_server("--allow", "agent-databricks", env=env) as server:
-        result = run_on_server(server, template("spark", spark_custom(new_cluster_conf(), fake.netloc)))
+        result = run_on_server(
+            server, template("spark", spark_custom(new_cluster_conf(), fake.netloc))
+        )
         assert result.phase_name == "SUCCEEDED", result.message
         assert "sp-secret-value-123" not in server.logs()
     assert len(fake.requests_to("/oidc/v1/token")) - tokens_before == 1

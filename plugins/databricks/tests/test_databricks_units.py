@@ -51,45 +51,85 @@ def test_existing_cluster_is_used_as_it_is() -> None:
 
 def test_user_cluster_settings_win_and_env_is_merged() -> None:
     conf = new_cluster_conf()
-    conf["new_cluster"] |= {"docker_image": {"url": "mine"}, "spark_conf": {"k": "v"}, "spark_env_vars": {"B": "2"}}
-    conf |= {"git_source": {"git_url": "https://example.com/repo", "git_provider": "gitHub", "git_branch": "main"}, "python_file": "run.py"}
+    conf["new_cluster"] |= {
+        "docker_image": {"url": "mine"},
+        "spark_conf": {"k": "v"},
+        "spark_env_vars": {"B": "2"},
+    }
+    conf |= {
+        "git_source": {
+            "git_url": "https://example.com/repo",
+            "git_provider": "gitHub",
+            "git_branch": "main",
+        },
+        "python_file": "run.py",
+    }
     body = run_spec(template("databricks", spark_custom(conf, "x"), env={"A": "1"})).body
     assert body["new_cluster"]["docker_image"] == {"url": "mine"}
     assert body["new_cluster"]["spark_conf"] == {"k": "v"}
-    assert body["new_cluster"]["spark_env_vars"] == {"B": "2", "A": "1", "FLYTE_FAIL_ON_ERROR": "true"}
+    assert body["new_cluster"]["spark_env_vars"] == {
+        "B": "2",
+        "A": "1",
+        "FLYTE_FAIL_ON_ERROR": "true",
+    }
     assert body["git_source"]["git_url"] == "https://example.com/repo"
     assert body["spark_python_task"]["python_file"] == "run.py" and "python_file" not in body
 
 
 def test_serverless_environment_and_credential_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLYTE_DATABRICKS_SERVICE_CREDENTIAL_PROVIDER", "from-env")
-    conf = {"environment_key": "gpu", "environments": [{"environment_key": "gpu", "spec": {"client": "2", "dependencies": ["pandas"]}}]}
+    conf = {
+        "environment_key": "gpu",
+        "environments": [
+            {"environment_key": "gpu", "spec": {"client": "2", "dependencies": ["pandas"]}}
+        ],
+    }
     body = run_spec(template("databricks", spark_custom(conf, "x"), env={"A": "1"})).body
     assert "environment_key" not in body
     (task,) = body["tasks"]
     assert task["environment_key"] == "gpu" and task["task_key"] == "flyte_task"
-    assert task["spark_python_task"]["python_file"] == "flytekitplugins/databricks/entrypoint_serverless.py"
+    assert (
+        task["spark_python_task"]["python_file"]
+        == "flytekitplugins/databricks/entrypoint_serverless.py"
+    )
     assert task["spark_python_task"]["parameters"][-1] == "--flyte-credential-provider=from-env"
     spec = body["environments"][0]["spec"]
     assert spec["environment_vars"] == {"A": "1", "FLYTE_FAIL_ON_ERROR": "true"}
     assert spec["dependencies"] == ["pandas"]
-    custom = spark_custom({"environment_key": "new"}, "x", databricksServiceCredentialProvider="task")
+    custom = spark_custom(
+        {"environment_key": "new"}, "x", databricksServiceCredentialProvider="task"
+    )
     body = run_spec(template("databricks", custom)).body
     assert body["environments"][0]["environment_key"] == "new"
     assert body["environments"][0]["spec"]["client"] == "1"
-    assert body["tasks"][0]["spark_python_task"]["parameters"][-1] == "--flyte-credential-provider=task"
+    assert (
+        body["tasks"][0]["spark_python_task"]["parameters"][-1]
+        == "--flyte-credential-provider=task"
+    )
 
 
 def test_notebook_with_git_source_classic_and_serverless() -> None:
     git = {"git_url": "https://github.com/acme/nb", "git_provider": "gitHub", "git_branch": "main"}
     conf = new_cluster_conf() | {"git_source": git}
-    custom = spark_custom(conf, "x", notebookPath="notebooks/etl", notebookBaseParameters={"day": "1"})
+    custom = spark_custom(
+        conf, "x", notebookPath="notebooks/etl", notebookBaseParameters={"day": "1"}
+    )
     body = run_spec(template("databricks", custom)).body
-    assert body["notebook_task"] == {"notebook_path": "notebooks/etl", "base_parameters": {"day": "1"}, "source": "GIT"}
+    assert body["notebook_task"] == {
+        "notebook_path": "notebooks/etl",
+        "base_parameters": {"day": "1"},
+        "source": "GIT",
+    }
     assert body["git_source"] == git and "spark_python_task" not in body
     custom = spark_custom({"environment_key": "default"}, "x", notebookPath="/Users/me/nb")
     body = run_spec(template("databricks", custom)).body
-    assert body["tasks"] == [{"task_key": "flyte_notebook_task", "notebook_task": {"notebook_path": "/Users/me/nb"}, "environment_key": "default"}]
+    assert body["tasks"] == [
+        {
+            "task_key": "flyte_notebook_task",
+            "notebook_task": {"notebook_path": "/Users/me/nb"},
+            "environment_key": "default",
+        }
+    ]
 
 
 def test_flyte_sdk_template_uses_its_entrypoint() -> None:
@@ -139,9 +179,37 @@ def run(life_cycle: str, result: str | None = None, message: str = "") -> dict[s
         (run("SKIPPED"), "FAILED"),
         (run("INTERNAL_ERROR", None, "driver lost"), "RETRYABLE_FAILED"),
         ({"run_id": 9}, "RUNNING"),
-        ({"status": {"state": "TERMINATED", "termination_details": {"code": "SUCCESS", "type": "SUCCESS"}}}, "SUCCEEDED"),
-        ({"status": {"state": "TERMINATED", "termination_details": {"code": "RUN_EXECUTION_ERROR", "type": "CLIENT_ERROR", "message": "x"}}}, "FAILED"),
-        ({"status": {"state": "TERMINATED", "termination_details": {"code": "DRIVER_ERROR", "type": "CLOUD_FAILURE"}}}, "RETRYABLE_FAILED"),
+        (
+            {
+                "status": {
+                    "state": "TERMINATED",
+                    "termination_details": {"code": "SUCCESS", "type": "SUCCESS"},
+                }
+            },
+            "SUCCEEDED",
+        ),
+        (
+            {
+                "status": {
+                    "state": "TERMINATED",
+                    "termination_details": {
+                        "code": "RUN_EXECUTION_ERROR",
+                        "type": "CLIENT_ERROR",
+                        "message": "x",
+                    },
+                }
+            },
+            "FAILED",
+        ),
+        (
+            {
+                "status": {
+                    "state": "TERMINATED",
+                    "termination_details": {"code": "DRIVER_ERROR", "type": "CLOUD_FAILURE"},
+                }
+            },
+            "RETRYABLE_FAILED",
+        ),
     ],
 )
 def test_state_mapping(answer: dict[str, Any], phase: str) -> None:
@@ -153,13 +221,18 @@ def test_state_mapping(answer: dict[str, Any], phase: str) -> None:
 
 
 def test_failure_message_is_databricks_message_on_one_line() -> None:
-    resource = resource_from_run(INSTANCE, run("TERMINATED", "FAILED", "Task failed:\nValueError\x1b[31m"), "9")
+    resource = resource_from_run(
+        INSTANCE, run("TERMINATED", "FAILED", "Task failed:\nValueError\x1b[31m"), "9"
+    )
     assert resource.message == "Databricks run FAILED: Task failed: ValueError"
 
 
 def test_run_page_from_another_host_is_not_trusted() -> None:
     answer = run("RUNNING") | {"run_page_url": "https://evil.example/x"}
-    assert resource_from_run(INSTANCE, answer, "9").log_links[0].uri == "https://myorg.cloud.databricks.com/#job/5/run/9"
+    assert (
+        resource_from_run(INSTANCE, answer, "9").log_links[0].uri
+        == "https://myorg.cloud.databricks.com/#job/5/run/9"
+    )
 
 
 # -- allow-list ---------------------------------------------------------------------------
@@ -168,10 +241,17 @@ def test_run_page_from_another_host_is_not_trusted() -> None:
 def test_allow_list_defaults_to_the_default_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABRICKS_INSTANCES", raising=False)
     monkeypatch.setenv("FLYTE_DATABRICKS_INSTANCE", "MyOrg.cloud.databricks.com")
-    assert allowed_instances() == {"myorg.cloud.databricks.com": Instance("https", "myorg.cloud.databricks.com")}
+    assert allowed_instances() == {
+        "myorg.cloud.databricks.com": Instance("https", "myorg.cloud.databricks.com")
+    }
     assert resolve_instance(None, "f") == Instance("https", "myorg.cloud.databricks.com")
-    assert resolve_instance("https://myorg.cloud.databricks.com/", "f").netloc == "myorg.cloud.databricks.com"
-    with pytest.raises(InvalidRequestError, match="custom.databricksInstance 'other.cloud.databricks.com'"):
+    assert (
+        resolve_instance("https://myorg.cloud.databricks.com/", "f").netloc
+        == "myorg.cloud.databricks.com"
+    )
+    with pytest.raises(
+        InvalidRequestError, match=r"custom\.databricksInstance 'other\.cloud\.databricks\.com'"
+    ):
         resolve_instance("other.cloud.databricks.com", "custom.databricksInstance")
 
 
@@ -186,7 +266,9 @@ def test_plain_http_only_when_the_entry_says_so(monkeypatch: pytest.MonkeyPatch)
             resolve_instance(bad, "f")
 
 
-def test_bad_allow_list_and_no_instance_are_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_allow_list_and_no_instance_are_configuration_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("DATABRICKS_INSTANCES", "https://a.example/path")
     with pytest.raises(DatabricksConfigurationError, match="DATABRICKS_INSTANCES"):
         allowed_instances()
@@ -203,7 +285,9 @@ def test_handle_never_encodes_a_token() -> None:
     meta = DatabricksMetadata("a.example", "12", auth_token="dapi-secret", namespace="ns")
     assert json.loads(meta.encode()) == {"databricks_instance": "a.example", "run_id": "12"}
     assert "dapi-secret" not in repr(meta)
-    flytekit = json.dumps({"databricks_instance": "a.example", "run_id": "12", "auth_token": "t", "auth_type": "pat"})
+    flytekit = json.dumps(
+        {"databricks_instance": "a.example", "run_id": "12", "auth_token": "t", "auth_type": "pat"}
+    )
     assert DatabricksMetadata.decode(flytekit.encode()).auth_token == "t"
 
 
@@ -237,7 +321,11 @@ def test_connection_token_is_used_for_every_call(local_env: FakeDatabricks) -> N
     agent = DatabricksAgent("databricks")
 
     async def lifecycle() -> None:
-        built = template("databricks", spark_custom(new_cluster_conf("slow"), local_env.netloc), sdk_version="2.12.1")
+        built = template(
+            "databricks",
+            spark_custom(new_cluster_conf("slow"), local_env.netloc),
+            sdk_version="2.12.1",
+        )
         meta = await agent.create(built, connection=connection)
         assert task_token not in meta.encode().decode()
         await agent.get(DatabricksMetadata.decode(meta.encode()), connection=connection)
@@ -251,7 +339,9 @@ def test_connection_token_is_used_for_every_call(local_env: FakeDatabricks) -> N
     assert {r.authorization for r in recorded} == {f"Bearer {task_token}"}
 
 
-def test_missing_credentials_name_the_secret(local_env: FakeDatabricks, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_credentials_name_the_secret(
+    local_env: FakeDatabricks, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("_FSEC_FLYTE_DATABRICKS_ACCESS_TOKEN")
     monkeypatch.setenv("FLYTE_SECRETS_DEFAULT_DIR", "/nonexistent")
     agent = DatabricksAgent("spark")

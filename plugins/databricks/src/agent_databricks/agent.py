@@ -10,7 +10,7 @@ idempotently. Every call first checks the instance against the operator's allow-
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent_databricks.client import DatabricksClient
 from agent_databricks.credentials import (
@@ -55,6 +55,7 @@ class DatabricksAgent(AsyncAgentBase):
         inputs: LiteralMap | None = None,
         task_execution_metadata: TaskExecutionMetadata | None = None,
         connection: Connection | None = None,
+        **kwargs: Any,
     ) -> DatabricksMetadata:
         """Submit the run; returns its handle (never a credential). Submitting twice for the
         same task execution attempt starts one run (``idempotency_token``)."""
@@ -78,7 +79,9 @@ class DatabricksAgent(AsyncAgentBase):
             )
         return DatabricksMetadata(databricks_instance=instance.netloc, run_id=str(run_id))
 
-    async def get(self, resource_meta: DatabricksMetadata, connection: Connection | None = None) -> Resource:
+    async def get(
+        self, resource_meta: DatabricksMetadata, connection: Connection | None = None, **kwargs: Any
+    ) -> Resource:
         """The run's phase, with its page as log link."""
         instance = resolve_instance(resource_meta.databricks_instance, META_INSTANCE_FIELD)
         credential = _meta_credential(connection, resource_meta)
@@ -103,7 +106,9 @@ class DatabricksAgent(AsyncAgentBase):
             )
         return resource_from_run(instance, run, resource_meta.run_id)
 
-    async def delete(self, resource_meta: DatabricksMetadata, connection: Connection | None = None) -> None:
+    async def delete(
+        self, resource_meta: DatabricksMetadata, connection: Connection | None = None, **kwargs: Any
+    ) -> None:
         """Cancel the run; a finished or unknown run is not an error."""
         instance = resolve_instance(resource_meta.databricks_instance, META_INSTANCE_FIELD)
         credential = _meta_credential(connection, resource_meta)

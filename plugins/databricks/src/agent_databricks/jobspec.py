@@ -155,7 +155,9 @@ def _check_types(body: dict[str, Any], custom: dict[str, Any]) -> None:
             )
     cluster = body.get("new_cluster") or {}
     if not isinstance(cluster.get("spark_env_vars") or {}, dict):
-        raise InvalidRequestError("custom.databricksConf.new_cluster.spark_env_vars must be an object")
+        raise InvalidRequestError(
+            "custom.databricksConf.new_cluster.spark_env_vars must be an object"
+        )
 
 
 def _integral(value: Any) -> Any:
@@ -217,7 +219,11 @@ def _notebook_body(
     if serverless:
         key = _serverless_environment(body, envs)
         body["tasks"] = [
-            {"task_key": "flyte_notebook_task", "notebook_task": notebook_task, "environment_key": key}
+            {
+                "task_key": "flyte_notebook_task",
+                "notebook_task": notebook_task,
+                "environment_key": key,
+            }
         ]
     else:
         _classic_cluster(body, custom, image, envs)

@@ -36,7 +36,10 @@ class DatabricksMetadata(ResourceMeta):
         return DatabricksHandle(self.databricks_instance, self.run_id).encode()
 
     def __repr__(self) -> str:
-        return f"DatabricksMetadata(databricks_instance={self.databricks_instance!r}, run_id={self.run_id!r})"
+        return (
+            f"DatabricksMetadata(databricks_instance={self.databricks_instance!r}, "
+            f"run_id={self.run_id!r})"
+        )
 
 
 @dataclass

@@ -61,7 +61,8 @@ def _split(entry: str) -> tuple[str | None, str]:
 
 
 def allowed_instances() -> dict[str, Instance]:
-    """The allow-list by ``netloc``: ``$DATABRICKS_INSTANCES``, else ``$FLYTE_DATABRICKS_INSTANCE``."""
+    """The allow-list by ``netloc``: ``$DATABRICKS_INSTANCES``, else
+    ``$FLYTE_DATABRICKS_INSTANCE``."""
     raw = os.environ.get(INSTANCES_ENV, "")
     source = INSTANCES_ENV
     if not raw.strip():
@@ -100,7 +101,9 @@ def resolve_instance(requested: str | None, field: str) -> Instance:
     try:
         scheme, netloc = _split(requested)
     except ValueError as exc:
-        raise InvalidRequestError(f"{field} {requested!r} is not a Databricks instance: {exc}")
+        raise InvalidRequestError(
+            f"{field} {requested!r} is not a Databricks instance: {exc}"
+        ) from None
     instance = instances.get(netloc)
     if instance is None or (scheme is not None and scheme != instance.scheme):
         raise InvalidRequestError(

@@ -58,9 +58,10 @@ def resource_from_run(instance: Instance, run: dict[str, Any], run_id: str) -> R
         result = str(state.get("result_state") or "")
         message = _text(state.get("state_message"))
     else:
-        status = run.get("status") if isinstance(run.get("status"), dict) else {}
+        status = run.get("status")
+        status = status if isinstance(status, dict) else {}
         life_cycle = str(status.get("state") or "")
-        details = status.get("termination_details") or {}
+        details = status.get("termination_details")
         details = details if isinstance(details, dict) else {}
         result = str(details.get("code") or "")
         message = _text(details.get("message"))
