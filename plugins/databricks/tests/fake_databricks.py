@@ -170,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self._error(401, "UNAUTHENTICATED", "Invalid access token.")
             return
-        route = (method, url.path)
+        route = (method, url.path.replace("/api/2.2/", "/api/2.1/", 1))  # 2.2: same runs API
         if route == ("POST", f"{JOBS}/runs/submit"):
             self._submit(body)
         elif route == ("GET", f"{JOBS}/runs/get"):
@@ -294,12 +294,21 @@ class _Server(ThreadingHTTPServer):
 class FakeDatabricks:
     """The fake on ``127.0.0.1`` in a background thread; use it as a context manager."""
 
-    def __init__(self, tokens: set[str] | None = None) -> None:
+    def __init__(self, tokens: set[str] | None = None, tls: tuple[str, str] | None = None) -> None:
+        """``tls``: (certificate, key) PEM files to serve HTTPS instead of plain HTTP."""
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.state = FakeState(tokens=set(tokens or ()))
+        scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
         self.port = self.server.server_address[1]
         self.netloc = f"127.0.0.1:{self.port}"
-        self.base_url = f"http://{self.netloc}"
+        self.base_url = f"{scheme}://{self.netloc}"
         self.server.state.base_url = self.base_url
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
