@@ -35,6 +35,7 @@ from flytekitplugins.spark.connector import (  # noqa: E402
 )
 from google.protobuf import json_format  # noqa: E402
 
+from agent_databricks.jobspec import integral_numbers  # noqa: E402
 from agenthost.testing import RunningServer, run_on_server, running_server  # noqa: E402
 
 TOKEN = "dapi-compat-0123456789"
@@ -157,17 +158,6 @@ def flytekit_template(flytekit_task: Any, fake: FakeDatabricks) -> tasks_pb2.Tas
     return built
 
 
-def integral(value: Any) -> Any:
-    """JSON numbers as the Jobs API types them (flytekit sends a Struct's floats as they are)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral(v) for v in value]
-    return value
-
-
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_flytekit_template_submits_what_flytekit_submits(
     shape: str, databricks_server: RunningServer, fake: FakeDatabricks
@@ -179,7 +169,7 @@ def test_flytekit_template_submits_what_flytekit_submits(
     sent = dict(fake.requests_to("runs/submit")[-1].body)
     sent.pop("idempotency_token", None)
     expected = _get_databricks_job_spec(FlytekitTemplate.from_flyte_idl(built))
-    assert sent == integral(json.loads(json.dumps(expected)))
+    assert sent == integral_numbers(json.loads(json.dumps(expected)))
 
 
 def test_failed_run_is_failed_with_databricks_message(

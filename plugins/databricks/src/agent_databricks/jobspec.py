@@ -19,7 +19,6 @@ serverless environment (``environment_vars``), with ``FLYTE_FAIL_ON_ERROR=true``
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +94,7 @@ def run_spec(task_template: TaskTemplate) -> RunSpec:
             "custom.databricksConf (the Databricks runs/submit body) is required and must be "
             "an object"
         )
-    body: dict[str, Any] = _integral(copy.deepcopy(conf))
+    body: dict[str, Any] = integral_numbers(conf)
     has_cluster = body.get("existing_cluster_id") is not None or body.get("new_cluster") is not None
     serverless = not has_cluster and bool(body.get("environment_key") or body.get("environments"))
     if not has_cluster and not serverless:
@@ -160,15 +159,15 @@ def _check_types(body: dict[str, Any], custom: dict[str, Any]) -> None:
         )
 
 
-def _integral(value: Any) -> Any:
+def integral_numbers(value: Any) -> Any:
     """Whole-number floats back to ints (``custom`` is a protobuf Struct, which has no ints;
     the Jobs API declares ``num_workers``, ``timeout_seconds``... as integers)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
+        return {k: integral_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_integral(v) for v in value]
+        return [integral_numbers(v) for v in value]
     return value
 
 
