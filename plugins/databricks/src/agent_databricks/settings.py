@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from agent_databricks.errors import DatabricksConfigurationError
-from agenthost import InvalidRequestError
+from agenthost import InvalidRequestError, number_from_env
 
 INSTANCES_ENV = "DATABRICKS_INSTANCES"
 DEFAULT_INSTANCE_ENV = "FLYTE_DATABRICKS_INSTANCE"
@@ -115,18 +115,7 @@ def resolve_instance(requested: str | None, field: str) -> Instance:
 
 def request_timeout() -> float:
     """``$AGENT_DATABRICKS_TIMEOUT_SECONDS`` (default 8)."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 60:
-        raise DatabricksConfigurationError(
-            f"${TIMEOUT_ENV} must be a number of seconds in (0, 60], got {raw!r}"
-        )
-    return value
+    return number_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, minimum=0.001)
 
 
 def service_credential_provider() -> str | None:
