@@ -20,6 +20,7 @@ FIRST_PARTY = {
     "agent-databricks": {("spark", 0, False), ("databricks", 0, False)},
     "agent-file-sensor": {("file_sensor", 0, False)},
     "agent-openai": {("chatgpt", 0, True), ("openai-batch", 0, False)},
+    "agent-snowflake": {("snowflake", 0, False)},
 }
 
 
@@ -48,7 +49,13 @@ def test_every_first_party_plugin_loads_from_its_wheel() -> None:
 def test_each_distribution_ships_its_type_information() -> None:
     from importlib.resources import files
 
-    for package in ("agenthost", "agent_bigquery", "agent_openai", "agent_file_sensor"):
+    for package in (
+        "agenthost",
+        "agent_bigquery",
+        "agent_openai",
+        "agent_file_sensor",
+        "agent_snowflake",
+    ):
         assert files(package).joinpath("py.typed").is_file(), package
 
 

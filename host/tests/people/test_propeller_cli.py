@@ -132,3 +132,80 @@ def test_yaml_emitter_quotes_what_yaml_would_misread() -> None:
     ]
     data = build_config(tricky, endpoint="dns:///x:1")
     assert yaml.safe_load(to_yaml(data)) == data
+
+
+def test_flyte2_routes_every_type_through_default_for_task_types() -> None:
+    data, text = config("--flyte", "2")
+    expected = installed_task_types()
+    assert set(data) == {"tasks", "plugins"}
+    routes = data["tasks"]["task-plugins"]
+    assert set(routes) == {"default-for-task-types"}  # no enabled-plugins on Flyte 2
+    assert routes["default-for-task-types"] == dict.fromkeys(expected, "connector-service")
+    section = data["plugins"]["connector-service"]
+    assert set(section["supportedTaskTypes"]) == expected
+    connector = section["defaultConnector"]
+    assert connector["endpoint"] == "dns:///agenthost.flyte.svc.cluster.local:8000"
+    assert connector["insecure"] is True
+    assert json.loads(connector["defaultServiceConfig"]) == {
+        "loadBalancingConfig": [{"round_robin": {}}]
+    }
+    # people_shout is a sync agent: CreateTask runs it, so its deadline is the sync one.
+    assert connector["timeouts"] == {
+        "CreateTask": "300s",
+        "GetTask": "10s",
+        "DeleteTask": "10s",
+        "ListConnectors": "10s",
+    }
+    assert text.startswith("# Flyte 2 executor configuration for agenthost")
+
+
+def test_flyte2_named_deployment_for_async_types_only() -> None:
+    data, _ = config(
+        "--flyte",
+        "2",
+        "--name",
+        "agenthost-v2",
+        "--only",
+        "people_sum",
+        "--only",
+        "sensor",
+        "--timeout",
+        "ListConnectors=3s",
+        "--tls",
+    )
+    section = data["plugins"]["connector-service"]
+    assert "defaultConnector" not in section
+    assert section["connectorForTaskTypes"] == {
+        "people_sum": "agenthost-v2",
+        "sensor": "agenthost-v2",
+    }
+    deployment = section["connectors"]["agenthost-v2"]
+    assert deployment["insecure"] is False
+    assert deployment["timeouts"]["ListConnectors"] == "3s"
+    assert deployment["timeouts"]["CreateTask"] == "30s"  # no sync agent routed
+    assert data["tasks"]["task-plugins"]["default-for-task-types"] == {
+        "people_sum": "connector-service",
+        "sensor": "connector-service",
+    }
+
+
+def test_default_output_is_still_flyte1() -> None:
+    default, _ = config()
+    explicit, _ = config("--flyte", "1")
+    assert default == explicit
+    assert "enabled-plugins" in default["tasks"]["task-plugins"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--flyte", "3"), "--flyte must be 1"),
+        (("--flyte", "2", "--flavor", "agent"), "only the connector flavor"),
+        (("--flyte", "2", "--timeout", "ExecuteTaskSync=9s"), "must be RPC=DURATION"),
+        (("--flyte", "2", "--endpoint", "k8s:///agenthost.flyte:8000"), "no k8s:// resolver"),
+    ],
+)
+def test_flyte2_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
+    done = agenthost("propeller-config", *MODULES, *args)
+    assert done.returncode == 2
+    assert message in done.stderr
