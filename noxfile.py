@@ -34,6 +34,7 @@ FLYTEKIT_REFERENCE = [
     "flytekitplugins-bigquery==1.16.31",
     "flytekitplugins-openai==1.16.31",
     "flytekitplugins-snowflake==1.16.31",
+    "flytekitplugins-spark==1.16.31",
 ]
 """flytekit is a test-time reference only: installed in the compat and bench sessions, never
 beside agenthost."""
@@ -322,7 +323,6 @@ def compat(session: nox.Session) -> None:
         *[a for d in PLUGINS for a in _editable(d, "[test]")],
         *FLYTEKIT_REFERENCE,
         "pyarrow<26",  # fakesnow's pyarrow beside flytekitplugins-bigquery's numpy<2
-        "flytekitplugins-spark==1.16.31",  # serializes the Databricks templates (pulls pyspark)
         "uv",
     )
     tmp = Path(session.create_tmp()).resolve()

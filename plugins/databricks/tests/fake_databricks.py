@@ -6,8 +6,8 @@ Databricks' public API reference (docs.databricks.com/api/workspace/jobs): ``run
   token the fake issued); otherwise 401 with Databricks' JSON error body.
 * Runs move one life-cycle state per ``runs/get``: PENDING -> RUNNING -> TERMINATING ->
   TERMINATED. The outcome follows the run's ``run_name``: containing ``fail`` -> FAILED,
-  ``timeout`` -> TIMEDOUT, ``internal`` -> life-cycle INTERNAL_ERROR, ``slow`` -> stays RUNNING;
-  anything else -> SUCCESS.
+  ``timeout`` -> TIMEDOUT, ``internal`` -> life-cycle INTERNAL_ERROR, ``slow`` -> stays RUNNING,
+  ``instant`` -> TERMINATED at the first ``runs/get``; anything else -> SUCCESS.
 * ``runs/cancel`` on a live run -> TERMINATED/CANCELED; on a finished run it is a no-op;
   an unknown run id is 400 ``INVALID_PARAMETER_VALUE`` "Run <id> does not exist."
 * ``idempotency_token``: a second submit with the same token returns the first run.
@@ -25,6 +25,7 @@ import base64
 import itertools
 import json
 import secrets
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,7 +65,8 @@ class Run:
         if "slow" in name:
             self.life_cycle, self.message = "RUNNING", "In run"
             return
-        self.step = min(self.step + 1, len(LIFE_CYCLE) - 1)
+        step = len(LIFE_CYCLE) - 1 if "instant" in name else self.step + 1
+        self.step = min(step, len(LIFE_CYCLE) - 1)
         self.life_cycle = LIFE_CYCLE[self.step]
         self.message = {"RUNNING": "In run", "TERMINATING": "Cleaning up"}.get(self.life_cycle, "")
         if self.life_cycle != "TERMINATED":
@@ -113,6 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm holds the
+        # body back until the client's delayed ACK (40 ms) on a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.state.lock:
             self.server.state.connections += 1
 
