@@ -14,7 +14,14 @@ from flyteidl.admin import agent_pb2
 from flyteidl.core.tasks_pb2 import TaskTemplate
 from templates import new_cluster_conf, spark_custom, template
 
-from agenthost.testing import RunningServer, run_on_server, running_server, unreachable_endpoint
+from agenthost.testing import (
+    RunningServer,
+    run_on_server,
+    running_server,
+    stop_process,
+    unreachable_endpoint,
+    wait_for,
+)
 
 SPARK = agent_pb2.TaskCategory(name="spark", version=0)
 DATABRICKS = agent_pb2.TaskCategory(name="databricks", version=0)
@@ -237,5 +244,10 @@ def test_oauth_m2m_service_principal(fake: FakeDatabricks) -> None:
         )
         assert result.phase_name == "SUCCEEDED", result.message
         assert "sp-secret-value-123" not in server.logs()
+        assert stop_process(server.process) == 0
+        wait_for(lambda: "stopped" in server.logs(), timeout=10)
+    assert "Unclosed" not in server.logs()  # aclose closed the HTTP session on shutdown
     assert len(fake.requests_to("/oidc/v1/token")) - tokens_before == 1
     assert fake.requests_to("runs/submit")[-1].authorization.startswith("Bearer dapi-oauth-")
+    issued = fake.requests_to("runs/submit")[-1].authorization.removeprefix("Bearer ")
+    assert issued not in server.logs()
