@@ -135,6 +135,14 @@ def serve(
     log_format: Annotated[
         str, typer.Option(envvar="AGENTHOST_LOG_FORMAT", help="text or json.")
     ] = "text",
+    protocols: Annotated[
+        str,
+        typer.Option(
+            envvar="AGENTHOST_PROTOCOLS",
+            help="Protocols served on the port, comma-separated: v1 (flyteidl agent services, "
+            "Flyte 1), v2 (flyteidl2 connector services, Flyte 2), or both.",
+        ),
+    ] = "v1,v2",
     workers: Annotated[
         int,
         typer.Option(
@@ -172,5 +180,6 @@ def serve(
         log_level=log_level.upper(),
         log_format=log_format,
         workers=workers,
+        protocols=tuple(_names([protocols])),
     )
     raise typer.Exit(run(config))

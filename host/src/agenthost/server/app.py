@@ -21,9 +21,15 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agenthost.server.logs import configure_logging
+
+if TYPE_CHECKING:
+    from agenthost.dispatch import Dispatcher
+    from agenthost.protocols.common import ServiceBase
+    from agenthost.server.metrics import Metrics
+    from agenthost.server.scrub import Scrubber
 
 logger = logging.getLogger("agenthost.server")
 
@@ -32,6 +38,15 @@ SERVING_PREFIX = "agenthost serving on"
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 AGENT_THREAD_PREFIX = "agenthost-agent"
+
+PROTOCOLS = ("v1", "v2")
+"""The protocols ``--protocols`` may name: v1 (flyteidl agent services, Flyte 1) and v2
+(flyteidl2 connector services, Flyte 2)."""
+
+MIN_CLIENT_PING_INTERVAL_MS = 5000
+"""Clients may send keepalive pings this often (during calls and between them) without being
+cut off with ``too_many_pings``; Flyte 2's executor pings every 30 s, some clients every 10 s.
+grpc's default (5 min without data) cuts a quiet call after ~150 s of 30 s pings."""
 
 
 @dataclass
@@ -62,6 +77,7 @@ class ServerConfig:
     loop_block_threshold: float = 0.5
     reuse_port: bool = False
     worker_index: int | None = None
+    protocols: tuple[str, ...] = PROTOCOLS
     metrics_dir: str | None = None
     """Set by the supervisor for its workers: where they record metrics (``metrics_shared``)."""
 
@@ -86,6 +102,12 @@ class ServerConfig:
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 problems.append(f"--{name.replace('_', '-')} {path}: no such file")
+        unknown = [p for p in self.protocols if p not in PROTOCOLS]
+        if unknown or not self.protocols:
+            problems.append(
+                f"--protocols must name one or more of {', '.join(PROTOCOLS)} "
+                f"(got {','.join(self.protocols) or 'nothing'})"
+            )
         if self.workers < 1:
             problems.append("--workers must be at least 1")
         if self.grace_period < 0:
@@ -211,7 +233,6 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from agenthost.dispatch import Dispatcher
-    from agenthost.protocols.v1.services import SERVICE_NAMES, AgentServices
     from agenthost.server.reflection import LazyReflection
     from agenthost.server.scrub import Scrubber
 
@@ -236,17 +257,20 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         agent_concurrency=config.agent_concurrency,
         agent_threads=max(1, threads - 1),
     )
-    services = AgentServices(dispatcher, metrics, Scrubber())
+    adapters, service_names = _adapters(config.protocols, dispatcher, metrics, Scrubber())
     options = [
         ("grpc.max_send_message_length", config.max_message_size),
         ("grpc.max_receive_message_length", config.max_message_size),
         ("grpc.so_reuseport", 1 if config.reuse_port else 0),
+        ("grpc.http2.min_ping_interval_without_data_ms", MIN_CLIENT_PING_INTERVAL_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
     ]
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs)
-    server.add_generic_rpc_handlers(services.generic_handlers())
+    for adapter in adapters:
+        server.add_generic_rpc_handlers(adapter.generic_handlers())
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    server.add_generic_rpc_handlers([LazyReflection((*SERVICE_NAMES, health.SERVICE_NAME))])
+    server.add_generic_rpc_handlers([LazyReflection((*service_names, health.SERVICE_NAME))])
 
     target = f"{config.host}:{config.port}"
     try:
@@ -276,7 +300,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
 
         watchdog = LoopWatchdog(config.loop_block_threshold)
         watchdog.start()
-    for name in ("", *SERVICE_NAMES):
+    for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     _banner(result, f"{config.host}:{port}", config)
@@ -295,8 +319,9 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
 
     logger.info("shutting down: grace period %.1f s", config.grace_period)
     began = loop.time()
-    services.draining = True  # refuse new calls from now on
-    draining = asyncio.ensure_future(services.drain(config.grace_period))
+    for adapter in adapters:
+        adapter.draining = True  # refuse new calls from now on
+    draining = asyncio.gather(*(a.drain(config.grace_period) for a in adapters))
     await health_servicer.enter_graceful_shutdown()
     await draining
     await server.stop(max(0.0, config.grace_period - (loop.time() - began)))
@@ -310,6 +335,28 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         watchdog.stop()
     logger.info("stopped")
     return 0
+
+
+def _adapters(
+    protocols: tuple[str, ...],
+    dispatcher: Dispatcher,
+    metrics: Metrics | None,
+    scrub: Scrubber,
+) -> tuple[list[ServiceBase], tuple[str, ...]]:
+    """The protocol adapters to serve (imported only if served) and their service names."""
+    adapters: list[ServiceBase] = []
+    names: list[str] = []
+    if "v1" in protocols:
+        from agenthost.protocols.v1 import services as v1
+
+        adapters.append(v1.AgentServices(dispatcher, metrics, scrub))
+        names += v1.SERVICE_NAMES
+    if "v2" in protocols:
+        from agenthost.protocols.v2 import services as v2
+
+        adapters.append(v2.ConnectorServices(dispatcher, metrics, scrub))
+        names += v2.SERVICE_NAMES
+    return adapters, tuple(names)
 
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:

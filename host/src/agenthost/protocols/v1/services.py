@@ -28,8 +28,9 @@ from agenthost.protocols.common import (
     UNKNOWN_TASK_TYPE,
     ServiceBase,
     category_of,
-    no_type,
     parse,
+    request_type,
+    template_type,
 )
 from agenthost.protocols.v1.convert import agent_proto
 
@@ -58,16 +59,7 @@ class AgentServices(ServiceBase):
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
         return [
-            grpc.method_handlers_generic_handler(
-                ASYNC_SERVICE,
-                {
-                    "CreateTask": grpc.unary_unary_rpc_method_handler(self.create_task),
-                    "GetTask": grpc.unary_unary_rpc_method_handler(self.get_task),
-                    "DeleteTask": grpc.unary_unary_rpc_method_handler(self.delete_task),
-                    "GetTaskMetrics": grpc.unary_unary_rpc_method_handler(self.get_task_metrics),
-                    "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
-                },
-            ),
+            self.task_handlers(ASYNC_SERVICE),
             grpc.method_handlers_generic_handler(
                 SYNC_SERVICE,
                 {"ExecuteTaskSync": grpc.stream_unary_rpc_method_handler(self.execute_task_sync)},
@@ -103,7 +95,7 @@ class AgentServices(ServiceBase):
             return agent_pb2.CreateTaskResponse(resource_meta=meta)
 
         return await self._unary(
-            context, "create", agent_pb2.CreateTaskRequest, data, _template_type, work
+            context, "create", agent_pb2.CreateTaskRequest, data, template_type, work
         )
 
     async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -122,9 +114,7 @@ class AgentServices(ServiceBase):
             self._scrub_message(resource)
             return response
 
-        return await self._unary(
-            context, "get", agent_pb2.GetTaskRequest, data, _request_type, work
-        )
+        return await self._unary(context, "get", agent_pb2.GetTaskRequest, data, request_type, work)
 
     async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """DeleteTask: cancel the task."""
@@ -136,47 +126,8 @@ class AgentServices(ServiceBase):
             return agent_pb2.DeleteTaskResponse()
 
         return await self._unary(
-            context, "delete", agent_pb2.DeleteTaskRequest, data, _request_type, work
+            context, "delete", agent_pb2.DeleteTaskRequest, data, request_type, work
         )
-
-    async def get_task_metrics(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        """GetTaskMetrics: the agent's ``get_metrics`` result."""
-
-        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
-            return await self.dispatcher.metrics(
-                request.task_type,
-                category_of(request),
-                request.resource_meta,
-                queries=list(request.queries),
-                start_time=request.start_time,
-                end_time=request.end_time,
-                step=request.step,
-            )
-
-        return await self._unary(
-            context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, _request_type, work
-        )
-
-    async def get_task_logs(
-        self, data: bytes, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[bytes]:
-        """GetTaskLogs: stream every response the agent's ``get_logs`` produces."""
-
-        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncIterator[bytes]:
-            async for item in self.dispatcher.logs(
-                request.task_type,
-                category_of(request),
-                request.resource_meta,
-                lines=request.lines,
-                token=request.token,
-            ):
-                yield item.SerializeToString()
-
-        stream = self._streamed(
-            context, "get_logs", agent_pb2.GetTaskLogsRequest, data, _request_type, produce
-        )
-        async for item in self._admitted(context, stream):
-            yield item
 
     # -- SyncAgentService -----------------------------------------------------------------
 
@@ -208,7 +159,7 @@ class AgentServices(ServiceBase):
             return response
 
         return await self._unary(
-            context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work, _first_part
+            context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work, _FIRST_PART
         )
 
     # -- AgentMetadataService -------------------------------------------------------------
@@ -222,31 +173,11 @@ class AgentServices(ServiceBase):
 
     async def list_agents(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """ListAgents: every served agent."""
-
-        async def work(request: agent_pb2.ListAgentsRequest) -> Any:
-            return self._agent_list
-
-        return await self._unary(
-            context, "list_agents", agent_pb2.ListAgentsRequest, data, no_type, work
-        )
+        return await self._listing(data, context, self._agent_list)
 
     async def get_agent(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """GetAgent: one agent by name (``NOT_FOUND`` if none)."""
-
-        async def work(request: agent_pb2.GetAgentRequest) -> Any:
-            return agent_pb2.GetAgentResponse(
-                agent=agent_proto(self.dispatcher.agent_named(request.name))
-            )
-
-        return await self._unary(
-            context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
-        )
-
-
-async def _first_part(context: grpc.aio.ServicerContext) -> agent_pb2.ExecuteTaskSyncRequest:
-    # Read with ``context.read()``: grpc's request iterator is an async generator that, left
-    # unexhausted, costs the loop a finalizer task per call.
-    return await _next_part(context, "header", first=True)
+        return await self._by_name(data, context, agent_proto)
 
 
 async def _next_part(
@@ -268,6 +199,11 @@ async def _next_part(
     return request
 
 
+# Read with ``context.read()``: grpc's request iterator is an async generator that, left
+# unexhausted, costs the loop a finalizer task per call.
+_FIRST_PART = functools.partial(_next_part, expected="header", first=True)
+
+
 def _present(resource: agent_pb2.Resource) -> agent_pb2.Resource:
     """``resource``, marked present in its parent even if it stays empty (a client reading
     the response finds a resource, as when it was assigned whole)."""
@@ -277,13 +213,3 @@ def _present(resource: agent_pb2.Resource) -> agent_pb2.Resource:
 
 def _header_type(request: agent_pb2.ExecuteTaskSyncRequest) -> str:
     return str(request.header.template.type)
-
-
-def _template_type(request: agent_pb2.CreateTaskRequest) -> str:
-    return str(request.template.type)
-
-
-def _request_type(request: Any) -> str:
-    if request.HasField("task_category") and request.task_category.name:
-        return str(request.task_category.name)
-    return str(request.task_type)
