@@ -1,27 +1,23 @@
 """Flyte 2: flyte-sdk 2.12.1's serialized Databricks template over ``flyteidl2.connector``'s
 ``AsyncConnectorService``, with the task's ``databricks_token`` in ``connection``: that token,
-not the host's, reaches the fake on every call, and it appears in no reply, handle or log.
-
-Skipped where ``flyteidl2`` is not installed or the server does not serve v2 yet."""
+not the host's, reaches the fake on every call, and it appears in no reply, handle or log."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import grpc
-import pytest
 from conftest import TOKEN, server_env
 from fake_databricks import FakeDatabricks
+from templates import new_cluster_conf, spark_custom, template
 
-from agenthost.testing import running_server
+from agenthost.testing import RunningServer, run_on_server, running_server
 
 DATA = Path(__file__).parent / "data"
 
 
 def test_flyte_sdk_template_over_v2_uses_the_connection_token(fake: FakeDatabricks) -> None:
-    connector_pb2 = pytest.importorskip("flyteidl2.connector.connector_pb2")
-    from flyteidl2.connector import service_pb2_grpc
+    from flyteidl2.connector import connector_pb2, service_pb2_grpc
     from flyteidl2.core import security_pb2, tasks_pb2
     from flyteidl2.task import common_pb2
 
@@ -38,20 +34,15 @@ def test_flyte_sdk_template_over_v2_uses_the_connection_token(fake: FakeDatabric
     env = server_env(fake)
     with running_server("--allow", "agent-databricks", env=env) as server:
         stub = service_pb2_grpc.AsyncConnectorServiceStub(server.channel)
-        try:
-            created = stub.CreateTask(
-                connector_pb2.CreateTaskRequest(
-                    template=template,
-                    inputs=common_pb2.Inputs(literals=[n]),
-                    output_prefix="s3://bucket/out",
-                    connection=connection,
-                ),
-                timeout=30,
-            )
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-                pytest.skip("this agenthost does not serve flyteidl2.connector yet")
-            raise
+        created = stub.CreateTask(
+            connector_pb2.CreateTaskRequest(
+                template=template,
+                inputs=common_pb2.Inputs(literals=[n]),
+                output_prefix="s3://bucket/out",
+                connection=connection,
+            ),
+            timeout=30,
+        )
         meta = bytes(created.resource_meta)
         assert set(json.loads(meta)) == {"databricks_instance", "run_id"}
         phases = []
@@ -83,3 +74,12 @@ def test_flyte_sdk_template_over_v2_uses_the_connection_token(fake: FakeDatabric
     assert all(r.authorization == f"Bearer {task_token}" for r in mine)
     assert not any(r.authorization == f"Bearer {TOKEN}" for r in polled)
     assert task_token.encode() not in meta and task_token not in logs
+
+
+def test_failed_run_over_v2_is_failed_with_the_state_message(
+    server: RunningServer, fake: FakeDatabricks
+) -> None:
+    built = template("databricks", spark_custom(new_cluster_conf("v2-fail"), fake.netloc))
+    result = run_on_server(server, built, protocol="v2")
+    assert result.phase_name == "FAILED"
+    assert "ZeroDivisionError" in result.message
