@@ -228,12 +228,12 @@ def test_agenthost_reads_flytekit_handle_in_flight_with_its_token(
 
 
 def flyte_sdk_template() -> tasks_pb2.TaskTemplate:
-    """flyte-sdk 2.12.1's Databricks template: the one the compat session generates when it has
-    flyte-sdk (``AGENTHOST_FLYTE2_FIXTURES``), else the plugin's checked-in copy."""
+    """flyte-sdk 2.12.1's Databricks template, read as flyteidl's: the one the compat session
+    generates with flyte-sdk (``AGENTHOST_FLYTE2_FIXTURES``), else the committed fixture."""
     generated = Path(os.environ.get("AGENTHOST_FLYTE2_FIXTURES", "/nonexistent"))
     path = generated / "databricks_task_template.json"
     if not path.is_file():
-        path = PLUGIN_TESTS / "data" / "flyte_sdk_2_12_1_task_template.json"
+        path = Path(__file__).resolve().parent / "flyte2_fixtures" / "databricks_task_template.json"
     data = json.loads(path.read_text())
     data.pop("interface", None)  # flyteidl2's variable list; the task has no outputs we return
     return json_format.ParseDict(data, tasks_pb2.TaskTemplate(), ignore_unknown_fields=True)
@@ -248,3 +248,38 @@ def test_flyte_sdk_template_runs(databricks_server: RunningServer, fake: FakeDat
     sent = fake.requests_to("runs/submit")[-1].body
     assert sent["spark_python_task"]["python_file"] == "flyteplugins/databricks/entrypoint.py"
     assert sent["spark_python_task"]["parameters"][0] == "a0"
+
+
+def test_flyte_sdk_template_over_v2_with_the_connections_token(
+    databricks_server: RunningServer, fake: FakeDatabricks
+) -> None:
+    """The Flyte 2 executor's calls for flyte-sdk's template, the task's ``databricks_token``
+    in ``connection`` (the host has another token): that token reaches Databricks, every call."""
+    import executor2
+    from flyteidl2.connector import connector_pb2
+    from flyteidl2.core import tasks_pb2
+
+    template = executor2.fixture("databricks_task_template", tasks_pb2.TaskTemplate)
+    template.custom["databricksInstance"] = fake.netloc
+    request = executor2.fixture("bigquery_create_task_request", connector_pb2.CreateTaskRequest)
+    request.template.CopyFrom(template)
+    (literal,) = request.inputs.literals
+    literal.name = "n"
+    literal.value.scalar.primitive.integer = 1
+    task_token = "dapi-flyte2-compat-token"
+    fake.state.tokens.add(task_token)
+    request.connection.secrets.clear()
+    request.connection.secrets["databricks_token"] = task_token
+    stub = executor2.async_stub(databricks_server.channel)
+    before = len(fake.state.requests)
+    created = stub.CreateTask(request, timeout=executor2.CALL_TIMEOUT)
+    category = executor2.category_of(template)
+    resource, phases = executor2.poll(stub, category, created.resource_meta, request.connection)
+    assert resource.phase == TaskExecution.SUCCEEDED, resource.message
+    assert 0 not in phases  # never UNDEFINED
+    calls = fake.state.requests[before:]
+    assert [c.path.rsplit("/", 1)[-1] for c in calls] == ["submit"] + ["get"] * len(phases)
+    assert {c.authorization for c in calls} == {f"Bearer {task_token}"}
+    assert calls[0].body["spark_python_task"]["parameters"][0] == "a0"
+    assert task_token.encode() not in created.resource_meta
+    assert task_token not in databricks_server.logs()
