@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
 import urllib.error
@@ -131,12 +132,14 @@ class BlockingAgent(AsyncAgentBase):
 
 
 class FailingAgent(AsyncAgentBase):
-    """Async agent whose create raises (with a path and a secret in the message)."""
+    """Async agent whose create logs a warning and raises (with a path and a secret in the
+    message)."""
 
     def __init__(self) -> None:
         super().__init__("failing", JobMeta, name="FailingAgent")
 
     def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
+        logging.getLogger("agents_for_tests").warning("FailingAgent fails on purpose")
         secret = agenthost.get_secret("test_token", default="")
         raise ValueError(f"boom at {agenthost.__file__} token={secret}\nsecond line of detail")
 

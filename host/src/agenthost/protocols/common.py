@@ -1,13 +1,14 @@
-"""What every protocol adapter shares: admission and draining, metrics, parsing request bytes
-and mapping exceptions to gRPC status codes.
+"""What every protocol adapter shares: metrics, call logging, parsing request bytes and
+mapping exceptions to gRPC status codes.
 
 Handlers receive raw request bytes (no grpcio deserializer) and parse them here, so bytes
 that are not the request message give ``INVALID_ARGUMENT`` rather than grpcio's ``INTERNAL``.
 Responses are serialized by the adapter too.
 
-Draining (``drain``, on SIGTERM): calls that arrive from then on get ``UNAVAILABLE`` before
-anything runs (clients retry those safely, e.g. on another replica), while the calls already
-admitted finish; gRPC's own shutdown would answer late calls with an ambiguous ``CANCELLED``.
+Every request is bound as the current call (``agenthost.server.logs.bind_call``) while it is
+handled, so every log record about it names the Flyte execution it is for. Shutdown is gRPC's
+own (see ``agenthost.server.app``): every call the server has received runs to its end within
+the grace period.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.dispatch import AgentEntry, Dispatcher
 from agenthost.errors import InvalidRequestError
+from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
 from agenthost.server.status import classify, log_failure
-
-DRAINING_DETAILS = "agenthost is shutting down; retry the call (on another replica)"
-"""Details of the ``UNAVAILABLE`` answer to calls that arrive while the server drains."""
 
 OPERATIONS = (
     "create",
@@ -65,8 +64,8 @@ def parse(message_type: type[M], data: bytes) -> M:
 
 
 class ServiceBase:
-    """One protocol's RPCs over a ``Dispatcher``: admission, draining, metrics, logging and
-    error mapping. Adapters subclass it and add their handlers."""
+    """One protocol's RPCs over a ``Dispatcher``: metrics, logging and error mapping.
+    Adapters subclass it and add their handlers."""
 
     def __init__(
         self, dispatcher: Dispatcher, metrics: Metrics | None, scrub: Scrubber | None = None
@@ -80,9 +79,6 @@ class ServiceBase:
             name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
         }
         self._debug = logger.isEnabledFor(logging.DEBUG)
-        self.draining = False
-        self.active = 0
-        self._idle: asyncio.Event | None = None
 
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
@@ -157,6 +153,10 @@ class ServiceBase:
         async for item in self._admitted(context, stream):
             yield item
 
+    def log_page(self, page: agent_pb2.GetTaskLogsResponse) -> bytes:
+        """One log page as this protocol's bytes (v1: as the agent made it)."""
+        return bytes(page.SerializeToString())
+
     async def _listing(
         self, data: bytes, context: grpc.aio.ServicerContext, answer: Message | bytes
     ) -> bytes:
@@ -186,35 +186,6 @@ class ServiceBase:
             context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
         )
 
-    def log_page(self, page: agent_pb2.GetTaskLogsResponse) -> bytes:
-        """One log page as this protocol's bytes (v1: as the agent made it)."""
-        return bytes(page.SerializeToString())
-
-    # -- draining -------------------------------------------------------------------------
-
-    async def drain(self, timeout: float) -> bool:
-        """Refuse new calls with ``UNAVAILABLE`` and wait up to ``timeout`` seconds for the
-        admitted ones to finish; True if they all did."""
-        self.draining = True
-        if self.active == 0:
-            return True
-        self._idle = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
-
-    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
-        if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
-        self.active += 1
-
-    def _release(self) -> None:
-        self.active -= 1
-        if self.active == 0 and self._idle is not None:
-            self._idle.set()
-
     # -- common path ----------------------------------------------------------------------
 
     def _label(self, task_type: str) -> str:
@@ -230,23 +201,22 @@ class ServiceBase:
         work: Callable[[M], Awaitable[Message | bytes]],
         first: Callable[[grpc.aio.ServicerContext], Awaitable[M]] | None = None,
     ) -> bytes:
-        """One call: admission, parsing ``data`` as ``message_type`` (``None``: ``first``
-        reads the request from ``context``, as for a stream), ``work``, metrics, and
-        exceptions mapped to a status. ``work`` returns a message or its serialized bytes."""
-        if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
-        self.active += 1
+        """One call: parsing ``data`` as ``message_type`` (``None``: ``first`` reads the
+        request from ``context``, as for a stream), ``work``, metrics, and exceptions mapped to
+        a status. ``work`` returns a message or its serialized bytes."""
         start = _perf()
         recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
+        bound = None
         try:
             if data is None:
                 assert first is not None
                 request = await first(context)
             else:
                 request = parse(message_type, data)
+            bound = bind_call(request)
             task_type = task_type_of(request)
             if task_type not in self._known_types:
                 task_type = UNKNOWN_TASK_TYPE
@@ -264,7 +234,8 @@ class ServiceBase:
         finally:
             if recorder is not None:
                 recorder.in_flight -= 1
-            self._release()
+            if bound is not None:
+                unbind_call(bound)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
@@ -295,14 +266,10 @@ class ServiceBase:
     async def _admitted(
         self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
     ) -> AsyncIterator[bytes]:
-        """Stream ``items`` as one admitted call (counted for graceful shutdown)."""
-        await self._admit(context)
-        try:
-            async with contextlib.aclosing(items) as stream:
-                async for item in stream:
-                    yield item
-        finally:
-            self._release()
+        """Stream ``items``, closing them when the call ends however it ends."""
+        async with contextlib.aclosing(items) as stream:
+            async for item in stream:
+                yield item
 
     async def _streamed(
         self,
@@ -319,8 +286,10 @@ class ServiceBase:
         recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
+        bound = None
         try:
             request = parse(message_type, data)
+            bound = bind_call(request)
             task_type = self._label(task_type_of(request))
             async for item in produce(request):
                 yield item
@@ -334,6 +303,9 @@ class ServiceBase:
         finally:
             if recorder is not None:
                 recorder.in_flight -= 1
+            if bound is not None:
+                with contextlib.suppress(ValueError):  # the stream was closed from elsewhere
+                    unbind_call(bound)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
 
