@@ -323,6 +323,7 @@ def compat(session: nox.Session) -> None:
         *[a for d in PLUGINS for a in _editable(d, "[test]")],
         *FLYTEKIT_REFERENCE,
         "pyarrow<26",  # fakesnow's pyarrow beside flytekitplugins-bigquery's numpy<2
+        FLYTEIDL2,  # the compat tests' Flyte 2 executor stubs (executor2.py)
         "uv",
     )
     tmp = Path(session.create_tmp()).resolve()

@@ -4,9 +4,9 @@ and bare ``grpc.aio`` ceilings (flyteidl's servicers for v1, flyteidl2's for v2)
 time, literal codec throughput, 1,000 agents and ``--workers``.
 
 Servers run from six interpreters (venvs): ``--core-python`` (agenthost only),
-``--plugins-python`` (agenthost + the three first-party plugins), ``--flytekit-python``
+``--plugins-python`` (agenthost + the first-party plugins), ``--flytekit-python``
 (flytekit[connector] 1.16, never mixed with agenthost), ``--flytekit-plugins-python``
-(the same with flytekit's BigQuery and OpenAI plugins: the like-for-like reference for
+(the same with flytekit's BigQuery, OpenAI and Snowflake plugins: the like-for-like reference for
 agenthost with its plugins), ``--flyte2-python`` (flyte[connector] 2.12.1: ``c0``, the v2
 peer) and ``--flyte2-plugins-python`` (the same with flyte-sdk's BigQuery, Snowflake and
 Databricks connectors). The load generator is a separate process (``loadgen.py``) run by this
@@ -147,7 +147,7 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "agenthost+plugins",
             plugins,
             agenthost_argv("--modules", "agents_bench"),
-            "same, with agent-bigquery, agent-openai, agent-file-sensor installed",
+            "same, with agent-bigquery, agent-openai, agent-file-sensor, agent-snowflake installed",
         ),
         ServerSpec(
             "agenthost+plugins no-typer",
@@ -186,8 +186,8 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             FLYTEKIT_PLUGINS,
             pyflyte(args.flytekit_plugins_python),
             flytekit_argv,
-            "same, with flytekitplugins-bigquery and flytekitplugins-openai installed "
-            "(flytekit's counterparts of the three first-party plugins; its file sensor is "
+            "same, with flytekitplugins-bigquery, -openai and -snowflake installed "
+            "(flytekit's counterparts of the first-party plugins; its file sensor is "
             "built in), which flytekit imports at start; cold start and RSS only",
         ),
         ServerSpec(

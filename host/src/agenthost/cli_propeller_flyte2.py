@@ -37,6 +37,15 @@ SUPPORTED_SCHEMES = ("dns:", "passthrough:", "unix:")
 on Flyte 2."""
 
 
+SERVICE_CONFIG = '{"loadBalancingConfig":[{"round_robin":{}}]}'
+"""The executor's gRPC service config: round robin over every address (the retry policy of
+FlytePropeller's names the v1 agent services)."""
+
+DEFAULT_ENDPOINT = "dns:///agenthost.flyte.svc.cluster.local:8000"
+"""The endpoint ``--flyte 2`` prints when none is given: the executor has no ``k8s://``
+resolver, which FlytePropeller's default uses."""
+
+
 def endpoint_problem(endpoint: str) -> str | None:
     """Why the Flyte 2 executor could not dial ``endpoint``, or None."""
     scheme, sep, _ = endpoint.partition("://")

@@ -16,6 +16,8 @@ connector's source describe them:
 * key-pair logins are checked against public-key fingerprints a test registered for a user
   (``POST /_fake/users/<user>`` with ``{"fingerprint": "SHA256:..."}``): a JWT whose issuer
   names another key is refused with Snowflake's ``390144``;
+* logins naming a database a test declared missing (``POST /_fake/databases/<name>/missing``)
+  are refused with Snowflake's ``390201``;
 * login answers carry a master token, as Snowflake's do (the connector only logs out, on
   ``close()``, with one);
 * ``GET /_fake/state``: logins per user, status polls, cancels and closed sessions, for
@@ -45,6 +47,7 @@ CANCEL_SQL = "SELECT SYSTEM$CANCEL_QUERY(?)"
 
 scripted: dict[str, dict[str, Any]] = {}
 fingerprints: dict[str, str] = {}
+missing_databases: set[str] = set()
 state: dict[str, Any] = {"logins": {}, "status_polls": 0, "cancels": [], "closed_sessions": 0}
 
 
@@ -63,6 +66,9 @@ def _error(code: str, message: str) -> JSONResponse:
 
 async def login(request: Request) -> Response:
     data = (await _json_body(request))["data"]
+    database = request.query_params.get("databaseName", "").upper()
+    if database in missing_databases:
+        return _error("390201", "The requested database does not exist or not authorized.")
     user = str(data.get("LOGIN_NAME", "")).upper()
     expected = fingerprints.get(user)
     if expected is not None:
@@ -153,6 +159,11 @@ async def session(request: Request) -> Response:
     return await fake.session(request)
 
 
+async def refuse_database(request: Request) -> Response:
+    missing_databases.add(request.path_params["name"].upper())
+    return JSONResponse({"ok": True})
+
+
 async def get_state(request: Request) -> Response:
     return JSONResponse(state)
 
@@ -165,6 +176,7 @@ app = Starlette(
         Route("/session", session, methods=["POST"]),
         Route("/_fake/queries/{query_id}", script_query, methods=["POST"]),
         Route("/_fake/users/{user}", register_user, methods=["POST"]),
+        Route("/_fake/databases/{name}/missing", refuse_database, methods=["POST"]),
         Route("/_fake/state", get_state, methods=["GET"]),
         Mount("/", app=fake.app),
     ]

@@ -64,6 +64,10 @@ class FakeSnowflake:
         """Only accept key-pair logins of ``user`` made with this key."""
         self._call(f"/_fake/users/{user}", {"fingerprint": public_key_fingerprint})
 
+    def refuse_database(self, name: str) -> None:
+        """Refuse logins whose session names database ``name`` (Snowflake's 390201)."""
+        self._call(f"/_fake/databases/{name}/missing", {})
+
     def state(self) -> dict[str, Any]:
         """Logins per (upper-case) user, status polls, cancels and closed sessions so far."""
         result: dict[str, Any] = self._call("/_fake/state")

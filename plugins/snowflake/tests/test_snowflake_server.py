@@ -181,6 +181,25 @@ def test_sql_snowflake_rejects_is_invalid_argument(server: RunningServer) -> Non
     assert "Snowflake rejected the query" in details and "NO_SUCH_TABLE" in details.upper()
 
 
+def test_a_database_snowflake_refuses_is_invalid_argument(
+    server: RunningServer, fakesnow: FakeSnowflake
+) -> None:
+    fakesnow.refuse_database("NO_SUCH_DB")
+    with pytest.raises(grpc.RpcError) as caught:
+        create(server, template(database="NO_SUCH_DB"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "390201" in (caught.value.details() or "")
+
+
+def test_a_forged_account_in_a_handle_is_refused(server: RunningServer) -> None:
+    meta = json.loads(create(server, template()))
+    meta["account"] = "attacker.example/x?"
+    with pytest.raises(grpc.RpcError) as caught:
+        get(server, json.dumps(meta).encode())
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'account'" in (caught.value.details() or "")
+
+
 @pytest.mark.parametrize("field", ["account", "user", "database", "warehouse"])
 def test_missing_template_field_is_invalid_argument_naming_it(
     server: RunningServer, field: str

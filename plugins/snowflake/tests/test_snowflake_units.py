@@ -127,12 +127,24 @@ def test_flyte_sdk_handles_with_connection_options_are_refused() -> None:
         SnowflakeMetadata.decode(data)
 
 
-@pytest.mark.parametrize("bad", ["", "1'); DROP TABLE t; --", QUERY_ID + "x", "../../x"])
-def test_query_ids_are_checked_before_use(bad: str) -> None:
-    meta = SnowflakeMetadata(**{**FLYTEKIT_META, "query_id": bad})
-    with pytest.raises(ResourceMetaError, match="query_id"):
-        meta.checked_query_id()
-    assert SnowflakeMetadata(**FLYTEKIT_META).checked_query_id() == QUERY_ID
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("query_id", ""),
+        ("query_id", "1'); DROP TABLE t; --"),
+        ("query_id", QUERY_ID + "x"),
+        ("query_id", "../../x"),
+        ("account", "evil.example/x?"),
+        ("account", "evil.example:443#"),
+        ("warehouse", "WH\r\nX-Injected: 1"),
+        ("user", ""),
+    ],
+)
+def test_handles_are_checked_before_use(field: str, bad: str) -> None:
+    meta = SnowflakeMetadata(**{**FLYTEKIT_META, field: bad})
+    with pytest.raises(ResourceMetaError, match=f"'{field}'"):
+        meta.checked()
+    assert SnowflakeMetadata(**FLYTEKIT_META).checked() == QUERY_ID
 
 
 # -- status -----------------------------------------------------------------------------

@@ -87,7 +87,7 @@ class SnowflakeAgent(AsyncAgentBase):
 
     def get(self, resource_meta: SnowflakeMetadata, **kwargs: Any) -> Resource:
         """Report the query's phase, with a link to it; output ``results`` on success."""
-        query_id = resource_meta.checked_query_id()
+        query_id = resource_meta.checked()
 
         def status_of(connection: SnowflakeConnection) -> tuple[str, str]:
             status = connection.get_query_status(query_id)
@@ -119,7 +119,7 @@ class SnowflakeAgent(AsyncAgentBase):
 
     def delete(self, resource_meta: SnowflakeMetadata, **kwargs: Any) -> None:
         """Cancel the query. A finished or unknown query is not an error."""
-        query_id = resource_meta.checked_query_id()
+        query_id = resource_meta.checked()
 
         def cancel(connection: SnowflakeConnection) -> None:
             cursor = connection.cursor()
@@ -192,5 +192,10 @@ def _host_error(exc: Exception, kind: str | None) -> Exception:
     if kind == "credentials":
         return SnowflakeConfigurationError(
             f"Snowflake refused the agent's credentials: {message_of(exc)}"
+        )
+    if kind == "settings":
+        return InvalidRequestError(
+            "Snowflake refused the task's account, user, database, schema or warehouse: "
+            f"{message_of(exc)}"
         )
     return exc

@@ -9,6 +9,9 @@ kind           which errors                                     what the agent d
                answered 429/5xx
 ``credentials``  Snowflake refused the login (wrong key, user,  ``SnowflakeConfigurationError``
                disabled user, ...)
+``settings``   the login named a database, warehouse, schema    ``InvalidRequestError``: the task
+               or role that does not exist or the user may      must change
+               not use (``3902xx``)
 ``query``      any other ``ProgrammingError``/``DatabaseError``  the query failed: a FAILED phase
                Snowflake reported for a statement               or INVALID_ARGUMENT at create
 =============  ===============================================  =================================
@@ -23,7 +26,7 @@ from typing import Literal
 
 from agent_snowflake.status import clean_message
 
-Kind = Literal["session", "transient", "credentials", "query"]
+Kind = Literal["session", "transient", "credentials", "settings", "query"]
 
 SESSION_ERRNOS = frozenset({250002, 390104, 390111, 390112, 390114})
 """Connection closed; must log in again; session gone; session or master token expired."""
@@ -41,6 +44,9 @@ TRANSIENT_CLASSES = (
 )
 CREDENTIAL_CLASSES = ("ForbiddenError",)
 INVALID_PRIVATE_KEY_ERRNO = 251008
+SETTINGS_ERRNOS = range(390200, 390300)
+"""Login refused for the session settings (390201: the database, 390202: the warehouse does not
+exist or is not authorized, ...)."""
 
 
 def kind_of(exc: BaseException) -> Kind | None:
@@ -54,6 +60,8 @@ def kind_of(exc: BaseException) -> Kind | None:
         return "session"
     if errno in TRANSIENT_ERRNOS or name in TRANSIENT_CLASSES:
         return "transient"
+    if SETTINGS_ERRNOS.start <= errno < SETTINGS_ERRNOS.stop:
+        return "settings"
     if 390100 <= errno < 390400 or errno == INVALID_PRIVATE_KEY_ERRNO or name in CREDENTIAL_CLASSES:
         return "credentials"
     if isinstance(exc, errors.OperationalError):

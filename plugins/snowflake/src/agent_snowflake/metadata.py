@@ -3,7 +3,7 @@
 ``{user, account, database, schema, warehouse, query_id, has_output}``, exactly, so flytekit's
 connector can poll a query agenthost submitted and the other way round. flyte-sdk 2's connector
 adds ``connection_kwargs``; handles it wrote are accepted when that is empty or null.
-``query_id`` is checked to be a Snowflake query id (a UUID) before any use.
+Every field is checked before any use (``checked``), the query id to be a UUID.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from agent_snowflake.template import ACCOUNT_PATTERN, MAX_NAME_CHARS, valid_name
 from agenthost import ResourceMeta
 from agenthost.errors import ResourceMetaError
 
@@ -43,9 +44,21 @@ class SnowflakeMetadata(ResourceMeta):
             data = _without_connection_kwargs(data)
         return super().decode(data)
 
-    def checked_query_id(self) -> str:
-        """``query_id``, if it is a Snowflake query id; else ``ResourceMetaError`` (the handle
-        came from a request, so it is checked before any use)."""
+    def checked(self) -> str:
+        """The ``query_id``, once the handle is checked as a template would be: the account
+        is an account identifier (so no handle can send the host's key to another host), the
+        names are short and printable, the query id is a Snowflake query id. Else
+        ``ResourceMetaError`` naming the field (the handle came from a request)."""
+        if not ACCOUNT_PATTERN.fullmatch(self.account):
+            raise ResourceMetaError(
+                "resource_meta field 'account' is not a Snowflake account identifier"
+            )
+        for name in ("user", "database", "schema", "warehouse"):
+            if not valid_name(getattr(self, name)):
+                raise ResourceMetaError(
+                    f"resource_meta field {name!r} must be 1 to {MAX_NAME_CHARS} printable "
+                    "characters"
+                )
         if not QUERY_ID_PATTERN.fullmatch(self.query_id):
             raise ResourceMetaError(
                 "resource_meta field 'query_id' is not a Snowflake query id (a UUID)"

@@ -85,11 +85,17 @@ def _name(settings: dict[str, Any], source: str, field: str, default: str | None
         raise InvalidRequestError(f"{source}.{field} is required (the Snowflake {field})")
     if not isinstance(value, str):
         raise InvalidRequestError(f"{source}.{field} must be a string")
-    if len(value) > MAX_NAME_CHARS or _CONTROL.search(value):
+    if not valid_name(value):
         raise InvalidRequestError(
             f"{source}.{field} must be at most {MAX_NAME_CHARS} printable characters"
         )
     return value
+
+
+def valid_name(value: str) -> bool:
+    """Whether ``value`` can be a user, database, schema or warehouse name: 1 to
+    ``MAX_NAME_CHARS`` characters, none of them control characters."""
+    return 0 < len(value) <= MAX_NAME_CHARS and not _CONTROL.search(value)
 
 
 def _check_unsupported(custom: dict[str, Any]) -> None:
