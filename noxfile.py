@@ -21,6 +21,7 @@ ROOT = Path(__file__).parent
 DISTRIBUTIONS: dict[str, str] = {
     "agenthost": "host",
     "agent-bigquery": "plugins/bigquery",
+    "agent-databricks": "plugins/databricks",
     "agent-file-sensor": "plugins/file_sensor",
     "agent-openai": "plugins/openai",
     "agent-snowflake": "plugins/snowflake",
@@ -33,6 +34,7 @@ FLYTEKIT_REFERENCE = [
     "flytekitplugins-bigquery==1.16.31",
     "flytekitplugins-openai==1.16.31",
     "flytekitplugins-snowflake==1.16.31",
+    "flytekitplugins-spark==1.16.31",
 ]
 """flytekit is a test-time reference only: installed in the compat and bench sessions, never
 beside agenthost."""
@@ -293,6 +295,7 @@ def serve(session: nox.Session) -> None:
     session.install(
         *_editable("agenthost"),
         *_editable("agent-bigquery"),
+        *_editable("agent-databricks"),
         *_editable("agent-openai"),
         *_editable("agent-file-sensor", "[s3]"),
         *_editable("agent-snowflake"),

@@ -89,9 +89,32 @@ def bigquery_backend(scratch: Path) -> Iterator[Backend]:
         yield Backend(env, template)
 
 
+@contextlib.contextmanager
+def databricks_backend(scratch: Path) -> Iterator[Backend]:
+    """The Jobs API fake (plugins/databricks/tests) serving HTTPS with a throwaway CA that both
+    servers trust through ``SSL_CERT_FILE`` (flytekit's connector only speaks ``https://``)."""
+    _plugin_tests("databricks")
+    from fake_databricks import FakeDatabricks
+    from templates import new_cluster_conf, spark_custom, template
+
+    from agenthost.testing import make_certificates
+
+    certs = make_certificates(scratch, ("127.0.0.1",))
+    token = "dapi-bench-0123456789"
+    with FakeDatabricks({token}, tls=(str(certs.server_cert), str(certs.server_key))) as fake:
+        env = {
+            "SSL_CERT_FILE": str(certs.ca),
+            "DATABRICKS_INSTANCES": fake.netloc,
+            "_FSEC_FLYTE_DATABRICKS_ACCESS_TOKEN": token,
+        }
+        custom = spark_custom(new_cluster_conf("bench-instant"), fake.netloc)
+        yield Backend(env, template("databricks", custom))
+
+
 CASES: list[PluginCase] = [
     PluginCase("BigQuery", "bigquery_query_job_task", "agent-bigquery", bigquery_backend),
     PluginCase("Snowflake", "snowflake", "agent-snowflake", snowflake_backend),
+    PluginCase("Databricks", "databricks", "agent-databricks", databricks_backend),
 ]
 """Every plugin the section measures, in table order."""
 

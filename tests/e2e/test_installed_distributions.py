@@ -17,6 +17,7 @@ from agenthost.testing import make_inputs, make_template, running_server, wait_f
 
 FIRST_PARTY = {
     "agent-bigquery": {("bigquery_query_job_task", 0, False)},
+    "agent-databricks": {("spark", 0, False), ("databricks", 0, False)},
     "agent-file-sensor": {("file_sensor", 0, False)},
     "agent-openai": {("chatgpt", 0, True), ("openai-batch", 0, False)},
     "agent-snowflake": {("snowflake", 0, False)},
