@@ -23,6 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agenthost.server.limits import (
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_CONNECTION_IDLE,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_PENDING_CALLS,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_READ_TIMEOUT,
+)
 from agenthost.server.logs import configure_logging
 
 logger = logging.getLogger("agenthost.server")
@@ -30,7 +38,6 @@ logger = logging.getLogger("agenthost.server")
 SERVING_PREFIX = "agenthost serving on"
 """Start of the line printed (and flushed) once the server accepts calls."""
 
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 AGENT_THREAD_PREFIX = "agenthost-agent"
 
 
@@ -49,6 +56,11 @@ class ServerConfig:
     agent_concurrency: int | None = None
     max_threads: int | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
+    max_connection_idle: float = DEFAULT_MAX_CONNECTION_IDLE
+    max_pending_calls: int = DEFAULT_MAX_PENDING_CALLS
     grace_period: float = 15.0
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -75,7 +87,19 @@ class ServerConfig:
             problems.append("--workers must be at least 1")
         if self.grace_period < 0:
             problems.append("--grace-period must not be negative")
-        for name in ("max_concurrent_rpcs", "agent_concurrency", "max_threads"):
+        for name in ("read_timeout", "handshake_timeout"):
+            if getattr(self, name) <= 0:
+                problems.append(f"--{name.replace('_', '-')} must be positive")
+        if self.max_connection_idle < 0:
+            problems.append("--max-connection-idle must not be negative (0: never close)")
+        for name in (
+            "max_concurrent_rpcs",
+            "agent_concurrency",
+            "max_threads",
+            "max_message_size",
+            "max_request_bytes",
+            "max_pending_calls",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1")
@@ -173,9 +197,11 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from agenthost.dispatch import Dispatcher
+    from agenthost.server.admission import Admission
     from agenthost.server.reflection import LazyReflection
     from agenthost.server.scrub import Scrubber
     from agenthost.server.services import SERVICE_NAMES, AgentServices
+    from agenthost.server.limits import server_options
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -201,13 +227,23 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         agent_concurrency=config.agent_concurrency,
         agent_threads=max(1, threads - 1),
     )
-    services = AgentServices(dispatcher, metrics, Scrubber())
-    options = [
-        ("grpc.max_send_message_length", config.max_message_size),
-        ("grpc.max_receive_message_length", config.max_message_size),
-        ("grpc.so_reuseport", 1 if config.reuse_port else 0),
-    ]
-    server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs)
+    admission = Admission(
+        max_calls=config.max_concurrent_rpcs,
+        max_request_bytes=config.max_request_bytes,
+        max_message_bytes=config.max_message_size,
+        read_timeout=config.read_timeout,
+    )
+    services = AgentServices(dispatcher, metrics, Scrubber(), admission)
+    options = server_options(
+        max_message_size=config.max_message_size,
+        reuse_port=config.reuse_port,
+        handshake_timeout=config.handshake_timeout,
+        max_connection_idle=config.max_connection_idle,
+        max_pending_calls=config.max_pending_calls,
+    )
+    # --max-concurrent-rpcs is enforced by ``admission`` for agent calls only, never by grpc,
+    # whose limit would also refuse health checks and metadata calls.
+    server = grpc.aio.server(options=options)
     server.add_generic_rpc_handlers(services.generic_handlers())
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -35,6 +35,7 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.dispatch import Dispatcher
 from agenthost.errors import InvalidRequestError
+from agenthost.server.admission import Admission, Reservation
 from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
 from agenthost.server.status import classify, log_failure
@@ -84,9 +85,14 @@ class AgentServices:
     """Every RPC of the three services, with metrics, logging and error mapping."""
 
     def __init__(
-        self, dispatcher: Dispatcher, metrics: Metrics | None, scrub: Scrubber | None = None
+        self,
+        dispatcher: Dispatcher,
+        metrics: Metrics | None,
+        scrub: Scrubber | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.admission = admission or Admission()
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
         self._known_types = frozenset(e.category.name for e in dispatcher.entries)
@@ -130,10 +136,12 @@ class AgentServices:
             grpc.method_handlers_generic_handler(
                 ASYNC_SERVICE,
                 {
-                    "CreateTask": grpc.unary_unary_rpc_method_handler(self.create_task),
-                    "GetTask": grpc.unary_unary_rpc_method_handler(self.get_task),
-                    "DeleteTask": grpc.unary_unary_rpc_method_handler(self.delete_task),
-                    "GetTaskMetrics": grpc.unary_unary_rpc_method_handler(self.get_task_metrics),
+                    "CreateTask": grpc.stream_unary_rpc_method_handler(self.create_task),
+                    "GetTask": grpc.stream_unary_rpc_method_handler(self.get_task),
+                    "DeleteTask": grpc.stream_unary_rpc_method_handler(self.delete_task),
+                    "GetTaskMetrics": grpc.stream_unary_rpc_method_handler(
+                        self.get_task_metrics
+                    ),
                     "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
                 },
             ),
@@ -162,11 +170,12 @@ class AgentServices:
         message_type: type[M],
         data: bytes | None,
         task_type_of: Callable[[M], str],
-        work: Callable[[M], Awaitable[Message]],
+        work: Callable[[M, list[Reservation]], Awaitable[Message]],
     ) -> bytes:
-        """One call: admission, parsing ``data`` as ``message_type`` (``None``: the first
-        request of ExecuteTaskSync's stream, read from ``context``), ``work``, metrics, and
-        exceptions mapped to a status."""
+        """One call: admission, the request (``data``; for agent calls, ``None``: read from
+        ``context`` within the request-bytes budget), ``work``, metrics, and exceptions mapped
+        to a status. ``work`` gets the budget reservations the call holds (a stream adds those
+        of the messages it reads); they are all released when the call ends."""
         if self.draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
         self.active += 1
@@ -175,11 +184,16 @@ class AgentServices:
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
+        held: list[Reservation] = []
+        counted = False
         try:
             if data is None:
-                # Read with ``context.read()``: grpc's request iterator is an async generator
-                # that, left unexhausted, costs the loop a finalizer task per call.
-                request = await _next_part(context, "header", first=True)
+                self.admission.enter()
+                counted = True
+                if message_type is agent_pb2.ExecuteTaskSyncRequest:
+                    request = await self._next_part(context, "header", True, held)
+                else:
+                    request = parse(message_type, await self._read_only(context, held))
             else:
                 request = parse(message_type, data)
             task_type = task_type_of(request)
@@ -187,7 +201,7 @@ class AgentServices:
                 task_type = UNKNOWN_TASK_TYPE
             if self._debug:
                 logger.debug("call operation=%s task_type=%s", operation, task_type)
-            response = await work(request)
+            response = await work(request, held)
             payload: bytes = response.SerializeToString()
         except asyncio.CancelledError:
             if recorder is not None:
@@ -197,12 +211,51 @@ class AgentServices:
             await self._abort(context, exc, task_type, operation, start)
             raise  # unreachable: abort raises
         finally:
+            for reservation in held:
+                reservation.release()
+            if counted:
+                self.admission.leave()
             if recorder is not None:
                 recorder.in_flight -= 1
             self._release()
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
+
+    async def _read_only(self, context: grpc.aio.ServicerContext, held: list[Reservation]) -> bytes:
+        """The one request message of a unary call, read within the budget."""
+        data, reservation = await self.admission.read(context, "the request message")
+        held.append(reservation)
+        if data is None:
+            raise InvalidRequestError("the call ended before its request message")
+        return data
+
+    async def _next_part(
+        self,
+        context: grpc.aio.ServicerContext,
+        expected: str,
+        first: bool,
+        held: list[Reservation],
+    ) -> agent_pb2.ExecuteTaskSyncRequest:
+        """The next ExecuteTaskSync request, which must carry ``expected``, read within the
+        budget. Read with ``context.read()``: grpc's request iterator is an async generator
+        that, left unexhausted, costs the loop a finalizer task per call."""
+        position = "first" if first else "second"
+        what = f"the {position} ExecuteTaskSync request (the {expected})"
+        data, reservation = await self.admission.read(context, what)
+        held.append(reservation)
+        if data is None:
+            raise InvalidRequestError(
+                f"ExecuteTaskSync stream ended before its {position} request (the {expected})"
+            )
+        request = parse(agent_pb2.ExecuteTaskSyncRequest, data)
+        part = request.WhichOneof("part")
+        if part != expected and not (part is None and expected == "inputs"):
+            raise InvalidRequestError(
+                f"ExecuteTaskSync {position} request must carry {expected}, got "
+                f"{part or 'an empty request'}"
+            )
+        return request
 
     async def _abort(
         self,
@@ -229,10 +282,12 @@ class AgentServices:
 
     # -- AsyncAgentService ----------------------------------------------------------------
 
-    async def create_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def create_task(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
         """CreateTask: start a task (or run a sync agent) and return its ``resource_meta``."""
 
-        async def work(request: agent_pb2.CreateTaskRequest) -> Any:
+        async def work(request: agent_pb2.CreateTaskRequest, held: list[Reservation]) -> Any:
             if not request.HasField("template"):
                 raise InvalidRequestError("CreateTaskRequest has no template")
             template = request.template
@@ -249,13 +304,15 @@ class AgentServices:
             return agent_pb2.CreateTaskResponse(resource_meta=meta)
 
         return await self._unary(
-            context, "create", agent_pb2.CreateTaskRequest, data, _template_type, work
+            context, "create", agent_pb2.CreateTaskRequest, None, _template_type, work
         )
 
-    async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def get_task(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
         """GetTask: the task's current ``Resource``."""
 
-        async def work(request: agent_pb2.GetTaskRequest) -> Any:
+        async def work(request: agent_pb2.GetTaskRequest, held: list[Reservation]) -> Any:
             response = agent_pb2.GetTaskResponse()
             resource = _present(response.resource)
             await self.dispatcher.get(
@@ -269,26 +326,30 @@ class AgentServices:
             return response
 
         return await self._unary(
-            context, "get", agent_pb2.GetTaskRequest, data, _request_type, work
+            context, "get", agent_pb2.GetTaskRequest, None, _request_type, work
         )
 
-    async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def delete_task(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
         """DeleteTask: cancel the task."""
 
-        async def work(request: agent_pb2.DeleteTaskRequest) -> Any:
+        async def work(request: agent_pb2.DeleteTaskRequest, held: list[Reservation]) -> Any:
             await self.dispatcher.delete(
                 request.task_type, _category(request), request.resource_meta
             )
             return agent_pb2.DeleteTaskResponse()
 
         return await self._unary(
-            context, "delete", agent_pb2.DeleteTaskRequest, data, _request_type, work
+            context, "delete", agent_pb2.DeleteTaskRequest, None, _request_type, work
         )
 
-    async def get_task_metrics(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def get_task_metrics(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
         """GetTaskMetrics: the agent's ``get_metrics`` result."""
 
-        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
+        async def work(request: agent_pb2.GetTaskMetricsRequest, held: list[Reservation]) -> Any:
             return await self.dispatcher.metrics(
                 request.task_type,
                 _category(request),
@@ -300,7 +361,7 @@ class AgentServices:
             )
 
         return await self._unary(
-            context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, _request_type, work
+            context, "get_metrics", agent_pb2.GetTaskMetricsRequest, None, _request_type, work
         )
 
     async def get_task_logs(
@@ -362,12 +423,12 @@ class AgentServices:
     ) -> bytes:
         """ExecuteTaskSync: header, then inputs; exactly one response with the result."""
 
-        async def work(first: agent_pb2.ExecuteTaskSyncRequest) -> Any:
+        async def work(first: agent_pb2.ExecuteTaskSyncRequest, held: list[Reservation]) -> Any:
             head = first.header
             if not head.HasField("template"):
                 raise InvalidRequestError("ExecuteTaskSync header has no template")
             template = head.template
-            second = await _next_part(context, "inputs", first=False)
+            second = await self._next_part(context, "inputs", False, held)
             inputs = second.inputs if second.HasField("inputs") else None
             self._count_inputs(template.type, inputs)
             response = agent_pb2.ExecuteTaskSyncResponse()
@@ -398,7 +459,7 @@ class AgentServices:
     async def list_agents(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """ListAgents: every served agent."""
 
-        async def work(request: agent_pb2.ListAgentsRequest) -> Any:
+        async def work(request: agent_pb2.ListAgentsRequest, held: list[Reservation]) -> Any:
             return self._agent_list
 
         return await self._unary(
@@ -408,31 +469,12 @@ class AgentServices:
     async def get_agent(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """GetAgent: one agent by name (``NOT_FOUND`` if none)."""
 
-        async def work(request: agent_pb2.GetAgentRequest) -> Any:
+        async def work(request: agent_pb2.GetAgentRequest, held: list[Reservation]) -> Any:
             return agent_pb2.GetAgentResponse(agent=self.dispatcher.get_agent(request.name))
 
         return await self._unary(
             context, "get_agent", agent_pb2.GetAgentRequest, data, _no_type, work
         )
-
-
-async def _next_part(
-    context: grpc.aio.ServicerContext, expected: str, *, first: bool
-) -> agent_pb2.ExecuteTaskSyncRequest:
-    position = "first" if first else "second"
-    data = await context.read()
-    if data is grpc.aio.EOF:
-        raise InvalidRequestError(
-            f"ExecuteTaskSync stream ended before its {position} request (the {expected})"
-        )
-    request = parse(agent_pb2.ExecuteTaskSyncRequest, data)
-    part = request.WhichOneof("part")
-    if part != expected and not (part is None and expected == "inputs"):
-        raise InvalidRequestError(
-            f"ExecuteTaskSync {position} request must carry {expected}, got "
-            f"{part or 'an empty request'}"
-        )
-    return request
 
 
 def _present(resource: agent_pb2.Resource) -> agent_pb2.Resource:

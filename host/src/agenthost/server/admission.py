@@ -1,0 +1,164 @@
+"""Admission of agent calls: the concurrent-call limit and the request-bytes budget.
+
+``--max-concurrent-rpcs`` is enforced here, for agent calls only, rather than by grpc (whose
+limit also counts health checks and metadata calls, so a saturated server would fail its
+liveness probe). A call over the limit is refused with ``RESOURCE_EXHAUSTED`` naming the limit.
+
+The request-bytes budget (``--max-request-bytes``) bounds the request bytes the server holds.
+The services read each request message themselves (``context.read()``), only after reserving
+``--max-message-size`` bytes of the budget for it; once read, the reservation shrinks to the
+message's real size and is held until the call ends. A call that finds the budget spent waits
+before reading, so its bytes stay in the client, held back by HTTP/2 flow control; at most
+``budget // max_message_size`` reads of unknown size are in progress at once.
+
+A read that has started must finish within ``--read-timeout`` seconds (a client that sends a
+header and then nothing, or trickles a message, cannot hold a reservation for ever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from dataclasses import dataclass
+
+import grpc
+
+from agenthost.server.limits import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_READ_TIMEOUT,
+)
+
+class ConcurrencyLimitError(Exception):
+    """An agent call arrived while ``--max-concurrent-rpcs`` calls were in flight."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"agenthost is at its limit of {limit} concurrent agent calls "
+            "(--max-concurrent-rpcs); retry later"
+        )
+
+
+class ReadTimeoutError(Exception):
+    """A request message did not arrive within ``--read-timeout`` seconds."""
+
+    def __init__(self, what: str, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(
+            f"{what} did not arrive within {timeout:g} s (--read-timeout); send every request "
+            "message without pausing"
+        )
+
+
+@dataclass
+class Reservation:
+    """Bytes of the budget held by one call (``release`` gives them back, once)."""
+
+    budget: ByteBudget
+    size: int
+
+    def shrink(self, size: int) -> None:
+        """Keep only ``size`` bytes (the real size of what was read) of this reservation."""
+        if size < self.size:
+            self.budget._give_back(self.size - size)
+            self.size = size
+
+    def release(self) -> None:
+        """Give every byte back."""
+        if self.size:
+            self.budget._give_back(self.size)
+            self.size = 0
+
+
+class ByteBudget:
+    """A first-come first-served byte semaphore (asyncio, one event loop)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.available = capacity
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    @property
+    def in_use(self) -> int:
+        """Bytes currently reserved."""
+        return self.capacity - self.available
+
+    async def reserve(self, size: int) -> Reservation:
+        """Wait until ``size`` bytes (at most the capacity) are free and take them."""
+        size = min(size, self.capacity)
+        if not self._waiters and self.available >= size:
+            self.available -= size
+            return Reservation(self, size)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (size, future)
+        self._waiters.append(entry)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self._give_back(size)  # granted just as we were cancelled
+            else:
+                self._waiters.remove(entry)
+                self._wake()
+            raise
+        return Reservation(self, size)
+
+    def _give_back(self, size: int) -> None:
+        self.available += size
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self.available:
+            size, future = self._waiters.popleft()
+            if not future.done():
+                self.available -= size
+                future.set_result(None)
+
+
+class Admission:
+    """The limits every agent call passes through (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        max_calls: int | None = None,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
+        self.max_calls = max_calls
+        self.calls = 0
+        self.budget = ByteBudget(max_request_bytes)
+        self.read_reservation = min(max_message_bytes, max_request_bytes)
+        self.read_timeout = read_timeout
+
+    def enter(self) -> None:
+        """Count one agent call in; ``ConcurrencyLimitError`` if the limit is reached."""
+        if self.max_calls is not None and self.calls >= self.max_calls:
+            raise ConcurrencyLimitError(self.max_calls)
+        self.calls += 1
+
+    def leave(self) -> None:
+        """Count one agent call out."""
+        self.calls -= 1
+
+    async def read(self, context: grpc.aio.ServicerContext, what: str) -> tuple[bytes | None, Reservation]:
+        """The next request message of ``context`` (None at the end of the stream) and the
+        reservation holding its bytes: the caller releases it when the call ends. Waits for
+        budget before reading; ``ReadTimeoutError`` if the read takes too long."""
+        reservation = await self.budget.reserve(self.read_reservation)
+        try:
+            data = await asyncio.wait_for(context.read(), self.read_timeout)
+        except asyncio.TimeoutError:
+            reservation.release()
+            raise ReadTimeoutError(what, self.read_timeout) from None
+        except BaseException:
+            reservation.release()
+            raise
+        if data is grpc.aio.EOF:
+            reservation.release()
+            return None, reservation
+        assert isinstance(data, bytes)
+        reservation.shrink(len(data))
+        return data, reservation

@@ -1,0 +1,232 @@
+"""Attacks and bursts against a running ``agenthost serve``, shared by the hardening tests
+(``test_hardening.py``) and the reliability session, which runs them at full size and prints
+their figures: memory bursts with the server's peak RSS, health during saturation,
+handshake-less connections, and bursts of calls at once on one connection."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from flyteidl.admin import agent_pb2
+from flyteidl.service import agent_pb2_grpc
+
+from agenthost.testing import make_inputs, make_template
+
+MIB = 1024 * 1024
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+CREATE = "/flyteidl.service.AsyncAgentService/CreateTask"
+GET = "/flyteidl.service.AsyncAgentService/GetTask"
+EXECUTE = "/flyteidl.service.SyncAgentService/ExecuteTaskSync"
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of process ``pid``."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+)\s+kB", text, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else 0
+
+
+@contextmanager
+def peak_rss(pid: int, interval: float = 0.01) -> Iterator[list[int]]:
+    """Sample ``pid``'s RSS in a thread while the block runs; the list's max is the peak."""
+    samples = [rss_bytes(pid)]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append(rss_bytes(pid))
+            stop.wait(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+        samples.append(rss_bytes(pid))
+
+
+def codes_of(results: list[object]) -> dict[str, int]:
+    """Count outcomes: ``OK`` or the status code name of each ``grpc.RpcError``."""
+    counts: collections.Counter[str] = collections.Counter()
+    for result in results:
+        if isinstance(result, grpc.RpcError):
+            counts[result.code().name] += 1
+        elif isinstance(result, BaseException):
+            counts[type(result).__name__] += 1
+        else:
+            counts["OK"] += 1
+    return dict(counts)
+
+
+@dataclass
+class MemoryBurst:
+    """Outcome of concurrent large requests."""
+
+    peak_rss: int
+    baseline_rss: int
+    codes: dict[str, int]
+    details: set[str] = field(default_factory=set)
+
+
+def memory_burst(address: str, pid: int, calls: int, input_bytes: int) -> MemoryBurst:
+    """``calls`` concurrent CreateTask (task type ``hold_async``, 1 s) each carrying a string
+    input of ``input_bytes``, all sent at once on one channel."""
+    template = make_template("hold_async", inputs={"blob": str}, custom={"seconds": 1})
+    request = agent_pb2.CreateTaskRequest(
+        template=template, inputs=make_inputs(template, {"blob": "x" * input_bytes})
+    ).SerializeToString()
+    options = [("grpc.max_send_message_length", 2 * input_bytes + MIB)]
+    with grpc.insecure_channel(address, options=options) as channel:
+        create = channel.unary_unary(CREATE)
+        baseline = rss_bytes(pid)
+        with peak_rss(pid) as samples:
+            futures = [create.future(request, timeout=120) for _ in range(calls)]
+            results: list[object] = []
+            for future in futures:
+                try:
+                    results.append(future.result())
+                except grpc.RpcError as exc:
+                    results.append(exc)
+    details = {r.details() or "" for r in results if isinstance(r, grpc.RpcError)}
+    return MemoryBurst(max(samples), baseline, codes_of(results), details)
+
+
+def open_silent_connections(address: str, count: int) -> list[socket.socket]:
+    """``count`` TCP connections that never complete the HTTP/2 handshake: half send
+    nothing, half only the first 10 bytes of the preface."""
+    host, port = address.rsplit(":", 1)
+    sockets = []
+    for i in range(count):
+        sock = socket.create_connection((host.strip("[]"), int(port)))
+        if i % 2:
+            sock.sendall(HTTP2_PREFACE[:10])
+        sockets.append(sock)
+    return sockets
+
+
+def still_open(sockets: list[socket.socket]) -> int:
+    """How many of ``sockets`` the server has not closed (reads what it sent, non-blocking)."""
+    open_count = 0
+    for sock in sockets:
+        sock.setblocking(False)
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if chunk == b"":
+                    break
+        except BlockingIOError:
+            open_count += 1
+        except OSError:
+            pass
+    return open_count
+
+
+@dataclass
+class Burst:
+    """Outcome of a burst of calls at once."""
+
+    codes: dict[str, int]
+    seconds: float
+    p99: float
+    peak_rss: int = 0
+    baseline_rss: int = 0
+
+
+def _p99(latencies: list[float]) -> float:
+    if not latencies:
+        return 0.0
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def _burst(address: str, calls: int, kind: str, seconds: float, timeout: float) -> Burst:
+    async with grpc.aio.insecure_channel(address) as channel:
+        if kind == "sync":
+            template = make_template("sleep_sync", custom={"seconds": seconds})
+            header = agent_pb2.ExecuteTaskSyncRequest(
+                header=agent_pb2.CreateRequestHeader(template=template)
+            ).SerializeToString()
+            inputs = agent_pb2.ExecuteTaskSyncRequest(
+                inputs=make_inputs(template, {})
+            ).SerializeToString()
+            execute = channel.stream_stream(EXECUTE)
+
+            async def one() -> object:
+                call = execute(timeout=timeout)
+                await call.write(header)
+                await call.write(inputs)
+                await call.done_writing()
+                return await call.read()
+
+        else:
+            template = make_template("fast_async", inputs={"x": int})
+            create = agent_pb2.CreateTaskRequest(
+                template=template, inputs=make_inputs(template, {"x": 2})
+            ).SerializeToString()
+            meta = agent_pb2.CreateTaskResponse.FromString(
+                await channel.unary_unary(CREATE)(create, timeout=timeout)
+            ).resource_meta
+            get = agent_pb2.GetTaskRequest(
+                task_category=agent_pb2.TaskCategory(name="fast_async"), resource_meta=meta
+            ).SerializeToString()
+            method = channel.unary_unary(CREATE if kind == "create" else GET)
+            payload = create if kind == "create" else get
+
+            async def one() -> object:
+                return await method(payload, timeout=timeout)
+
+        latencies: list[float] = []
+
+        async def timed() -> object:
+            began = time.perf_counter()
+            try:
+                return await one()
+            finally:
+                latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        results = await asyncio.gather(*(timed() for _ in range(calls)), return_exceptions=True)
+        elapsed = time.perf_counter() - began
+    return Burst(codes_of(list(results)), elapsed, _p99(latencies))
+
+
+def burst(
+    address: str,
+    calls: int,
+    kind: str = "create",
+    *,
+    seconds: float = 0.0,
+    timeout: float = 120.0,
+    pid: int | None = None,
+) -> Burst:
+    """``calls`` calls at once on one connection from a Python ``grpc.aio`` client: ``kind``
+    ``create`` (CreateTask of ``fast_async``), ``get`` (GetTask) or ``sync`` (ExecuteTaskSync
+    streams of ``sleep_sync`` taking ``seconds``). With ``pid``, the server's peak RSS too."""
+    if pid is None:
+        return asyncio.run(_burst(address, calls, kind, seconds, timeout))
+    baseline = rss_bytes(pid)
+    with peak_rss(pid, 0.05) as samples:
+        result = asyncio.run(_burst(address, calls, kind, seconds, timeout))
+    result.peak_rss, result.baseline_rss = max(samples), baseline
+    return result
+
+
+def saturate(address: str, calls: int, seconds: float) -> list[grpc.Future]:
+    """Start ``calls`` CreateTask of ``hold_async`` that each take ``seconds``."""
+    channel = grpc.insecure_channel(address)
+    stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+    template = make_template("hold_async", custom={"seconds": seconds})
+    request = agent_pb2.CreateTaskRequest(template=template)
+    return [stub.CreateTask.future(request, timeout=seconds + 30) for _ in range(calls)]
