@@ -54,10 +54,11 @@ from agenthost.errors import (
     UnknownTaskTypeError,
     UnsupportedOperationError,
 )
-from agenthost.literals import to_literal_map
+from agenthost.literals import from_literal, to_literal_map
 from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
 from agenthost.signatures import accepted_keywords
+from agenthost.template import check_custom
 
 if TYPE_CHECKING:
     from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
@@ -371,7 +372,7 @@ class Dispatcher:
             },
         )
         if isinstance(meta, (bytes, bytearray)):
-            return bytes(meta)
+            return _within_meta_limit(entry, bytes(meta))
         encode = getattr(meta, "encode", None)
         if encode is None:
             raise AgentCallError(
@@ -379,7 +380,7 @@ class Dispatcher:
                 "create",
                 TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
             )
-        return bytes(encode())
+        return _within_meta_limit(entry, bytes(encode()))
 
     async def get(
         self,
@@ -707,6 +708,19 @@ async def _in_thread_slot(slots: asyncio.Semaphore, call: Callable[[], Any]) -> 
         raise
 
 
+def _within_meta_limit(entry: AgentEntry, meta: bytes) -> bytes:
+    """``meta``, unless it is larger than GetTask would accept for this agent (a task that
+    could never be polled): then ``InvalidRequestError`` naming the limit."""
+    limit = getattr(getattr(entry.agent, "metadata_type", None), "max_encoded_bytes", None)
+    if isinstance(limit, int) and len(meta) > limit:
+        raise InvalidRequestError(
+            f"agent {entry.name} made a resource_meta of {len(meta)} bytes for this request, "
+            f"more than the {limit} bytes GetTask accepts for task type "
+            f"{entry.category.name!r}; make the task's inputs or configuration smaller"
+        )
+    return meta
+
+
 def _deliver(resource: agent_pb2.Resource, into: agent_pb2.Resource | None) -> agent_pb2.Resource:
     if into is None:
         return resource
@@ -753,9 +767,12 @@ def resource_to_proto(
 
 
 def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
-    """``InvalidRequestError`` naming the inputs that are missing from, or not declared in,
-    the template's interface. Types are checked when the agent converts the values; a template
-    without an interface is not checked."""
+    """``InvalidRequestError`` for a request the agent should never see: a NaN or infinite
+    number in ``custom`` (naming the field), inputs missing from or not declared in the
+    template's interface, or an input whose literal does not match its declared type (naming
+    the input and both types). A template without an interface has its input names and types
+    unchecked; offloaded literals are not fetched, so their types are not checked."""
+    check_custom(template)
     declared = template.interface.inputs.variables
     given = inputs.literals if inputs is not None else {}
     if len(given) == len(declared):
@@ -763,6 +780,7 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
             if name not in declared:
                 break
         else:
+            _check_input_types(given, declared)
             return
     if not template.HasField("interface"):
         return
@@ -778,3 +796,9 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
             f"missing input(s) {', '.join(map(repr, sorted(missing)))} declared in the "
             f"interface of task type {template.type!r}"
         )
+
+
+def _check_input_types(given: Any, declared: Any) -> None:
+    for name, literal in given.items():
+        if literal.WhichOneof("value") != "offloaded_metadata":
+            from_literal(literal, declared[name].type, name=f"input {name!r}")

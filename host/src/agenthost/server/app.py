@@ -256,7 +256,11 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         else:
             port = server.add_insecure_port(target)
     except RuntimeError as exc:
-        print(f"agenthost serve: cannot bind {target}: {exc}", file=sys.stderr, flush=True)
+        from agenthost.server.ports import bind_problem
+
+        reason = None if config.reuse_port else bind_problem(config.host, config.port)
+        print(f"agenthost serve: {reason or f'cannot bind {target}: {exc}'}", file=sys.stderr)
+        sys.stderr.flush()
         return 1
     await server.start()
     watchdog = None
