@@ -12,7 +12,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from agenthost import AgentRegistry, AsyncAgentBase, Resource, ResourceMeta, SyncAgentBase, custom_of
+from agenthost import (
+    AgentRegistry,
+    AsyncAgentBase,
+    Resource,
+    ResourceMeta,
+    SyncAgentBase,
+    custom_of,
+)
 
 AGENTHOST_PLUGIN_API = ">=1.0,<2"
 

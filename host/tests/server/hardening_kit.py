@@ -80,10 +80,12 @@ class MemoryBurst:
     details: set[str] = field(default_factory=set)
 
 
-def memory_burst(address: str, pid: int, calls: int, input_bytes: int) -> MemoryBurst:
-    """``calls`` concurrent CreateTask (task type ``hold_async``, 1 s) each carrying a string
-    input of ``input_bytes``, all sent at once on one channel."""
-    template = make_template("hold_async", inputs={"blob": str}, custom={"seconds": 1})
+def memory_burst(
+    address: str, pid: int, calls: int, input_bytes: int, hold: float = 1.0
+) -> MemoryBurst:
+    """``calls`` concurrent CreateTask (task type ``hold_async``, ``hold`` seconds each)
+    carrying a string input of ``input_bytes``, all sent at once on one channel."""
+    template = make_template("hold_async", inputs={"blob": str}, custom={"seconds": hold})
     request = agent_pb2.CreateTaskRequest(
         template=template, inputs=make_inputs(template, {"blob": "x" * input_bytes})
     ).SerializeToString()
@@ -230,3 +232,88 @@ def saturate(address: str, calls: int, seconds: float) -> list[grpc.Future]:
     template = make_template("hold_async", custom={"seconds": seconds})
     request = agent_pb2.CreateTaskRequest(template=template)
     return [stub.CreateTask.future(request, timeout=seconds + 30) for _ in range(calls)]
+
+
+@dataclass
+class Saturation:
+    """What answered while every agent-call slot was taken."""
+
+    health_serving: int
+    metadata_ok: int
+    health_command_exit: int
+    shed_code: str
+    shed_details: str
+
+
+def during_saturation(address: str, limit: int, rounds: int = 5) -> Saturation:
+    """Take all ``limit`` agent-call slots with 30 s ``hold_async`` calls, then ask health
+    (``rounds`` Checks), ListAgents and GetAgent (``rounds`` each), run ``agenthost health``
+    once, and make one more agent call, which must be shed."""
+    import subprocess
+    import sys
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    held = saturate(address, limit, 30.0)
+    with grpc.insecure_channel(address) as channel:
+        stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+        extra = agent_pb2.CreateTaskRequest(
+            template=make_template("hold_async", custom={"seconds": 30})
+        )
+        deadline = time.monotonic() + 30
+        shed: grpc.RpcError | None = None
+        while shed is None and time.monotonic() < deadline:
+            try:  # succeeds (after 30 s) only if a slot was still free: poll with a deadline
+                stub.CreateTask(extra, timeout=0.5)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    shed = exc
+        health = health_pb2_grpc.HealthStub(channel)
+        metadata = agent_pb2_grpc.AgentMetadataServiceStub(channel)
+        serving = sum(
+            health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+            == health_pb2.HealthCheckResponse.SERVING
+            for _ in range(rounds)
+        )
+        metadata_ok = 0
+        for _ in range(rounds):
+            metadata_ok += bool(metadata.ListAgents(agent_pb2.ListAgentsRequest(), timeout=5))
+            metadata_ok += bool(
+                metadata.GetAgent(agent_pb2.GetAgentRequest(name="HoldAgent"), timeout=5)
+            )
+        command = subprocess.run(
+            [sys.executable, "-m", "agenthost", "health", "--endpoint", address],
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    for future in held:
+        future.cancel()
+    return Saturation(
+        serving,
+        metadata_ok,
+        command.returncode,
+        shed.code().name if shed is not None else "none",
+        (shed.details() or "") if shed is not None else "",
+    )
+
+
+HTTP2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def idle_connection_closed_after(address: str, timeout: float) -> float | None:
+    """Open a connection that completes the HTTP/2 handshake and makes no call; seconds until
+    the server closed it, or None if it was still open after ``timeout``."""
+    host, port = address.rsplit(":", 1)
+    began = time.monotonic()
+    with socket.create_connection((host.strip("[]"), int(port))) as sock:
+        sock.sendall(HTTP2_PREFACE + HTTP2_EMPTY_SETTINGS)
+        sock.settimeout(timeout)
+        try:
+            while sock.recv(65536):
+                pass
+        except TimeoutError:
+            return None
+        except OSError:
+            pass
+    return time.monotonic() - began

@@ -29,6 +29,7 @@ from agenthost.server.limits import (
     DEFAULT_READ_TIMEOUT,
 )
 
+
 class ConcurrencyLimitError(Exception):
     """An agent call arrived while ``--max-concurrent-rpcs`` calls were in flight."""
 
@@ -143,7 +144,9 @@ class Admission:
         """Count one agent call out."""
         self.calls -= 1
 
-    async def read(self, context: grpc.aio.ServicerContext, what: str) -> tuple[bytes | None, Reservation]:
+    async def read(
+        self, context: grpc.aio.ServicerContext, what: str
+    ) -> tuple[bytes | None, Reservation]:
         """The next request message of ``context`` (None at the end of the stream) and the
         reservation holding its bytes: the caller releases it when the call ends. Waits for
         budget before reading; ``ReadTimeoutError`` if the read takes too long."""

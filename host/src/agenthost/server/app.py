@@ -198,10 +198,10 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
 
     from agenthost.dispatch import Dispatcher
     from agenthost.server.admission import Admission
+    from agenthost.server.limits import server_options
     from agenthost.server.reflection import LazyReflection
     from agenthost.server.scrub import Scrubber
     from agenthost.server.services import SERVICE_NAMES, AgentServices
-    from agenthost.server.limits import server_options
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -139,9 +139,7 @@ class AgentServices:
                     "CreateTask": grpc.stream_unary_rpc_method_handler(self.create_task),
                     "GetTask": grpc.stream_unary_rpc_method_handler(self.get_task),
                     "DeleteTask": grpc.stream_unary_rpc_method_handler(self.delete_task),
-                    "GetTaskMetrics": grpc.stream_unary_rpc_method_handler(
-                        self.get_task_metrics
-                    ),
+                    "GetTaskMetrics": grpc.stream_unary_rpc_method_handler(self.get_task_metrics),
                     "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
                 },
             ),
