@@ -54,7 +54,7 @@ from agenthost.errors import (
     UnknownTaskTypeError,
     UnsupportedOperationError,
 )
-from agenthost.literals import from_literal, to_literal_map
+from agenthost.literals import check_literal, to_literal_map
 from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
 from agenthost.signatures import accepted_keywords
@@ -801,4 +801,4 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
 def _check_input_types(given: Any, declared: Any) -> None:
     for name, literal in given.items():
         if literal.WhichOneof("value") != "offloaded_metadata":
-            from_literal(literal, declared[name].type, name=f"input {name!r}")
+            check_literal(literal, declared[name].type, name=f"input {name!r}")

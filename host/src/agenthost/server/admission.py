@@ -12,7 +12,8 @@ before reading, so its bytes stay in the client, held back by HTTP/2 flow contro
 ``budget // max_message_size`` reads of unknown size are in progress at once.
 
 A read that has started must finish within ``--read-timeout`` seconds (a client that sends a
-header and then nothing, or trickles a message, cannot hold a reservation for ever).
+header and then nothing, or trickles a message, cannot hold a reservation for ever); one
+periodic timer checks every read, so a read costs no timer of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -28,6 +30,9 @@ from agenthost.server.limits import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_READ_TIMEOUT,
 )
+
+SWEEP_INTERVAL = 0.5
+"""Seconds between checks for reads that outlived ``--read-timeout``."""
 
 
 class ConcurrencyLimitError(Exception):
@@ -85,6 +90,14 @@ class ByteBudget:
         """Bytes currently reserved."""
         return self.capacity - self.available
 
+    def try_reserve(self, size: int) -> Reservation | None:
+        """Take ``size`` bytes (at most the capacity) if they are free now, else None."""
+        size = min(size, self.capacity)
+        if self._waiters or self.available < size:
+            return None
+        self.available -= size
+        return Reservation(self, size)
+
     async def reserve(self, size: int) -> Reservation:
         """Wait until ``size`` bytes (at most the capacity) are free and take them."""
         size = min(size, self.capacity)
@@ -133,6 +146,9 @@ class Admission:
         self.budget = ByteBudget(max_request_bytes)
         self.read_reservation = min(max_message_bytes, max_request_bytes)
         self.read_timeout = read_timeout
+        self._reads: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Future[None] | None = None
 
     def enter(self) -> None:
         """Count one agent call in; ``ConcurrencyLimitError`` if the limit is reached."""
@@ -150,18 +166,53 @@ class Admission:
         """The next request message of ``context`` (None at the end of the stream) and the
         reservation holding its bytes: the caller releases it when the call ends. Waits for
         budget before reading; ``ReadTimeoutError`` if the read takes too long."""
-        reservation = await self.budget.reserve(self.read_reservation)
+        budget = self.budget
+        reservation = budget.try_reserve(self.read_reservation)
+        if reservation is None:
+            reservation = await budget.reserve(self.read_reservation)
+        task = asyncio.current_task()
+        assert task is not None
+        self._reads[task] = asyncio.get_running_loop().time() + self.read_timeout
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep())
         try:
-            data = await asyncio.wait_for(context.read(), self.read_timeout)
-        except asyncio.TimeoutError:
+            data = await context.read()
+        except asyncio.CancelledError:
             reservation.release()
+            if task not in self._expired:
+                raise
+            self._expired.discard(task)
+            uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+            if uncancel is not None:
+                uncancel()
             raise ReadTimeoutError(what, self.read_timeout) from None
         except BaseException:
             reservation.release()
             raise
+        finally:
+            del self._reads[task]
         if data is grpc.aio.EOF:
             reservation.release()
             return None, reservation
         assert isinstance(data, bytes)
         reservation.shrink(len(data))
         return data, reservation
+
+    async def _sweep(self) -> None:
+        """Cancel reads that outlived the read timeout (checked every ``SWEEP_INTERVAL``
+        seconds, so a read ends at most that much after its timeout). One timer for every
+        call, rather than one per read."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(SWEEP_INTERVAL, self.read_timeout))
+            now = loop.time()
+            for task, deadline in list(self._reads.items()):
+                if deadline <= now and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
+
+    def close(self) -> None:
+        """Stop the read-timeout timer."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None

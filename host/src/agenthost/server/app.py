@@ -304,6 +304,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     await draining
     await server.stop(max(0.0, config.grace_period - (loop.time() - began)))
     await dispatcher.aclose()
+    admission.close()
     executor.shutdown(wait=False, cancel_futures=True)
     if watchdog is not None:
         watchdog.stop()
