@@ -1,9 +1,13 @@
 """The flyteidl agent services (``AsyncAgentService``, ``SyncAgentService``,
 ``AgentMetadataService``) as ``grpc.aio`` generic handlers over a ``Dispatcher``.
 
-Handlers receive raw request bytes (no grpcio deserializer) and parse them here, so bytes
+Handlers work on raw request bytes (no grpcio deserializer) and parse them here, so bytes
 that are not the request message give ``INVALID_ARGUMENT`` rather than grpcio's ``INTERNAL``.
-Responses are serialized here too.
+Responses are serialized here too. Agent calls are admitted by ``server/admission.py``: counted
+against ``--max-concurrent-rpcs`` (health and metadata calls never are), and their requests are
+read with ``context.read()`` only after reserving request-bytes budget, which is why the unary
+agent RPCs are served as stream-unary handlers (the same frames on the wire). ``ListAgents``
+and ``GetAgent`` stay plain unary handlers outside both limits.
 
 ``ExecuteTaskSync`` follows propeller's stream: the first request carries ``header``, the
 second carries ``inputs`` (a second request with no part counts as empty inputs); the single
