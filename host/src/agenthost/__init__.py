@@ -5,6 +5,7 @@ import the gRPC server, the CLI or any plugin.
 """
 
 from agenthost.agent import AgentBase, AsyncAgentBase, SyncAgentBase, TaskCategory
+from agenthost.connection import Connection, current_connection
 from agenthost.errors import (
     AgentHostError,
     InvalidRequestError,
@@ -28,6 +29,7 @@ __all__ = [
     "AgentRegistry",
     "AsyncAgentBase",
     "BaseSensor",
+    "Connection",
     "InvalidRequestError",
     "Phase",
     "Resource",
@@ -40,6 +42,7 @@ __all__ = [
     "UnknownTaskTypeError",
     "UnsupportedOperationError",
     "__version__",
+    "current_connection",
     "custom_of",
     "get_secret",
     "hookimpl",

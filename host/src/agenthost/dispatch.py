@@ -1,7 +1,10 @@
 """The protocol-independent core of the host: find the agent for a request and call it.
 
-``Dispatcher`` takes flyteidl request pieces and returns flyteidl messages. It knows nothing
-about gRPC, so the gRPC server, ``agenthost run`` (in-process) and the testing kit share it.
+``Dispatcher`` takes the pieces of a request that agents see (template, inputs, output
+prefix, task execution metadata) and returns what agents return (``resource_meta`` bytes, a
+``Resource`` as flyteidl's ``Resource``). It knows no gRPC service and no request or response
+message: the protocol adapters in ``agenthost.protocols`` convert at the edge, and
+``agenthost run`` (in-process) and the testing kit call it directly.
 
 Agent resolution: a request that sets ``task_category`` is served by the agent registered for
 exactly that (name, version). A request that only sets the deprecated ``task_type`` string is
@@ -33,6 +36,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -40,13 +44,21 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from flyteidl.admin import agent_pb2
+from flyteidl.admin.agent_pb2 import GetTaskLogsResponse, GetTaskMetricsResponse
+from flyteidl.admin.agent_pb2 import Resource as ResourceProto
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
 from agenthost.agent import AgentBase, AsyncAgentBase, TaskCategory, implements
+from agenthost.connection import (
+    EMPTY_CONNECTION,
+    Connection,
+    has_current_connection,
+    leaked_secret,
+    using_connection,
+)
 from agenthost.errors import (
     AgentHostError,
     InvalidRequestError,
@@ -57,11 +69,10 @@ from agenthost.errors import (
 from agenthost.literals import check_literal, to_literal_map
 from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
-from agenthost.signatures import accepted_keywords
+from agenthost.signatures import accepted_keywords, declares
 from agenthost.template import check_custom
 
 if TYPE_CHECKING:
-    from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
 
@@ -89,6 +100,18 @@ SUMMARY_LIMIT = 300
 TRACEBACK_HEADER = "Traceback (most recent call last)"
 
 logger = logging.getLogger("agenthost.server")
+
+
+class CategoryLike(Protocol):
+    """A task category as requests carry it (any object with ``name`` and ``version``)."""
+
+    @property
+    def name(self) -> str:
+        """The task type."""
+
+    @property
+    def version(self) -> int:
+        """The task type version."""
 
 
 class AgentCallError(AgentHostError):
@@ -136,6 +159,7 @@ class _Method:
     is_async: bool
     accepted: frozenset[str] | None
     is_async_generator: bool = False
+    takes_connection: bool = False
 
     @classmethod
     def of(cls, agent: AgentBase, name: str) -> _Method | None:
@@ -147,12 +171,23 @@ class _Method:
             inspect.iscoroutinefunction(fn),
             accepted_keywords(fn),
             inspect.isasyncgenfunction(fn),
+            declares(fn, "connection"),
         )
 
     def keywords(self, candidates: dict[str, Any]) -> dict[str, Any]:
         if self.accepted is None:
             return candidates
         return {k: v for k, v in candidates.items() if k in self.accepted}
+
+    def call_keywords(
+        self, candidates: dict[str, Any], connection: Connection | None
+    ) -> dict[str, Any]:
+        """The keywords of one call: the accepted ``candidates``, plus ``connection`` if the
+        method declares it (``**kwargs`` alone never receives it)."""
+        kwargs = candidates if self.accepted is None else self.keywords(candidates)
+        if self.takes_connection:
+            kwargs = {**kwargs, "connection": connection or EMPTY_CONNECTION}
+        return kwargs
 
 
 class AgentEntry:
@@ -179,17 +214,6 @@ class AgentEntry:
         self.thread_slots = asyncio.Semaphore(threads) if threads is not None else None
         """The limit on pool threads this agent's blocking calls occupy (None: unlimited)."""
 
-    def to_proto(self) -> agent_pb2.Agent:
-        """The flyteidl ``Agent`` description (both the deprecated type list and categories)."""
-        return agent_pb2.Agent(
-            name=self.name,
-            is_sync=self.is_sync,
-            supported_task_types=[self.category.name],
-            supported_task_categories=[
-                agent_pb2.TaskCategory(name=self.category.name, version=self.category.version)
-            ],
-        )
-
 
 @dataclass
 class SyncResultMeta:
@@ -199,7 +223,7 @@ class SyncResultMeta:
 
     task_type: str
     version: int
-    resource: agent_pb2.Resource
+    resource: ResourceProto
 
     def encode(self) -> bytes:
         """The JSON bytes."""
@@ -237,7 +261,7 @@ class SyncResultMeta:
             or not isinstance(encoded, str)
         ):
             raise ResourceMetaError("resource_meta is a malformed sync agent result")
-        resource = agent_pb2.Resource()
+        resource = ResourceProto()
         try:
             resource.ParseFromString(base64.b64decode(encoded, validate=True))
         except (binascii.Error, ValueError, DecodeError):
@@ -299,9 +323,7 @@ class Dispatcher:
             raise UnknownTaskTypeError(f"no agent serves task type {task_type!r}")
         return entry
 
-    def resolve_request(
-        self, task_type: str, category: agent_pb2.TaskCategory | None
-    ) -> AgentEntry:
+    def resolve_request(self, task_type: str, category: CategoryLike | None) -> AgentEntry:
         """Resolve from a request's ``task_type`` and (possibly unset) ``task_category``."""
         if category is not None and category.name:
             entry = self._by_key.get((category.name, category.version))
@@ -328,16 +350,12 @@ class Dispatcher:
 
     # -- agent metadata -------------------------------------------------------------------
 
-    def list_agents(self) -> list[agent_pb2.Agent]:
-        """Every served agent, in load order."""
-        return [e.to_proto() for e in self.entries]
-
-    def get_agent(self, name: str) -> agent_pb2.Agent:
+    def agent_named(self, name: str) -> AgentEntry:
         """The agent named ``name``; ``UnknownTaskTypeError`` if none."""
         entry = self._by_name.get(name)
         if entry is None:
             raise UnknownTaskTypeError(f"no agent named {name!r}")
-        return entry.to_proto()
+        return entry
 
     # -- operations -----------------------------------------------------------------------
 
@@ -347,16 +365,18 @@ class Dispatcher:
         inputs: LiteralMap | None = None,
         *,
         output_prefix: str = "",
-        task_execution_metadata: TaskExecutionMetadata | None = None,
+        task_execution_metadata: Any = None,
+        connection: Connection | None = None,
     ) -> bytes:
-        """Start a task; return the ``resource_meta`` bytes (for sync agents, the result)."""
+        """Start a task; return the ``resource_meta`` bytes (for sync agents, the result).
+        ``connection``: the call's per-task credentials (None: a call that carries none)."""
         if template is None:
             raise InvalidRequestError("CreateTaskRequest has no template")
         entry = self.resolve_template(template)
         check_inputs(template, inputs)
         if entry.is_sync:
             resource = await self._do(
-                entry, template, inputs, output_prefix, task_execution_metadata
+                entry, template, inputs, output_prefix, task_execution_metadata, None, connection
             )
             return self._sync_meta(entry, resource)
         method = self._require(entry, "create")
@@ -370,27 +390,33 @@ class Dispatcher:
                 "output_prefix": output_prefix,
                 "task_execution_metadata": task_execution_metadata,
             },
+            connection,
         )
         if isinstance(meta, (bytes, bytearray)):
-            return _within_meta_limit(entry, bytes(meta))
-        encode = getattr(meta, "encode", None)
-        if encode is None:
-            raise AgentCallError(
-                entry.name,
-                "create",
-                TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
-            )
-        return _within_meta_limit(entry, bytes(encode()))
+            data = bytes(meta)
+        else:
+            encode = getattr(meta, "encode", None)
+            if encode is None:
+                raise AgentCallError(
+                    entry.name,
+                    "create",
+                    TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
+                )
+            data = bytes(encode())
+        if connection:
+            _refuse_leak(entry, connection, data)
+        return _within_meta_limit(entry, data)
 
     async def get(
         self,
         task_type: str,
-        category: agent_pb2.TaskCategory | None,
+        category: CategoryLike | None,
         resource_meta: bytes,
         *,
         output_prefix: str = "",
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        into: ResourceProto | None = None,
+        connection: Connection | None = None,
+    ) -> ResourceProto:
         """Report a task's ``Resource``, written into ``into`` (an empty message, such as a
         response's field) if given."""
         entry = self.resolve_request(task_type, category)
@@ -398,11 +424,17 @@ class Dispatcher:
             return _deliver(self._decode_sync_meta(entry, resource_meta).resource, into)
         meta = self._decode_meta(entry, resource_meta)
         method = self._require(entry, "get")
-        result = await self._call(entry, "get", method, (meta,), {"output_prefix": output_prefix})
+        result = await self._call(
+            entry, "get", method, (meta,), {"output_prefix": output_prefix}, connection
+        )
         return self.resource_to_proto(entry, "get", result, None, into)
 
     async def delete(
-        self, task_type: str, category: agent_pb2.TaskCategory | None, resource_meta: bytes
+        self,
+        task_type: str,
+        category: CategoryLike | None,
+        resource_meta: bytes,
+        connection: Connection | None = None,
     ) -> None:
         """Cancel a task (a sync agent's result has nothing to cancel)."""
         entry = self.resolve_request(task_type, category)
@@ -411,7 +443,7 @@ class Dispatcher:
             return
         meta = self._decode_meta(entry, resource_meta)
         method = self._require(entry, "delete")
-        await self._call(entry, "delete", method, (meta,), {})
+        await self._call(entry, "delete", method, (meta,), {}, connection)
 
     async def do(
         self,
@@ -419,9 +451,10 @@ class Dispatcher:
         inputs: LiteralMap | None = None,
         *,
         output_prefix: str = "",
-        task_execution_metadata: TaskExecutionMetadata | None = None,
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        task_execution_metadata: Any = None,
+        into: ResourceProto | None = None,
+        connection: Connection | None = None,
+    ) -> ResourceProto:
         """Run a sync agent; return its final ``Resource``, written into ``into`` (an empty
         message, such as a response's field) if given."""
         if template is None:
@@ -433,22 +466,25 @@ class Dispatcher:
                 "use CreateTask/GetTask, not ExecuteTaskSync"
             )
         check_inputs(template, inputs)
-        return await self._do(entry, template, inputs, output_prefix, task_execution_metadata, into)
+        return await self._do(
+            entry, template, inputs, output_prefix, task_execution_metadata, into, connection
+        )
 
     async def metrics(
         self,
         task_type: str,
-        category: agent_pb2.TaskCategory | None,
+        category: CategoryLike | None,
         resource_meta: bytes,
+        connection: Connection | None = None,
         **query: Any,
-    ) -> agent_pb2.GetTaskMetricsResponse:
+    ) -> GetTaskMetricsResponse:
         """The agent's ``get_metrics`` (keywords: ``queries``, ``start_time``, ``end_time``,
         ``step``)."""
         entry = self.resolve_request(task_type, category)
         method = self._optional(entry, "get_metrics", "metrics")
         meta = self._decode_meta(entry, resource_meta)
-        result = await self._call(entry, "get metrics", method, (meta,), query)
-        if not isinstance(result, agent_pb2.GetTaskMetricsResponse):
+        result = await self._call(entry, "get metrics", method, (meta,), query, connection)
+        if not isinstance(result, GetTaskMetricsResponse):
             raise AgentCallError(
                 entry.name,
                 "get metrics",
@@ -459,38 +495,21 @@ class Dispatcher:
     async def logs(
         self,
         task_type: str,
-        category: agent_pb2.TaskCategory | None,
+        category: CategoryLike | None,
         resource_meta: bytes,
+        connection: Connection | None = None,
         **query: Any,
-    ) -> AsyncIterator[agent_pb2.GetTaskLogsResponse]:
+    ) -> AsyncIterator[GetTaskLogsResponse]:
         """Every ``GetTaskLogsResponse`` the agent's ``get_logs`` produces (keywords:
         ``lines``, ``token``). ``get_logs`` may return one response, an iterable of them or
         an async iterator of them."""
         entry = self.resolve_request(task_type, category)
         method = self._optional(entry, "get_logs", "logs")
         meta = self._decode_meta(entry, resource_meta)
-        produced = await self._call(entry, "get logs", method, (meta,), query)
-        try:
-            if isinstance(produced, agent_pb2.GetTaskLogsResponse):
-                yield produced
-            elif hasattr(produced, "__aiter__"):
-                async for item in produced:
-                    yield _check_log_item(entry, item)
-            elif isinstance(produced, Iterable):
-                loop = asyncio.get_running_loop()
-                iterator = iter(produced)
-                done = object()
-                while True:
-                    item = await loop.run_in_executor(None, next, iterator, done)
-                    if item is done:
-                        break
-                    yield _check_log_item(entry, item)
-            else:
-                raise TypeError(f"get_logs returned {type(produced).__name__}")
-        except (AgentHostError, asyncio.CancelledError, GeneratorExit):
-            raise
-        except Exception as exc:
-            raise AgentCallError(entry.name, "get logs", exc) from exc
+        produced = await self._call(entry, "get logs", method, (meta,), query, connection)
+        with using_connection(connection):
+            async for item in _log_items(entry, produced):
+                yield item
 
     async def aclose(self, timeout: float = DEFAULT_CLOSE_TIMEOUT) -> list[str]:
         """Call the optional ``aclose()`` of every agent (once per agent object, ``async def``
@@ -521,9 +540,10 @@ class Dispatcher:
         template: TaskTemplate,
         inputs: LiteralMap | None,
         output_prefix: str,
-        task_execution_metadata: TaskExecutionMetadata | None,
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        task_execution_metadata: Any,
+        into: ResourceProto | None = None,
+        connection: Connection | None = None,
+    ) -> ResourceProto:
         method = self._require(entry, "do")
         result = await self._call(
             entry,
@@ -535,6 +555,7 @@ class Dispatcher:
                 "output_prefix": output_prefix,
                 "task_execution_metadata": task_execution_metadata,
             },
+            connection,
         )
         resource = self.resource_to_proto(entry, "do", result, template, into)
         if not is_terminal_phase(resource.phase):
@@ -545,7 +566,7 @@ class Dispatcher:
             )
         return resource
 
-    def _sync_meta(self, entry: AgentEntry, resource: agent_pb2.Resource) -> bytes:
+    def _sync_meta(self, entry: AgentEntry, resource: ResourceProto) -> bytes:
         size = resource.ByteSize()
         if size > self.max_sync_meta_bytes:
             resource = resource_to_proto(
@@ -598,8 +619,23 @@ class Dispatcher:
         method: _Method,
         args: Sequence[Any],
         candidates: dict[str, Any],
+        connection: Connection | None = None,
     ) -> Any:
+        if connection is not None or method.takes_connection:
+            with using_connection(connection):
+                kwargs = method.call_keywords(candidates, connection)
+                return await self._call_with(entry, operation, method, args, kwargs)
         kwargs = candidates if method.accepted is None else method.keywords(candidates)
+        return await self._call_with(entry, operation, method, args, kwargs)
+
+    async def _call_with(
+        self,
+        entry: AgentEntry,
+        operation: str,
+        method: _Method,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
         semaphore = entry.semaphore
         try:
             if semaphore is None:
@@ -619,11 +655,11 @@ class Dispatcher:
         operation: str,
         result: Any,
         template: TaskTemplate | None,
-        into: agent_pb2.Resource | None = None,
-    ) -> agent_pb2.Resource:
+        into: ResourceProto | None = None,
+    ) -> ResourceProto:
         """Convert an agent's ``Resource`` (or a flyteidl ``Resource``) to flyteidl, written
         into ``into`` (an empty message) if given."""
-        if isinstance(result, agent_pb2.Resource):
+        if isinstance(result, ResourceProto):
             return _deliver(result, into)
         if not isinstance(result, Resource):
             raise AgentCallError(
@@ -669,6 +705,8 @@ async def _invoke(
     if method.is_async_generator:
         return method.fn(*args, **kwargs)
     call = functools.partial(method.fn, *args, **kwargs)
+    if has_current_connection():  # run_in_executor does not carry the context to the thread
+        call = functools.partial(contextvars.copy_context().run, call)
     if thread_slots is None:
         result = await asyncio.get_running_loop().run_in_executor(None, call)
     else:
@@ -721,15 +759,27 @@ def _within_meta_limit(entry: AgentEntry, meta: bytes) -> bytes:
     return meta
 
 
-def _deliver(resource: agent_pb2.Resource, into: agent_pb2.Resource | None) -> agent_pb2.Resource:
+def _refuse_leak(entry: AgentEntry, connection: Connection, data: bytes) -> None:
+    """``AgentCallError`` if ``data`` (a ``resource_meta``) holds a connection secret: it is
+    stored by the executor and sent back on every call, so it must never carry credentials."""
+    key = leaked_secret(connection, data)
+    if key is not None:
+        raise AgentCallError(
+            entry.name,
+            "create",
+            ValueError(f"resource_meta contains the value of connection secret {key!r}"),
+        )
+
+
+def _deliver(resource: ResourceProto, into: ResourceProto | None) -> ResourceProto:
     if into is None:
         return resource
     into.CopyFrom(resource)
     return into
 
 
-def _check_log_item(entry: AgentEntry, item: Any) -> agent_pb2.GetTaskLogsResponse:
-    if not isinstance(item, agent_pb2.GetTaskLogsResponse):
+def _check_log_item(entry: AgentEntry, item: Any) -> GetTaskLogsResponse:
+    if not isinstance(item, GetTaskLogsResponse):
         raise TypeError(f"get_logs produced {type(item).__name__}, not a GetTaskLogsResponse")
     return item
 
@@ -737,12 +787,12 @@ def _check_log_item(entry: AgentEntry, item: Any) -> agent_pb2.GetTaskLogsRespon
 def resource_to_proto(
     resource: Resource,
     template: TaskTemplate | None,
-    into: agent_pb2.Resource | None = None,
-) -> agent_pb2.Resource:
+    into: ResourceProto | None = None,
+) -> ResourceProto:
     """An ``agenthost.Resource`` as a flyteidl ``Resource``; dict outputs are converted with
     ``template``'s output interface if given, untyped otherwise. With ``into`` (an empty
     message, such as a response's field), the resource is written there and returned."""
-    proto = agent_pb2.Resource() if into is None else into
+    proto = ResourceProto() if into is None else into
     proto.phase = resource.phase
     if resource.message:
         proto.message = resource.message
@@ -796,6 +846,35 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
             f"missing input(s) {', '.join(map(repr, sorted(missing)))} declared in the "
             f"interface of task type {template.type!r}"
         )
+
+
+async def _log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLogsResponse]:
+    """Every ``GetTaskLogsResponse`` in what ``get_logs`` returned (one, an iterable, an async
+    iterator); a blocking iterable is advanced in the pool with the call's context."""
+    try:
+        if isinstance(produced, GetTaskLogsResponse):
+            yield produced
+        elif hasattr(produced, "__aiter__"):
+            async for item in produced:
+                yield _check_log_item(entry, item)
+        elif isinstance(produced, Iterable):
+            loop = asyncio.get_running_loop()
+            iterator = iter(produced)
+            done = object()
+            while True:
+                step = functools.partial(next, iterator, done)
+                if has_current_connection():
+                    step = functools.partial(contextvars.copy_context().run, step)
+                item = await loop.run_in_executor(None, step)
+                if item is done:
+                    break
+                yield _check_log_item(entry, item)
+        else:
+            raise TypeError(f"get_logs returned {type(produced).__name__}")
+    except (AgentHostError, asyncio.CancelledError, GeneratorExit):
+        raise
+    except Exception as exc:
+        raise AgentCallError(entry.name, "get logs", exc) from exc
 
 
 def _check_input_types(given: Any, declared: Any) -> None:

@@ -2,6 +2,8 @@
 
 A secret ``key`` (optionally in ``group``) is looked up, in order:
 
+0. the current call's connection secrets (``key`` exactly; Flyte 2 executors send them, see
+   ``agenthost.connection``);
 1. the environment variable ``<prefix><GROUP>_<KEY>`` (upper case; prefix from
    ``FLYTE_SECRETS_ENV_PREFIX``, default ``_FSEC_``), e.g. ``_FSEC_FLYTE_OPENAI_API_KEY``;
 2. the file ``<dir>/<group>/<file prefix><key>`` (lower case; dir from
@@ -86,12 +88,18 @@ def _file_path(key: str, group: str | None) -> Path:
 
 
 def get_secret(key: str, group: str | None = None, *, default: str | None = None) -> str:
-    """Return the secret ``key`` (see the module docstring for where it is looked up).
+    """Return the secret ``key``: the current call's connection secret of that name if there
+    is one, else the deployment's (see the module docstring for where it is looked up).
 
     Returns ``default`` if given and the secret is absent; otherwise raises
     ``SecretNotFoundError`` naming the key and the places searched (never a value). Raises
     ``InsecureSecretFileError`` if the secret's file is writable by group or others.
     """
+    from agenthost.connection import current_connection
+
+    value = current_connection().secrets.get(key)
+    if value is not None:
+        return value
     env_name = _env_name(key, group)
     value = os.environ.get(env_name)
     if value is None:

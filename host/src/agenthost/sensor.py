@@ -8,6 +8,7 @@ calls ``poke``; ``delete`` has nothing to cancel.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import types
@@ -17,13 +18,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agenthost.agent import AsyncAgentBase
+from agenthost.connection import current_connection
 from agenthost.errors import InvalidRequestError
 from agenthost.resource import Resource, ResourceMeta
+from agenthost.signatures import declares
 from agenthost.template import custom_of, input_values
 
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
+
+CONNECTION_PARAMETER = "connection"
+"""A ``poke`` parameter of this name receives the call's ``Connection``, not an input."""
 
 SENSOR_CONFIG_KEY = "sensor_config"
 """Key of the optional sensor configuration dict inside the template's ``custom``."""
@@ -94,6 +100,7 @@ class BaseSensor(AsyncAgentBase):
         """How many transient errors ``poke`` raised in this process (all tasks)."""
         self._poke_params = _poke_parameters(self)
         self._poke_is_async = inspect.iscoroutinefunction(self.poke)
+        self._poke_takes_connection = declares(self.poke, CONNECTION_PARAMETER)
 
     def poke(self, *args: Any, **inputs: Any) -> bool | Awaitable[bool]:
         """Return True once the condition holds. Override with named parameters."""
@@ -167,11 +174,15 @@ class BaseSensor(AsyncAgentBase):
         """Nothing to cancel."""
 
     async def _poke(self, inputs: dict[str, Any]) -> bool:
+        if self._poke_takes_connection:
+            inputs = {**inputs, CONNECTION_PARAMETER: current_connection()}
         if self._poke_is_async:
             return bool(await self.poke(**inputs))  # type: ignore[misc]
-        # A blocking poke runs on the loop's default executor (the server's bounded pool).
+        # A blocking poke runs on the loop's default executor (the server's bounded pool),
+        # with this call's context (its connection).
         loop = asyncio.get_running_loop()
-        return bool(await loop.run_in_executor(None, functools.partial(self.poke, **inputs)))
+        call = functools.partial(contextvars.copy_context().run, self.poke, **inputs)
+        return bool(await loop.run_in_executor(None, call))
 
 
 class SensorRouter(AsyncAgentBase):
@@ -246,7 +257,7 @@ def _poke_parameters(sensor: BaseSensor) -> dict[str, tuple[Any, bool]]:
         hints = {}
     params: dict[str, tuple[Any, bool]] = {}
     for p in inspect.signature(poke).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == CONNECTION_PARAMETER:
             continue
         params[p.name] = (_expected_type(hints.get(p.name)), p.default is p.empty)
     return params

@@ -15,6 +15,17 @@ def accepted_keywords(fn: Callable[..., Any]) -> frozenset[str] | None:
     return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
+def declares(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` names a parameter ``name`` that can be passed by keyword (``**kwargs``
+    alone does not count)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    param = params.get(name)
+    return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+
+
 def select_kwargs(accepted: frozenset[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of ``kwargs`` a method with ``accepted`` keywords can take."""
     if accepted is None:

@@ -18,15 +18,25 @@ TASK_TYPE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 """What a task type name must look like: an identifier, also allowing ``-`` and ``.``."""
 
 CALL_CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "create": (("task_template",), ("inputs", "output_prefix", "task_execution_metadata")),
-    "get": (("resource_meta",), ("output_prefix",)),
-    "delete": (("resource_meta",), ()),
-    "do": (("task_template",), ("inputs", "output_prefix", "task_execution_metadata")),
-    "get_metrics": (("resource_meta",), ("queries", "start_time", "end_time", "step")),
-    "get_logs": (("resource_meta",), ("lines", "token")),
+    "create": (
+        ("task_template",),
+        ("inputs", "output_prefix", "task_execution_metadata", "connection"),
+    ),
+    "get": (("resource_meta",), ("output_prefix", "connection")),
+    "delete": (("resource_meta",), ("connection",)),
+    "do": (
+        ("task_template",),
+        ("inputs", "output_prefix", "task_execution_metadata", "connection"),
+    ),
+    "get_metrics": (
+        ("resource_meta",),
+        ("queries", "start_time", "end_time", "step", "connection"),
+    ),
+    "get_logs": (("resource_meta",), ("lines", "token", "connection")),
     "poke": ((), ()),
 }
-"""How the host calls each agent method: (positional arguments, keywords passed if accepted)."""
+"""How the host calls each agent method: (positional arguments, keywords passed if accepted;
+``connection`` only to methods that declare it, see ``agenthost.connection``)."""
 
 
 @hookimpl

@@ -197,11 +197,11 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from agenthost.dispatch import Dispatcher
+    from agenthost.protocols.v1.services import SERVICE_NAMES, AgentServices
     from agenthost.server.admission import Admission
     from agenthost.server.limits import server_options
     from agenthost.server.reflection import LazyReflection
     from agenthost.server.scrub import Scrubber
-    from agenthost.server.services import SERVICE_NAMES, AgentServices
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -1,0 +1,298 @@
+"""What every protocol adapter shares: admission and draining, metrics, parsing request bytes
+and mapping exceptions to gRPC status codes.
+
+Handlers work on raw request bytes (no grpcio deserializer) and parse them here, so bytes
+that are not the request message give ``INVALID_ARGUMENT`` rather than grpcio's ``INTERNAL``.
+Responses are serialized by the adapter too.
+
+Agent calls are admitted by ``agenthost.server.admission``: counted against
+``--max-concurrent-rpcs`` (health and metadata calls never are), and their request messages are
+read with ``read``/``read_request`` only after reserving request-bytes budget, held until the
+call ends. So adapters serve unary agent RPCs as stream-unary handlers (the same frames on the
+wire) and pass ``data=None`` to ``_unary``; metadata RPCs stay unary, outside both limits.
+
+Draining (``drain``, on SIGTERM): calls that arrive from then on get ``UNAVAILABLE`` before
+anything runs (clients retry those safely, e.g. on another replica), while the calls already
+admitted finish; gRPC's own shutdown would answer late calls with an ambiguous ``CANCELLED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from agenthost.dispatch import Dispatcher
+from agenthost.errors import InvalidRequestError
+from agenthost.server.admission import Admission, ConcurrencyLimitError, Reservation
+from agenthost.server.metrics import Metrics, OperationMetrics
+from agenthost.server.scrub import Scrubber
+from agenthost.server.status import classify, log_failure
+
+DRAINING_DETAILS = "agenthost is shutting down; retry the call (on another replica)"
+"""Details of the ``UNAVAILABLE`` answer to calls that arrive while the server drains."""
+
+OPERATIONS = (
+    "create",
+    "get",
+    "delete",
+    "get_metrics",
+    "get_logs",
+    "do",
+    "list_agents",
+    "get_agent",
+)
+"""The ``operation`` metric label of every RPC (each handler names its own)."""
+
+UNKNOWN_TASK_TYPE = "unknown"
+"""Metric label for task types no agent serves (keeps the label set bounded)."""
+
+M = TypeVar("M", bound=Message)
+_HELD: contextvars.ContextVar[list[Reservation]] = contextvars.ContextVar("agenthost_held")
+"""The budget reservations of the current agent call (each handler runs in its own task, so
+its own context): ``read`` adds to it, ``_unary`` releases it when the call ends."""
+logger = logging.getLogger("agenthost.server")
+_perf = time.perf_counter
+
+
+def parse(message_type: type[M], data: bytes) -> M:
+    """Parse ``data`` as ``message_type``; ``InvalidRequestError`` if it does not parse."""
+    message: M = message_type()
+    try:
+        message.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError):
+        raise InvalidRequestError(
+            f"request is not a valid {message_type.DESCRIPTOR.full_name}"
+        ) from None
+    return message
+
+
+class ServiceBase:
+    """One protocol's RPCs over a ``Dispatcher``: admission, draining, metrics, logging and
+    error mapping. Adapters subclass it and add their handlers."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        metrics: Metrics | None,
+        scrub: Scrubber | None = None,
+        admission: Admission | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.admission = admission or Admission()
+        self.metrics = metrics
+        self.scrub = scrub or Scrubber()
+        self._known_types = frozenset(e.category.name for e in dispatcher.entries)
+        # Keyed by every operation even without metrics, so a misnamed one fails loudly.
+        self._recorders: dict[str, OperationMetrics | None] = {
+            name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
+        }
+        self._debug = logger.isEnabledFor(logging.DEBUG)
+        self.draining = False
+        self.active = 0
+        self._idle: asyncio.Event | None = None
+
+    def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
+        """The handlers to pass to ``server.add_generic_rpc_handlers``."""
+        raise NotImplementedError
+
+    # -- draining -------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> bool:
+        """Refuse new calls with ``UNAVAILABLE`` and wait up to ``timeout`` seconds for the
+        admitted ones to finish; True if they all did."""
+        self.draining = True
+        if self.active == 0:
+            return True
+        self._idle = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+        if self.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
+        self.active += 1
+
+    def _release(self) -> None:
+        self.active -= 1
+        if self.active == 0 and self._idle is not None:
+            self._idle.set()
+
+    # -- common path ----------------------------------------------------------------------
+
+    def _label(self, task_type: str) -> str:
+        return task_type if task_type in self._known_types else UNKNOWN_TASK_TYPE
+
+    async def _unary(
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        message_type: type[M],
+        data: bytes | None,
+        task_type_of: Callable[[M], str],
+        work: Callable[[M], Awaitable[Message | bytes]],
+        first: Callable[[grpc.aio.ServicerContext], Awaitable[M]] | None = None,
+    ) -> bytes:
+        """One call: admission, parsing ``data`` as ``message_type``, ``work``, metrics, and
+        exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
+
+        ``data=None`` marks an agent call: it counts against ``--max-concurrent-rpcs`` and its
+        request is read from ``context`` within the request-bytes budget, by ``first`` (for a
+        stream) or ``read_request``; every reservation it made is released at its end."""
+        if self.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
+        self.active += 1
+        start = _perf()
+        recorder = self._recorders[operation]
+        if recorder is not None:
+            recorder.in_flight += 1
+        task_type = UNKNOWN_TASK_TYPE
+        held: list[Reservation] | None = None
+        try:
+            if data is None:
+                self.admission.enter()
+                held = []
+                _HELD.set(held)
+                if first is not None:
+                    request = await first(context)
+                else:
+                    request = await self.read_request(context, message_type)
+            else:
+                request = parse(message_type, data)
+            task_type = task_type_of(request)
+            if task_type not in self._known_types:
+                task_type = UNKNOWN_TASK_TYPE
+            if self._debug:
+                logger.debug("call operation=%s task_type=%s", operation, task_type)
+            response = await work(request)
+            payload = response if isinstance(response, bytes) else response.SerializeToString()
+        except asyncio.CancelledError:
+            if recorder is not None:
+                recorder.failure(task_type, "CANCELLED", _perf() - start)
+            raise
+        except Exception as exc:
+            await self._abort(context, exc, task_type, operation, start)
+            raise  # unreachable: abort raises
+        finally:
+            if held is not None:
+                for reservation in held:
+                    reservation.release()
+                self.admission.leave()
+            if recorder is not None:
+                recorder.in_flight -= 1
+            self._release()
+        if recorder is not None:
+            recorder.success(task_type, _perf() - start)
+        return payload
+
+    async def read(self, context: grpc.aio.ServicerContext, what: str) -> bytes | None:
+        """The next request message of an agent call (None at the end of the stream), read
+        within the request-bytes budget; its bytes stay reserved until the call ends."""
+        data, reservation = await self.admission.read(context, what)
+        _HELD.get().append(reservation)
+        return data
+
+    async def read_request(self, context: grpc.aio.ServicerContext, message_type: type[M]) -> M:
+        """The one request message of a unary agent call served stream-unary, parsed."""
+        data = await self.read(context, f"the {message_type.DESCRIPTOR.name}")
+        if data is None:
+            raise InvalidRequestError(
+                f"the call ended before its request ({message_type.DESCRIPTOR.name})"
+            )
+        return parse(message_type, data)
+
+    async def _abort(
+        self,
+        context: grpc.aio.ServicerContext,
+        exc: BaseException,
+        task_type: str,
+        operation: str,
+        start: float,
+    ) -> None:
+        failure = classify(exc, self.scrub)
+        log_failure(exc, failure, task_type, operation)
+        recorder = self._recorders[operation]
+        if recorder is not None:
+            recorder.failure(task_type, failure.code.name, _perf() - start)
+        await context.abort(failure.code, failure.details)
+
+    def _count_inputs(self, task_type: str, inputs: Message | None) -> None:
+        if self.metrics is not None and inputs is not None:
+            self.metrics.input_bytes(self._label(task_type), inputs.ByteSize())
+
+    def _scrub_message(self, resource: Any) -> None:
+        if resource.message:
+            resource.message = self.scrub(resource.message)
+
+    async def _admitted(
+        self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
+    ) -> AsyncIterator[bytes]:
+        """Stream ``items`` as one admitted agent call (counted for graceful shutdown and
+        against ``--max-concurrent-rpcs``)."""
+        await self._admit(context)
+        try:
+            try:
+                self.admission.enter()
+            except ConcurrencyLimitError as exc:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            try:
+                async with contextlib.aclosing(items) as stream:
+                    async for item in stream:
+                        yield item
+            finally:
+                self.admission.leave()
+        finally:
+            self._release()
+
+    async def _streamed(
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        message_type: type[M],
+        data: bytes,
+        task_type_of: Callable[[M], str],
+        produce: Callable[[M], AsyncIterator[bytes]],
+    ) -> AsyncGenerator[bytes, None]:
+        """A server stream's body: parse, yield what ``produce`` yields, metrics, errors."""
+        start = _perf()
+        task_type = UNKNOWN_TASK_TYPE
+        recorder = self._recorders[operation]
+        if recorder is not None:
+            recorder.in_flight += 1
+        try:
+            request = parse(message_type, data)
+            task_type = self._label(task_type_of(request))
+            async for item in produce(request):
+                yield item
+        except asyncio.CancelledError:
+            if recorder is not None:
+                recorder.failure(task_type, "CANCELLED", _perf() - start)
+            raise
+        except Exception as exc:
+            await self._abort(context, exc, task_type, operation, start)
+            return
+        finally:
+            if recorder is not None:
+                recorder.in_flight -= 1
+        if recorder is not None:
+            recorder.success(task_type, _perf() - start)
+
+
+def category_of(request: Any) -> Any:
+    """A request's ``task_category`` if set, else None."""
+    return request.task_category if request.HasField("task_category") else None
+
+
+def no_type(request: Any) -> str:
+    """The metric label of calls that name no task type."""
+    return UNKNOWN_TASK_TYPE
