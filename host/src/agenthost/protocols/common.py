@@ -204,7 +204,7 @@ class ServiceBase:
 
     async def read_request(self, context: grpc.aio.ServicerContext, message_type: type[M]) -> M:
         """The one request message of a unary agent call served stream-unary, parsed."""
-        data = await self.read(context, f"the {message_type.DESCRIPTOR.name}")
+        data = await self.read(context, "the request message")
         if data is None:
             raise InvalidRequestError(
                 f"the call ended before its request ({message_type.DESCRIPTOR.name})"

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from dataclasses import dataclass
+from asyncio import current_task
+from time import monotonic
 from typing import Any
 
 import grpc
@@ -57,12 +58,14 @@ class ReadTimeoutError(Exception):
         )
 
 
-@dataclass
 class Reservation:
     """Bytes of the budget held by one call (``release`` gives them back, once)."""
 
-    budget: ByteBudget
-    size: int
+    __slots__ = ("budget", "size")
+
+    def __init__(self, budget: ByteBudget, size: int) -> None:
+        self.budget = budget
+        self.size = size
 
     def shrink(self, size: int) -> None:
         """Keep only ``size`` bytes (the real size of what was read) of this reservation."""
@@ -170,9 +173,9 @@ class Admission:
         reservation = budget.try_reserve(self.read_reservation)
         if reservation is None:
             reservation = await budget.reserve(self.read_reservation)
-        task = asyncio.current_task()
-        assert task is not None
-        self._reads[task] = asyncio.get_running_loop().time() + self.read_timeout
+        task = current_task()
+        reads = self._reads
+        reads[task] = monotonic() + self.read_timeout  # type: ignore[index]
         if self._sweeper is None:
             self._sweeper = asyncio.ensure_future(self._sweep())
         try:
@@ -190,7 +193,7 @@ class Admission:
             reservation.release()
             raise
         finally:
-            del self._reads[task]
+            del reads[task]  # type: ignore[arg-type]
         if data is grpc.aio.EOF:
             reservation.release()
             return None, reservation
@@ -202,10 +205,9 @@ class Admission:
         """Cancel reads that outlived the read timeout (checked every ``SWEEP_INTERVAL``
         seconds, so a read ends at most that much after its timeout). One timer for every
         call, rather than one per read."""
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(SWEEP_INTERVAL, self.read_timeout))
-            now = loop.time()
+            now = monotonic()
             for task, deadline in list(self._reads.items()):
                 if deadline <= now and task not in self._expired:
                     self._expired.add(task)

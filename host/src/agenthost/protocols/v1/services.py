@@ -230,7 +230,7 @@ class AgentServices(ServiceBase):
         self, context: grpc.aio.ServicerContext, expected: str, *, first: bool
     ) -> agent_pb2.ExecuteTaskSyncRequest:
         position = "first" if first else "second"
-        data = await self.read(context, f"the {position} ExecuteTaskSync request (the {expected})")
+        data = await self.read(context, _PART_READS[first])
         if data is None:
             raise InvalidRequestError(
                 f"ExecuteTaskSync stream ended before its {position} request (the {expected})"
@@ -274,6 +274,13 @@ class AgentServices(ServiceBase):
         return await self._unary(
             context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
         )
+
+
+_PART_READS = {
+    True: "the first ExecuteTaskSync request (the header)",
+    False: "the second ExecuteTaskSync request (the inputs)",
+}
+"""What each read of an ExecuteTaskSync stream waits for, as a read timeout names it."""
 
 
 def _present(resource: agent_pb2.Resource) -> agent_pb2.Resource:
