@@ -243,8 +243,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def reliability(session: nox.Session) -> None:
-    """Fuzzing at volume, faulty plugins, shutdown under load and a 10-minute soak against a
-    real ``agenthost serve``; prints a summary table (durations from the environment)."""
+    """Fuzzing at volume, faulty plugins, shutdown under load, the red-team attacks and call
+    bursts (also from Node's grpc-js when node/npm exist) and a 10-minute soak against a real
+    ``agenthost serve``; prints a summary table (durations from the environment)."""
     session.install(*_editable("agenthost", "[test]"))
     defaults = {
         "AGENTHOST_SOAK_SECONDS": "600",
