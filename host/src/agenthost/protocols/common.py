@@ -31,7 +31,7 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.dispatch import Dispatcher
 from agenthost.errors import InvalidRequestError
-from agenthost.server.admission import Admission, ConcurrencyLimitError, Reservation
+from agenthost.server.admission import Admission, ConcurrencyLimitError
 from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
 from agenthost.server.status import classify, log_failure
@@ -55,9 +55,9 @@ UNKNOWN_TASK_TYPE = "unknown"
 """Metric label for task types no agent serves (keeps the label set bounded)."""
 
 M = TypeVar("M", bound=Message)
-_HELD: contextvars.ContextVar[list[Reservation]] = contextvars.ContextVar("agenthost_held")
-"""The budget reservations of the current agent call (each handler runs in its own task, so
-its own context): ``read`` adds to it, ``_unary`` releases it when the call ends."""
+_HELD: contextvars.ContextVar[list[int]] = contextvars.ContextVar("agenthost_held")
+"""The request-budget bytes the current agent call holds (each handler runs in its own task,
+so its own context): ``read`` adds to it, ``_unary`` gives them back when the call ends."""
 logger = logging.getLogger("agenthost.server")
 _perf = time.perf_counter
 
@@ -157,7 +157,7 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
-        held: list[Reservation] | None = None
+        held: list[int] | None = None
         try:
             if data is None:
                 self.admission.enter()
@@ -185,8 +185,8 @@ class ServiceBase:
             raise  # unreachable: abort raises
         finally:
             if held is not None:
-                for reservation in held:
-                    reservation.release()
+                if held:
+                    self.admission.budget.give_back(sum(held))
                 self.admission.leave()
             if recorder is not None:
                 recorder.in_flight -= 1
@@ -198,8 +198,9 @@ class ServiceBase:
     async def read(self, context: grpc.aio.ServicerContext, what: str) -> bytes | None:
         """The next request message of an agent call (None at the end of the stream), read
         within the request-bytes budget; its bytes stay reserved until the call ends."""
-        data, reservation = await self.admission.read(context, what)
-        _HELD.get().append(reservation)
+        data, size = await self.admission.read(context, what)
+        if size:
+            _HELD.get().append(size)
         return data
 
     async def read_request(self, context: grpc.aio.ServicerContext, message_type: type[M]) -> M:

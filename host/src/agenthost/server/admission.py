@@ -58,30 +58,9 @@ class ReadTimeoutError(Exception):
         )
 
 
-class Reservation:
-    """Bytes of the budget held by one call (``release`` gives them back, once)."""
-
-    __slots__ = ("budget", "size")
-
-    def __init__(self, budget: ByteBudget, size: int) -> None:
-        self.budget = budget
-        self.size = size
-
-    def shrink(self, size: int) -> None:
-        """Keep only ``size`` bytes (the real size of what was read) of this reservation."""
-        if size < self.size:
-            self.budget._give_back(self.size - size)
-            self.size = size
-
-    def release(self) -> None:
-        """Give every byte back."""
-        if self.size:
-            self.budget._give_back(self.size)
-            self.size = 0
-
-
 class ByteBudget:
-    """A first-come first-served byte semaphore (asyncio, one event loop)."""
+    """A first-come first-served byte semaphore (asyncio, one event loop). Callers hold plain
+    byte counts and give them back with ``give_back``."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -93,20 +72,13 @@ class ByteBudget:
         """Bytes currently reserved."""
         return self.capacity - self.available
 
-    def try_reserve(self, size: int) -> Reservation | None:
-        """Take ``size`` bytes (at most the capacity) if they are free now, else None."""
-        size = min(size, self.capacity)
-        if self._waiters or self.available < size:
-            return None
-        self.available -= size
-        return Reservation(self, size)
-
-    async def reserve(self, size: int) -> Reservation:
-        """Wait until ``size`` bytes (at most the capacity) are free and take them."""
+    async def reserve(self, size: int) -> int:
+        """Wait until ``size`` bytes (at most the capacity) are free, take them and return
+        how many were taken. Waiters are served in arrival order."""
         size = min(size, self.capacity)
         if not self._waiters and self.available >= size:
             self.available -= size
-            return Reservation(self, size)
+            return size
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (size, future)
         self._waiters.append(entry)
@@ -114,16 +86,18 @@ class ByteBudget:
             await future
         except BaseException:
             if future.done() and not future.cancelled():
-                self._give_back(size)  # granted just as we were cancelled
+                self.give_back(size)  # granted just as we were cancelled
             else:
                 self._waiters.remove(entry)
                 self._wake()
             raise
-        return Reservation(self, size)
+        return size
 
-    def _give_back(self, size: int) -> None:
+    def give_back(self, size: int) -> None:
+        """Return ``size`` reserved bytes and wake the waiters they now fit."""
         self.available += size
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def _wake(self) -> None:
         while self._waiters and self._waiters[0][0] <= self.available:
@@ -163,16 +137,17 @@ class Admission:
         """Count one agent call out."""
         self.calls -= 1
 
-    async def read(
-        self, context: grpc.aio.ServicerContext, what: str
-    ) -> tuple[bytes | None, Reservation]:
+    async def read(self, context: grpc.aio.ServicerContext, what: str) -> tuple[bytes | None, int]:
         """The next request message of ``context`` (None at the end of the stream) and the
-        reservation holding its bytes: the caller releases it when the call ends. Waits for
-        budget before reading; ``ReadTimeoutError`` if the read takes too long."""
+        bytes of the budget it holds: the caller gives them back (``budget.give_back``) when
+        the call ends. Waits for budget before reading; ``ReadTimeoutError`` if the read
+        takes longer than the read timeout."""
         budget = self.budget
-        reservation = budget.try_reserve(self.read_reservation)
-        if reservation is None:
-            reservation = await budget.reserve(self.read_reservation)
+        size = self.read_reservation
+        if budget._waiters or budget.available < size:
+            size = await budget.reserve(size)
+        else:
+            budget.available -= size
         task = current_task()
         reads = self._reads
         reads[task] = monotonic() + self.read_timeout  # type: ignore[index]
@@ -181,7 +156,7 @@ class Admission:
         try:
             data = await context.read()
         except asyncio.CancelledError:
-            reservation.release()
+            budget.give_back(size)
             if task not in self._expired:
                 raise
             self._expired.discard(task)
@@ -190,16 +165,18 @@ class Admission:
                 uncancel()
             raise ReadTimeoutError(what, self.read_timeout) from None
         except BaseException:
-            reservation.release()
+            budget.give_back(size)
             raise
         finally:
             del reads[task]  # type: ignore[arg-type]
         if data is grpc.aio.EOF:
-            reservation.release()
-            return None, reservation
-        assert isinstance(data, bytes)
-        reservation.shrink(len(data))
-        return data, reservation
+            budget.give_back(size)
+            return None, 0
+        length = len(data)
+        if length < size:
+            budget.give_back(size - length)
+            size = length
+        return data, size  # type: ignore[return-value]
 
     async def _sweep(self) -> None:
         """Cancel reads that outlived the read timeout (checked every ``SWEEP_INTERVAL``
