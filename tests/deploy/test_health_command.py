@@ -1,12 +1,15 @@
 """``agenthost health``: the image's HEALTHCHECK and the chart's TLS probes, against a real
-server (plain, TLS and mutual TLS with the exact probe command the chart renders)."""
+server (plain, and mutual TLS started with the arguments the chart renders, probed in
+plaintext on its health-only port as kubelet does)."""
 
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from deploy_kit import CHART, serving
@@ -81,7 +84,13 @@ def _plain(text: str) -> str:
     return "".join(re.sub("[│╭╮╰╯─]", " ", text).split())
 
 
-def _probe_command(helm: Path, tls_secret: Path) -> list[str]:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _production_container(helm: Path) -> dict[str, Any]:
     import yaml
 
     rendered = subprocess.run(
@@ -102,39 +111,30 @@ def _probe_command(helm: Path, tls_secret: Path) -> list[str]:
     ).stdout
     (deployment,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment"]
     (main,) = deployment["spec"]["template"]["spec"]["containers"]
-    command: list[str] = main["readinessProbe"]["exec"]["command"]
-    return [part.replace("/etc/agenthost/tls", str(tls_secret)) for part in command]
+    return dict(main)
 
 
-def test_the_charts_mutual_tls_probe_command_reports_serving(helm: Path, tls_secret: Path) -> None:
-    probe = _probe_command(helm, tls_secret)
-    assert probe[:2] == ["agenthost", "health"]
-    args = [
-        "--tls-cert",
-        str(tls_secret / "tls.crt"),
-        "--tls-key",
-        str(tls_secret / "tls.key"),
-        "--tls-client-ca",
-        str(tls_secret / "client-ca.crt"),
-    ]
-    with serving([*SERVE, *args]) as server:
-        endpoint = probe.index("--endpoint") + 1
-        probe[endpoint] = server.address
-        ok = health(*probe[2:])
+def test_the_charts_mutual_tls_server_answers_its_plaintext_probe(
+    helm: Path, tls_secret: Path
+) -> None:
+    main = _production_container(helm)
+    env = {e["name"]: e.get("value") for e in main["env"]}
+    probe_port = main["readinessProbe"]["grpc"]["port"]
+    assert str(probe_port) == env["AGENTHOST_HEALTH_PORT"] != env["AGENTHOST_PORT"]
+    args = [part.replace("/etc/agenthost/tls", str(tls_secret)) for part in main["args"]]
+    assert "--tls-client-ca" in args
+    health_port = str(free_port())  # the chart's port may be taken on this machine
+    with serving([*SERVE, *args, "--health-port", health_port]) as server:
+        # what kubelet's native gRPC probe does: plaintext, no certificate
+        ok = health("--endpoint", f"127.0.0.1:{health_port}")
         assert (ok.returncode, ok.stdout.strip()) == (0, "SERVING"), ok.stderr
+        tls = ["--endpoint", server.address, "--tls", "--ca-cert", str(tls_secret / "ca.crt")]
+        tls += ["--server-name", SERVICE_DNS, "--timeout", "3"]
+        client = ["--client-cert", str(tls_secret / "tls.crt")]
+        client += ["--client-key", str(tls_secret / "tls.key")]
+        with_certs = health(*tls, *client)
+        assert (with_certs.returncode, with_certs.stdout.strip()) == (0, "SERVING")
         plain = health("--endpoint", server.address, "--timeout", "3")
         assert plain.returncode == 1
-        no_client_cert = health(
-            "--endpoint",
-            server.address,
-            "--tls",
-            "--ca-cert",
-            str(tls_secret / "ca.crt"),
-            "--server-name",
-            SERVICE_DNS,
-            "--timeout",
-            "3",
-        )
+        no_client_cert = health(*tls)
         assert no_client_cert.returncode == 1
-        wrong_name = health(*[p if p != SERVICE_DNS else "someone.else.svc" for p in probe[2:]])
-        assert wrong_name.returncode == 1

@@ -102,6 +102,7 @@ def test_pods_are_probed_through_the_grpc_health_service(helm: Path) -> None:
     assert "args" not in main
     env = env_of(main)
     assert env["AGENTHOST_PORT"] == "8000"
+    assert "AGENTHOST_HEALTH_PORT" not in env  # plaintext: the gRPC port itself is probed
     assert env["AGENTHOST_STRICT"] == "true"
     assert "AGENTHOST_ALLOW" not in env
 
@@ -215,16 +216,15 @@ def test_the_production_values_switch_everything_on(helm: Path) -> None:
         "--tls-client-ca",
         "/etc/agenthost/tls/client-ca.crt",
     ]
-    probe = main["readinessProbe"]["exec"]["command"]
-    assert probe[:4] == ["agenthost", "health", "--endpoint", "127.0.0.1:8000"]
-    assert probe[probe.index("--ca-cert") + 1] == "/etc/agenthost/tls/ca.crt"
-    assert probe[probe.index("--server-name") + 1] == "rel-agenthost.flyte.svc"
-    assert "--client-cert" in probe and "--tls" in probe
-    assert all("grpc" not in main[p] for p in ("startupProbe", "livenessProbe"))
+    # TLS on: native gRPC probes on the plaintext, health-only port
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert main[probe]["grpc"] == {"port": 8081, "service": ""}, probe
+        assert "exec" not in main[probe]
+    assert env_of(main)["AGENTHOST_HEALTH_PORT"] == "8081"
     assert {p["name"]: p["containerPort"] for p in main["ports"]} == {
         "grpc": 8000,
+        "health": 8081,
         "metrics": 9090,
-        "metrics-1": 9091,
     }
     (deployment,) = found["Deployment"]
     assert "replicas" not in deployment["spec"]
@@ -249,8 +249,10 @@ def test_the_production_values_switch_everything_on(helm: Path) -> None:
         if s["metadata"]["name"] == "rel-agenthost"
         for p in s["spec"]["ports"]
     }
-    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics", "metrics-1"]
-    assert {"metrics", "metrics-1"} <= service_ports
+    # two workers, one scrape endpoint: the supervisor's /metrics covers both
+    assert env_of(main)["AGENTHOST_WORKERS"] == "2"
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+    assert "metrics" in service_ports and "health" not in service_ports
     assert (
         monitor["spec"]["selector"]["matchLabels"]
         == (deployment["spec"]["selector"]["matchLabels"])
@@ -264,3 +266,10 @@ def test_tls_without_a_secret_is_refused(helm: Path) -> None:
     result = helm_run(helm, "template", RELEASE, str(CHART), "--set", "tls.enabled=true")
     assert result.returncode != 0
     assert "tls.enabled needs tls.secretName" in result.stderr
+
+
+def test_tls_without_a_health_port_is_refused(helm: Path) -> None:
+    tls = ("--set", "tls.enabled=true", "--set", "tls.secretName=agenthost-tls")
+    result = helm_run(helm, "template", RELEASE, str(CHART), *tls, "--set", "server.healthPort=0")
+    assert result.returncode != 0
+    assert "tls.enabled needs server.healthPort" in result.stderr

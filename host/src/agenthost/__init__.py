@@ -8,7 +8,9 @@ from agenthost.agent import AgentBase, AsyncAgentBase, SyncAgentBase, TaskCatego
 from agenthost.connection import Connection, current_connection
 from agenthost.errors import (
     AgentHostError,
+    BackendUnavailableError,
     InvalidRequestError,
+    MisconfiguredError,
     ResourceMetaError,
     UnknownTaskTypeError,
     UnsupportedOperationError,
@@ -19,6 +21,7 @@ from agenthost.registry import AgentRegistry
 from agenthost.resource import Resource, ResourceMeta
 from agenthost.secrets import SecretNotFoundError, get_secret
 from agenthost.sensor import BaseSensor, SensorMetadata
+from agenthost.settings import number_from_env
 from agenthost.template import custom_of, input_values
 from agenthost.version import PLUGIN_API_VERSION, __version__
 
@@ -28,9 +31,11 @@ __all__ = [
     "AgentHostError",
     "AgentRegistry",
     "AsyncAgentBase",
+    "BackendUnavailableError",
     "BaseSensor",
     "Connection",
     "InvalidRequestError",
+    "MisconfiguredError",
     "Phase",
     "Resource",
     "ResourceMeta",
@@ -48,5 +53,6 @@ __all__ = [
     "hookimpl",
     "input_values",
     "is_terminal_phase",
+    "number_from_env",
     "phase_from_state",
 ]

@@ -31,10 +31,32 @@ def serve(
         int,
         typer.Option(
             envvar="AGENTHOST_METRICS_PORT",
-            help="Prometheus /metrics port; 0 disables metrics. With --workers N, worker i "
-            "serves on this port + i.",
+            help="Prometheus /metrics port; 0 disables metrics. With --workers N, one scrape "
+            "here covers every worker.",
         ),
     ] = 9090,
+    metrics_host: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_METRICS_HOST",
+            help="Address the /metrics listener binds; default: --host.",
+        ),
+    ] = None,
+    health_port: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENTHOST_HEALTH_PORT",
+            help="Plaintext port serving only grpc.health.v1 (for kubelet gRPC probes when "
+            "--tls-cert is set); 0 disables it.",
+        ),
+    ] = 0,
+    health_host: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_HEALTH_HOST",
+            help="Address the --health-port listener binds; default: --host.",
+        ),
+    ] = None,
     allow: Annotated[
         Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
         typer.Option(
@@ -174,6 +196,9 @@ def serve(
         host=host,
         port=port,
         metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        health_port=health_port,
+        health_host=health_host,
         allow=_names(allow) if allow else None,
         block=_names(block),
         modules=_names(modules),

@@ -18,9 +18,10 @@ each agent may occupy at most that many pool threads at once, counted until its 
 return: a hanging agent then holds only its share and the other agents keep being served.
 Each method gets only the keyword arguments it accepts, worked out once per agent.
 
-Outputs: dict outputs of ``do`` are converted with the template's output interface. ``get``
-has no template, so dict outputs of ``get`` are converted untyped (each value's literal type is
-inferred from the Python value); agents that need exact types return a ``LiteralMap``.
+Outputs: dict outputs of ``do`` are converted with the template's output interface when it
+declares outputs, untyped when it declares none. ``get`` has no template, so dict outputs of
+``get`` are converted untyped (each value's literal type is inferred from the Python value);
+agents that need exact types return a ``LiteralMap``.
 
 Sync agents through ``create``: ``CreateTask`` on a sync agent runs ``do`` and returns a
 self-contained ``resource_meta`` (see ``SyncResultMeta``) holding the final ``Resource``, so
@@ -35,13 +36,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import contextvars
 import functools
 import inspect
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -71,6 +70,7 @@ from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
 from agenthost.signatures import accepted_keywords, declares
 from agenthost.template import check_custom
+from agenthost.threads import current_thread_slots, run_in_share
 
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
@@ -637,6 +637,8 @@ class Dispatcher:
         kwargs: dict[str, Any],
     ) -> Any:
         semaphore = entry.semaphore
+        # Blocking work an async method hands to run_blocking counts against this agent.
+        token = current_thread_slots.set(entry.thread_slots)
         try:
             if semaphore is None:
                 if method.is_async:
@@ -648,6 +650,8 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise AgentCallError(entry.name, operation, exc) from exc
+        finally:
+            current_thread_slots.reset(token)
 
     def resource_to_proto(
         self,
@@ -707,43 +711,10 @@ async def _invoke(
     call = functools.partial(method.fn, *args, **kwargs)
     if has_current_connection():  # run_in_executor does not carry the context to the thread
         call = functools.partial(contextvars.copy_context().run, call)
-    if thread_slots is None:
-        result = await asyncio.get_running_loop().run_in_executor(None, call)
-    else:
-        result = await _in_thread_slot(thread_slots, call)
+    result = await run_in_share(thread_slots, call)
     if inspect.isawaitable(result):
         return await result
     return result
-
-
-async def _in_thread_slot(slots: asyncio.Semaphore, call: Callable[[], Any]) -> Any:
-    """Run blocking ``call`` in the default executor while holding one of ``slots`` until
-    ``call`` really returns. If the caller is cancelled before the thread picked the call up,
-    the call never runs and the slot is given back at once."""
-    loop = asyncio.get_running_loop()
-    await slots.acquire()
-    lock = threading.Lock()
-    state = {"started": False, "abandoned": False}
-
-    def run() -> Any:
-        with lock:
-            if state["abandoned"]:
-                return None
-            state["started"] = True
-        try:
-            return call()
-        finally:
-            with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown)
-                loop.call_soon_threadsafe(slots.release)
-
-    try:
-        return await loop.run_in_executor(None, run)
-    except BaseException:
-        with lock:
-            if not state["started"]:
-                state["abandoned"] = True
-                slots.release()
-        raise
 
 
 def _within_meta_limit(entry: AgentEntry, meta: bytes) -> bytes:
@@ -790,8 +761,9 @@ def resource_to_proto(
     into: ResourceProto | None = None,
 ) -> ResourceProto:
     """An ``agenthost.Resource`` as a flyteidl ``Resource``; dict outputs are converted with
-    ``template``'s output interface if given, untyped otherwise. With ``into`` (an empty
-    message, such as a response's field), the resource is written there and returned."""
+    ``template``'s output interface if it declares outputs, untyped otherwise (no template, no
+    interface, or an interface without outputs). With ``into`` (an empty message, such as a
+    response's field), the resource is written there and returned."""
     proto = ResourceProto() if into is None else into
     proto.phase = resource.phase
     if resource.message:
@@ -802,7 +774,7 @@ def resource_to_proto(
     if outputs is not None:
         if isinstance(outputs, dict):
             variables = None
-            if template is not None and template.HasField("interface"):
+            if template is not None and template.interface.outputs.variables:
                 variables = template.interface.outputs
             to_literal_map(outputs, variables, into=proto.outputs)
         else:
@@ -858,14 +830,13 @@ async def _log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskL
             async for item in produced:
                 yield _check_log_item(entry, item)
         elif isinstance(produced, Iterable):
-            loop = asyncio.get_running_loop()
             iterator = iter(produced)
             done = object()
             while True:
                 step = functools.partial(next, iterator, done)
                 if has_current_connection():
                     step = functools.partial(contextvars.copy_context().run, step)
-                item = await loop.run_in_executor(None, step)
+                item = await run_in_share(entry.thread_slots, step)
                 if item is done:
                     break
                 yield _check_log_item(entry, item)

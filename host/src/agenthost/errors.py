@@ -20,6 +20,18 @@ class UnknownTaskTypeError(AgentHostError):
     """No registered agent serves the requested task type. The server answers ``NOT_FOUND``."""
 
 
+class BackendUnavailableError(AgentHostError):
+    """A service the agent depends on could not be reached or did not answer in time; the same
+    call may succeed later. The server answers ``UNAVAILABLE`` (retryable) with this message,
+    scrubbed of secrets and machine paths."""
+
+
+class MisconfiguredError(AgentHostError):
+    """The host is not set up for this agent (no credentials, an invalid secret, a bad endpoint
+    setting, a backend package not installed): the deployment must change, not the task. The
+    server answers ``FAILED_PRECONDITION`` with this message, scrubbed of secrets and paths."""
+
+
 class UnsupportedOperationError(AgentHostError):
     """The agent does not support the requested operation (e.g. ``ExecuteTaskSync`` on an async
     agent, ``GetTaskMetrics`` on an agent without ``get_metrics``). Mapped to ``UNIMPLEMENTED``

@@ -195,6 +195,7 @@ def load_plugins(
     candidates = discover(group)
     candidates += [_Candidate(f"module:{m}", m, m, None, None, None) for m in modules]
     reports: list[PluginReport] = []
+    loading = []
     for candidate in candidates:
         report = PluginReport(
             name=candidate.name,
@@ -210,7 +211,10 @@ def load_plugins(
             if allow is not None and not _matches(candidate, allow):
                 report.status, report.reason = "blocked", "not in the allow list"
                 continue
-        _load_one(pm, candidate, report)
+        loading.append((candidate, report))
+    plugin_modules = {candidate.module for candidate, _report in loading}
+    for candidate, report in loading:
+        _load_one(pm, candidate, report, plugin_modules)
 
     for report in reports:
         if report.status == "loaded":
@@ -242,7 +246,38 @@ def _summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _load_one(pm: pluggy.PluginManager, candidate: _Candidate, report: PluginReport) -> None:
+def _owner(module: str, plugin_modules: set[str]) -> str | None:
+    """The plugin module that ``module`` is (or is a submodule of), the most specific one."""
+    while module:
+        if module in plugin_modules:
+            return module
+        module = module.rpartition(".")[0]
+    return None
+
+
+def _registered_agents(
+    candidate: _Candidate, during_import: list[tuple[str, AgentBase]], plugin_modules: set[str]
+) -> list[AgentBase]:
+    """The agents of ``candidate``: those its module (or a submodule) registered, whenever that
+    module was imported, plus those other modules registered during its import that belong to
+    no other plugin being loaded."""
+    agents = [
+        agent
+        for module, agent in AgentRegistry.registered_by(candidate.module)
+        if _owner(module, plugin_modules) == candidate.module
+    ]
+    for module, agent in during_import:
+        if _owner(module, plugin_modules) is None and all(agent is not a for a in agents):
+            agents.append(agent)
+    return agents
+
+
+def _load_one(
+    pm: pluggy.PluginManager,
+    candidate: _Candidate,
+    report: PluginReport,
+    plugin_modules: set[str],
+) -> None:
     AgentRegistry.drain()
     try:
         obj = candidate.load()
@@ -252,7 +287,7 @@ def _load_one(pm: pluggy.PluginManager, candidate: _Candidate, report: PluginRep
         logger.debug("import of plugin %s failed", report.label, exc_info=True)
         report.fail(f"import failed: {_summary(exc)}")
         return
-    agents: list[AgentBase] = AgentRegistry.drain()
+    agents = _registered_agents(candidate, AgentRegistry.drain_with_modules(), plugin_modules)
     has_hooks = False
     if not isinstance(obj, (type, AgentBase)):
         try:

@@ -8,7 +8,6 @@ calls ``poke``; ``delete`` has nothing to cancel.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import inspect
 import types
@@ -19,10 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from agenthost.agent import AsyncAgentBase
 from agenthost.connection import current_connection
-from agenthost.errors import InvalidRequestError
+from agenthost.errors import BackendUnavailableError, InvalidRequestError, MisconfiguredError
 from agenthost.resource import Resource, ResourceMeta
 from agenthost.signatures import declares
 from agenthost.template import custom_of, input_values
+from agenthost.threads import run_blocking
 
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
@@ -79,8 +79,10 @@ class BaseSensor(AsyncAgentBase):
     templates of task type ``sensor`` (flytekit's own sensors); only registered aliases are
     ever dispatched to and nothing named in a request is imported.
 
-    Exceptions from ``poke`` for which ``is_transient`` is true (network trouble, throttling)
-    keep the task RUNNING with the error in the message; any other exception fails it.
+    Exceptions from ``poke`` for which ``is_transient`` is true (network trouble, throttling,
+    ``BackendUnavailableError``) keep the task RUNNING with the error in the message;
+    ``InvalidRequestError`` and ``MisconfiguredError`` reach the client as their gRPC status;
+    any other exception fails the task.
     """
 
     aliases: ClassVar[tuple[tuple[str, str], ...]] = ()
@@ -108,8 +110,12 @@ class BaseSensor(AsyncAgentBase):
 
     def is_transient(self, error: BaseException) -> bool:
         """Whether ``error`` from ``poke`` is temporary (the task keeps RUNNING) rather than
-        permanent (the task FAILS). Default: connection errors and timeouts are transient."""
-        return isinstance(error, (ConnectionError, TimeoutError, asyncio.TimeoutError))
+        permanent (the task FAILS). Default: connection errors, timeouts and
+        ``BackendUnavailableError`` are transient."""
+        return isinstance(
+            error,
+            (ConnectionError, TimeoutError, asyncio.TimeoutError, BackendUnavailableError),
+        )
 
     def describe_wait(self, inputs: dict[str, Any]) -> str:
         """The RUNNING message shown while the condition does not hold yet."""
@@ -157,6 +163,8 @@ class BaseSensor(AsyncAgentBase):
         self.check_inputs(resource_meta.inputs)
         try:
             done = await self._poke(resource_meta.inputs)
+        except (InvalidRequestError, MisconfiguredError):
+            raise
         except Exception as exc:
             summary = f"{type(exc).__name__}: {_short(str(exc), 300)}"
             if self.is_transient(exc):
@@ -178,11 +186,9 @@ class BaseSensor(AsyncAgentBase):
             inputs = {**inputs, CONNECTION_PARAMETER: current_connection()}
         if self._poke_is_async:
             return bool(await self.poke(**inputs))  # type: ignore[misc]
-        # A blocking poke runs on the loop's default executor (the server's bounded pool),
+        # A blocking poke runs on the server's bounded pool, within this agent's thread share,
         # with this call's context (its connection).
-        loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, self.poke, **inputs)
-        return bool(await loop.run_in_executor(None, call))
+        return bool(await run_blocking(functools.partial(self.poke, **inputs)))
 
 
 class SensorRouter(AsyncAgentBase):

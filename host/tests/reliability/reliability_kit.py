@@ -58,23 +58,6 @@ def record(section: str, name: str, value: Any) -> None:
         row[name] = value
 
 
-FORBIDDEN_HOSTS = ("attacks", "requests that reached forbidden hosts (must be 0)")
-"""The summary row for requests agents sent to hosts a task chose (file-sensor URLs, injected
-BigQuery paths, OpenAI base URLs): counted by a local HTTP listener in the plugin attack tests,
-which report it with ``record_forbidden_host_requests``."""
-
-
-def record_forbidden_host_requests(count: int) -> None:
-    """Add ``count`` requests that reached a forbidden host to the summary (row
-    ``FORBIDDEN_HOSTS``; numbers from several tests are summed)."""
-    record(*FORBIDDEN_HOSTS, count)
-
-
-def expect_row(section: str, name: str, placeholder: str) -> None:
-    """Show ``placeholder`` in the summary for a figure no test of this run recorded."""
-    STATS.setdefault(section, {}).setdefault(name, placeholder)
-
-
 def summary_lines() -> list[str]:
     """The collected figures as an aligned table."""
     rows = [(s, n, v) for s, figures in STATS.items() for n, v in figures.items()]

@@ -145,6 +145,30 @@ class FailingAgent(AsyncAgentBase):
         return None
 
 
+class BackendAgent(AsyncAgentBase):
+    """Async agent whose create raises the SDK's "backend unavailable" or "misconfigured" error
+    (``custom["fault"]``: ``down`` or ``misconfigured``), a path and a secret in the message."""
+
+    def __init__(self) -> None:
+        super().__init__("backend_fault", JobMeta, name="BackendAgent")
+
+    def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
+        secret = agenthost.get_secret("test_token", default="")
+        if agenthost.custom_of(task_template).get("fault") == "down":
+            raise agenthost.BackendUnavailableError(
+                f"the job service did not answer in time (token={secret})"
+            )
+        raise agenthost.MisconfiguredError(
+            f"no credentials for the job service in {agenthost.__file__} (token={secret})"
+        )
+
+    def get(self, resource_meta: JobMeta) -> Resource:
+        return Resource.running()
+
+    def delete(self, resource_meta: JobMeta) -> None:
+        return None
+
+
 class EchoSyncAgent(SyncAgentBase):
     """Sync agent: returns {"out": prompt upper-cased}."""
 
@@ -186,6 +210,7 @@ for _agent in (
     SlowAgent(),
     BlockingAgent(),
     FailingAgent(),
+    BackendAgent(),
     EchoSyncAgent(),
     VersionedSyncAgent(),
     PathSensor(),

@@ -33,3 +33,24 @@ def test_server(markers: Path, *args: str, **kwargs: Any) -> AbstractContextMana
 
 
 test_server.__test__ = False  # type: ignore[attr-defined]
+
+
+def serve_on_taken_port(markers: Path, option: str, *args: str) -> tuple[int, Any]:
+    """Run ``agenthost serve`` (test agents, ``args``) with ``option`` set to a port another
+    socket listens on; the port and the finished ``subprocess.CompletedProcess``."""
+    import subprocess
+
+    from agenthost.testing import serve_command
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        result = subprocess.run(
+            [*serve_command(option, str(port), *args), "--modules", "agents_for_tests"],
+            env={**os.environ, **server_env(markers)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    return port, result

@@ -343,6 +343,32 @@ def test_agent_exception_is_internal_and_scrubbed(server: RunningServer) -> None
     assert "Traceback" in logs  # the traceback goes to the server log only
 
 
+@pytest.mark.parametrize(
+    ("fault", "code", "start"),
+    [
+        ("down", grpc.StatusCode.UNAVAILABLE, "the job service did not answer in time (token=***)"),
+        ("misconfigured", grpc.StatusCode.FAILED_PRECONDITION, "no credentials for the job"),
+    ],
+)
+def test_backend_errors_keep_their_meaning_and_message(
+    server: RunningServer, fault: str, code: grpc.StatusCode, start: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        create(server, make_template("backend_fault", custom={"fault": fault}))
+    error = info.value
+    assert error.code() == code
+    assert error.details().startswith(start)
+    assert "correlation id" not in error.details()
+    assert_clean(error.details())
+    wanted = (code.name, "task_type=backend_fault")
+
+    def logged() -> str | None:
+        return next((x for x in server.logs().splitlines() if all(w in x for w in wanted)), None)
+
+    line = wait_for(logged)
+    assert "WARNING" in line
+
+
 def test_failed_resource_message_is_scrubbed(server: RunningServer) -> None:
     resource = server.async_stub.GetTask(
         agent_pb2.GetTaskRequest(

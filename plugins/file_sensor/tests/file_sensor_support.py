@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flyteidl.admin import agent_pb2
 
-from agenthost.testing import wait_for
+from agenthost.testing import RunningServer, make_inputs, make_template, wait_for
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -161,14 +162,44 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+BACKENDLESS_CANDIDATES = ("oci", "dropbox", "wandb", "lakefs", "tos", "abfs", "box")
+"""Protocols fsspec knows whose packages the tests do not install; a server that should find
+one without its backend allows them all (``AGENT_FILE_SENSOR_ALLOWED_SCHEMES``)."""
+
+
 def protocol_without_backend() -> tuple[str, str]:
     """A protocol fsspec knows whose backend package is not installed here."""
     import importlib.util
 
     from fsspec.registry import known_implementations
 
-    for protocol in ("oci", "dropbox", "wandb", "lakefs", "tos", "abfs", "box"):
+    for protocol in BACKENDLESS_CANDIDATES:
         package = known_implementations.get(protocol, {}).get("class", "").split(".")[0]
         if package and importlib.util.find_spec(package) is None:
             return protocol, package
     pytest.skip("every candidate fsspec backend is installed")
+
+
+def create(server: RunningServer, template: Any, values: dict[str, Any]) -> bytes:
+    """CreateTask; returns the resource_meta bytes."""
+    request = agent_pb2.CreateTaskRequest(
+        template=template,
+        inputs=make_inputs(template, values),
+        output_prefix="s3://outputs/prefix",
+    )
+    response = server.async_stub.CreateTask(request, timeout=30)
+    return bytes(response.resource_meta)
+
+
+def get(server: RunningServer, task_type: str, meta: bytes) -> agent_pb2.Resource:
+    """GetTask for ``task_type``; returns the Resource."""
+    request = agent_pb2.GetTaskRequest(
+        resource_meta=meta,
+        task_category=agent_pb2.TaskCategory(name=task_type, version=0),
+    )
+    return server.async_stub.GetTask(request, timeout=60).resource
+
+
+def file_sensor_template(**inputs: Any) -> Any:
+    """A ``file_sensor`` template with the given interface (default ``path: str``)."""
+    return make_template("file_sensor", inputs=inputs or {"path": str})

@@ -18,8 +18,15 @@ from file_sensor_support import (
     stop,
 )
 
-from agent_file_sensor import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor, UnsupportedPathError
-from agenthost import InvalidRequestError, Phase, Resource
+from agent_file_sensor import (
+    FLYTEKIT_ALIAS,
+    TASK_TYPE,
+    FileSensor,
+    PathPolicy,
+    UnsupportedPathError,
+)
+from agent_file_sensor.paths import DEFAULT_SCHEMES
+from agenthost import InvalidRequestError, MisconfiguredError, Phase, Resource
 from agenthost.sensor import SensorRouter
 from agenthost.testing import make_inputs, make_template
 
@@ -164,9 +171,9 @@ def test_bad_inputs_are_invalid_requests(interface: Any, value: Any, expected: s
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("nosuchscheme://bucket/key", "unsupported scheme 'nosuchscheme://'"),
+        ("nosuchscheme://bucket/key", "scheme 'nosuchscheme://', which this host does not allow"),
         ("simplecache::s3://bucket/key", "chained URL"),
-        ("zip://inner.txt", "unsupported scheme 'zip://'"),
+        ("zip://inner.txt", "scheme 'zip://', which this host does not allow"),
         ("   ", "is empty"),
     ],
 )
@@ -176,12 +183,12 @@ def test_unsupported_paths_are_rejected_at_create(path: str, expected: str) -> N
         asyncio.run(FileSensor().create(template, inputs))
 
 
-def test_missing_backend_fails_permanently() -> None:
+def test_missing_backend_is_a_misconfiguration_at_create() -> None:
     protocol, package = protocol_without_backend()
     template, inputs = file_sensor_task(f"{protocol}://container/key")
-    (result,) = create_and_get(FileSensor(), template, inputs)
-    assert result.phase == Phase.FAILED
-    assert f"{protocol}:// paths need the {package} package" in (result.message or "")
+    sensor = FileSensor(policy=PathPolicy(schemes=DEFAULT_SCHEMES | {protocol}))
+    with pytest.raises(MisconfiguredError, match=f"{protocol}:// paths need the {package} package"):
+        asyncio.run(sensor.create(template, inputs))
 
 
 def test_flytekit_template_routes_through_sensor_router(tmp_path: Path) -> None:

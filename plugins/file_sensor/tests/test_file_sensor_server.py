@@ -9,13 +9,21 @@ from typing import Any
 
 import grpc
 import pytest
-from file_sensor_support import GcsEmulator, MotoServer, free_port, protocol_without_backend
+from file_sensor_support import (
+    BACKENDLESS_CANDIDATES,
+    GcsEmulator,
+    MotoServer,
+    create,
+    file_sensor_template,
+    free_port,
+    get,
+    protocol_without_backend,
+)
 from flyteidl.admin import agent_pb2
 
 from agenthost import Phase
 from agenthost.testing import (
     RunningServer,
-    make_inputs,
     make_template,
     running_server,
     stop_process,
@@ -34,34 +42,13 @@ FLYTEKIT_CUSTOM = {
 @pytest.fixture(scope="module")
 def server(moto_server: MotoServer, gcs_emulator: GcsEmulator) -> Iterator[RunningServer]:
     """One server for the module, its AWS and GCS environments pointed at the emulators."""
-    env = {**moto_server.env, **gcs_emulator.env}
+    env = {
+        **moto_server.env,
+        **gcs_emulator.env,
+        "AGENT_FILE_SENSOR_ALLOWED_SCHEMES": ",".join(BACKENDLESS_CANDIDATES),
+    }
     with running_server("--allow", "agent-file-sensor", env=env) as running:
         yield running
-
-
-def create(server: RunningServer, template: Any, values: dict[str, Any]) -> bytes:
-    """CreateTask; returns the resource_meta bytes."""
-    request = agent_pb2.CreateTaskRequest(
-        template=template,
-        inputs=make_inputs(template, values),
-        output_prefix="s3://outputs/prefix",
-    )
-    response = server.async_stub.CreateTask(request, timeout=30)
-    return bytes(response.resource_meta)
-
-
-def get(server: RunningServer, task_type: str, meta: bytes) -> agent_pb2.Resource:
-    """GetTask for ``task_type``; returns the Resource."""
-    request = agent_pb2.GetTaskRequest(
-        resource_meta=meta,
-        task_category=agent_pb2.TaskCategory(name=task_type, version=0),
-    )
-    return server.async_stub.GetTask(request, timeout=60).resource
-
-
-def file_sensor_template(**inputs: Any) -> Any:
-    """A ``file_sensor`` template with the given interface (default ``path: str``)."""
-    return make_template("file_sensor", inputs=inputs or {"path": str})
 
 
 def test_local_file_running_then_succeeded(server: RunningServer, tmp_path: Path) -> None:
@@ -118,13 +105,13 @@ def test_flytekit_sensor_template(server: RunningServer, tmp_path: Path) -> None
     assert get(server, "sensor", meta).phase == Phase.SUCCEEDED
 
 
-def test_missing_backend_fails(server: RunningServer) -> None:
+def test_missing_backend_is_failed_precondition(server: RunningServer) -> None:
     protocol, package = protocol_without_backend()
-    meta = create(server, file_sensor_template(), {"path": f"{protocol}://container/blob"})
-    resource = get(server, "file_sensor", meta)
-    assert resource.phase == Phase.FAILED
-    assert f"{protocol}:// paths need the {package} package" in resource.message
-    assert "Traceback" not in resource.message
+    with pytest.raises(grpc.RpcError) as caught:
+        create(server, file_sensor_template(), {"path": f"{protocol}://container/blob"})
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"{protocol}:// paths need the {package} package" in caught.value.details()
+    assert "Traceback" not in caught.value.details()
 
 
 @pytest.mark.parametrize(
@@ -133,7 +120,7 @@ def test_missing_backend_fails(server: RunningServer) -> None:
         ({"other": str}, {"other": "x"}, "missing input(s): path"),
         ({"path": str, "extra": int}, {"path": "/x", "extra": 1}, "unexpected input(s): extra"),
         ({"path": int}, {"path": 3}, "input 'path' should be str, got int"),
-        ({"path": str}, {"path": "nosuchscheme://b/k"}, "unsupported scheme 'nosuchscheme://'"),
+        ({"path": str}, {"path": "nosuchscheme://b/k"}, "scheme 'nosuchscheme://', which"),
     ],
     ids=["missing", "extra", "not-a-string", "unknown-scheme"],
 )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 from aiohttp import ServerDisconnectedError
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from agent_file_sensor import BackendNotInstalledError, FileSensor, UnsupportedPathError
+from agent_file_sensor import BackendNotInstalledError, FileSensor, PathPolicy, UnsupportedPathError
 from agent_file_sensor.errors import is_transient_error
 from agent_file_sensor.filesystems import filesystem_class, storage_options
-from agent_file_sensor.paths import parse_path
+from agent_file_sensor.paths import DEFAULT_SCHEMES, parse_path
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,7 @@ from agent_file_sensor.paths import parse_path
     ],
 )
 def test_parse_path(path: str, protocol: str, url: str) -> None:
-    parsed = parse_path(path)
+    parsed = parse_path(path, DEFAULT_SCHEMES | {"memory"})
     assert (parsed.protocol, parsed.url) == (protocol, url)
     assert parsed.is_local is (protocol == "file")
 
@@ -124,3 +125,31 @@ def test_long_paths_are_shortened_in_messages() -> None:
         parse_path("x" * 500 + "://bucket/" + "k" * 5000)
     assert len(str(caught.value)) < 400
     assert "…" in str(caught.value)
+
+
+def test_policy_from_env_widens_schemes_and_restricts_local_paths(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGENT_FILE_SENSOR_ALLOWED_SCHEMES", " Memory:// , abfs ,")
+    monkeypatch.setenv("AGENT_FILE_SENSOR_LOCAL_PREFIXES", f"{tmp_path}/a, {tmp_path}/b")
+    policy = PathPolicy.from_env()
+    assert policy.schemes == DEFAULT_SCHEMES | {"memory", "abfs"}
+    assert policy.check("memory://x").protocol == "memory"
+    assert policy.check(f"{tmp_path}/b/c").is_local
+    with pytest.raises(UnsupportedPathError, match="outside the local directories"):
+        policy.check(f"{tmp_path}/ab")
+    with pytest.raises(UnsupportedPathError, match="scheme 'http://'"):
+        policy.check("http://example.com/x")
+
+
+def test_a_widened_memory_scheme_is_poked() -> None:
+    import asyncio
+
+    import fsspec
+
+    fsspec.filesystem("memory").pipe("/policy-test/flag", b"x")
+    sensor = FileSensor(policy=PathPolicy(schemes=DEFAULT_SCHEMES | {"memory"}))
+    assert asyncio.run(sensor.poke("memory://policy-test/flag")) is True
+    assert asyncio.run(sensor.poke("memory://policy-test/other")) is False
+    with pytest.raises(UnsupportedPathError):
+        asyncio.run(FileSensor().poke("memory://policy-test/flag"))

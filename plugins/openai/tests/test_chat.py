@@ -10,7 +10,7 @@ from conftest import API_KEY, load_inputs, load_template, run
 from fake_openai import FakeOpenAI
 
 from agent_openai.chat import ChatGPTAgent
-from agenthost import Phase
+from agenthost import BackendUnavailableError, MisconfiguredError, Phase
 from agenthost.literals import to_literal_map
 from agenthost.secrets import known_secret_values
 from agenthost.testing import make_template
@@ -109,14 +109,14 @@ def test_client_errors_are_failed(openai_env: FakeOpenAI, model: str) -> None:
     assert len(chat_requests(openai_env)) - seen == 1  # not retried
 
 
-def test_missing_key_fails_naming_where_to_put_it(
+def test_missing_key_is_a_misconfiguration_naming_where_to_put_it(
     openai_env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("_FSEC_FLYTE_OPENAI_API_KEY")
-    resource = do(chat_template("gpt-test"))
-    assert resource.phase == Phase.FAILED
-    assert "FLYTE_OPENAI_API_KEY" in resource.message
-    assert "OPENAI_API_KEY" in resource.message
+    with pytest.raises(MisconfiguredError) as raised:
+        do(chat_template("gpt-test"))
+    assert "FLYTE_OPENAI_API_KEY" in str(raised.value)
+    assert "OPENAI_API_KEY" in str(raised.value)
 
 
 def test_openai_api_key_env_is_the_fallback_and_is_remembered_as_secret(
@@ -170,7 +170,7 @@ def test_bad_chatgpt_config_fails(
     assert expected in resource.message
 
 
-def test_unreachable_endpoint_is_retryable(
+def test_unreachable_endpoint_is_backend_unavailable(
     openai_env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
@@ -178,19 +178,17 @@ def test_unreachable_endpoint_is_retryable(
         port = sock.getsockname()[1]
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
     monkeypatch.setenv("AGENT_OPENAI_MAX_RETRIES", "0")
-    resource = do(chat_template("gpt-test"))
-    assert resource.phase == Phase.RETRYABLE_FAILED
-    assert "could not connect" in resource.message
+    with pytest.raises(BackendUnavailableError, match="could not connect"):
+        do(chat_template("gpt-test"))
 
 
-def test_timeout_is_configurable_and_retryable(
+def test_timeout_is_configurable_and_backend_unavailable(
     openai_env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AGENT_OPENAI_TIMEOUT_SECONDS", "0.3")
     monkeypatch.setenv("AGENT_OPENAI_MAX_RETRIES", "0")
-    resource = do(chat_template("slow"))
-    assert resource.phase == Phase.RETRYABLE_FAILED
-    assert "timed out" in resource.message
+    with pytest.raises(BackendUnavailableError, match="timed out"):
+        do(chat_template("slow"))
 
 
 def test_missing_message_input_is_an_invalid_request(openai_env: FakeOpenAI) -> None:

@@ -10,7 +10,8 @@ import pytest
 from conftest import API_KEY
 
 from agent_openai.clients import client_for
-from agent_openai.settings import ClientSettings, ConfigurationError, client_settings
+from agent_openai.settings import ClientSettings, client_settings
+from agenthost import MisconfiguredError
 
 
 def settings(organization: str | None = "org-a", key: str = API_KEY) -> ClientSettings:
@@ -49,7 +50,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert client_settings(None).max_retries == 2
 
     monkeypatch.setenv("AGENT_OPENAI_TIMEOUT_SECONDS", "soon")
-    with pytest.raises(ConfigurationError, match="AGENT_OPENAI_TIMEOUT_SECONDS"):
+    with pytest.raises(MisconfiguredError, match="AGENT_OPENAI_TIMEOUT_SECONDS"):
         client_settings(None)
 
 

@@ -68,32 +68,10 @@ client sees every pod), else the ClusterIP Service. */}}
 {{- default (printf "%s.%s.svc" (include "agenthost.fullname" .) .Release.Namespace) .Values.tls.serverName }}
 {{- end }}
 
-{{/* A probe's action: the native gRPC probe on the health service, or, with TLS (which
-Kubernetes gRPC probes cannot speak), `agenthost health` over TLS. */}}
+{{/* A probe's action: the native gRPC probe on the health service; with TLS (which
+Kubernetes gRPC probes cannot speak), on the plaintext health-only port (--health-port). */}}
 {{- define "agenthost.probeAction" -}}
-{{- if .Values.tls.enabled }}
-exec:
-  command:
-    - agenthost
-    - health
-    - --endpoint
-    - {{ printf "127.0.0.1:%d" (int .Values.server.port) | quote }}
-    - --timeout
-    - "3"
-    - --tls
-    - --ca-cert
-    - {{ printf "%s/%s" .Values.tls.mountPath (default .Values.tls.certKey .Values.tls.caKey) | quote }}
-    - --server-name
-    - {{ include "agenthost.tlsServerName" . | quote }}
-    {{- if .Values.tls.clientCaKey }}
-    - --client-cert
-    - {{ printf "%s/%s" .Values.tls.mountPath .Values.tls.certKey | quote }}
-    - --client-key
-    - {{ printf "%s/%s" .Values.tls.mountPath .Values.tls.keyKey | quote }}
-    {{- end }}
-{{- else }}
 grpc:
-  port: {{ int .Values.server.port }}
+  port: {{ ternary (int .Values.server.healthPort) (int .Values.server.port) .Values.tls.enabled }}
   service: ""
-{{- end }}
 {{- end }}

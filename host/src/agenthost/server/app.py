@@ -48,6 +48,9 @@ class ServerConfig:
     host: str = "[::]"
     port: int = 8000
     metrics_port: int = 9090
+    metrics_host: str | None = None
+    health_port: int = 0
+    health_host: str | None = None
     allow: list[str] | None = None
     block: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
@@ -71,6 +74,18 @@ class ServerConfig:
     loop_block_threshold: float = 0.5
     reuse_port: bool = False
     worker_index: int | None = None
+    metrics_dir: str | None = None
+    """Set by the supervisor for its workers: where they record metrics (``metrics_shared``)."""
+
+    @property
+    def metrics_bind_host(self) -> str:
+        """Where ``/metrics`` listens: ``metrics_host``, else the gRPC ``host``."""
+        return self.metrics_host if self.metrics_host is not None else self.host
+
+    @property
+    def health_bind_host(self) -> str:
+        """Where the plaintext health listener listens: ``health_host``, else ``host``."""
+        return self.health_host if self.health_host is not None else self.host
 
     def validate(self) -> list[str]:
         """Problems with the configuration, one line each."""
@@ -103,6 +118,16 @@ class ServerConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1")
+        ports = {"--port": self.port, "--metrics-port": self.metrics_port}
+        ports["--health-port"] = self.health_port
+        for name, value in ports.items():
+            if not 0 <= value <= 65535:
+                problems.append(f"{name} {value} is not a port number (0-65535)")
+        named = [(n, v) for n, v in ports.items() if v]
+        for i, (name, value) in enumerate(named):
+            for other, other_value in named[i + 1 :]:
+                if value == other_value:
+                    problems.append(f"{name} and {other} are both {value}")
         return problems
 
 
@@ -190,6 +215,19 @@ def _banner(result, address: str, config: ServerConfig) -> None:  # type: ignore
     print(plugins_table(result), flush=True)
 
 
+def _metrics(config: ServerConfig):  # type: ignore[no-untyped-def]
+    """The process's metrics recorder: shared files for a worker, in memory otherwise."""
+    if config.metrics_dir is not None and config.worker_index is not None:
+        from agenthost.server.metrics_shared import SharedMetrics
+
+        return SharedMetrics(config.metrics_dir, config.worker_index)
+    if config.metrics_port:
+        from agenthost.server.metrics import Metrics
+
+        return Metrics()
+    return None
+
+
 async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) -> int:
     """Serve in the running loop until SIGTERM/SIGINT (or, for a worker, until its
     supervisor ``parent_pid`` is gone); return the exit code."""
@@ -214,11 +252,8 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=AGENT_THREAD_PREFIX)
     loop.set_default_executor(executor)
 
-    metrics = None
-    if config.metrics_port:
-        from agenthost.server.metrics import Metrics
-
-        metrics = Metrics()
+    metrics = _metrics(config)
+    if metrics is not None:
         for report in result.failed:
             metrics.plugin_failed(report.name)
 
@@ -262,6 +297,18 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         print(f"agenthost serve: {reason or f'cannot bind {target}: {exc}'}", file=sys.stderr)
         sys.stderr.flush()
         return 1
+    from agenthost.server.listeners import start_health_listener, start_metrics_listener
+
+    listener = health_server = None
+    if metrics is not None and config.metrics_dir is None:
+        listener = await start_metrics_listener(metrics.registry, config)
+        if listener is None:
+            return 1
+    if config.health_port:
+        health_server = start_health_listener(health_servicer, config)
+        if health_server is None:
+            return 1
+        await health_server.start()
     await server.start()
     watchdog = None
     if config.loop_block_threshold > 0:
@@ -271,16 +318,6 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         watchdog.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-
-    if metrics is not None:
-        metrics_port = config.metrics_port
-        if config.worker_index is not None and metrics_port > 0:
-            metrics_port += config.worker_index
-        try:
-            bound = metrics.start_http(metrics_port)
-            logger.info("metrics on port %d", bound)
-        except OSError as exc:
-            logger.error("cannot serve metrics on port %d: %s", metrics_port, exc)
 
     _banner(result, f"{config.host}:{port}", config)
     # After the banner, so start-up does not wait for ctypes; the threads that matter (agent
@@ -303,8 +340,12 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     await health_servicer.enter_graceful_shutdown()
     await draining
     await server.stop(max(0.0, config.grace_period - (loop.time() - began)))
+    if health_server is not None:
+        await health_server.stop(0)
     await dispatcher.aclose()
     admission.close()
+    if listener is not None:
+        await listener.stop()
     executor.shutdown(wait=False, cancel_futures=True)
     if watchdog is not None:
         watchdog.stop()

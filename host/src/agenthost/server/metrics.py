@@ -7,8 +7,8 @@
 plugin that leaks memory shows up as a rising ``process_resident_memory_bytes``.
 
 Calls are counted in plain dictionaries, without prometheus_client's per-sample locks: every
-call is recorded on the event loop's thread, and a scrape (on the HTTP server's thread) reads
-copies of them. Task types that no agent serves are labelled ``unknown`` to bound the label set.
+call is recorded on the event loop's thread, and scrapes are served from that thread too.
+Task types that no agent serves are labelled ``unknown`` to bound the label set.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ class OperationMetrics:
 
 
 class Metrics:
-    """The server's metrics in their own registry (served by ``start_http``).
+    """The server's metrics in their own registry (served by
+    ``agenthost.server.metrics_http.MetricsListener``; with ``--workers N``, each worker has a
+    ``agenthost.server.metrics_shared.SharedMetrics`` instead).
 
     Calls are recorded per operation (``operation``); the rest of the methods record the
     other series. Call them from the event loop's thread only.
@@ -126,13 +128,6 @@ class Metrics:
     def plugin_failed(self, plugin: str) -> None:
         """Record a plugin that failed to load."""
         self._plugin_failures.labels(plugin).set(1)
-
-    def start_http(self, port: int, host: str = "0.0.0.0") -> int:
-        """Serve ``/metrics`` on ``port`` in a daemon thread; return the bound port."""
-        from prometheus_client import start_http_server
-
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return int(server.server_address[1])
 
 
 class _CallCollector:

@@ -10,7 +10,9 @@ import grpc
 
 from agenthost.dispatch import AgentCallError, NotImplementedByAgentError
 from agenthost.errors import (
+    BackendUnavailableError,
     InvalidRequestError,
+    MisconfiguredError,
     UnknownTaskTypeError,
     UnsupportedOperationError,
 )
@@ -37,6 +39,10 @@ def _bounded(text: str) -> str:
     return line if len(line) <= MAX_DETAILS else line[: MAX_DETAILS - 1] + "…"
 
 
+def _message(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
 def classify(exc: BaseException, scrub: Scrubber) -> Failure:
     """The status for ``exc``. Unexpected exceptions get a correlation id; their traceback is
     for the server log (see ``log_failure``), never for the client."""
@@ -48,6 +54,10 @@ def classify(exc: BaseException, scrub: Scrubber) -> Failure:
         return Failure(grpc.StatusCode.UNIMPLEMENTED, _bounded(scrub(str(exc))))
     if isinstance(exc, UnsupportedOperationError):
         return Failure(grpc.StatusCode.FAILED_PRECONDITION, _bounded(scrub(str(exc))))
+    if isinstance(exc, BackendUnavailableError):
+        return Failure(grpc.StatusCode.UNAVAILABLE, _bounded(scrub(_message(exc))))
+    if isinstance(exc, MisconfiguredError):
+        return Failure(grpc.StatusCode.FAILED_PRECONDITION, _bounded(scrub(_message(exc))))
     if isinstance(exc, ConcurrencyLimitError):
         return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
     if isinstance(exc, ReadTimeoutError):
@@ -61,10 +71,15 @@ def classify(exc: BaseException, scrub: Scrubber) -> Failure:
     return Failure(grpc.StatusCode.INTERNAL, details, correlation_id)
 
 
+_OPERATOR_ERRORS = (BackendUnavailableError, MisconfiguredError)
+"""Errors an operator should notice (a backend down, the deployment misconfigured)."""
+
+
 def log_failure(exc: BaseException, failure: Failure, task_type: str, operation: str) -> None:
     """One log line per failed call; the traceback only for unexpected (INTERNAL) errors."""
     if failure.correlation_id is None:
-        logger.info(
+        logger.log(
+            logging.WARNING if isinstance(exc, _OPERATOR_ERRORS) else logging.INFO,
             "call failed: operation=%s task_type=%s code=%s details=%s",
             operation,
             task_type,

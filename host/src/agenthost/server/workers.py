@@ -6,19 +6,26 @@ the port first (if ``--port 0``), starts each worker with
 prints ``agenthost serving on HOST:PORT`` once every worker is serving, restarts a worker that
 exits unexpectedly (with a growing back-off if it keeps crashing at start), forwards
 SIGTERM/SIGINT to the workers and exits 0 once they have all stopped. A worker stops by itself
-if its supervisor disappears. Worker ``i`` serves metrics on ``--metrics-port + i``.
+if its supervisor disappears.
+
+Metrics: the supervisor alone serves ``--metrics-port``; the workers record into a private
+directory of multiprocess files that it merges at every scrape (``metrics_shared``). The
+directory is removed when the supervisor exits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,13 +43,35 @@ STARTUP_FAILURES_BEFORE_GIVING_UP = 5
 logger = logging.getLogger("agenthost.server.workers")
 
 
-def _free_port(host: str) -> int:
+def _bind(host: str, port: int) -> int:
+    """Bind ``host``:``port`` (without ``SO_REUSEPORT``) and let go; the bound port. Raises
+    ``OSError`` if another process listens there."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     bind_host = host.strip("[]")
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((bind_host, 0))
+        sock.bind((bind_host, port))
         return int(sock.getsockname()[1])
+
+
+def _free_port(host: str) -> int:
+    return _bind(host, 0)
+
+
+def _health_port_is_free(config: ServerConfig) -> bool:
+    """Whether nobody listens on ``--health-port`` (the workers will share it through
+    ``SO_REUSEPORT``, which would not notice another server there); prints why not."""
+    if not config.health_port:
+        return True
+    try:
+        _bind(config.health_bind_host, config.health_port)
+    except OSError as exc:
+        from agenthost.server.listeners import refuse_port
+
+        address = f"{config.health_bind_host}:{config.health_port}"
+        refuse_port("--health-port", config.health_port, address, exc.strerror or str(exc))
+        return False
+    return True
 
 
 def config_to_json(config: ServerConfig) -> str:
@@ -100,6 +129,52 @@ class _Worker:
                 sys.stdout.flush()
 
 
+class _MetricsService:
+    """The supervisor's ``/metrics``: the workers' multiprocess files, merged, served from an
+    event loop in one daemon thread."""
+
+    def __init__(self, workers: list[_Worker]) -> None:
+        from agenthost.server.metrics_shared import supervisor_registry
+
+        self.directory = tempfile.mkdtemp(prefix="agenthost-metrics-")
+        self.registry = supervisor_registry(self.directory, lambda: _pids(workers))
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(
+            target=self.loop.run_forever, name="agenthost-metrics", daemon=True
+        ).start()
+
+    def start(self, config: ServerConfig) -> bool:
+        """Listen on ``--metrics-port``; False (after printing why) if it cannot."""
+        from agenthost.server.listeners import start_metrics_listener
+
+        running = asyncio.run_coroutine_threadsafe(
+            start_metrics_listener(self.registry, config), self.loop
+        )
+        return running.result() is not None
+
+    def forget(self, worker_index: int) -> None:
+        """Drop the live gauges of a worker that exited."""
+        from agenthost.server.metrics_shared import forget_worker
+
+        forget_worker(self.directory, worker_index)
+
+    def close(self) -> None:
+        """Stop serving and remove the directory."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _pids(workers: list[_Worker]) -> dict[str, int]:
+    """The supervisor's pid and those of the workers not known to have exited (read from the
+    metrics thread: no ``poll()``, which belongs to the supervising loop)."""
+    pids = {"supervisor": os.getpid()}
+    for worker in workers:
+        process = worker.process
+        if process is not None and process.returncode is None:
+            pids[str(worker.index)] = process.pid
+    return pids
+
+
 def supervise(config: ServerConfig) -> int:
     """Run ``config.workers`` workers until SIGTERM/SIGINT; return the exit code."""
     if config.port:
@@ -109,7 +184,23 @@ def supervise(config: ServerConfig) -> int:
             return 1
     port = config.port or _free_port(config.host)
     config = dataclasses.replace(config, port=port)
-    workers = [_Worker(i, config) for i in range(config.workers)]
+    workers: list[_Worker] = []
+    metrics = _MetricsService(workers) if config.metrics_port else None
+    try:
+        if not _health_port_is_free(config):
+            return 1
+        if metrics is not None:
+            if not metrics.start(config):
+                return 1
+            config = dataclasses.replace(config, metrics_dir=metrics.directory)
+        workers.extend(_Worker(i, config) for i in range(config.workers))
+        return _run(config, workers, metrics)
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService | None) -> int:
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -127,7 +218,7 @@ def supervise(config: ServerConfig) -> int:
     restart_at: dict[int, float] = {}
     while not stopping.is_set():
         if not announced and all(w.ready.is_set() for w in workers):
-            print(f"{SERVING_PREFIX} {config.host}:{port}", flush=True)
+            print(f"{SERVING_PREFIX} {config.host}:{config.port}", flush=True)
             announced = True
         now = time.monotonic()
         for worker in workers:
@@ -155,6 +246,8 @@ def supervise(config: ServerConfig) -> int:
                 restart_at[worker.index] = now + delay
             if now >= restart_at[worker.index]:
                 del restart_at[worker.index]
+                if metrics is not None:
+                    metrics.forget(worker.index)
                 worker.start()
         stopping.wait(0.1)
     _wait_all(workers, config.grace_period)

@@ -28,7 +28,14 @@ from agent_bigquery.metadata import BigQueryMetadata
 from agent_bigquery.parameters import query_parameters
 from agent_bigquery.status import console_link, resource_from_job
 from agent_bigquery.template import QuerySpec, query_spec
-from agenthost import AgentRegistry, AsyncAgentBase, InvalidRequestError, Resource, input_values
+from agenthost import (
+    AgentRegistry,
+    AsyncAgentBase,
+    InvalidRequestError,
+    Resource,
+    input_values,
+    number_from_env,
+)
 
 if TYPE_CHECKING:
     from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
@@ -55,6 +62,9 @@ RETRY_DEADLINE_S = 8.0
 """How long one agent call keeps retrying transient BigQuery errors before giving up: within
 propeller's default 10 s deadline for agent calls (propeller polls ``get`` again anyway)."""
 
+DEADLINE_ENV = "AGENT_BIGQUERY_RETRY_DEADLINE_SECONDS"
+"""Overrides ``RETRY_DEADLINE_S`` (read on every call); requests time out within it too."""
+
 
 class BigQueryAgent(AsyncAgentBase):
     """Runs a task's SQL as a BigQuery query job: ``create`` submits it, ``get`` reports its
@@ -66,14 +76,16 @@ class BigQueryAgent(AsyncAgentBase):
         clients: ClientCache | None = None,
         *,
         request_timeout: float = REQUEST_TIMEOUT_S,
-        retry_deadline: float = RETRY_DEADLINE_S,
+        retry_deadline: float | None = None,
     ) -> None:
         super().__init__(
             task_type_name=TASK_TYPE, metadata_type=BigQueryMetadata, name="BigQuery Agent"
         )
         self.clients = clients if clients is not None else ClientCache()
-        self.request_timeout = request_timeout
+        self._request_timeout = request_timeout
         self.retry_deadline = retry_deadline
+        """Fixed retry deadline; None: ``$AGENT_BIGQUERY_RETRY_DEADLINE_SECONDS`` or
+        ``RETRY_DEADLINE_S``."""
 
     def create(
         self,
@@ -159,10 +171,20 @@ class BigQueryAgent(AsyncAgentBase):
                 f"BigQuery refused to cancel job {resource_meta.job_id}: {api_error_message(exc)}"
             ) from None
 
+    @property
+    def request_timeout(self) -> float:
+        """Per-request timeout: the configured one, at most the retry deadline."""
+        return min(self._request_timeout, self._deadline())
+
+    def _deadline(self) -> float:
+        if self.retry_deadline is not None:
+            return self.retry_deadline
+        return number_from_env(DEADLINE_ENV, RETRY_DEADLINE_S, minimum=0.001)
+
     def _retry(self) -> Any:
         from google.cloud.bigquery import DEFAULT_RETRY
 
-        return DEFAULT_RETRY.with_deadline(self.retry_deadline)
+        return DEFAULT_RETRY.with_deadline(self._deadline())
 
     def _existing_job(self, spec: QuerySpec, job_id: str) -> BigQueryMetadata:
         """The handle of a job this task execution already submitted (BigQuery answered 409)."""

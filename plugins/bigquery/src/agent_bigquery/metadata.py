@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agenthost import ResourceMeta
+from agent_bigquery.identifiers import check_identifier
+from agenthost import ResourceMeta, ResourceMetaError
 
 
 @dataclass
@@ -18,3 +19,16 @@ class BigQueryMetadata(ResourceMeta):
     job_id: str
     project: str
     location: str | None
+
+    @classmethod
+    def decode(cls, data: bytes) -> BigQueryMetadata:
+        """Decode strictly, then check ``job_id``, ``project`` and ``location`` against
+        BigQuery's character sets (``ResourceMetaError`` naming the field), so a forged handle
+        never reaches the API with a crafted path."""
+        meta = super().decode(data)
+        field = "resource_meta field '{}'".format
+        check_identifier("job_id", meta.job_id, field("job_id"), ResourceMetaError)
+        check_identifier("project", meta.project, field("project"), ResourceMetaError)
+        if meta.location:
+            check_identifier("location", meta.location, field("location"), ResourceMetaError)
+        return meta

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent_bigquery.identifiers import check_identifier
 from agenthost import InvalidRequestError, custom_of
 from agenthost.literals import describe_type
 
@@ -39,7 +40,8 @@ class QuerySpec:
 
 
 def query_spec(task_template: TaskTemplate) -> QuerySpec:
-    """Parse ``task_template``; raises ``InvalidRequestError`` naming what is missing or wrong."""
+    """Parse ``task_template``; raises ``InvalidRequestError`` naming what is missing or wrong
+    (``ProjectID`` and ``Location`` are checked against BigQuery's character sets)."""
     statement = task_template.sql.statement if task_template.HasField("sql") else ""
     if not statement.strip():
         raise InvalidRequestError("the task template has no SQL statement (sql.statement)")
@@ -47,9 +49,12 @@ def query_spec(task_template: TaskTemplate) -> QuerySpec:
     project = custom.get("ProjectID")
     if not isinstance(project, str) or not project:
         raise InvalidRequestError("custom.ProjectID (the BigQuery project) is required")
+    check_identifier("project", project, "custom.ProjectID")
     location = custom.get("Location")
     if location is not None and not isinstance(location, str):
         raise InvalidRequestError("custom.Location must be a string")
+    if location:
+        check_identifier("location", location, "custom.Location")
     domain = custom.get("Domain")
     job_config = {k: v for k, v in custom.items() if k not in RESERVED_CUSTOM_KEYS}
     _check_outputs(task_template)

@@ -1,7 +1,9 @@
 """agent-file-sensor: an agenthost sensor that waits for a file to exist (local, ``file://``,
-``s3://``, ``gs://`` or any fsspec protocol). Importing it imports no fsspec backend."""
+``s3://``, ``gs://``, or another fsspec protocol the operator allows). Importing it imports no
+fsspec backend."""
 
 from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
+from agent_file_sensor.paths import PathPolicy
 from agent_file_sensor.sensor import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor
 from agent_file_sensor.version import __version__
 
@@ -14,6 +16,7 @@ __all__ = [
     "TASK_TYPE",
     "BackendNotInstalledError",
     "FileSensor",
+    "PathPolicy",
     "UnsupportedPathError",
     "__version__",
 ]

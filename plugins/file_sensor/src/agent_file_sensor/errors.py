@@ -12,17 +12,18 @@ import asyncio
 import errno
 from collections.abc import Iterator
 
-from agenthost import InvalidRequestError
+from agenthost import BackendUnavailableError, InvalidRequestError, MisconfiguredError
 
 
 class UnsupportedPathError(InvalidRequestError):
-    """The path is empty, chained or names a scheme no fsspec filesystem serves
-    (answered with gRPC INVALID_ARGUMENT when the task is created)."""
+    """The path is empty, chained, names a scheme the host does not allow or no fsspec
+    filesystem serves, or is outside the allowed local directories (answered with gRPC
+    INVALID_ARGUMENT at CreateTask, and at GetTask for a forged ``resource_meta``)."""
 
 
-class BackendNotInstalledError(Exception):
-    """The scheme is known to fsspec but its package (e.g. s3fs for ``s3://``) is not installed
-    where the host runs. Permanent: the task FAILS."""
+class BackendNotInstalledError(MisconfiguredError):
+    """The scheme is allowed but its package (e.g. s3fs for ``s3://``) is not installed where
+    the host runs (answered with gRPC FAILED_PRECONDITION)."""
 
 
 _TRANSIENT_CLASS_NAMES = frozenset(
@@ -97,7 +98,9 @@ def is_transient_error(error: BaseException) -> bool:
 
 
 def _is_transient_one(error: BaseException) -> bool:
-    if isinstance(error, (ConnectionError, TimeoutError, asyncio.TimeoutError)):
+    if isinstance(
+        error, (ConnectionError, TimeoutError, asyncio.TimeoutError, BackendUnavailableError)
+    ):
         return True
     if any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(error).__mro__):
         return True

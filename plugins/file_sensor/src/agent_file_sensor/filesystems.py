@@ -2,22 +2,26 @@
 pokes; async backends are awaited on the event loop, sync ones run in the default executor.
 
 Backend packages (s3fs, gcsfs, ...) are imported on first use of their protocol, in the
-executor, so neither importing this plugin nor the first poke blocks the event loop.
+executor, so neither importing this plugin nor the first poke blocks the event loop. One
+check of a path is bounded by ``$AGENT_FILE_SENSOR_POKE_TIMEOUT_SECONDS``, whatever the
+backend's own retries would take.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import inspect
 import json
+import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent_file_sensor.errors import BackendNotInstalledError
+from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
 from agent_file_sensor.paths import EXTRAS, LOCAL_PROTOCOLS, SensorPath
-from agenthost import get_secret
+from agenthost import BackendUnavailableError, get_secret, number_from_env
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -51,23 +55,54 @@ def storage_options(protocol: str) -> dict[str, Any]:
     return {}
 
 
+POKE_TIMEOUT_ENV = "AGENT_FILE_SENSOR_POKE_TIMEOUT_SECONDS"
+"""Longest one check of a path may take before the poke reports the storage unavailable."""
+
+DEFAULT_POKE_TIMEOUT_S = 8.0
+"""Within propeller's default 10 s deadline for agent calls."""
+
+
+def poke_timeout() -> float:
+    """``$AGENT_FILE_SENSOR_POKE_TIMEOUT_SECONDS``, else ``DEFAULT_POKE_TIMEOUT_S``;
+    ``MisconfiguredError`` if it is not a positive number."""
+    return number_from_env(POKE_TIMEOUT_ENV, DEFAULT_POKE_TIMEOUT_S, minimum=0.001)
+
+
+def _not_installed(protocol: str) -> BackendNotInstalledError:
+    from fsspec.registry import known_implementations
+
+    implementation = known_implementations.get(protocol, {}).get("class", "")
+    package = implementation.split(".", 1)[0] or "its fsspec backend"
+    extra = EXTRAS.get(protocol)
+    hint = f"pip install 'agent-file-sensor[{extra}]'" if extra else f"pip install {package}"
+    return BackendNotInstalledError(
+        f"{protocol}:// paths need the {package} package, which is not installed "
+        f"on the agent host ({hint})"
+    )
+
+
+def check_backend_installed(protocol: str) -> None:
+    """``BackendNotInstalledError`` if the package serving ``protocol`` is missing; looks the
+    package up without importing it."""
+    from fsspec.registry import known_implementations, registry
+
+    if protocol in LOCAL_PROTOCOLS or protocol in registry:
+        return
+    implementation = known_implementations.get(protocol, {}).get("class", "")
+    package = implementation.split(".", 1)[0]
+    if package and importlib.util.find_spec(package) is None:
+        raise _not_installed(protocol)
+
+
 def filesystem_class(protocol: str) -> type[AbstractFileSystem]:
     """The fsspec class serving ``protocol`` (importing its backend package), or
     ``BackendNotInstalledError`` saying what to install."""
     import fsspec
-    from fsspec.registry import known_implementations
 
     try:
         cls: type[AbstractFileSystem] = fsspec.get_filesystem_class(protocol)
     except ImportError:
-        implementation = known_implementations.get(protocol, {}).get("class", "")
-        package = implementation.split(".", 1)[0] or "its fsspec backend"
-        extra = EXTRAS.get(protocol)
-        hint = f"pip install 'agent-file-sensor[{extra}]'" if extra else f"pip install {package}"
-        raise BackendNotInstalledError(
-            f"{protocol}:// paths need the {package} package, which is not installed "
-            f"on the agent host ({hint})"
-        ) from None
+        raise _not_installed(protocol) from None
     return cls
 
 
@@ -84,11 +119,12 @@ class FilesystemCache:
             asyncio.AbstractEventLoop, dict[str, asyncio.Future[AbstractFileSystem]]
         ] = weakref.WeakKeyDictionary()
 
-    async def filesystem(self, protocol: str) -> AbstractFileSystem:
-        """The (cached) filesystem for ``protocol``; the first call per loop, protocol and
-        options builds it in the executor."""
+    async def filesystem(self, protocol: str, url: str = "") -> AbstractFileSystem:
+        """The (cached) filesystem for ``protocol`` and the options ``url`` itself carries (an
+        FTP host, say); the first call per loop, protocol and options builds it in the
+        executor."""
         loop = asyncio.get_running_loop()
-        options = await loop.run_in_executor(None, self._options_for, protocol)
+        options = await loop.run_in_executor(None, self._all_options, protocol, url)
         key = json.dumps([protocol, options], sort_keys=True, default=str)
         cache = self._by_loop.setdefault(loop, {})
         future = cache.get(key)
@@ -99,9 +135,29 @@ class FilesystemCache:
             cache[key] = future
         return await asyncio.shield(future)
 
-    async def exists(self, path: SensorPath) -> bool:
-        """Whether ``path`` exists, asking its backend afresh (listing caches are dropped)."""
-        fs = await self.filesystem(path.protocol)
+    def _all_options(self, protocol: str, url: str) -> dict[str, Any]:
+        options = self._options_for(protocol)
+        if url and protocol not in LOCAL_PROTOCOLS:
+            options = {**filesystem_class(protocol)._get_kwargs_from_urls(url), **options}
+        return options
+
+    async def exists(self, path: SensorPath, timeout: float | None = None) -> bool:
+        """Whether ``path`` exists, asking its backend afresh (listing caches are dropped).
+        ``BackendUnavailableError`` if the answer takes longer than ``timeout`` seconds
+        (default: ``poke_timeout()``)."""
+        limit = poke_timeout() if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            return await asyncio.wait_for(self._exists(path), limit)
+        except asyncio.TimeoutError:
+            if time.monotonic() - started < limit:
+                raise  # the backend's own timeout, not ours
+            raise BackendUnavailableError(
+                f"{path.protocol}:// storage did not answer within {limit:g} s"
+            ) from None
+
+    async def _exists(self, path: SensorPath) -> bool:
+        fs = await self.filesystem(path.protocol, path.url)
         fs.invalidate_cache(path.url)
         if getattr(fs, "async_impl", False) and getattr(fs, "asynchronous", False):
             return bool(await fs._exists(path.url))
@@ -136,4 +192,10 @@ def _build_filesystem(protocol: str, options: dict[str, Any]) -> AbstractFileSys
     kwargs = dict(options, skip_instance_cache=True)
     if getattr(cls, "async_impl", False):
         kwargs["asynchronous"] = True
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a backend that needs options neither the path nor we give
+        raise UnsupportedPathError(
+            f"{protocol}:// paths cannot be checked by the file sensor: {cls.__name__} needs "
+            f"options a path cannot carry ({exc})"
+        ) from None

@@ -17,8 +17,9 @@ from flyteidl.core.types_pb2 import LiteralType
 from google.protobuf import json_format
 
 from agent_openai.clients import client_for
-from agent_openai.config import optional_string, parameters, split_parameters
+from agent_openai.config import organization, parameters, split_parameters
 from agent_openai.failures import Failure, describe, scrub
+from agent_openai.headers import is_header_safe
 from agent_openai.legacy import looks_pickled, read_flytekit_metadata
 from agent_openai.settings import client_settings
 from agenthost import (
@@ -71,15 +72,22 @@ class BatchEndpointMetadata(ResourceMeta):
     @classmethod
     def decode(cls, data: bytes) -> BatchEndpointMetadata:
         """Decode our JSON, or the cloudpickle bytes flytekit's connector wrote (parsed, never
-        unpickled)."""
+        unpickled); an ``openai_org`` no HTTP header can carry is a ``ResourceMetaError``."""
         if looks_pickled(data):
             if len(data) > cls.max_encoded_bytes:
                 raise ResourceMetaError(
                     f"resource_meta is larger than {cls.max_encoded_bytes} bytes"
                 )
             fields = read_flytekit_metadata(data)
-            return cls(openai_org=fields["openai_org"], batch_id=str(fields["batch_id"]))
-        return super().decode(data)
+            meta = cls(openai_org=fields["openai_org"], batch_id=str(fields["batch_id"]))
+        else:
+            meta = super().decode(data)
+        if meta.openai_org is not None and not is_header_safe(meta.openai_org):
+            raise ResourceMetaError(
+                "resource_meta field 'openai_org' holds a line break, a control or a non-ASCII "
+                "character, which an HTTP header cannot carry"
+            )
+        return meta
 
 
 def batch_request(custom: dict[str, Any], input_file_id: str) -> dict[str, Any]:
@@ -132,14 +140,12 @@ class BatchEndpointAgent(AsyncAgentBase):
         if not isinstance(input_file_id, str) or not input_file_id:
             raise InvalidRequestError(f"input {INPUT_NAME!r} (a non-empty string) is required")
         custom = custom_of(task_template)
-        organization: str | None = None
+        org: str | None = None
         base_url: str | None = None
         key = ""
         try:
-            organization = optional_string(
-                custom.get("openai_organization"), where="openai_organization"
-            )
-            settings = client_settings(organization, custom)
+            org = organization(custom.get("openai_organization"), where="openai_organization")
+            settings = client_settings(org, custom)
             key = settings.api_key
             base_url = settings.base_url if custom.get("base_url") else None
             client = await client_for(settings)
@@ -152,9 +158,11 @@ class BatchEndpointAgent(AsyncAgentBase):
             failure = describe(exc, action="batch creation", api_key=key)
             if failure is None:
                 raise
+            if failure.unreachable:
+                raise failure.unavailable() from None
             logger.info("OpenAI batch creation failed: %s", failure.message)
             return BatchEndpointMetadata(
-                openai_org=organization,
+                openai_org=org,
                 batch_id="",
                 base_url=base_url,
                 error=failure.message,
@@ -162,7 +170,7 @@ class BatchEndpointAgent(AsyncAgentBase):
             )
         logger.info("created OpenAI batch %s", batch.id)
         return BatchEndpointMetadata(
-            openai_org=organization,
+            openai_org=org,
             batch_id=batch.id,
             base_url=base_url,
             result_type=declared_result_type(task_template),
@@ -209,6 +217,8 @@ class BatchEndpointAgent(AsyncAgentBase):
                 raise
             if _already_gone(exc):
                 return
+            if failure.unreachable:
+                raise failure.unavailable() from None
             raise BatchCancelError(failure.message) from None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent_openai.clients import client_for
-from agent_openai.config import optional_string, parameters, split_parameters
+from agent_openai.config import organization, parameters, split_parameters
 from agent_openai.failures import describe
 from agent_openai.settings import ConfigurationError, client_settings
 from agenthost import InvalidRequestError, Resource, SyncAgentBase, custom_of, input_values
@@ -46,7 +46,8 @@ def chat_request(custom: dict[str, Any], message: str) -> dict[str, Any]:
 class ChatGPTAgent(SyncAgentBase):
     """Runs one chat completion (``POST /chat/completions``) and returns the first choice's text
     as output ``o0``. Rate limits and server errors give ``RETRYABLE_FAILED``; other API errors
-    ``FAILED``, with the API's message."""
+    ``FAILED``, with the API's message; an API that cannot be reached or does not answer in time
+    is ``BackendUnavailableError`` (gRPC UNAVAILABLE)."""
 
     def __init__(self) -> None:
         super().__init__(TASK_TYPE, name="ChatGPT Agent")
@@ -62,10 +63,8 @@ class ChatGPTAgent(SyncAgentBase):
         key = ""
         try:
             request = chat_request(custom, message)
-            organization = optional_string(
-                custom.get("openai_organization"), where="openai_organization"
-            )
-            settings = client_settings(organization, custom)
+            org = organization(custom.get("openai_organization"), where="openai_organization")
+            settings = client_settings(org, custom)
             key = settings.api_key
             client = await client_for(settings)
             create = client.chat.completions.create
@@ -75,6 +74,8 @@ class ChatGPTAgent(SyncAgentBase):
             failure = describe(exc, action="chat completion", api_key=key)
             if failure is None:
                 raise
+            if failure.unreachable:
+                raise failure.unavailable() from None
             return failure.resource()
         return _result(completion)
 

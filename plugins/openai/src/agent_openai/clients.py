@@ -50,7 +50,7 @@ async def client_for(settings: ClientSettings) -> AsyncOpenAI:
             api_key=settings.api_key,
             organization=settings.organization,
             base_url=settings.base_url,
-            timeout=settings.timeout,
+            timeout=openai.Timeout(settings.timeout, connect=settings.connect_timeout),
             max_retries=settings.max_retries,
         )
         per_loop[settings] = client

@@ -6,7 +6,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from agent_openai.headers import is_header_safe
 from agent_openai.settings import ConfigurationError
+from agenthost import InvalidRequestError
 
 CLIENT_ONLY_PARAMETERS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 """Client-side options of the ``openai`` methods that a template may not set."""
@@ -63,3 +65,17 @@ def optional_string(value: Any, *, where: str) -> str | None:
     if not isinstance(value, str):
         raise ConfigurationError(f"{where} must be a string, got {type(value).__name__}")
     return value
+
+
+def organization(value: Any, *, where: str) -> str | None:
+    """The OpenAI organization ``value`` names (``None`` if empty), which the client sends as the
+    ``OpenAI-Organization`` header: ``InvalidRequestError`` naming ``where`` if it holds a line
+    break, a control or a non-ASCII character (which could never be sent, so retrying is
+    pointless); ``ConfigurationError`` if it is not a string."""
+    text = optional_string(value, where=where)
+    if text is not None and not is_header_safe(text):
+        raise InvalidRequestError(
+            f"{where} holds a line break, a control or a non-ASCII character, which an HTTP "
+            "header cannot carry"
+        )
+    return text

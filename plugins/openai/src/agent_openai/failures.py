@@ -1,7 +1,9 @@
 """Turn OpenAI client errors into short task-failure messages and a retryable flag.
 
 Rate limits (429), server errors (5xx), request timeouts and conflicts the API itself calls
-transient (408, 409) and connection problems are retryable; other 4xx are not. Messages carry
+transient (408, 409) and connection problems are retryable; other 4xx are not. An API that
+could not be reached or did not answer in time is ``unreachable``: the agents raise
+``BackendUnavailableError`` for it (gRPC UNAVAILABLE) rather than blame the task. Messages carry
 the API's own error text, never a traceback, and never the API key.
 """
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_openai.settings import ConfigurationError
-from agenthost import Resource
+from agenthost import BackendUnavailableError, Resource
 
 MAX_MESSAGE_CHARS = 500
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -29,6 +31,15 @@ class Failure:
     def resource(self) -> Resource:
         """The terminal ``Resource`` for this failure."""
         return Resource.failure(self.message, retryable=self.retryable, code=self.code)
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether the API could not be reached or did not answer in time."""
+        return self.code in ("Connection", "Timeout")
+
+    def unavailable(self) -> BackendUnavailableError:
+        """This failure as the SDK's "backend unavailable" error."""
+        return BackendUnavailableError(self.message)
 
 
 def scrub(text: str, *secrets: str) -> str:

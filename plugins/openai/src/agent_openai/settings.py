@@ -6,11 +6,18 @@ Environment variables (read on every call, so tests and operators can change the
 * ``AGENT_OPENAI_ALLOWED_BASE_URLS``: comma-separated further endpoints a template's ``custom``
   may choose with ``base_url``;
 * ``AGENT_OPENAI_TIMEOUT_SECONDS``: per-request timeout (default 120);
+* ``AGENT_OPENAI_CONNECT_TIMEOUT_SECONDS``: how long to wait for a connection (default 4, at
+  most the request timeout), so an unreachable API is reported within seconds;
 * ``AGENT_OPENAI_MAX_RETRIES``: the client's retries of 408/409/429/5xx/connection errors
   (default 2).
 
 The API key is the host secret ``FLYTE_OPENAI_API_KEY`` (flytekit's name: ``_FSEC_`` env var or
 secret file), else the ``OPENAI_API_KEY`` environment variable.
+
+A setting of the deployment that is wrong (no key, a key or ``OPENAI_ORG_ID`` that cannot be an
+HTTP header, a bad number) is a ``MisconfiguredError`` (gRPC FAILED_PRECONDITION); a wrong value in
+a template is a ``ConfigurationError`` (the task FAILS) or, for header values, an
+``InvalidRequestError`` (gRPC INVALID_ARGUMENT).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from agent_openai.headers import is_header_safe
+from agenthost import MisconfiguredError, number_from_env
 from agenthost.secrets import get_secret, remember_secret
 
 API_KEY_SECRET = "FLYTE_OPENAI_API_KEY"
@@ -28,14 +37,22 @@ API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
 ALLOWED_BASE_URLS_ENV = "AGENT_OPENAI_ALLOWED_BASE_URLS"
 TIMEOUT_ENV = "AGENT_OPENAI_TIMEOUT_SECONDS"
+CONNECT_TIMEOUT_ENV = "AGENT_OPENAI_CONNECT_TIMEOUT_SECONDS"
 MAX_RETRIES_ENV = "AGENT_OPENAI_MAX_RETRIES"
+HEADER_ENVS = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+"""Variables the ``openai`` client sends as headers when the template names no organization."""
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 4.0
 DEFAULT_MAX_RETRIES = 2
 
 
 class ConfigurationError(Exception):
-    """The deployment or the template is misconfigured; the task fails with this message."""
+    """The template is misconfigured; the task fails with this message."""
+
+
+class DeploymentError(MisconfiguredError):
+    """The host's settings for OpenAI are wrong or missing (gRPC FAILED_PRECONDITION)."""
 
 
 @dataclass(frozen=True)
@@ -47,28 +64,42 @@ class ClientSettings:
     base_url: str | None
     timeout: float
     max_retries: int
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
 
     def __repr__(self) -> str:  # never show the key
         return (
             f"ClientSettings(organization={self.organization!r}, base_url={self.base_url!r}, "
-            f"timeout={self.timeout}, max_retries={self.max_retries})"
+            f"timeout={self.timeout}, max_retries={self.max_retries}, "
+            f"connect_timeout={self.connect_timeout})"
         )
 
 
 def api_key() -> str:
-    """The API key from the host secret, else ``$OPENAI_API_KEY``; ``ConfigurationError`` if
-    neither is set (the message names where to put it, never a value)."""
+    """The API key from the host secret, else ``$OPENAI_API_KEY``; ``DeploymentError`` if
+    neither is set or the key cannot be an HTTP header (the message names where to put it,
+    never a value)."""
     key = get_secret(API_KEY_SECRET, default="")
     if not key:
         key = os.environ.get(API_KEY_ENV, "")
         if key:
             remember_secret(key)
     if not key:
-        raise ConfigurationError(
+        raise DeploymentError(
             f"no OpenAI API key: set the secret {API_KEY_SECRET} "
             f"(e.g. $_FSEC_{API_KEY_SECRET}) or ${API_KEY_ENV}"
         )
+    if not is_header_safe(key):
+        raise DeploymentError(
+            f"the OpenAI API key (secret {API_KEY_SECRET} or ${API_KEY_ENV}) holds a line break, "
+            "a control or a non-ASCII character"
+        )
     return key
+
+
+def _check_header_envs() -> None:
+    for name in HEADER_ENVS:
+        if not is_header_safe(os.environ.get(name, "")):
+            raise DeploymentError(f"${name} holds a line break, a control or a non-ASCII character")
 
 
 def _normalise_url(url: str) -> str:
@@ -101,27 +132,20 @@ def base_url(custom: dict[str, Any] | None = None) -> str | None:
     return wanted
 
 
-def _number(env: str, default: float, minimum: float) -> float:
-    raw = os.environ.get(env, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"${env} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(f"${env} must be at least {minimum:g}, got {raw!r}")
-    return value
-
-
 def client_settings(
     organization: str | None, custom: dict[str, Any] | None = None
 ) -> ClientSettings:
-    """Resolve the settings of the client for ``organization`` and a template's ``custom``."""
+    """Resolve the settings of the client for ``organization`` (already checked by the caller,
+    see ``agent_openai.config.organization``) and a template's ``custom``."""
+    _check_header_envs()
+    timeout = number_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, 0.001)
     return ClientSettings(
         api_key=api_key(),
         organization=organization or None,
         base_url=base_url(custom),
-        timeout=_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, 0.001),
-        max_retries=int(_number(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0)),
+        timeout=timeout,
+        max_retries=int(number_from_env(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0)),
+        connect_timeout=min(
+            timeout, number_from_env(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_SECONDS, 0.001)
+        ),
     )

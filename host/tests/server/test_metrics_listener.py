@@ -1,0 +1,210 @@
+"""The ``/metrics`` listener against real servers: one scrape aggregates every ``--workers``
+process and survives a worker restart, the listener binds the gRPC bind address, slow clients
+hold no thread and time out, and a taken metrics (or health) port is a start-up error."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from flyteidl.admin import agent_pb2
+from flyteidl.service import agent_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
+from server_test_kit import free_port, serve_on_taken_port, server_env, test_server
+
+from agenthost.literals import literal_map_to_python
+from agenthost.server.metrics_http import REQUEST_TIMEOUT
+from agenthost.testing import RunningServer, make_inputs, make_template, serve_command, wait_for
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+PID_CALLS = (("operation", "do"), ("task_type", "pid_sync"))
+
+
+def scrape(port: int, host: str = "127.0.0.1") -> Samples:
+    """Every sample of one scrape, keyed by name and sorted labels."""
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def call_pid_agent(address: str, calls: int) -> list[int]:
+    """``calls`` ExecuteTaskSync calls of ``pid_sync`` over one new connection; the pids of
+    the processes that answered."""
+    template = make_template("pid_sync", outputs={"pid": int})
+    pids = []
+    options = [("grpc.use_local_subchannel_pool", 1)]  # a new connection every time
+    with grpc.insecure_channel(address, options=options) as channel:
+        stub = agent_pb2_grpc.SyncAgentServiceStub(channel)
+        for _ in range(calls):
+            requests = iter(
+                [
+                    agent_pb2.ExecuteTaskSyncRequest(
+                        header=agent_pb2.CreateRequestHeader(template=template)
+                    ),
+                    agent_pb2.ExecuteTaskSyncRequest(inputs=make_inputs(template, {})),
+                ]
+            )
+            (response,) = stub.ExecuteTaskSync(requests, timeout=10)
+            outputs = response.header.resource.outputs
+            pids.append(int(literal_map_to_python(outputs, template.interface.outputs)["pid"]))
+    return pids
+
+
+def worker_pids(server: RunningServer) -> dict[int, int]:
+    """The latest pid of each worker, from the supervisor's ``worker i pid P serving`` lines."""
+    found = re.findall(r"agenthost worker (\d+) pid (\d+) serving", server.logs())
+    return {int(index): int(pid) for index, pid in found}
+
+
+def threads_of(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+@pytest.fixture(scope="module")
+def workers(
+    markers: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningServer, int, Path]]:
+    """A ``--workers 2`` server, its metrics port and the TMPDIR it keeps its files in."""
+    tmp = tmp_path_factory.mktemp("workers-tmp")
+    port = free_port()
+    args = ("--modules", "ops_agents,seed_plugin", "--workers", "2", "--metrics-port", str(port))
+    with test_server(markers, *args, env={"TMPDIR": str(tmp)}) as running:
+        yield running, port, tmp
+    assert not list(tmp.glob("agenthost-metrics-*")), "metrics files left behind"
+
+
+def test_one_scrape_counts_the_calls_of_every_worker(
+    workers: tuple[RunningServer, int, Path],
+) -> None:
+    server, port, _tmp = workers
+    served: Counter[int] = Counter()
+    for _ in range(100):  # new connections until both workers have answered
+        served.update(call_pid_agent(server.address, 3))
+        if len(served) == 2 and sum(served.values()) >= 12:
+            break
+    assert set(served) == set(worker_pids(server).values())
+
+    got = scrape(port)
+    calls = sum(served.values())
+    assert got[("flyte_connector_requests_success_total", PID_CALLS)] == calls
+    assert got[("flyte_connector_request_latency_seconds_count", PID_CALLS)] == calls
+    assert got[("agenthost_requests_in_flight", (("operation", "do"),))] == 0
+    for worker in ("0", "1", "supervisor"):
+        assert got[("process_resident_memory_bytes", (("worker", worker),))] > 0
+
+
+def test_counts_survive_a_worker_restart_without_new_files(
+    workers: tuple[RunningServer, int, Path],
+) -> None:
+    server, port, tmp = workers
+    call_pid_agent(server.address, 2)
+    before = scrape(port)[("flyte_connector_requests_success_total", PID_CALLS)]
+    (directory,) = tmp.glob("agenthost-metrics-*")
+    files = sorted(p.name for p in directory.iterdir())
+    old = worker_pids(server)
+
+    os.kill(old[0], signal.SIGKILL)
+    wait_for(lambda: worker_pids(server).get(0) not in (None, old[0]), timeout=30)
+
+    after = scrape(port)
+    assert after[("flyte_connector_requests_success_total", PID_CALLS)] == before
+    call_pid_agent(server.address, 4)
+    assert scrape(port)[("flyte_connector_requests_success_total", PID_CALLS)] == before + 4
+    assert sorted(p.name for p in directory.iterdir()) == files
+
+
+def hold_slow_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that each send half a request line and then nothing."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"GET /metr")
+        held.append(sock)
+    return held
+
+
+def assert_closed_by_server(held: list[socket.socket]) -> None:
+    deadline = time.monotonic() + REQUEST_TIMEOUT + 10
+    for sock in held:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            assert sock.recv(1024) == b""  # closed without an answer
+        except ConnectionResetError:
+            pass
+        finally:
+            sock.close()
+
+
+def test_slow_clients_hold_no_supervisor_thread_and_time_out(
+    workers: tuple[RunningServer, int, Path],
+) -> None:
+    server, port, _tmp = workers
+    threads = threads_of(server.process.pid)
+    held = hold_slow_connections(port, 100)
+    try:
+        assert scrape(port)[("flyte_connector_requests_success_total", PID_CALLS)] > 0
+        assert threads_of(server.process.pid) <= threads + 1
+    finally:
+        assert_closed_by_server(held)
+
+
+def test_single_process_metrics_bind_the_grpc_address_and_time_out_slow_clients(
+    markers: Path,
+) -> None:
+    port = free_port()
+    with test_server(markers, "--metrics-port", str(port)) as server:
+        assert ("process_resident_memory_bytes", ()) in scrape(port)
+        with pytest.raises(ConnectionRefusedError):  # --host 127.0.0.1: not 127.0.0.2
+            socket.create_connection(("127.0.0.2", port), timeout=5).close()
+        threads = threads_of(server.process.pid)
+        held = hold_slow_connections(port, 100)
+        try:
+            assert ("process_resident_memory_bytes", ()) in scrape(port)
+            assert threads_of(server.process.pid) <= threads + 1
+        finally:
+            assert_closed_by_server(held)
+
+
+def test_metrics_host_option_overrides_the_grpc_address(markers: Path) -> None:
+    port = free_port()
+    with test_server(markers, "--metrics-port", str(port), "--metrics-host", "127.0.0.2"):
+        assert ("process_resident_memory_bytes", ()) in scrape(port, "127.0.0.2")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+@pytest.mark.parametrize("option", ["--metrics-port", "--health-port"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_side_port_is_a_startup_error(markers: Path, option: str, workers: str) -> None:
+    port, result = serve_on_taken_port(markers, option, "--workers", workers)
+    assert result.returncode != 0
+    assert f"{option} {port}" in result.stderr
+    assert "agenthost serving on" not in result.stdout
+    assert "worker 0" not in result.stdout
+
+
+def test_the_same_port_for_grpc_metrics_and_health_is_rejected(markers: Path) -> None:
+    result = subprocess.run(
+        serve_command("--port", "18431", "--metrics-port", "18431", "--health-port", "18431"),
+        env={**os.environ, **server_env(markers)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--port and --metrics-port are both 18431" in result.stderr
+    assert "--metrics-port and --health-port are both 18431" in result.stderr
