@@ -81,13 +81,13 @@ def serve(
         typer.Option(envvar="AGENTHOST_STRICT", help="Refuse to start if any plugin fails."),
     ] = False,
     max_concurrent_rpcs: Annotated[
-        Optional[int],  # noqa: UP045
+        int,
         typer.Option(
             envvar="AGENTHOST_MAX_CONCURRENT_RPCS",
             help="Refuse agent calls beyond this many in flight (RESOURCE_EXHAUSTED); health "
-            "and metadata calls are never refused.",
+            "and metadata calls are never refused. 0: no limit.",
         ),
-    ] = None,
+    ] = 10_000,
     agent_concurrency: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(

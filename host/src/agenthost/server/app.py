@@ -25,6 +25,7 @@ from typing import Any
 
 from agenthost.server.limits import (
     DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_CONCURRENT_RPCS,
     DEFAULT_MAX_CONNECTION_IDLE,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_PENDING_CALLS,
@@ -55,7 +56,7 @@ class ServerConfig:
     block: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
     strict: bool = False
-    max_concurrent_rpcs: int | None = None
+    max_concurrent_rpcs: int | None = DEFAULT_MAX_CONCURRENT_RPCS
     agent_concurrency: int | None = None
     max_threads: int | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -107,8 +108,9 @@ class ServerConfig:
                 problems.append(f"--{name.replace('_', '-')} must be positive")
         if self.max_connection_idle < 0:
             problems.append("--max-connection-idle must not be negative (0: never close)")
+        if self.max_concurrent_rpcs is not None and self.max_concurrent_rpcs < 0:
+            problems.append("--max-concurrent-rpcs must not be negative (0: no limit)")
         for name in (
-            "max_concurrent_rpcs",
             "agent_concurrency",
             "max_threads",
             "max_message_size",
@@ -263,7 +265,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         agent_threads=max(1, threads - 1),
     )
     admission = Admission(
-        max_calls=config.max_concurrent_rpcs,
+        max_calls=config.max_concurrent_rpcs or None,
         max_request_bytes=config.max_request_bytes,
         max_message_bytes=config.max_message_size,
         read_timeout=config.read_timeout,

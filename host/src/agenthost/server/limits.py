@@ -17,6 +17,11 @@ connections and bursts.
 
 from __future__ import annotations
 
+DEFAULT_MAX_CONCURRENT_RPCS = 10_000
+"""Default limit of agent calls in flight: twice issue 25's 5,000-call burst, and at ~15–30
+KiB per call in flight about 150–300 MiB, so a larger burst is shed with RESOURCE_EXHAUSTED
+rather than growing the server towards the chart's memory limit."""
+
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Default largest gRPC message: twice the 4 MiB propeller itself accepts, so a request with
 4 MiB of inline inputs fits; larger requests are refused with ``RESOURCE_EXHAUSTED``."""
