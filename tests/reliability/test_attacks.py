@@ -6,7 +6,6 @@ of the same checks run in CI: ``host/tests/server/test_hardening.py``."""
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +21,13 @@ from hardening_kit import (
     idle_connection_closed_after,
     memory_burst,
     open_silent_connections,
+    serve_on_taken_port,
+    start_on_port,
     still_open,
 )
 from reliability_kit import free_port, record, rel_server, server_env
 
-from agenthost.testing import RunningServer, make_template, serve_command, start_server
+from agenthost.testing import RunningServer, make_template
 
 MODULES = "agents_for_tests,faulty_agents,hardening_agents"
 SYNC_AGENT_SECONDS = float(os.environ.get("AGENTHOST_BURST_AGENT_SECONDS", "20"))
@@ -132,29 +133,19 @@ def test_connections_that_go_nowhere_are_closed(server: RunningServer, markers: 
 
 def test_a_second_server_on_a_taken_port_is_refused(markers: Path) -> None:
     port = free_port()
-    command = serve_command("--modules", MODULES, "--workers", "2")
-    command[command.index("--port") + 1] = str(port)
-    first = start_server(command, server_env(markers))
+    env = server_env(markers)
+    first = start_on_port(port, env, "--modules", MODULES, "--workers", "2")
     try:
-        began = time.monotonic()
-        second = subprocess.run(
-            command,
-            env={**os.environ, **server_env(markers)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
+        code, stderr, seconds = serve_on_taken_port(
+            port, env, "--modules", MODULES, "--workers", "2"
         )
-        seconds = time.monotonic() - began
     finally:
         first.stop()
     record(
-        "attacks",
-        "second --workers 2 server on a taken port",
-        f"exit {second.returncode} after {seconds:.1f} s",
+        "attacks", "second --workers 2 server on a taken port", f"exit {code} after {seconds:.1f} s"
     )
-    assert second.returncode == 1
-    assert f"port {port} is already in use" in second.stderr
+    assert code == 1
+    assert f"port {port} is already in use" in stderr
 
 
 def _record_burst(label: str, result: object) -> None:

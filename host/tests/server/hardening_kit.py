@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +23,7 @@ import grpc
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 
-from agenthost.testing import make_inputs, make_template
+from agenthost.testing import ServerProcess, make_inputs, make_template, serve_command, start_server
 
 MIB = 1024 * 1024
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -250,7 +253,6 @@ def during_saturation(address: str, limit: int, rounds: int = 5) -> Saturation:
     (``rounds`` Checks), ListAgents and GetAgent (``rounds`` each), run ``agenthost health``
     once, and make one more agent call, which must be shed."""
     import subprocess
-    import sys
 
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -317,3 +319,29 @@ def idle_connection_closed_after(address: str, timeout: float) -> float | None:
         except OSError:
             pass
     return time.monotonic() - began
+
+
+def _on_port(port: int, *args: str) -> list[str]:
+    command = serve_command(*args)
+    command[command.index("--port") + 1] = str(port)
+    return command
+
+
+def start_on_port(port: int, env: dict[str, str], *args: str) -> ServerProcess:
+    """``agenthost serve`` on ``port`` (plus ``args``), once it serves."""
+    return start_server(_on_port(port, *args), env)
+
+
+def serve_on_taken_port(port: int, env: dict[str, str], *args: str) -> tuple[int, str, float]:
+    """Run ``agenthost serve`` on ``port``, which another server holds: its exit code, its
+    stderr and how many seconds it took to give up."""
+    began = time.monotonic()
+    done = subprocess.run(
+        _on_port(port, *args),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    return done.returncode, done.stderr, time.monotonic() - began

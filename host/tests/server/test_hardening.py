@@ -5,8 +5,6 @@ at full size (``host/tests/reliability/test_rel_hardening.py``)."""
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +21,8 @@ from hardening_kit import (
     idle_connection_closed_after,
     memory_burst,
     open_silent_connections,
+    serve_on_taken_port,
+    start_on_port,
     still_open,
 )
 from server_test_kit import free_port, server_env, test_server
@@ -31,8 +31,6 @@ from agenthost.testing import (
     RunningServer,
     make_inputs,
     make_template,
-    serve_command,
-    start_server,
     wait_for,
 )
 
@@ -144,35 +142,19 @@ def test_execute_task_sync_without_inputs_ends_after_the_read_timeout(markers: P
 # -- 20.5 nobody shares the port -----------------------------------------------------------
 
 
-def _second_server(markers: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
-    command = serve_command("--modules", MODULES, *args)
-    command[command.index("--port") + 1] = str(port)
-    return subprocess.run(
-        command,
-        env={**os.environ, **server_env(markers)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.parametrize("first_workers", [1, 2])
 def test_a_taken_port_fails_at_once_with_or_without_workers(
     markers: Path, first_workers: int
 ) -> None:
     port = free_port()
-    command = serve_command("--modules", MODULES, "--workers", str(first_workers))
-    command[command.index("--port") + 1] = str(port)
-    first = start_server(command, server_env(markers))
+    env = server_env(markers)
+    first = start_on_port(port, env, "--modules", MODULES, "--workers", str(first_workers))
     try:
         for extra in ((), ("--workers", "2")):
-            began = time.monotonic()
-            second = _second_server(markers, port, *extra)
-            assert second.returncode == 1, second.stderr
-            assert f"port {port} is already in use" in second.stderr
-            assert "agenthost serving on" not in second.stdout
-            assert time.monotonic() - began < 15
+            code, stderr, seconds = serve_on_taken_port(port, env, "--modules", MODULES, *extra)
+            assert code == 1, stderr
+            assert f"port {port} is already in use" in stderr
+            assert seconds < 15
     finally:
         first.stop()
 
