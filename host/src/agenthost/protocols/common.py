@@ -51,6 +51,9 @@ OPERATIONS = (
 )
 """The ``operation`` metric label of every RPC (each handler names its own)."""
 
+METADATA_OPERATIONS = frozenset({"list_agents", "get_agent"})
+"""Operations that are never counted against ``--max-concurrent-rpcs`` nor refused by it."""
+
 UNKNOWN_TASK_TYPE = "unknown"
 """Metric label for task types no agent serves (keeps the label set bounded)."""
 
@@ -146,9 +149,11 @@ class ServiceBase:
         """One call: admission, parsing ``data`` as ``message_type``, ``work``, metrics, and
         exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
 
-        ``data=None`` marks an agent call: it counts against ``--max-concurrent-rpcs`` and its
-        request is read from ``context`` within the request-bytes budget, by ``first`` (for a
-        stream) or ``read_request``; every reservation it made is released at its end."""
+        Every operation but the metadata ones (``METADATA_OPERATIONS``) counts against
+        ``--max-concurrent-rpcs``. ``data=None``: the request is read from ``context`` within
+        the request-bytes budget, by ``first`` (for a stream) or ``read_request``, and the
+        bytes it holds are given back at the end; agent RPCs should be served this way (as
+        stream-unary handlers), since bytes grpc already read escape the budget."""
         if self.draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
         self.active += 1
@@ -159,10 +164,11 @@ class ServiceBase:
         task_type = UNKNOWN_TASK_TYPE
         held: list[int] | None = None
         try:
-            if data is None:
+            if operation not in METADATA_OPERATIONS:
                 self.admission.enter()
                 held = []
                 _HELD.set(held)
+            if data is None:
                 if first is not None:
                     request = await first(context)
                 else:
