@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -26,3 +28,10 @@ def serving(
         yield server
     finally:
         server.stop()
+
+
+def agent_module(folder: Path, module: str, source: str) -> dict[str, str]:
+    """Write ``source`` as ``folder/<module>.py``; return the environment with which
+    ``agenthost serve --modules <module>`` imports it."""
+    (folder / f"{module}.py").write_text(textwrap.dedent(source))
+    return {"PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}

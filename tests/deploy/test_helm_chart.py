@@ -4,6 +4,7 @@ make replicas boring: gRPC probes, ports, security, disruption and the propeller
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 import yaml
 from deploy_kit import CHART
 
+from agenthost.cli_propeller import DEFAULT_SERVICE_CONFIG, service_config
+
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 """The oldest Kubernetes the chart supports (native preStop sleep) and the newest schema."""
 
@@ -20,6 +23,7 @@ VARIANTS = {
     "default": [],
     "canary": ["-f", str(CHART / "ci" / "canary-values.yaml")],
     "production": ["-f", str(CHART / "ci" / "production-values.yaml")],
+    "flyteconnector": ["-f", str(CHART / "ci" / "flyteconnector-values.yaml")],
 }
 RELEASE, NAMESPACE = "rel", "flyte"
 
@@ -53,9 +57,18 @@ def kinds(docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     (deployment,) = kinds(docs)["Deployment"]
-    (main,) = deployment["spec"]["template"]["spec"]["containers"]
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    (main,) = [c for c in containers if c["name"] == "agenthost"]
     assert isinstance(main, dict)
     return main
+
+
+def propeller_config(text: str) -> dict[str, Any]:
+    """The YAML NOTES.txt prints for propeller."""
+    end = text.find("\nThe endpoint serves TLS")
+    config = yaml.safe_load(text[text.index("tasks:\n") : end if end >= 0 else None])
+    assert isinstance(config, dict)
+    return config
 
 
 def env_of(main: dict[str, Any]) -> dict[str, str]:
@@ -169,31 +182,53 @@ def test_a_canary_release_serves_only_its_plugin_with_mounted_secrets(helm: Path
 
 
 def test_notes_print_the_propeller_config_for_the_canary(helm: Path) -> None:
-    text = notes(helm, *VARIANTS["canary"])
-    config = yaml.safe_load(text[text.index("tasks:\n") :])
-    agent_service = config["plugins"]["agent-service"]
-    assert agent_service["agents"] == {
+    config = propeller_config(notes(helm, *VARIANTS["canary"]))
+    section = config["plugins"]["connector-service"]
+    assert section["connectors"] == {
         "agenthost-bigquery-canary": {
-            "endpoint": "dns:///rel-agenthost-headless.flyte.svc.cluster.local:8000",
+            "endpoint": "k8s://rel-agenthost.flyte:8000",
             "insecure": True,
-            "defaultServiceConfig": '{"loadBalancingConfig": [{"round_robin":{}}]}',
+            # The same service config as `agenthost propeller-config`: round robin, and
+            # retries of UNAVAILABLE on the agent services.
+            "defaultServiceConfig": DEFAULT_SERVICE_CONFIG,
             "defaultTimeout": "10s",
         }
     }
-    assert agent_service["agentForTaskTypes"] == {
+    service_config = json.loads(DEFAULT_SERVICE_CONFIG)
+    assert service_config["loadBalancingConfig"] == [{"round_robin": {}}]
+    assert service_config["methodConfig"][0]["retryPolicy"]["retryableStatusCodes"] == [
+        "UNAVAILABLE"
+    ]
+    assert section["connectorForTaskTypes"] == {
         "bigquery_query_job_task": "agenthost-bigquery-canary"
     }
-    assert agent_service["supportedTaskTypes"] == ["bigquery_query_job_task"]
+    assert section["supportedTaskTypes"] == ["bigquery_query_job_task"]
+    assert "webApi" not in section and "resourceConstraints" not in section
     assert config["tasks"]["task-plugins"] == {
-        "enabled-plugins": ["agent-service"],
-        "default-for-task-types": {"bigquery_query_job_task": "agent-service"},
+        "enabled-plugins": ["connector-service"],
+        "default-for-task-types": {"bigquery_query_job_task": "connector-service"},
     }
+
+
+def test_notes_pass_propellers_polling_keys_through(helm: Path) -> None:
+    settings = {
+        "propeller.webApi.caching.resyncInterval": "60s",
+        "propeller.webApi.readRateLimiter.qps": "5",
+        "propeller.resourceConstraints.ProjectScopeResourceConstraint.Value": "20",
+    }
+    args = [a for key, value in settings.items() for a in ("--set", f"{key}={value}")]
+    config = propeller_config(notes(helm, *args))
+    section = config["plugins"]["connector-service"]
+    assert section["webApi"] == {
+        "caching": {"resyncInterval": "60s"},
+        "readRateLimiter": {"qps": 5},
+    }
+    assert section["resourceConstraints"] == {"ProjectScopeResourceConstraint": {"Value": 20}}
 
 
 def test_the_default_notes_route_every_bundled_task_type(helm: Path) -> None:
-    text = notes(helm)
-    config = yaml.safe_load(text[text.index("tasks:\n") :])
-    routes = config["plugins"]["agent-service"]["agentForTaskTypes"]
+    config = propeller_config(notes(helm))
+    routes = config["plugins"]["connector-service"]["connectorForTaskTypes"]
     assert set(routes) == {
         "bigquery_query_job_task",
         "chatgpt",
@@ -257,9 +292,10 @@ def test_the_production_values_switch_everything_on(helm: Path) -> None:
         monitor["spec"]["selector"]["matchLabels"]
         == (deployment["spec"]["selector"]["matchLabels"])
     )
-    text = notes(helm, *VARIANTS["production"])
-    config = yaml.safe_load(text[text.index("tasks:\n") : text.index("\nThe endpoint serves TLS")])
-    assert config["plugins"]["agent-service"]["agents"]["rel-agenthost"]["insecure"] is False
+    config = propeller_config(notes(helm, *VARIANTS["production"]))
+    assert (
+        config["plugins"]["connector-service"]["connectors"]["rel-agenthost"]["insecure"] is False
+    )
 
 
 def test_tls_without_a_secret_is_refused(helm: Path) -> None:
@@ -268,8 +304,99 @@ def test_tls_without_a_secret_is_refused(helm: Path) -> None:
     assert "tls.enabled needs tls.secretName" in result.stderr
 
 
+def test_flyteconnector_values_replace_the_flyteconnector_subchart(helm: Path) -> None:
+    """Values written for Flyte's flyteconnector chart (v1.16.8) mean the same here, and the
+    Service keeps the name propeller already dials."""
+    docs = render(helm, *VARIANTS["flyteconnector"])
+    found = kinds(docs)
+    for doc in docs:
+        metadata = doc["metadata"]
+        assert metadata["labels"]["team"] == "platform", doc["kind"]
+        assert metadata["annotations"]["owner"] == "platform@example.com", doc["kind"]
+    services = {s["metadata"]["name"]: s for s in found["Service"]}
+    service = services["flyteconnector"]
+    assert "flyteconnector-headless" in services
+    assert service["metadata"]["annotations"]["projectcontour.io/upstream-protocol.h2c"] == "grpc"
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]}["grpc"] == 8000
+    (deployment,) = found["Deployment"]
+    pod = deployment["spec"]["template"]
+    spec = pod["spec"]
+    main = container(docs)
+    assert env_of(main)["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/gcp/key.json"
+    assert env_of(main)["AGENTHOST_PORT"] == "8000"
+    assert pod["metadata"]["labels"]["tier"] == "connectors"
+    assert (
+        pod["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "true"
+    )
+    assert main["resources"]["limits"]["memory"] == "300Mi"
+    assert deployment["spec"]["replicas"] == 2
+    assert {"name": "gcp-key", "mountPath": "/var/run/gcp", "readOnly": True} in main[
+        "volumeMounts"
+    ]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["gcp-key"]["secret"]["secretName"] == "gcp-key"
+    assert [c["name"] for c in spec["containers"]] == ["agenthost", "egress-proxy"]
+    # connectorSecret.secretData becomes a Secret mounted where agents read secrets.
+    (secret,) = found["Secret"]
+    assert secret["data"] == {"openai_api_key": "bm90LWEtcmVhbC1rZXk="}
+    assert volumes["secrets"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert {"name": "secrets", "mountPath": "/etc/secrets", "readOnly": True} in main[
+        "volumeMounts"
+    ]
+    # rbac: a ClusterRole with the given rules, bound to the pods' service account, whose
+    # token is then mounted.
+    (role,) = found["ClusterRole"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    (binding,) = found["ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    (account,) = found["ServiceAccount"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE}
+    ]
+    assert spec["serviceAccountName"] == account["metadata"]["name"]
+    assert spec["automountServiceAccountToken"] is True
+    assert account["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    annotations = account["metadata"]["annotations"]
+    assert annotations["iam.gke.io/gcp-service-account"].startswith("connector@")
+    # Propeller's existing endpoint keeps working.
+    config = propeller_config(notes(helm, *VARIANTS["flyteconnector"]))
+    (connector,) = config["plugins"]["connector-service"]["connectors"].values()
+    assert connector["endpoint"] == f"k8s://flyteconnector.{NAMESPACE}:8000"
+
+
+def test_a_flyteconnector_port_replaces_the_server_port(helm: Path) -> None:
+    docs = render(helm, "--set", "ports.containerPort=8443")
+    main = container(docs)
+    assert env_of(main)["AGENTHOST_PORT"] == "8443"
+    assert main["readinessProbe"]["grpc"]["port"] == 8443
+    assert {p["name"]: p["containerPort"] for p in main["ports"]}["grpc"] == 8443
+
+
+def test_both_secret_formats_at_once_are_refused(helm: Path) -> None:
+    result = helm_run(
+        helm, "template", RELEASE, str(CHART),
+        "--set", "secrets.data.a=1", "--set", "connectorSecret.secretData.stringData.b=2",
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "not both" in result.stderr
+
+
 def test_tls_without_a_health_port_is_refused(helm: Path) -> None:
     tls = ("--set", "tls.enabled=true", "--set", "tls.secretName=agenthost-tls")
     result = helm_run(helm, "template", RELEASE, str(CHART), *tls, "--set", "server.healthPort=0")
     assert result.returncode != 0
     assert "tls.enabled needs server.healthPort" in result.stderr
+
+
+def test_connection_age_is_passed_when_set(helm: Path) -> None:
+    assert "AGENTHOST_MAX_CONNECTION_AGE" not in env_of(container(render(helm)))
+    for seconds in ("0", "120"):
+        main = container(render(helm, "--set", f"server.maxConnectionAgeSeconds={seconds}"))
+        assert env_of(main)["AGENTHOST_MAX_CONNECTION_AGE"] == seconds
+
+
+def test_notes_add_health_checking_like_the_cli(helm: Path) -> None:
+    config = propeller_config(notes(helm, "--set", "propeller.healthCheck=true"))
+    (connector,) = config["plugins"]["connector-service"]["connectors"].values()
+    assert connector["defaultServiceConfig"] == service_config(health_check=True)
+    assert json.loads(connector["defaultServiceConfig"])["healthCheckConfig"] == {"serviceName": ""}

@@ -28,8 +28,8 @@ GRACE = 30.0
 def test_sigterm_during_continuous_traffic(markers: Path, tmp_path: Path) -> None:
     """64 clients of mixed traffic keep calling while 64 tracked calls are in flight and the
     server gets SIGTERM: tracked calls all complete, late ones are refused before starting,
-    and the traffic sees UNAVAILABLE from the drain or transport statuses once the server has
-    closed its socket, never an error answer from agenthost."""
+    and the traffic sees UNAVAILABLE (its reconnections refused after the GOAWAY) or transport
+    statuses from gRPC's shutdown, never an error answer from agenthost."""
     sensor_path = tmp_path / "exists"
     sensor_path.write_text("x")
     with rel_server(markers, "--grace-period", str(GRACE)) as server:
@@ -59,8 +59,8 @@ def test_sigterm_during_continuous_traffic(markers: Path, tmp_path: Path) -> Non
     assert figures.completed >= figures.in_flight
     assert figures.exit_code == 0
     assert figures.exit_seconds < GRACE
-    # Besides the drain's UNAVAILABLE, calls racing the final close of the listening socket
-    # get transport statuses from grpc itself (never an answer from agenthost): CANCELLED, or
+    # Besides UNAVAILABLE (reconnection refused), calls racing gRPC's shutdown get transport
+    # statuses from grpc itself (never an answer from agenthost): CANCELLED, or
     # INTERNAL "Internal error from Core" on a stream still being written by the client.
     transport = {"CANCELLED", "Internal error from Core"}
     unexpected = {

@@ -4,7 +4,15 @@ The keys are flyteplugins' web-API agent plugin configuration: current Flyte (1.
 plugin ``connector-service`` (``defaultConnector``, ``connectors``, ``connectorForTaskTypes``);
 older releases call it ``agent-service`` (``defaultAgent``, ``agents``,
 ``agentForTaskTypes``). Both take ``supportedTaskTypes`` and, per deployment, ``endpoint``,
-``insecure``, ``defaultServiceConfig``, ``defaultTimeout`` and ``timeouts`` keyed by RPC name.
+``insecure``, ``defaultServiceConfig``, ``defaultTimeout`` and ``timeouts`` keyed by RPC name,
+and, for the plugin as a whole, ``webApi`` (status polling and rate limits) and
+``resourceConstraints`` (how many tasks may run at once), emitted only when asked for.
+
+The endpoint defaults to ``k8s://<service>.<namespace>:<port>``, the Kubernetes resolver
+Flyte's own charts use: propeller watches the Service's endpoints, so a pod leaves the
+rotation as soon as it starts terminating. The service config balances round robin over every
+pod and retries ``UNAVAILABLE`` (a call that reached a pod as it went away, or a connection
+refused) on the agent services; without it each such error costs a task one of its retries.
 
 The YAML is emitted here (no YAML library needed at run time) from plain dicts, lists,
 strings, booleans and integers; strings are quoted whenever YAML could read them as
@@ -13,8 +21,10 @@ anything else.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
 import typer
@@ -37,10 +47,50 @@ FLAVORS: dict[str, dict[str, str]] = {
 }
 """Key names per plugin flavor."""
 
-DEFAULT_ENDPOINT = "dns:///agenthost.flyte.svc.cluster.local:8000"
-DEFAULT_SERVICE_CONFIG = '{"loadBalancingConfig": [{"round_robin":{}}]}'
-"""gRPC service config: round-robin over every address the DNS name resolves to (all pods
-of a headless Service), so load spreads over the replicas."""
+DEFAULT_ENDPOINT = "k8s://agenthost.flyte:8000"
+"""``k8s://<service>.<namespace>:<port>``: propeller's Kubernetes resolver, as Flyte's charts
+use for ``flyteconnector``."""
+
+AGENT_SERVICES = (
+    "flyteidl.service.AsyncAgentService",
+    "flyteidl.service.SyncAgentService",
+    "flyteidl.service.AgentMetadataService",
+)
+"""The services the ``connector-service`` plugin of Flyte 1.16 (and ``agent-service``) calls."""
+
+RETRY_POLICY: dict[str, Any] = {
+    "maxAttempts": 5,
+    "initialBackoff": "0.1s",
+    "maxBackoff": "1s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+"""Up to four retries within about 1.5 s: long enough to reach another replica during a
+rollout, short against propeller's per-RPC deadlines."""
+
+SERVICE_CONFIG: dict[str, Any] = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [
+        {"name": [{"service": name} for name in AGENT_SERVICES], "retryPolicy": RETRY_POLICY}
+    ],
+}
+
+
+def service_config(*, health_check: bool = False) -> str:
+    """The gRPC service config (JSON) for propeller: ``SERVICE_CONFIG``, plus client-side
+    health checking (``healthCheckConfig``) if asked: a client that supports it stops picking
+    a replica as soon as it reports ``NOT_SERVING``, before its GOAWAY."""
+    config = (
+        {**SERVICE_CONFIG, "healthCheckConfig": {"serviceName": ""}}
+        if health_check
+        else SERVICE_CONFIG
+    )
+    return json.dumps(config, separators=(",", ":"))
+
+
+DEFAULT_SERVICE_CONFIG = service_config()
+"""gRPC service config (JSON): round robin over every pod the endpoint resolves to, and
+retries of ``UNAVAILABLE`` on the agent services."""
 
 DEFAULT_TIMEOUTS: dict[str, str] = {
     "CreateTask": "30s",
@@ -57,6 +107,50 @@ BASE_PLUGINS: dict[str, str] = {
 }
 """Propeller's usual plugins, kept enabled next to the agent plugin."""
 
+
+@dataclass(frozen=True)
+class Polling:
+    """Propeller's status polling and rate limits for the agent plugin (``webApi``) and how
+    many of its tasks may run at once (``resourceConstraints``); ``None`` keeps propeller's
+    default (resync 30s, 10 QPS with bursts of 100 for reads and writes, 100 per project, 50
+    per project-domain namespace)."""
+
+    resync_interval: str | None = None
+    read_qps: int | None = None
+    read_burst: int | None = None
+    write_qps: int | None = None
+    write_burst: int | None = None
+    max_per_project: int | None = None
+    max_per_namespace: int | None = None
+
+    def section(self) -> dict[str, Any]:
+        """The keys to add to the plugin's section (empty if nothing was set)."""
+        web_api: dict[str, Any] = {}
+        if self.resync_interval is not None:
+            web_api["caching"] = {"resyncInterval": self.resync_interval}
+        for key, qps, burst in (
+            ("readRateLimiter", self.read_qps, self.read_burst),
+            ("writeRateLimiter", self.write_qps, self.write_burst),
+        ):
+            limiter = {k: v for k, v in (("qps", qps), ("burst", burst)) if v is not None}
+            if limiter:
+                web_api[key] = limiter
+        constraints = {
+            name: {"Value": value}
+            for name, value in (
+                ("ProjectScopeResourceConstraint", self.max_per_project),
+                ("NamespaceScopeResourceConstraint", self.max_per_namespace),
+            )
+            if value is not None
+        }
+        section: dict[str, Any] = {}
+        if web_api:
+            section["webApi"] = web_api
+        if constraints:
+            section["resourceConstraints"] = constraints
+        return section
+
+
 _DURATION = re.compile(r"^\d+(\.\d+)?(ns|us|ms|s|m|h)$")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf"}
@@ -65,7 +159,10 @@ _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan",
 def propeller_config(
     endpoint: Annotated[
         str,
-        typer.Option(help="gRPC target propeller dials (dns:/// balances over every pod)."),
+        typer.Option(
+            help="gRPC target propeller dials: k8s://SERVICE.NAMESPACE:PORT (propeller watches "
+            "the Service's endpoints) or dns:///HEADLESS-SERVICE:PORT.",
+        ),
     ] = DEFAULT_ENDPOINT,
     name: Annotated[
         Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
@@ -116,6 +213,54 @@ def propeller_config(
         Optional[list[str]],  # noqa: UP045
         typer.Option(envvar="AGENTHOST_MODULES", help="Extra modules to import as plugins."),
     ] = None,
+    resync_interval: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="How often propeller polls each running task with GetTask "
+            "(webApi.caching.resyncInterval; propeller's default 30s).",
+        ),
+    ] = None,
+    read_qps: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="GetTask calls per second over all tasks (webApi.readRateLimiter)."),
+    ] = None,
+    read_burst: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Burst of GetTask calls above --read-qps."),
+    ] = None,
+    write_qps: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="CreateTask/DeleteTask calls per second (webApi.writeRateLimiter).",
+        ),
+    ] = None,
+    write_burst: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Burst of CreateTask/DeleteTask calls above --write-qps."),
+    ] = None,
+    max_per_project: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="Tasks of these types running at once per project "
+            "(resourceConstraints.ProjectScopeResourceConstraint).",
+        ),
+    ] = None,
+    max_per_namespace: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="Tasks of these types running at once per project and domain "
+            "(resourceConstraints.NamespaceScopeResourceConstraint).",
+        ),
+    ] = None,
+    health_check: Annotated[
+        bool,
+        typer.Option(
+            "--health-check/--no-health-check",
+            help="Add client-side health checking to the service config (propeller then stops "
+            "calling a replica as soon as it reports NOT_SERVING; needs a propeller build "
+            "that links grpc-go's health package, e.g. flyte-binary).",
+        ),
+    ] = False,
 ) -> None:
     """Print the FlytePropeller configuration (YAML) that routes this host's task types to it."""
     from agenthost.plugins import load_plugins
@@ -139,6 +284,15 @@ def propeller_config(
         timeouts[rpc] = value
     if not _DURATION.match(default_timeout):
         fail(f"--default-timeout {default_timeout!r} must be a duration like 10s")
+    if resync_interval is not None and not _DURATION.match(resync_interval):
+        fail(f"--resync-interval {resync_interval!r} must be a duration like 60s")
+    polling = Polling(
+        resync_interval, read_qps, read_burst, write_qps, write_burst,
+        max_per_project, max_per_namespace,
+    )  # fmt: skip
+    for option, value in vars(polling).items():
+        if isinstance(value, int) and value < 1:
+            fail(f"--{option.replace('_', '-')} must be at least 1")
 
     result = load_plugins(
         allow=_names(allow) if allow else None, block=_names(block), modules=_names(modules)
@@ -162,6 +316,8 @@ def propeller_config(
         insecure=insecure,
         default_timeout=default_timeout,
         timeouts=timeouts,
+        polling=polling,
+        health_check=health_check,
     )
     keys = FLAVORS[flavor]
     header = [
@@ -194,6 +350,8 @@ def build_config(
     insecure: bool = True,
     default_timeout: str = "10s",
     timeouts: Mapping[str, str] = DEFAULT_TIMEOUTS,
+    polling: Polling | None = None,
+    health_check: bool = False,
 ) -> dict[str, Any]:
     """The configuration as plain data (see the module docstring for the keys)."""
     keys = FLAVORS[flavor]
@@ -201,7 +359,7 @@ def build_config(
     deployment = {
         "endpoint": endpoint,
         "insecure": insecure,
-        "defaultServiceConfig": DEFAULT_SERVICE_CONFIG,
+        "defaultServiceConfig": service_config(health_check=health_check),
         "defaultTimeout": default_timeout,
         "timeouts": dict(timeouts),
     }
@@ -215,6 +373,8 @@ def build_config(
             keys["deployments"]: {name: deployment},
             keys["routes"]: dict.fromkeys(task_types, name),
         }
+    if polling is not None:
+        section.update(polling.section())
     return {
         "tasks": {
             "task-plugins": {

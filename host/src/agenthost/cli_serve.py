@@ -2,7 +2,10 @@
 
 Every option can also be set through the environment variable named in its help
 (``AGENTHOST_PORT=9000``); list options (``--allow``, ``--block``, ``--modules``) take
-comma-separated values there.
+comma-separated values there. flytekit's ``pyflyte serve connector`` spellings work too:
+``--prometheus_port`` (``--metrics-port``), ``--worker`` (``--max-threads``), ``--timeout`` and
+repeated ``--modules``, and ``FLYTE_SDK_LOGGING_LEVEL``/``FLYTE_SDK_LOGGING_FORMAT`` apply when
+no agenthost log setting is given.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def serve(
     metrics_port: Annotated[
         int,
         typer.Option(
+            "--metrics-port",
+            "--prometheus_port",
             envvar="AGENTHOST_METRICS_PORT",
             help="Prometheus /metrics port; 0 disables metrics. With --workers N, one scrape "
             "here covers every worker.",
@@ -98,6 +103,8 @@ def serve(
     max_threads: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(
+            "--max-threads",
+            "--worker",
             envvar="AGENTHOST_MAX_THREADS",
             help="Size of the thread pool that runs blocking (def) agent methods; one agent "
             "may occupy all but one of its threads, so a hanging agent cannot starve the others.",
@@ -155,6 +162,30 @@ def serve(
             help="Seconds in-flight calls get to finish after SIGTERM/SIGINT.",
         ),
     ] = 15.0,
+    max_connection_age: Annotated[
+        float,
+        typer.Option(
+            envvar="AGENTHOST_MAX_CONNECTION_AGE",
+            help="Seconds after which a client connection is sent GOAWAY (clients reconnect, "
+            "possibly to a newer replica); 0 keeps connections forever.",
+        ),
+    ] = 300.0,
+    max_connection_age_grace: Annotated[
+        float,
+        typer.Option(
+            envvar="AGENTHOST_MAX_CONNECTION_AGE_GRACE",
+            help="Seconds calls on a connection past --max-connection-age get to finish "
+            "before it is closed.",
+        ),
+    ] = 300.0,
+    timeout: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_TIMEOUT",
+            help="Stop after this many seconds, as on SIGTERM (like `pyflyte serve --timeout`; "
+            "for tests).",
+        ),
+    ] = None,
     tls_cert: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(envvar="AGENTHOST_TLS_CERT", help="PEM server certificate (enables TLS)."),
@@ -171,12 +202,20 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[
-        str,
-        typer.Option(envvar="AGENTHOST_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
-    ] = "INFO",
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_LOG_LEVEL",
+            help="DEBUG, INFO, WARNING or ERROR; if unset, FLYTE_SDK_LOGGING_LEVEL (a number, "
+            "as flytekit reads it) or INFO.",
+        ),
+    ] = None,
     log_format: Annotated[
-        str, typer.Option(envvar="AGENTHOST_LOG_FORMAT", help="text or json.")
-    ] = "text",
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            envvar="AGENTHOST_LOG_FORMAT",
+            help="text or json; if unset, FLYTE_SDK_LOGGING_FORMAT or text.",
+        ),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -187,11 +226,12 @@ def serve(
 ) -> None:
     """Serve every loaded agent over gRPC until SIGTERM or SIGINT."""
     from agenthost.server.app import ServerConfig, run
+    from agenthost.server.logs import LogSettingError, resolve_log_settings
 
-    if log_format not in ("text", "json"):
-        raise typer.BadParameter("must be text or json", param_hint="--log-format")
-    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise typer.BadParameter("must be DEBUG, INFO, WARNING or ERROR", param_hint="--log-level")
+    try:
+        log_level, log_format = resolve_log_settings(log_level, log_format)
+    except LogSettingError as exc:
+        raise typer.BadParameter(exc.reason, param_hint=exc.option) from None
     config = ServerConfig(
         host=host,
         port=port,
@@ -213,10 +253,13 @@ def serve(
         max_connection_idle=max_connection_idle,
         max_pending_calls=max_pending_calls,
         grace_period=grace_period,
+        max_connection_age=max_connection_age,
+        max_connection_age_grace=max_connection_age_grace,
+        run_for=timeout,
         tls_cert=tls_cert,
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
-        log_level=log_level.upper(),
+        log_level=log_level,
         log_format=log_format,
         workers=workers,
     )

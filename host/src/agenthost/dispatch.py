@@ -54,7 +54,6 @@ from agenthost.agent import AgentBase, AsyncAgentBase, TaskCategory, implements
 from agenthost.connection import (
     EMPTY_CONNECTION,
     Connection,
-    has_current_connection,
     leaked_secret,
     using_connection,
 )
@@ -708,9 +707,9 @@ async def _invoke(
         return await method.fn(*args, **kwargs)
     if method.is_async_generator:
         return method.fn(*args, **kwargs)
-    call = functools.partial(method.fn, *args, **kwargs)
-    if has_current_connection():  # run_in_executor does not carry the context to the thread
-        call = functools.partial(contextvars.copy_context().run, call)
+    # The thread runs in a copy of this task's context: the call's connection
+    # (``current_connection``) and its log fields (``agenthost.server.logs``) go with it.
+    call = functools.partial(contextvars.copy_context().run, method.fn, *args, **kwargs)
     result = await run_in_share(thread_slots, call)
     if inspect.isawaitable(result):
         return await result
@@ -833,9 +832,7 @@ async def _log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskL
             iterator = iter(produced)
             done = object()
             while True:
-                step = functools.partial(next, iterator, done)
-                if has_current_connection():
-                    step = functools.partial(contextvars.copy_context().run, step)
+                step = functools.partial(contextvars.copy_context().run, next, iterator, done)
                 item = await run_in_share(entry.thread_slots, step)
                 if item is done:
                     break

@@ -45,19 +45,38 @@ def test_default_deployment_names_every_installed_task_type() -> None:
     section = data["plugins"]["connector-service"]
     assert set(section["supportedTaskTypes"]) == expected
     connector = section["defaultConnector"]
-    assert connector["endpoint"] == "dns:///agenthost.flyte.svc.cluster.local:8000"
+    assert connector["endpoint"] == "k8s://agenthost.flyte:8000"
     assert connector["insecure"] is True
     assert connector["defaultTimeout"] == "10s"
     assert set(connector["timeouts"]) == {"CreateTask", "GetTask", "DeleteTask", "ExecuteTaskSync"}
-    assert json.loads(connector["defaultServiceConfig"]) == {
-        "loadBalancingConfig": [{"round_robin": {}}]
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["loadBalancingConfig"] == [{"round_robin": {}}]
+    (method,) = service_config["methodConfig"]
+    assert {n["service"] for n in method["name"]} == {
+        "flyteidl.service.AsyncAgentService",
+        "flyteidl.service.SyncAgentService",
+        "flyteidl.service.AgentMetadataService",
     }
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert method["retryPolicy"]["maxAttempts"] >= 2
+    assert "webApi" not in section and "resourceConstraints" not in section
+    assert "healthCheckConfig" not in service_config
     plugins = data["tasks"]["task-plugins"]
     assert "connector-service" in plugins["enabled-plugins"]
     assert "container" in plugins["enabled-plugins"]
     routed = {t for t, p in plugins["default-for-task-types"].items() if p == "connector-service"}
     assert routed == expected
     assert text.startswith("# FlytePropeller configuration for agenthost")
+
+
+def test_health_check_adds_client_side_health_checking() -> None:
+    data, _ = config("--health-check")
+    connector = data["plugins"]["connector-service"]["defaultConnector"]
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["healthCheckConfig"] == {"serviceName": ""}
+    assert service_config["methodConfig"][0]["retryPolicy"]["retryableStatusCodes"] == [
+        "UNAVAILABLE"
+    ]
 
 
 def test_canary_deployment_serves_only_a_subset() -> None:
@@ -99,9 +118,29 @@ def test_agent_flavor_uses_the_older_key_names() -> None:
     assert "defaultAgent" in plain["plugins"]["agent-service"]
 
 
+def test_poll_rate_and_concurrency_keys_are_emitted_when_asked() -> None:
+    data, _ = config(
+        "--resync-interval", "2m", "--read-qps", "2", "--read-burst", "5",
+        "--write-qps", "1", "--max-per-project", "20", "--max-per-namespace", "10",
+    )  # fmt: skip
+    section = data["plugins"]["connector-service"]
+    assert section["webApi"] == {
+        "caching": {"resyncInterval": "2m"},
+        "readRateLimiter": {"qps": 2, "burst": 5},
+        "writeRateLimiter": {"qps": 1},
+    }
+    assert section["resourceConstraints"] == {
+        "ProjectScopeResourceConstraint": {"Value": 20},
+        "NamespaceScopeResourceConstraint": {"Value": 10},
+    }
+    assert "defaultConnector" in section
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (("--resync-interval", "soon"), "--resync-interval 'soon' must be a duration"),
+        (("--read-qps", "0"), "--read-qps must be at least 1"),
         (("--only", "nope"), "--only names task types not served here: nope"),
         (("--flavor", "flytekit"), "--flavor must be one of connector, agent"),
         (("--timeout", "GetTask"), "must be RPC=DURATION"),

@@ -1,5 +1,9 @@
 """SIGTERM while calls are in flight: every call the server accepted completes, every other
-call gets UNAVAILABLE without having started, and the server exits 0 within its grace period.
+call is refused without having started, and the server exits 0 within its grace period.
+
+The server sends GOAWAY and closes its port at SIGTERM, so a late call normally fails to
+connect (``UNAVAILABLE``); one that reached gRPC in the same instant as its shutdown is cancelled
+by gRPC core before any handler sees it (``CANCELLED``). Both are refusals: no agent code ran.
 
 ``SteadyAgent`` (task type ``fault_steady``) writes ``start-<tag>`` and ``end-<tag>`` markers,
 so a call cut mid-way shows as a start marker without an end marker."""
@@ -26,6 +30,7 @@ class ShutdownFigures:
     late: int = 0
     completed: int = 0
     refused_unstarted: int = 0
+    cancelled_in_shutdown_race: int = 0
     cut_mid_way: list[str] = field(default_factory=list)
     other_errors: list[str] = field(default_factory=list)
     exit_code: int | None = None
@@ -64,8 +69,12 @@ def sigterm_under_load(
         try:
             future.result(timeout=grace + 30)
         except grpc.RpcError as error:
+            late = tag.startswith("late-")
             if error.code() == grpc.StatusCode.UNAVAILABLE and not started():
                 figures.refused_unstarted += 1
+            elif late and error.code() == grpc.StatusCode.CANCELLED and not started():
+                figures.refused_unstarted += 1
+                figures.cancelled_in_shutdown_race += 1
             elif started() and not ended():
                 figures.cut_mid_way.append(f"{tag}: {error.code().name}")
             else:

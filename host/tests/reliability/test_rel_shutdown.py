@@ -17,6 +17,7 @@ def test_sigterm_with_64_calls_in_flight(markers: Path) -> None:
     record("shutdown", "calls sent after SIGTERM", figures.late)
     record("shutdown", "completed", figures.completed)
     record("shutdown", "refused before starting", figures.refused_unstarted)
+    record("shutdown", "of which CANCELLED by gRPC", figures.cancelled_in_shutdown_race)
     record("shutdown", "cut mid-way", len(figures.cut_mid_way))
     record("shutdown", "exit code / seconds", f"{figures.exit_code} / {figures.exit_seconds:.1f}")
     assert figures.cut_mid_way == []

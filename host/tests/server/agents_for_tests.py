@@ -7,6 +7,7 @@ Marker files (``AGENTHOST_TEST_MARKERS`` directory) let tests see what agent cod
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -128,12 +129,14 @@ class BlockingAgent(AsyncAgentBase):
 
 
 class FailingAgent(AsyncAgentBase):
-    """Async agent whose create raises (with a path and a secret in the message)."""
+    """Async agent whose create logs a warning and raises (with a path and a secret in the
+    message)."""
 
     def __init__(self) -> None:
         super().__init__("failing", JobMeta, name="FailingAgent")
 
     def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
+        logging.getLogger("agents_for_tests").warning("FailingAgent fails on purpose")
         secret = agenthost.get_secret("test_token", default="")
         raise ValueError(f"boom at {agenthost.__file__} token={secret}\nsecond line of detail")
 

@@ -36,7 +36,7 @@ def test_calls_are_counted_with_their_labels() -> None:
     create_labels = (("operation", "create"), ("task_type", "bq"))
     assert got[("flyte_connector_requests_success_total", get_labels)] == 3
     assert got[("flyte_connector_requests_success_total", create_labels)] == 1
-    failed = (("error_code", "INVALID_ARGUMENT"), *create_labels)
+    failed = (("error_code", "400"), ("grpc_code", "INVALID_ARGUMENT"), *create_labels)
     assert got[("flyte_connector_requests_failure_total", failed)] == 1
     assert got[("flyte_connector_request_latency_seconds_count", get_labels)] == 3
     assert got[("flyte_connector_request_latency_seconds_sum", get_labels)] == 0.75
@@ -77,3 +77,24 @@ def test_plugin_failures_and_process_metrics_are_exported() -> None:
     got = samples(metrics)
     assert got[("agenthost_plugin_load_failures", (("plugin", "agent-broken"),))] == 1
     assert any(name == "process_resident_memory_bytes" for name, _ in got)
+
+
+def test_error_code_is_flytekits_http_code_and_grpc_code_the_status() -> None:
+    metrics = Metrics()
+    create = metrics.operation("create")
+    create.failure("unknown", "NOT_FOUND", 0.1)
+    create.failure("bq", "INTERNAL", 0.1)
+    create.failure("bq", "RESOURCE_EXHAUSTED", 0.1)
+    got = samples(metrics)
+    name = "flyte_connector_requests_failure_total"
+    # flytekit's server on Python 3.11: "404" for an unknown task type, "500" for the rest.
+    for task_type, http, grpc_code in (
+        ("unknown", "404", "NOT_FOUND"),
+        ("bq", "500", "INTERNAL"),
+        ("bq", "429", "RESOURCE_EXHAUSTED"),
+    ):
+        labels = (
+            ("error_code", http), ("grpc_code", grpc_code),
+            ("operation", "create"), ("task_type", task_type),
+        )  # fmt: skip
+        assert got[(name, labels)] == 1

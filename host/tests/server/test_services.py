@@ -473,8 +473,9 @@ def test_metrics_counters_move(server: RunningServer, metrics_port: int) -> None
     assert _sample(after, ok, task_type="fast_async", operation="create") == (
         _sample(before, ok, task_type="fast_async", operation="create") + 1
     )
-    assert _sample(after, bad, task_type="failing", operation="create", error_code="INTERNAL") == (
-        _sample(before, bad, task_type="failing", operation="create", error_code="INTERNAL") + 1
+    failed = {"task_type": "failing", "operation": "create", "error_code": "500"}
+    assert _sample(after, bad, **failed, grpc_code="INTERNAL") == (
+        _sample(before, bad, **failed, grpc_code="INTERNAL") + 1
     )
     assert "flyte_connector_request_latency_seconds_count" in after
     assert "flyte_connector_input_literal_bytes_count" in after

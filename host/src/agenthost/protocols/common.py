@@ -1,19 +1,20 @@
-"""What every protocol adapter shares: admission and draining, metrics, parsing request bytes
-and mapping exceptions to gRPC status codes.
+"""What every protocol adapter shares: metrics, call logging, parsing request bytes and
+mapping exceptions to gRPC status codes.
 
 Handlers work on raw request bytes (no grpcio deserializer) and parse them here, so bytes
 that are not the request message give ``INVALID_ARGUMENT`` rather than grpcio's ``INTERNAL``.
 Responses are serialized by the adapter too.
+
+Every request is bound as the current call (``agenthost.server.logs.bind_call``) while it is
+handled, so every log record about it names the Flyte execution it is for. Shutdown is gRPC's
+own (see ``agenthost.server.app``): every call the server has received runs to its end within
+the grace period.
 
 Agent calls are admitted by ``agenthost.server.admission``: counted against
 ``--max-concurrent-rpcs`` (health and metadata calls never are), and their request messages are
 read with ``read``/``read_request`` only after reserving request-bytes budget, held until the
 call ends. So adapters serve unary agent RPCs as stream-unary handlers (the same frames on the
 wire) and pass ``data=None`` to ``_unary``; metadata RPCs stay unary, outside both limits.
-
-Draining (``drain``, on SIGTERM): calls that arrive from then on get ``UNAVAILABLE`` before
-anything runs (clients retry those safely, e.g. on another replica), while the calls already
-admitted finish; gRPC's own shutdown would answer late calls with an ambiguous ``CANCELLED``.
 """
 
 from __future__ import annotations
@@ -32,12 +33,10 @@ from google.protobuf.message import DecodeError, Message
 from agenthost.dispatch import Dispatcher
 from agenthost.errors import InvalidRequestError
 from agenthost.server.admission import Admission, ConcurrencyLimitError
+from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
 from agenthost.server.status import classify, log_failure
-
-DRAINING_DETAILS = "agenthost is shutting down; retry the call (on another replica)"
-"""Details of the ``UNAVAILABLE`` answer to calls that arrive while the server drains."""
 
 OPERATIONS = (
     "create",
@@ -78,8 +77,8 @@ def parse(message_type: type[M], data: bytes) -> M:
 
 
 class ServiceBase:
-    """One protocol's RPCs over a ``Dispatcher``: admission, draining, metrics, logging and
-    error mapping. Adapters subclass it and add their handlers."""
+    """One protocol's RPCs over a ``Dispatcher``: metrics, logging and error mapping.
+    Adapters subclass it and add their handlers."""
 
     def __init__(
         self,
@@ -98,38 +97,10 @@ class ServiceBase:
             name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
         }
         self._debug = logger.isEnabledFor(logging.DEBUG)
-        self.draining = False
-        self.active = 0
-        self._idle: asyncio.Event | None = None
 
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
         raise NotImplementedError
-
-    # -- draining -------------------------------------------------------------------------
-
-    async def drain(self, timeout: float) -> bool:
-        """Refuse new calls with ``UNAVAILABLE`` and wait up to ``timeout`` seconds for the
-        admitted ones to finish; True if they all did."""
-        self.draining = True
-        if self.active == 0:
-            return True
-        self._idle = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
-
-    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
-        if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
-        self.active += 1
-
-    def _release(self) -> None:
-        self.active -= 1
-        if self.active == 0 and self._idle is not None:
-            self._idle.set()
 
     # -- common path ----------------------------------------------------------------------
 
@@ -154,15 +125,13 @@ class ServiceBase:
         the request-bytes budget, by ``first`` (for a stream) or ``read_request``, and the
         bytes it holds are given back at the end; agent RPCs should be served this way (as
         stream-unary handlers), since bytes grpc already read escape the budget."""
-        if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_DETAILS)
-        self.active += 1
         start = _perf()
         recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
         held: list[int] | None = None
+        bound = None
         try:
             if operation not in METADATA_OPERATIONS:
                 self.admission.enter()
@@ -175,6 +144,7 @@ class ServiceBase:
                     request = await self.read_request(context, message_type)
             else:
                 request = parse(message_type, data)
+            bound = bind_call(request)
             task_type = task_type_of(request)
             if task_type not in self._known_types:
                 task_type = UNKNOWN_TASK_TYPE
@@ -196,7 +166,8 @@ class ServiceBase:
                 self.admission.leave()
             if recorder is not None:
                 recorder.in_flight -= 1
-            self._release()
+            if bound is not None:
+                unbind_call(bound)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
@@ -244,22 +215,18 @@ class ServiceBase:
     async def _admitted(
         self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
     ) -> AsyncIterator[bytes]:
-        """Stream ``items`` as one admitted agent call (counted for graceful shutdown and
-        against ``--max-concurrent-rpcs``)."""
-        await self._admit(context)
+        """Stream ``items`` as one agent call counted against ``--max-concurrent-rpcs``,
+        closing them when the call ends however it ends."""
         try:
-            try:
-                self.admission.enter()
-            except ConcurrencyLimitError as exc:
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-            try:
-                async with contextlib.aclosing(items) as stream:
-                    async for item in stream:
-                        yield item
-            finally:
-                self.admission.leave()
+            self.admission.enter()
+        except ConcurrencyLimitError as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        try:
+            async with contextlib.aclosing(items) as stream:
+                async for item in stream:
+                    yield item
         finally:
-            self._release()
+            self.admission.leave()
 
     async def _streamed(
         self,
@@ -276,8 +243,10 @@ class ServiceBase:
         recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
+        bound = None
         try:
             request = parse(message_type, data)
+            bound = bind_call(request)
             task_type = self._label(task_type_of(request))
             async for item in produce(request):
                 yield item
@@ -291,6 +260,9 @@ class ServiceBase:
         finally:
             if recorder is not None:
                 recorder.in_flight -= 1
+            if bound is not None:
+                with contextlib.suppress(ValueError):  # the stream was closed from elsewhere
+                    unbind_call(bound)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
 

@@ -4,10 +4,14 @@ expose metrics, and shut down gracefully on SIGTERM/SIGINT.
 A watchdog (``agenthost.server.watchdog``) logs event-loop stalls of
 ``loop_block_threshold`` seconds or more, naming the agent call that caused them.
 
-Shutdown: new agent calls get ``UNAVAILABLE`` (see ``AgentServices.drain``), the health
-status of every service flips to ``NOT_SERVING``, in-flight calls get ``grace_period`` seconds
-to finish, then the gRPC server stops, every agent's optional ``aclose()`` runs (see
-``Dispatcher.aclose``) and the process exits 0.
+Shutdown (SIGTERM/SIGINT): the health status of every service flips to ``NOT_SERVING`` and,
+``SHUTDOWN_SETTLE`` seconds later, gRPC's graceful shutdown starts: the listening socket closes
+and every connection gets an HTTP/2 GOAWAY, so round-robin clients stop picking this replica
+(streams opened after the GOAWAY are refused at the HTTP/2 level and retried transparently
+elsewhere). Calls in flight get ``grace_period`` seconds to finish; then every agent's optional
+``aclose()`` runs (see ``Dispatcher.aclose``) and the process exits 0. gRPC core cancels a
+call that reaches it after its shutdown started but before the client read the GOAWAY; nothing
+in grpcio sends a GOAWAY without that shutdown.
 """
 
 from __future__ import annotations
@@ -40,6 +44,15 @@ SERVING_PREFIX = "agenthost serving on"
 """Start of the line printed (and flushed) once the server accepts calls."""
 
 AGENT_THREAD_PREFIX = "agenthost-agent"
+SHUTDOWN_SETTLE = 0.1
+"""Seconds between SIGTERM and the start of gRPC's shutdown (see ``serve_async``)."""
+DEFAULT_MAX_CONNECTION_AGE = 300.0
+"""Seconds before a client connection gets GOAWAY: after a scale-out, clients that keep one
+connection per address (``dns:///``, a ClusterIP Service) spread onto the new replicas within
+minutes, for one reconnect per client every five minutes."""
+DEFAULT_MAX_CONNECTION_AGE_GRACE = 300.0
+"""Seconds calls on an aged connection get to finish: the longest deadline
+``agenthost propeller-config`` gives propeller (``ExecuteTaskSync``), so no call is cut."""
 
 
 @dataclass
@@ -66,6 +79,9 @@ class ServerConfig:
     max_connection_idle: float = DEFAULT_MAX_CONNECTION_IDLE
     max_pending_calls: int = DEFAULT_MAX_PENDING_CALLS
     grace_period: float = 15.0
+    max_connection_age: float = DEFAULT_MAX_CONNECTION_AGE
+    max_connection_age_grace: float = DEFAULT_MAX_CONNECTION_AGE_GRACE
+    run_for: float | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
@@ -101,8 +117,11 @@ class ServerConfig:
                 problems.append(f"--{name.replace('_', '-')} {path}: no such file")
         if self.workers < 1:
             problems.append("--workers must be at least 1")
-        if self.grace_period < 0:
-            problems.append("--grace-period must not be negative")
+        for name in ("grace_period", "max_connection_age", "max_connection_age_grace"):
+            if getattr(self, name) < 0:
+                problems.append(f"--{name.replace('_', '-')} must not be negative")
+        if self.run_for is not None and self.run_for <= 0:
+            problems.append("--timeout must be positive")
         for name in ("read_timeout", "handshake_timeout"):
             if getattr(self, name) <= 0:
                 problems.append(f"--{name.replace('_', '-')} must be positive")
@@ -277,7 +296,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         handshake_timeout=config.handshake_timeout,
         max_connection_idle=config.max_connection_idle,
         max_pending_calls=config.max_pending_calls,
-    )
+    ) + _connection_age_options(config)
     # --max-concurrent-rpcs is enforced by ``admission`` for agent calls only, never by grpc,
     # whose limit would also refuse health checks and metadata calls.
     server = grpc.aio.server(options=options)
@@ -331,17 +350,18 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     watcher = None
     if parent_pid is not None:
         watcher = asyncio.create_task(_watch_parent(parent_pid, stop))
+    if config.run_for is not None and config.worker_index is None:
+        loop.call_later(config.run_for, stop.set)
     await stop.wait()
     if watcher is not None:
         watcher.cancel()
 
     logger.info("shutting down: grace period %.1f s", config.grace_period)
-    began = loop.time()
-    services.draining = True  # refuse new calls from now on
-    draining = asyncio.ensure_future(services.drain(config.grace_period))
     await health_servicer.enter_graceful_shutdown()
-    await draining
-    await server.stop(max(0.0, config.grace_period - (loop.time() - began)))
+    # gRPC cancels the calls it has received but not yet handed to this loop when its shutdown
+    # starts: give the loop a moment to take them (they then run like any other call).
+    await asyncio.sleep(SHUTDOWN_SETTLE)
+    await server.stop(config.grace_period)
     if health_server is not None:
         await health_server.stop(0)
     await dispatcher.aclose()
@@ -353,6 +373,16 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         watchdog.stop()
     logger.info("stopped")
     return 0
+
+
+def _connection_age_options(config: ServerConfig) -> list[tuple[str, int]]:
+    """gRPC server options for ``--max-connection-age`` (none when it is 0)."""
+    if config.max_connection_age <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", int(config.max_connection_age * 1000)),
+        ("grpc.max_connection_age_grace_ms", int(config.max_connection_age_grace * 1000)),
+    ]
 
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:

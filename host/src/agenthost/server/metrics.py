@@ -1,6 +1,7 @@
 """Prometheus metrics, named like flytekit's connector server so existing dashboards work:
 ``flyte_connector_requests_success_total``, ``flyte_connector_requests_failure_total``
-(with ``error_code``), ``flyte_connector_request_latency_seconds``,
+(``error_code`` holds an HTTP-style code as flytekit's server writes it on Python 3.11, ``"404"``
+or ``"500"``, and ``grpc_code`` the gRPC status name), ``flyte_connector_request_latency_seconds``,
 ``flyte_connector_input_literal_bytes``; plus ``agenthost_requests_in_flight`` and
 ``agenthost_plugin_load_failures``. Labels: ``task_type`` and ``operation``. The standard
 ``process_*`` metrics (resident memory, CPU, open file descriptors) are exported too, so a
@@ -24,6 +25,37 @@ SUCCESS = f"{PREFIX}requests_success"
 FAILURE = f"{PREFIX}requests_failure"
 INPUT_BYTES = f"{PREFIX}input_literal_bytes"
 IN_FLIGHT = "agenthost_requests_in_flight"
+
+HTTP_CODES: dict[str, str] = {
+    "CANCELLED": "499",
+    "UNKNOWN": "500",
+    "INVALID_ARGUMENT": "400",
+    "DEADLINE_EXCEEDED": "504",
+    "NOT_FOUND": "404",
+    "ALREADY_EXISTS": "409",
+    "PERMISSION_DENIED": "403",
+    "RESOURCE_EXHAUSTED": "429",
+    "FAILED_PRECONDITION": "400",
+    "ABORTED": "409",
+    "OUT_OF_RANGE": "400",
+    "UNIMPLEMENTED": "501",
+    "INTERNAL": "500",
+    "UNAVAILABLE": "503",
+    "DATA_LOSS": "500",
+    "UNAUTHENTICATED": "401",
+}
+"""The ``error_code`` label for each gRPC status: flytekit's server counts an unknown task type
+as ``404`` and every other failure as ``500`` (``HTTPStatus``, written as its number on Python
+3.11); the other statuses take the HTTP code gRPC's own HTTP mapping gives them."""
+
+FAILURE_LABELS = ("task_type", "operation", "error_code", "grpc_code")
+"""Labels of ``flyte_connector_requests_failure_total``."""
+
+
+def failure_codes(code: str) -> tuple[str, str]:
+    """The ``error_code`` and ``grpc_code`` label values of a call that failed with the gRPC
+    status named ``code``."""
+    return HTTP_CODES.get(code, "500"), code
 
 
 class _Series:
@@ -150,7 +182,7 @@ class _CallCollector:
         failure = CounterMetricFamily(
             FAILURE,
             "Total number of failed requests",
-            labels=["task_type", "operation", "error_code"],
+            labels=list(FAILURE_LABELS),
         )
         latency = SummaryMetricFamily(
             LATENCY, "Time spent processing agent requests", labels=["task_type", "operation"]
@@ -162,7 +194,8 @@ class _CallCollector:
                     success.add_metric([task_type, op.name], calls.succeeded, created=calls.created)
                 latency.add_metric([task_type, op.name], calls.count, calls.total)
             for (task_type, code), series in op._failures.copy().items():
-                failure.add_metric([task_type, op.name, code], series.count, created=series.created)
+                labels = [task_type, op.name, *failure_codes(code)]
+                failure.add_metric(labels, series.count, created=series.created)
             in_flight.add_metric([op.name], op.in_flight)
         sizes = SummaryMetricFamily(INPUT_BYTES, "Size of input literals", labels=["task_type"])
         for task_type, series in self._metrics._input_bytes.copy().items():

@@ -28,12 +28,14 @@ from typing import Any
 
 from agenthost.server.metrics import (
     FAILURE,
+    FAILURE_LABELS,
     IN_FLIGHT,
     INPUT_BYTES,
     LATENCY,
     SUCCESS,
     Metrics,
     OperationMetrics,
+    failure_codes,
 )
 
 DIRECTORY_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -88,7 +90,7 @@ class _SharedOperation(OperationMetrics):
 
     def failure(self, task_type: str, code: str, seconds: float) -> None:
         """Count a failed call (by status code name) and its latency."""
-        self._failure.labels(task_type, self.name, code).inc()
+        self._failure.labels(task_type, self.name, *failure_codes(code)).inc()
         self._series(task_type)[1].observe(seconds)
 
 
@@ -110,7 +112,7 @@ class SharedMetrics(Metrics):
         self._families: dict[str, Any] = {
             SUCCESS: Counter(SUCCESS, "Total number of successful requests", labels, registry=None),
             FAILURE: Counter(
-                FAILURE, "Total number of failed requests", [*labels, "error_code"], registry=None
+                FAILURE, "Total number of failed requests", FAILURE_LABELS, registry=None
             ),
             LATENCY: Summary(
                 LATENCY, "Time spent processing agent requests", labels, registry=None

@@ -3,7 +3,6 @@ working."""
 
 from agenthost.protocols.v1.services import (
     ASYNC_SERVICE,
-    DRAINING_DETAILS,
     METADATA_SERVICE,
     OPERATIONS,
     SERVICE_NAMES,
@@ -15,7 +14,6 @@ from agenthost.protocols.v1.services import (
 
 __all__ = [
     "ASYNC_SERVICE",
-    "DRAINING_DETAILS",
     "METADATA_SERVICE",
     "OPERATIONS",
     "SERVICE_NAMES",

@@ -5,8 +5,9 @@ the port first (if ``--port 0``), starts each worker with
 ``python -m agenthost.server.workers`` and the configuration in ``AGENTHOST_WORKER_CONFIG``,
 prints ``agenthost serving on HOST:PORT`` once every worker is serving, restarts a worker that
 exits unexpectedly (with a growing back-off if it keeps crashing at start), forwards
-SIGTERM/SIGINT to the workers and exits 0 once they have all stopped. A worker stops by itself
-if its supervisor disappears.
+SIGTERM/SIGINT to the workers one after another (``STOP_STAGGER`` apart; workers run in their
+own session, so only the supervisor signals them) and exits 0 once they have all stopped, or
+after ``--timeout``. A worker stops by itself if its supervisor disappears.
 
 Metrics: the supervisor alone serves ``--metrics-port``; the workers record into a private
 directory of multiprocess files that it merges at every scrape (``metrics_shared``). The
@@ -39,6 +40,11 @@ CONFIG_ENV = "AGENTHOST_WORKER_CONFIG"
 
 MAX_BACKOFF = 10.0
 STARTUP_FAILURES_BEFORE_GIVING_UP = 5
+STOP_STAGGER = 0.25
+"""Seconds between stopping one worker and the next. A stopping worker sends its clients
+away (GOAWAY); they reconnect to a sibling on the same port, and must be fully connected there
+before the sibling stops in turn: gRPC cancels calls on a connection that is still being set
+up when its server stops."""
 
 logger = logging.getLogger("agenthost.server.workers")
 
@@ -112,6 +118,9 @@ class _Worker:
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
+            # Signals come from the supervisor only, in the order it chooses (``_stop_all``),
+            # even when the whole process group of the supervisor is signalled.
+            start_new_session=True,
         )
         self.started_at = time.monotonic()
         assert self.process.stdout is not None
@@ -205,9 +214,6 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
 
     def on_signal(signum: int, frame: Any) -> None:
         stopping.set()
-        for worker in workers:
-            if worker.process is not None and worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -216,7 +222,10 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
 
     announced = False
     restart_at: dict[int, float] = {}
+    stop_at = time.monotonic() + config.run_for if config.run_for is not None else None
     while not stopping.is_set():
+        if stop_at is not None and time.monotonic() >= stop_at:
+            break
         if not announced and all(w.ready.is_set() for w in workers):
             print(f"{SERVING_PREFIX} {config.host}:{config.port}", flush=True)
             announced = True
@@ -232,7 +241,7 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
                 worker.quick_failures = worker.quick_failures + 1 if quick else 0
                 if not announced and worker.quick_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
                     logger.error("worker %d keeps failing at start; giving up", worker.index)
-                    on_signal(signal.SIGTERM, None)
+                    _stop_all(workers)
                     _wait_all(workers, config.grace_period)
                     return 1
                 delay = min(MAX_BACKOFF, 0.1 * 2**worker.quick_failures) if quick else 0.0
@@ -250,8 +259,18 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
                     metrics.forget(worker.index)
                 worker.start()
         stopping.wait(0.1)
+    _stop_all(workers)
     _wait_all(workers, config.grace_period)
     return 0
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    """SIGTERM the live workers one after another, ``STOP_STAGGER`` seconds apart."""
+    live = [w.process for w in workers if w.process is not None and w.process.poll() is None]
+    for position, process in enumerate(live):
+        if position:
+            time.sleep(STOP_STAGGER)
+        process.send_signal(signal.SIGTERM)
 
 
 def _wait_all(workers: list[_Worker], grace_period: float) -> None:

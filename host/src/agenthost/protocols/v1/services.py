@@ -1,6 +1,6 @@
 """The flyteidl v1 agent services (``AsyncAgentService``, ``SyncAgentService``,
-``AgentMetadataService``) as ``grpc.aio`` generic handlers over a ``Dispatcher``; admission,
-draining, metrics and error mapping come from ``agenthost.protocols.common``.
+``AgentMetadataService``) as ``grpc.aio`` generic handlers over a ``Dispatcher``; metrics,
+call logging and error mapping come from ``agenthost.protocols.common``.
 
 ``ExecuteTaskSync`` follows propeller's stream: the first request carries ``header``, the
 second carries ``inputs`` (a second request with no part counts as empty inputs); the single
@@ -25,7 +25,6 @@ from flyteidl.admin import agent_pb2
 
 from agenthost.errors import InvalidRequestError
 from agenthost.protocols.common import (
-    DRAINING_DETAILS,
     OPERATIONS,
     UNKNOWN_TASK_TYPE,
     ServiceBase,
@@ -43,7 +42,6 @@ SERVICE_NAMES = (ASYNC_SERVICE, SYNC_SERVICE, METADATA_SERVICE)
 
 __all__ = [
     "ASYNC_SERVICE",
-    "DRAINING_DETAILS",
     "METADATA_SERVICE",
     "OPERATIONS",
     "SERVICE_NAMES",
