@@ -139,6 +139,14 @@ async def per_call_us(fn: Any, seconds: float) -> float:
     return best
 
 
+async def measure(suites: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Microseconds per call of every RPC of every suite (``per_call_us``)."""
+    return {
+        suite: {rpc: round(await per_call_us(fn, seconds), 1) for rpc, fn in calls.items()}
+        for suite, calls in suites.items()
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=0.3)
@@ -156,11 +164,7 @@ async def main() -> None:
         suites[f"agenthost {args.agents} agents"] = agenthost_calls(
             build_services(base + many, True)
         )
-    out = {
-        suite: {rpc: round(await per_call_us(fn, args.seconds), 1) for rpc, fn in calls.items()}
-        for suite, calls in suites.items()
-    }
-    print(json.dumps(out, indent=1))
+    print(json.dumps(await measure(suites, args.seconds), indent=1))
 
 
 if __name__ == "__main__":

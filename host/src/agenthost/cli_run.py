@@ -90,6 +90,13 @@ def run(
             help="Run against the agent service at HOST:PORT instead of in-process.",
         ),
     ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="Protocol to talk to --endpoint: v1 (flyteidl agent services, as Flyte 1 "
+            "propeller) or v2 (flyteidl2 connector services, as the Flyte 2 executor).",
+        ),
+    ] = "v1",
     insecure: Annotated[
         Optional[bool],  # noqa: UP045
         typer.Option(
@@ -173,6 +180,7 @@ def run(
             input_values=input_values or [],
             inputs_json=inputs_json,
             endpoint=endpoint,
+            protocol=protocol,
             insecure=insecure,
             tls=(tls_ca, tls_cert, tls_key, tls_server_name),
             plugins=(allow, block, modules),
@@ -199,6 +207,8 @@ def _run(err: Console, **opts: Any) -> int:
         TemplateError,
     )
 
+    if opts["protocol"] not in ("v1", "v2"):
+        raise UsageError(f"--protocol must be v1 or v2, not {opts['protocol']!r}")
     if opts["output"] not in ("json", "table"):
         raise UsageError("--output must be json or table")
     if opts["max_poll_interval"] <= 0:
@@ -347,8 +357,9 @@ def _local_factory(opts: dict[str, Any], template: Any) -> Any:
 
 
 def _remote_factory(opts: dict[str, Any]) -> Any:
-    from agenthost.runner import RemoteBackend
+    from agenthost.runner import RemoteBackend, RemoteConnectorBackend
 
+    backend = RemoteConnectorBackend if opts["protocol"] == "v2" else RemoteBackend
     endpoint: str = opts["endpoint"]
     tls_ca, tls_cert, tls_key, server_name = opts["tls"]
     if ":" not in endpoint.rsplit("]", 1)[-1]:
@@ -378,7 +389,7 @@ def _remote_factory(opts: dict[str, Any]) -> Any:
             private_key=read(tls_key, "client-key"),
             certificate_chain=read(tls_cert, "client-cert"),
         )
-    return lambda: RemoteBackend(
+    return lambda: backend(
         endpoint, credentials, server_name=server_name, rpc_timeout=opts["rpc_timeout"]
     )
 

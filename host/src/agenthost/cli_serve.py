@@ -216,6 +216,14 @@ def serve(
             help="text or json; if unset, FLYTE_SDK_LOGGING_FORMAT or text.",
         ),
     ] = None,
+    protocols: Annotated[
+        str,
+        typer.Option(
+            envvar="AGENTHOST_PROTOCOLS",
+            help="Protocols served on the port, comma-separated: v1 (flyteidl agent services, "
+            "Flyte 1), v2 (flyteidl2 connector services, Flyte 2), or both.",
+        ),
+    ] = "v1,v2",
     workers: Annotated[
         int,
         typer.Option(
@@ -262,5 +270,6 @@ def serve(
         log_level=log_level,
         log_format=log_format,
         workers=workers,
+        protocols=tuple(_names([protocols])),
     )
     raise typer.Exit(run(config))

@@ -70,6 +70,16 @@ def current_connection() -> Connection:
     return _current.get()
 
 
+def set_current_connection(connection: Connection) -> contextvars.Token[Connection]:
+    """Make ``connection`` the current one; give the token to ``reset_current_connection``."""
+    return _current.set(connection)
+
+
+def reset_current_connection(token: contextvars.Token[Connection]) -> None:
+    """Undo the ``set_current_connection`` that returned ``token``."""
+    _current.reset(token)
+
+
 @contextmanager
 def using_connection(connection: Connection | None) -> Iterator[None]:
     """Make ``connection`` the current one for the duration of the block (the host wraps each

@@ -55,6 +55,8 @@ from agenthost.connection import (
     EMPTY_CONNECTION,
     Connection,
     leaked_secret,
+    reset_current_connection,
+    set_current_connection,
     using_connection,
 )
 from agenthost.errors import (
@@ -620,21 +622,13 @@ class Dispatcher:
         candidates: dict[str, Any],
         connection: Connection | None = None,
     ) -> Any:
+        connection_token = None
         if connection is not None or method.takes_connection:
-            with using_connection(connection):
-                kwargs = method.call_keywords(candidates, connection)
-                return await self._call_with(entry, operation, method, args, kwargs)
-        kwargs = candidates if method.accepted is None else method.keywords(candidates)
-        return await self._call_with(entry, operation, method, args, kwargs)
-
-    async def _call_with(
-        self,
-        entry: AgentEntry,
-        operation: str,
-        method: _Method,
-        args: Sequence[Any],
-        kwargs: dict[str, Any],
-    ) -> Any:
+            kwargs = method.call_keywords(candidates, connection)
+            if connection is not None:
+                connection_token = set_current_connection(connection)
+        else:
+            kwargs = candidates if method.accepted is None else method.keywords(candidates)
         semaphore = entry.semaphore
         # Blocking work an async method hands to run_blocking counts against this agent.
         token = current_thread_slots.set(entry.thread_slots)
@@ -651,6 +645,8 @@ class Dispatcher:
             raise AgentCallError(entry.name, operation, exc) from exc
         finally:
             current_thread_slots.reset(token)
+            if connection_token is not None:
+                reset_current_connection(connection_token)
 
     def resource_to_proto(
         self,

@@ -339,6 +339,70 @@ class RemoteBackend:
         await self.channel.close(None)
 
 
+class RemoteConnectorBackend(RemoteBackend):
+    """Calls a Flyte 2 connector service (``flyteidl2.connector.AsyncConnectorService``) over
+    gRPC, as the Flyte 2 executor does: inputs as a NamedLiteral list, no sync service (a sync
+    agent runs in ``CreateTask`` and ``GetTask`` returns its result)."""
+
+    SERVICE = "/flyteidl2.connector.AsyncConnectorService/"
+
+    def __init__(self, address: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(address, *args, **kwargs)
+        from agenthost.protocols.v2 import wire
+
+        self.wire = wire
+        calls = {
+            "CreateTask": agent_pb2.CreateTaskResponse,
+            "GetTask": agent_pb2.GetTaskResponse,
+            "DeleteTask": agent_pb2.DeleteTaskResponse,
+        }
+        # v2 responses parse as these v1 messages (the same fields on the wire).
+        self.calls = {
+            name: self.channel.unary_unary(
+                self.SERVICE + name,
+                request_serializer=_serialize,
+                response_deserializer=response.FromString,
+            )
+            for name, response in calls.items()
+        }
+
+    async def is_sync(self, template: tasks_pb2.TaskTemplate) -> bool:
+        """Always False: v2 runs sync agents through ``CreateTask``."""
+        return False
+
+    async def create(
+        self, template: tasks_pb2.TaskTemplate, inputs: literals_pb2.LiteralMap
+    ) -> bytes:
+        """See ``Backend``."""
+        request = self.wire.CreateTaskRequest(
+            output_prefix=_output_prefix(template), inputs=inputs.SerializeToString()
+        )  # a LiteralMap's bytes are a NamedLiteral list (map entries on the wire)
+        request.template.CopyFrom(template)
+        response = await self._call("CreateTask", self.calls["CreateTask"], request)
+        return bytes(response.resource_meta)
+
+    async def get(
+        self, template: tasks_pb2.TaskTemplate, resource_meta: bytes
+    ) -> agent_pb2.Resource:
+        """See ``Backend``."""
+        request = self.wire.GetTaskRequest(
+            resource_meta=resource_meta, output_prefix=_output_prefix(template)
+        )
+        request.task_category.CopyFrom(_category(template))
+        response = await self._call("GetTask", self.calls["GetTask"], request)
+        return response.resource  # type: ignore[no-any-return]
+
+    async def delete(self, template: tasks_pb2.TaskTemplate, resource_meta: bytes) -> None:
+        """See ``Backend``."""
+        request = self.wire.DeleteTaskRequest(resource_meta=resource_meta)
+        request.task_category.CopyFrom(_category(template))
+        await self._call("DeleteTask", self.calls["DeleteTask"], request)
+
+
+def _serialize(message: Any) -> bytes:
+    return bytes(message.SerializeToString())
+
+
 # -- the lifecycle -------------------------------------------------------------------------
 
 

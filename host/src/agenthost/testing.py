@@ -301,16 +301,22 @@ def run_on_server(
     timeout: float = 60.0,
     backoff: Backoff = TEST_BACKOFF,
     credentials: grpc.ChannelCredentials | None = None,
+    protocol: str = "v1",
 ) -> RunResult:
     """``run_lifecycle`` through a running server (a ``RunningServer`` or ``"host:port"``)
     over gRPC, with the calls propeller makes (CreateTask/GetTask/DeleteTask or
-    ExecuteTaskSync). gRPC errors are raised as ``agenthost.runner.RemoteCallError``."""
-    from agenthost.runner import RemoteBackend, run_blocking
+    ExecuteTaskSync), or with ``protocol="v2"`` the calls the Flyte 2 executor makes (the
+    flyteidl2 connector services: CreateTask/GetTask/DeleteTask, sync agents included). gRPC
+    errors are raised as ``agenthost.runner.RemoteCallError``."""
+    from agenthost.runner import RemoteBackend, RemoteConnectorBackend, run_blocking
     from agenthost.runner import make_inputs as encode_inputs
 
+    if protocol not in ("v1", "v2"):
+        raise ValueError(f"protocol must be v1 or v2, not {protocol!r}")
+    backend = RemoteConnectorBackend if protocol == "v2" else RemoteBackend
     address = server if isinstance(server, str) else server.address
     return run_blocking(
-        lambda: RemoteBackend(address, credentials),
+        lambda: backend(address, credentials),
         template,
         encode_inputs(template, inputs),
         on_status=on_status,

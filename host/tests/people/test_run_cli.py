@@ -257,3 +257,43 @@ def test_not_a_template_is_a_usage_error(tmp_path: Path) -> None:
     done = agenthost("run", "-t", str(path), *MODULES)
     assert done.returncode == 2
     assert "is not a flyteidl TaskTemplate" in done.stderr
+
+
+# -- --protocol v2 (as the Flyte 2 executor) ---------------------------------------------
+
+
+def test_run_over_v2_async_sync_and_errors(people_server: RunningServer) -> None:
+    v2 = ("--endpoint", people_server.address, "--protocol", "v2")
+    done = agenthost("run", "people_sum", *v2, "-i", "a=2", "-i", "b=40")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"total": 42}
+    # a sync agent runs through CreateTask on v2; GetTask returns its result
+    done = agenthost("run", "people_shout", *v2, "-i", "text=hello", "--custom", '{"suffix": "!"}')
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"out": "HELLO!"}
+    done = agenthost("run", "no_such_type", *v2)
+    assert done.returncode == 2 and "no agent serves task type 'no_such_type'" in done.stderr
+    done = agenthost("run", "people_sum", "--endpoint", people_server.address, "--protocol", "v3")
+    assert done.returncode == 2 and "--protocol must be v1 or v2" in done.stderr
+
+
+def test_ctrl_c_over_v2_deletes_the_task(
+    live: Callable[..., LiveProcess], people_server: RunningServer, tmp_path: Path
+) -> None:
+    marker = tmp_path / "deleted-v2"
+    proc = live(
+        "run",
+        "people_forever",
+        "--endpoint",
+        people_server.address,
+        "--protocol",
+        "v2",
+        "--custom",
+        json.dumps({"marker": str(marker)}),
+        *FAST,
+    )
+    proc.wait_for_line(running)
+    proc.process.send_signal(signal.SIGINT)
+    assert proc.finish() == 130, proc.err
+    assert marker.read_text() == "deleted"
+    assert_clean(proc.err)

@@ -98,6 +98,20 @@ def test_run_on_server_uses_the_grpc_calls(people_server: RunningServer, tmp_pat
     assert caught.value.code == "NOT_FOUND"
 
 
+def test_run_on_server_over_v2(people_server: RunningServer) -> None:
+    assert run_on_server(people_server, SUM, {"a": 1, "b": 2}, protocol="v2").outputs == {
+        "total": 3
+    }
+    shout = make_template("people_shout", inputs={"text": str}, outputs={"out": str})
+    result = run_on_server(people_server, shout, {"text": "y"}, protocol="v2")
+    assert result.outputs == {"out": "Y"}  # a sync agent through CreateTask, then GetTask
+    with pytest.raises(RemoteCallError) as caught:
+        run_on_server(people_server, make_template("nobody_serves_this"), protocol="v2")
+    assert caught.value.code == "NOT_FOUND"
+    with pytest.raises(ValueError, match="protocol"):
+        run_on_server(people_server, SUM, {"a": 1, "b": 2}, protocol="v9")
+
+
 def test_backoff_grows_to_its_maximum() -> None:
     delays = list(itertools.islice(Backoff(0.1, 2.0, 0.5).delays(), 5))
     assert delays == [0.1, 0.2, 0.4, 0.5, 0.5]

@@ -7,9 +7,12 @@ Marker files (``AGENTHOST_TEST_MARKERS`` directory) let tests see what agent cod
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,8 +211,118 @@ class PathSensor(BaseSensor):
         _marker("closed-PathSensor")
 
 
+class ConnectionChatAgent(AsyncAgentBase):
+    """Async agent that calls an OpenAI-compatible API (``custom['base_url']``) with the
+    bearer ``get_secret('openai_api_key')`` from a blocking ``create`` (the host's thread pool),
+    and reports the call's connection configs from ``get``."""
+
+    def __init__(self) -> None:
+        super().__init__("conn_chat", JobMeta, name="ConnectionChatAgent")
+
+    def create(self, task_template: Any, inputs: Any = None) -> JobMeta:
+        custom = custom_of(task_template)
+        message = {"role": "user", "content": "hello"}
+        body = json.dumps({"model": custom.get("model", "gpt-4o"), "messages": [message]}).encode()
+        request = urllib.request.Request(
+            f"{custom['base_url']}/chat/completions",
+            data=body,
+            headers={
+                "authorization": f"Bearer {agenthost.get_secret('openai_api_key')}",
+                "content-type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answer = json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"API error: {exc.read().decode()}") from None
+        return JobMeta(job_id=str(answer.get("id", "")))
+
+    async def get(self, resource_meta: JobMeta, connection: agenthost.Connection) -> Resource:
+        secret = connection.secrets.get("openai_api_key", "")
+        return Resource.succeeded(
+            message=f"done with {secret}",
+            custom_info={"configs": dict(connection.configs), "keys": sorted(connection.secrets)},
+        )
+
+    async def delete(self, resource_meta: JobMeta, connection: agenthost.Connection) -> None:
+        _marker(f"conn-deleted-{sorted(connection.secrets)}")
+
+
+class LegacyResourceAgent(AsyncAgentBase):
+    """Async agent returning flytekit-style flyteidl Resources: only a v1 ``state``, an
+    ``agent_error``, or nothing at all (chosen by the job id)."""
+
+    def __init__(self) -> None:
+        super().__init__("legacy_resource", JobMeta, name="LegacyResourceAgent")
+
+    async def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
+        return JobMeta(job_id=str(custom_of(task_template).get("kind", "")))
+
+    async def get(self, resource_meta: JobMeta) -> Any:
+        kind = resource_meta.job_id
+        if kind == "state-running":
+            return agent_pb2.Resource(state=agent_pb2.RUNNING, message="running")
+        if kind == "state-succeeded":
+            return agent_pb2.Resource(state=agent_pb2.SUCCEEDED)
+        if kind in ("error-recoverable", "error-fatal"):
+            recoverable = kind == "error-recoverable"
+            error = agent_pb2.AgentError(
+                code="Throttled" if recoverable else "BadQuery",
+                kind=agent_pb2.AgentError.RECOVERABLE
+                if recoverable
+                else agent_pb2.AgentError.NON_RECOVERABLE,
+            )
+            return agent_pb2.Resource(agent_error=error, message="try later" if recoverable else "")
+        return agent_pb2.Resource()
+
+    async def delete(self, resource_meta: JobMeta) -> None:
+        return None
+
+
+class PagedLogsAgent(AsyncAgentBase):
+    """Async agent with 5 log lines, paged by ``lines`` from the offset in ``token``."""
+
+    def __init__(self) -> None:
+        super().__init__("paged_logs", JobMeta, name="PagedLogsAgent")
+
+    async def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
+        return JobMeta(job_id="logs")
+
+    async def get(self, resource_meta: JobMeta) -> Resource:
+        return Resource.succeeded()
+
+    async def delete(self, resource_meta: JobMeta) -> None:
+        return None
+
+    async def get_logs(self, resource_meta: JobMeta, lines: int = 0, token: str = "") -> Any:
+        start = int(token or 0)
+        end = min(5, start + (lines or 5))
+        yield agent_pb2.GetTaskLogsResponse(
+            body=agent_pb2.GetTaskLogsResponseBody(results=[f"line {i}" for i in range(start, end)])
+        )
+        yield agent_pb2.GetTaskLogsResponse(
+            header=agent_pb2.GetTaskLogsResponseHeader(token=str(end) if end < 5 else "")
+        )
+
+
+class BinarySizeAgent(SyncAgentBase):
+    """Sync agent: the size of its BINARY input ``blob``, read as opaque bytes."""
+
+    def __init__(self) -> None:
+        super().__init__("binary_size", name="BinarySizeAgent")
+
+    def do(self, task_template: Any, inputs: Any = None) -> Resource:
+        blob = inputs.literals["blob"].scalar.binary
+        return Resource.succeeded({"size": len(blob.value), "tag": blob.tag})
+
+
 for _agent in (
     FastAgent(),
+    ConnectionChatAgent(),
+    LegacyResourceAgent(),
+    PagedLogsAgent(),
+    BinarySizeAgent(),
     SlowAgent(),
     BlockingAgent(),
     FailingAgent(),

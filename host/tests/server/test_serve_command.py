@@ -40,3 +40,10 @@ def test_unknown_log_format_is_rejected(tmp_path: Path) -> None:
     result = _serve(tmp_path, "--log-format", "xml")
     assert result.returncode == 2
     assert "text or json" in result.stderr
+
+
+def test_unknown_protocol_is_rejected(tmp_path: Path) -> None:
+    for value in ("v3", ",", "v1,grpc"):
+        result = _serve(tmp_path, "--protocols", value)
+        assert result.returncode == 2, value
+        assert "--protocols must name one or more of v1, v2" in result.stderr

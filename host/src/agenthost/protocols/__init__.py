@@ -7,8 +7,10 @@ protocol's response bytes:
 
 - ``agenthost.protocols.v1``: flyteidl ``AsyncAgentService``, ``SyncAgentService`` and
   ``AgentMetadataService`` (Flyte 1 propeller);
-- ``agenthost.protocols.common``: what every adapter shares (admission, draining, metrics,
-  error mapping).
+- ``agenthost.protocols.v2``: flyteidl2 ``AsyncConnectorService`` and
+  ``ConnectorMetadataService`` (the Flyte 2 executor);
+- ``agenthost.protocols.common``: what every adapter shares (call logging, metrics, parsing,
+  error mapping, and the RPCs whose requests are the same bytes on both protocols).
 
 Nothing is imported here on purpose: the server imports only the adapters it serves.
 """

@@ -28,9 +28,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from flyteidl.admin import agent_pb2
 from google.protobuf.message import DecodeError, Message
 
-from agenthost.dispatch import Dispatcher
+from agenthost.dispatch import AgentEntry, Dispatcher
 from agenthost.errors import InvalidRequestError
 from agenthost.server.admission import Admission, ConcurrencyLimitError
 from agenthost.server.logs import bind_call, unbind_call
@@ -101,6 +102,112 @@ class ServiceBase:
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
         raise NotImplementedError
+
+    def task_handlers(self, service: str) -> grpc.GenericRpcHandler:
+        """The five task RPCs both protocols name alike, under ``service``. The unary ones are
+        served stream-unary (the same frames on the wire), so their handlers get ``data=None``
+        and read the request themselves, within the request-bytes budget."""
+        return grpc.method_handlers_generic_handler(
+            service,
+            {
+                "CreateTask": _read_by_handler(self.create_task),
+                "GetTask": _read_by_handler(self.get_task),
+                "DeleteTask": _read_by_handler(self.delete_task),
+                "GetTaskMetrics": _read_by_handler(self.get_task_metrics),
+                "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
+            },
+        )
+
+    async def create_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
+        """CreateTask (each adapter parses its own request)."""
+        raise NotImplementedError
+
+    async def get_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
+        """GetTask (each adapter parses its own request)."""
+        raise NotImplementedError
+
+    async def delete_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
+        """DeleteTask (each adapter parses its own request)."""
+        raise NotImplementedError
+
+    # -- the RPCs whose requests are the same bytes on both protocols ---------------------
+    # v1's GetTaskMetricsRequest and GetTaskLogsRequest read v2's as well: v2 only dropped
+    # field 1 (the deprecated ``task_type`` string), which then reads as "".
+
+    async def get_task_metrics(
+        self, data: bytes | None, context: grpc.aio.ServicerContext
+    ) -> bytes:
+        """GetTaskMetrics: the agent's ``get_metrics`` result (the same message on v2)."""
+
+        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
+            return await self.dispatcher.metrics(
+                request.task_type,
+                category_of(request),
+                request.resource_meta,
+                queries=list(request.queries),
+                start_time=request.start_time,
+                end_time=request.end_time,
+                step=request.step,
+            )
+
+        return await self._unary(
+            context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, request_type, work
+        )
+
+    async def get_task_logs(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        """GetTaskLogs: stream every page the agent's ``get_logs`` produces (``lines`` and
+        ``token`` reach the agent, which pages), each through ``log_page``."""
+
+        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncIterator[bytes]:
+            async for item in self.dispatcher.logs(
+                request.task_type,
+                category_of(request),
+                request.resource_meta,
+                lines=request.lines,
+                token=request.token,
+            ):
+                yield self.log_page(item)
+
+        stream = self._streamed(
+            context, "get_logs", agent_pb2.GetTaskLogsRequest, data, request_type, produce
+        )
+        async for item in self._admitted(context, stream):
+            yield item
+
+    def log_page(self, page: agent_pb2.GetTaskLogsResponse) -> bytes:
+        """One log page as this protocol's bytes (v1: as the agent made it)."""
+        return bytes(page.SerializeToString())
+
+    async def _listing(
+        self, data: bytes, context: grpc.aio.ServicerContext, answer: Message | bytes
+    ) -> bytes:
+        """ListAgents/ListConnectors (an empty request on both protocols): ``answer``."""
+
+        async def work(request: agent_pb2.ListAgentsRequest) -> Message | bytes:
+            return answer
+
+        return await self._unary(
+            context, "list_agents", agent_pb2.ListAgentsRequest, data, no_type, work
+        )
+
+    async def _by_name(
+        self,
+        data: bytes,
+        context: grpc.aio.ServicerContext,
+        describe: Callable[[AgentEntry], agent_pb2.Agent],
+    ) -> bytes:
+        """GetAgent/GetConnector (``{1 name}`` on both protocols): ``describe`` of the agent
+        of that name, ``NOT_FOUND`` if none."""
+
+        async def work(request: agent_pb2.GetAgentRequest) -> Any:
+            entry = self.dispatcher.agent_named(request.name)
+            return agent_pb2.GetAgentResponse(agent=describe(entry))
+
+        return await self._unary(
+            context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
+        )
 
     # -- common path ----------------------------------------------------------------------
 
@@ -267,9 +374,34 @@ class ServiceBase:
             recorder.success(task_type, _perf() - start)
 
 
+def _read_by_handler(
+    method: Callable[[bytes | None, grpc.aio.ServicerContext], Awaitable[bytes]],
+) -> grpc.RpcMethodHandler:
+    """``method`` (a unary handler taking ``data``) as a stream-unary handler that passes
+    ``data=None``, so ``_unary`` reads the one request message within the budget."""
+
+    async def handler(requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+        return await method(None, context)
+
+    return grpc.stream_unary_rpc_method_handler(handler)
+
+
 def category_of(request: Any) -> Any:
     """A request's ``task_category`` if set, else None."""
     return request.task_category if request.HasField("task_category") else None
+
+
+def template_type(request: Any) -> str:
+    """The task type of a CreateTask request (its template's ``type``), on both protocols."""
+    return str(request.template.type)
+
+
+def request_type(request: Any) -> str:
+    """The task type a request names: its ``task_category``, else v1's deprecated
+    ``task_type`` string."""
+    if request.HasField("task_category") and request.task_category.name:
+        return str(request.task_category.name)
+    return str(request.task_type)
 
 
 def no_type(request: Any) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agenthost.server.limits import (
     DEFAULT_HANDSHAKE_TIMEOUT,
@@ -37,6 +37,13 @@ from agenthost.server.limits import (
     DEFAULT_READ_TIMEOUT,
 )
 from agenthost.server.logs import configure_logging
+
+if TYPE_CHECKING:
+    from agenthost.dispatch import Dispatcher
+    from agenthost.protocols.common import ServiceBase
+    from agenthost.server.admission import Admission
+    from agenthost.server.metrics import Metrics
+    from agenthost.server.scrub import Scrubber
 
 logger = logging.getLogger("agenthost.server")
 
@@ -53,6 +60,15 @@ minutes, for one reconnect per client every five minutes."""
 DEFAULT_MAX_CONNECTION_AGE_GRACE = 300.0
 """Seconds calls on an aged connection get to finish: the longest deadline
 ``agenthost propeller-config`` gives propeller (``ExecuteTaskSync``), so no call is cut."""
+
+PROTOCOLS = ("v1", "v2")
+"""The protocols ``--protocols`` may name: v1 (flyteidl agent services, Flyte 1) and v2
+(flyteidl2 connector services, Flyte 2)."""
+
+MIN_CLIENT_PING_INTERVAL_MS = 5000
+"""Clients may send keepalive pings this often (during calls and between them) without being
+cut off with ``too_many_pings``; Flyte 2's executor pings every 30 s, some clients every 10 s.
+grpc's default (5 min without data) cuts a quiet call after ~150 s of 30 s pings."""
 
 
 @dataclass
@@ -91,6 +107,7 @@ class ServerConfig:
     loop_block_threshold: float = 0.5
     reuse_port: bool = False
     worker_index: int | None = None
+    protocols: tuple[str, ...] = PROTOCOLS
     metrics_dir: str | None = None
     """Set by the supervisor for its workers: where they record metrics (``metrics_shared``)."""
 
@@ -115,6 +132,12 @@ class ServerConfig:
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 problems.append(f"--{name.replace('_', '-')} {path}: no such file")
+        unknown = [p for p in self.protocols if p not in PROTOCOLS]
+        if unknown or not self.protocols:
+            problems.append(
+                f"--protocols must name one or more of {', '.join(PROTOCOLS)} "
+                f"(got {','.join(self.protocols) or 'nothing'})"
+            )
         if self.workers < 1:
             problems.append("--workers must be at least 1")
         for name in ("grace_period", "max_connection_age", "max_connection_age_grace"):
@@ -256,7 +279,6 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from agenthost.dispatch import Dispatcher
-    from agenthost.protocols.v1.services import SERVICE_NAMES, AgentServices
     from agenthost.server.admission import Admission
     from agenthost.server.limits import server_options
     from agenthost.server.reflection import LazyReflection
@@ -289,21 +311,29 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         max_message_bytes=config.max_message_size,
         read_timeout=config.read_timeout,
     )
-    services = AgentServices(dispatcher, metrics, Scrubber(), admission)
-    options = server_options(
-        max_message_size=config.max_message_size,
-        reuse_port=config.reuse_port,
-        handshake_timeout=config.handshake_timeout,
-        max_connection_idle=config.max_connection_idle,
-        max_pending_calls=config.max_pending_calls,
-    ) + _connection_age_options(config)
-    # --max-concurrent-rpcs is enforced by ``admission`` for agent calls only, never by grpc,
-    # whose limit would also refuse health checks and metadata calls.
+    adapters, service_names = _adapters(
+        config.protocols, dispatcher, metrics, Scrubber(), admission
+    )
+    options = [
+        *server_options(
+            max_message_size=config.max_message_size,
+            reuse_port=config.reuse_port,
+            handshake_timeout=config.handshake_timeout,
+            max_connection_idle=config.max_connection_idle,
+            max_pending_calls=config.max_pending_calls,
+        ),
+        ("grpc.http2.min_ping_interval_without_data_ms", MIN_CLIENT_PING_INTERVAL_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        *_connection_age_options(config),
+    ]
+    # --max-concurrent-rpcs is enforced by ``admission`` for agent calls only (one limit for
+    # every protocol), never by grpc, whose limit would also refuse health and metadata calls.
     server = grpc.aio.server(options=options)
-    server.add_generic_rpc_handlers(services.generic_handlers())
+    for adapter in adapters:
+        server.add_generic_rpc_handlers(adapter.generic_handlers())
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    server.add_generic_rpc_handlers([LazyReflection((*SERVICE_NAMES, health.SERVICE_NAME))])
+    server.add_generic_rpc_handlers([LazyReflection((*service_names, health.SERVICE_NAME))])
 
     target = f"{config.host}:{config.port}"
     try:
@@ -337,7 +367,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
 
         watchdog = LoopWatchdog(config.loop_block_threshold)
         watchdog.start()
-    for name in ("", *SERVICE_NAMES):
+    for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     _banner(result, f"{config.host}:{port}", config)
@@ -373,6 +403,29 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         watchdog.stop()
     logger.info("stopped")
     return 0
+
+
+def _adapters(
+    protocols: tuple[str, ...],
+    dispatcher: Dispatcher,
+    metrics: Metrics | None,
+    scrub: Scrubber,
+    admission: Admission,
+) -> tuple[list[ServiceBase], tuple[str, ...]]:
+    """The protocol adapters to serve (imported only if served) and their service names."""
+    adapters: list[ServiceBase] = []
+    names: list[str] = []
+    if "v1" in protocols:
+        from agenthost.protocols.v1 import services as v1
+
+        adapters.append(v1.AgentServices(dispatcher, metrics, scrub, admission))
+        names += v1.SERVICE_NAMES
+    if "v2" in protocols:
+        from agenthost.protocols.v2 import services as v2
+
+        adapters.append(v2.ConnectorServices(dispatcher, metrics, scrub, admission))
+        names += v2.SERVICE_NAMES
+    return adapters, tuple(names)
 
 
 def _connection_age_options(config: ServerConfig) -> list[tuple[str, int]]:

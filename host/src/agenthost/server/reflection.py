@@ -7,6 +7,7 @@ server's cold start.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import grpc
@@ -33,6 +34,12 @@ class LazyReflection(grpc.GenericRpcHandler):  # type: ignore[misc]
     def _build(self) -> grpc.GenericRpcHandler:
         import flyteidl.service.agent_pb2  # noqa: F401  registers the flyteidl service descriptors
         from grpc_reflection.v1alpha import reflection, reflection_pb2
+
+        if any(name.startswith("flyteidl2.") for name in self._names):
+            # The v2 descriptors exist only if the flyteidl2 package is installed (agenthost
+            # does not need it); without it reflection still lists the v2 services.
+            with contextlib.suppress(ImportError):
+                import flyteidl2.connector.service_pb2  # noqa: F401
 
         servicer = reflection.aio.ReflectionServicer(self._names)
         return grpc.method_handlers_generic_handler(

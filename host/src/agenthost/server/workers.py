@@ -95,6 +95,8 @@ def config_from_json(text: str) -> ServerConfig:
     for key in ("tls_cert", "tls_key", "tls_client_ca"):
         if data.get(key) is not None:
             data[key] = Path(data[key])
+    if "protocols" in data:
+        data["protocols"] = tuple(data["protocols"])
     return ServerConfig(**data)
 
 

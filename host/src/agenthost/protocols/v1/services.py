@@ -9,9 +9,7 @@ closing its side), so requests after the second are ignored. A missing or mispla
 ``INVALID_ARGUMENT``; an asynchronous agent is ``FAILED_PRECONDITION``. The method is declared
 bidirectional, but since it answers exactly once it is served as stream-unary: grpc then sends
 the response and the status in one batch: the same HTTP/2 frames as a streaming answer, for
-about a quarter less server CPU per call. ``CreateTask``, ``GetTask``, ``DeleteTask`` and
-``GetTaskMetrics`` are served stream-unary too, so their request is read only once it fits the
-request-bytes budget (``agenthost.protocols.common``); ``ListAgents``/``GetAgent`` stay unary.
+about a quarter less server CPU per call.
 """
 
 from __future__ import annotations
@@ -29,8 +27,9 @@ from agenthost.protocols.common import (
     UNKNOWN_TASK_TYPE,
     ServiceBase,
     category_of,
-    no_type,
     parse,
+    request_type,
+    template_type,
 )
 from agenthost.protocols.v1.convert import agent_proto
 
@@ -58,16 +57,7 @@ class AgentServices(ServiceBase):
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
         return [
-            grpc.method_handlers_generic_handler(
-                ASYNC_SERVICE,
-                {
-                    "CreateTask": grpc.stream_unary_rpc_method_handler(self.create_task),
-                    "GetTask": grpc.stream_unary_rpc_method_handler(self.get_task),
-                    "DeleteTask": grpc.stream_unary_rpc_method_handler(self.delete_task),
-                    "GetTaskMetrics": grpc.stream_unary_rpc_method_handler(self.get_task_metrics),
-                    "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
-                },
-            ),
+            self.task_handlers(ASYNC_SERVICE),
             grpc.method_handlers_generic_handler(
                 SYNC_SERVICE,
                 {"ExecuteTaskSync": grpc.stream_unary_rpc_method_handler(self.execute_task_sync)},
@@ -83,9 +73,7 @@ class AgentServices(ServiceBase):
 
     # -- AsyncAgentService ----------------------------------------------------------------
 
-    async def create_task(
-        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
-    ) -> bytes:
+    async def create_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """CreateTask: start a task (or run a sync agent) and return its ``resource_meta``."""
 
         async def work(request: agent_pb2.CreateTaskRequest) -> Any:
@@ -105,12 +93,10 @@ class AgentServices(ServiceBase):
             return agent_pb2.CreateTaskResponse(resource_meta=meta)
 
         return await self._unary(
-            context, "create", agent_pb2.CreateTaskRequest, None, _template_type, work
+            context, "create", agent_pb2.CreateTaskRequest, data, template_type, work
         )
 
-    async def get_task(
-        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
-    ) -> bytes:
+    async def get_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """GetTask: the task's current ``Resource``."""
 
         async def work(request: agent_pb2.GetTaskRequest) -> Any:
@@ -126,13 +112,9 @@ class AgentServices(ServiceBase):
             self._scrub_message(resource)
             return response
 
-        return await self._unary(
-            context, "get", agent_pb2.GetTaskRequest, None, _request_type, work
-        )
+        return await self._unary(context, "get", agent_pb2.GetTaskRequest, data, request_type, work)
 
-    async def delete_task(
-        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
-    ) -> bytes:
+    async def delete_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """DeleteTask: cancel the task."""
 
         async def work(request: agent_pb2.DeleteTaskRequest) -> Any:
@@ -142,49 +124,8 @@ class AgentServices(ServiceBase):
             return agent_pb2.DeleteTaskResponse()
 
         return await self._unary(
-            context, "delete", agent_pb2.DeleteTaskRequest, None, _request_type, work
+            context, "delete", agent_pb2.DeleteTaskRequest, data, request_type, work
         )
-
-    async def get_task_metrics(
-        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
-    ) -> bytes:
-        """GetTaskMetrics: the agent's ``get_metrics`` result."""
-
-        async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
-            return await self.dispatcher.metrics(
-                request.task_type,
-                category_of(request),
-                request.resource_meta,
-                queries=list(request.queries),
-                start_time=request.start_time,
-                end_time=request.end_time,
-                step=request.step,
-            )
-
-        return await self._unary(
-            context, "get_metrics", agent_pb2.GetTaskMetricsRequest, None, _request_type, work
-        )
-
-    async def get_task_logs(
-        self, data: bytes, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[bytes]:
-        """GetTaskLogs: stream every response the agent's ``get_logs`` produces."""
-
-        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncIterator[bytes]:
-            async for item in self.dispatcher.logs(
-                request.task_type,
-                category_of(request),
-                request.resource_meta,
-                lines=request.lines,
-                token=request.token,
-            ):
-                yield item.SerializeToString()
-
-        stream = self._streamed(
-            context, "get_logs", agent_pb2.GetTaskLogsRequest, data, _request_type, produce
-        )
-        async for item in self._admitted(context, stream):
-            yield item
 
     # -- SyncAgentService -----------------------------------------------------------------
 
@@ -227,6 +168,8 @@ class AgentServices(ServiceBase):
     async def _next_part(
         self, context: grpc.aio.ServicerContext, expected: str, *, first: bool
     ) -> agent_pb2.ExecuteTaskSyncRequest:
+        """The next request of the stream, read within the request-bytes budget; it must carry
+        ``expected``."""
         position = "first" if first else "second"
         data = await self.read(context, _PART_READS[first])
         if data is None:
@@ -253,25 +196,11 @@ class AgentServices(ServiceBase):
 
     async def list_agents(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """ListAgents: every served agent."""
-
-        async def work(request: agent_pb2.ListAgentsRequest) -> Any:
-            return self._agent_list
-
-        return await self._unary(
-            context, "list_agents", agent_pb2.ListAgentsRequest, data, no_type, work
-        )
+        return await self._listing(data, context, self._agent_list)
 
     async def get_agent(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """GetAgent: one agent by name (``NOT_FOUND`` if none)."""
-
-        async def work(request: agent_pb2.GetAgentRequest) -> Any:
-            return agent_pb2.GetAgentResponse(
-                agent=agent_proto(self.dispatcher.agent_named(request.name))
-            )
-
-        return await self._unary(
-            context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
-        )
+        return await self._by_name(data, context, agent_proto)
 
 
 _PART_READS = {
@@ -290,13 +219,3 @@ def _present(resource: agent_pb2.Resource) -> agent_pb2.Resource:
 
 def _header_type(request: agent_pb2.ExecuteTaskSyncRequest) -> str:
     return str(request.header.template.type)
-
-
-def _template_type(request: agent_pb2.CreateTaskRequest) -> str:
-    return str(request.template.type)
-
-
-def _request_type(request: Any) -> str:
-    if request.HasField("task_category") and request.task_category.name:
-        return str(request.task_category.name)
-    return str(request.task_type)
