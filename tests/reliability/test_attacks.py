@@ -74,9 +74,13 @@ def test_health_answers_during_saturation(markers: Path) -> None:
         f"{seen.health_serving}/5",
     )
     record("attacks", "saturated: ListAgents/GetAgent answered", f"{seen.metadata_ok}/10")
+    record(
+        "attacks", "saturated: v2 ListConnectors/GetConnector answered", f"{seen.connectors_ok}/10"
+    )
     record("attacks", "saturated: agenthost health exit code", seen.health_command_exit)
     record("attacks", "saturated: one more agent call", seen.shed_code)
-    assert (seen.health_serving, seen.metadata_ok, seen.health_command_exit) == (5, 10, 0)
+    assert (seen.health_serving, seen.metadata_ok, seen.connectors_ok) == (5, 10, 10)
+    assert seen.health_command_exit == 0
     assert seen.shed_code == "RESOURCE_EXHAUSTED"
 
 
@@ -153,13 +157,21 @@ def _record_burst(label: str, result: object) -> None:
     record("bursts", f"{label}: p99 / total", f"{result.p99:.2f} s / {result.seconds:.1f} s")  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
 @pytest.mark.parametrize("kind", ["create", "get"])
-def test_5000_unary_calls_at_once(server: RunningServer, kind: str) -> None:
-    result = burst(server.address, 5000, kind)
-    _record_burst(
-        f"5,000 {'CreateTask' if kind == 'create' else 'GetTask'} at once (Python)", result
-    )
+def test_5000_unary_calls_at_once(server: RunningServer, kind: str, protocol: str) -> None:
+    result = burst(server.address, 5000, kind, protocol=protocol)
+    name = "CreateTask" if kind == "create" else "GetTask"
+    _record_burst(f"5,000 {protocol} {name} at once (Python)", result)
     assert result.codes == {"OK": 5000}
+
+
+def test_v2_memory_burst(markers: Path) -> None:
+    with rel_server(markers, modules=MODULES) as fresh:
+        result = memory_burst(fresh.address, fresh.process.pid, 64, 4 * MIB, protocol="v2")
+    record("attacks", "64 x 4 MiB v2 CreateTask: peak RSS (<= 300 MB)", _mib(result.peak_rss))
+    assert result.codes == {"OK": 64}
+    assert result.peak_rss <= 300 * 1000 * 1000
 
 
 def test_2000_execute_task_sync_streams_of_a_slow_agent(server: RunningServer) -> None:

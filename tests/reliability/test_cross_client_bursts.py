@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from flyteidl.admin import agent_pb2
-from hardening_kit import CREATE, EXECUTE, GET
+from hardening_kit import EXECUTE, create_request, get_request
 from reliability_kit import record, rel_server
 
 from agenthost.testing import RunningServer, make_inputs, make_template
@@ -22,6 +22,8 @@ from agenthost.testing import RunningServer, make_inputs, make_template
 HERE = Path(__file__).resolve().parent
 MODULES = "agents_for_tests,hardening_agents"
 SYNC_AGENT_SECONDS = float(os.environ.get("AGENTHOST_BURST_AGENT_SECONDS", "20"))
+METHODS: dict[str, str] = {}
+"""The method path of each request file (filled by the ``requests`` fixture)."""
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("npm") is None,
@@ -51,23 +53,27 @@ def requests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("requests")
     template = make_template("fast_async", inputs={"x": int})
     sync = make_template("sleep_sync", custom={"seconds": SYNC_AGENT_SECONDS})
+    meta = b'{"job_id": "job-none", "x": 2}'
     messages = {
-        "create": agent_pb2.CreateTaskRequest(
-            template=template, inputs=make_inputs(template, {"x": 2})
-        ),
-        "get": agent_pb2.GetTaskRequest(
-            task_category=agent_pb2.TaskCategory(name="fast_async"),
-            resource_meta=b'{"job_id": "job-none", "x": 2}',
-        ),
         "header": agent_pb2.ExecuteTaskSyncRequest(
             header=agent_pb2.CreateRequestHeader(template=sync)
-        ),
-        "inputs": agent_pb2.ExecuteTaskSyncRequest(inputs=make_inputs(sync, {})),
+        ).SerializeToString(),
+        "inputs": agent_pb2.ExecuteTaskSyncRequest(
+            inputs=make_inputs(sync, {})
+        ).SerializeToString(),
     }
+    for protocol in ("v1", "v2"):
+        inputs = make_inputs(template, {"x": 2})
+        METHODS[f"create-{protocol}"], messages[f"create-{protocol}"] = create_request(
+            template, inputs, protocol
+        )
+        METHODS[f"get-{protocol}"], messages[f"get-{protocol}"] = get_request(
+            "fast_async", meta, protocol
+        )
     paths = {}
     for name, message in messages.items():
         paths[name] = folder / f"{name}.bin"
-        paths[name].write_bytes(message.SerializeToString())
+        paths[name].write_bytes(message)
     return paths
 
 
@@ -105,11 +111,15 @@ def test_unary_bursts(
     server: tuple[RunningServer, str], grpcjs: Path, requests: dict[str, Path]
 ) -> None:
     running, workers = server
-    for kind, method in (("create", CREATE), ("get", GET)):
-        result = _run(grpcjs, running.address, "unary", method, "5000", str(requests[kind]))
-        name = "CreateTask" if kind == "create" else "GetTask"
-        _record(f"5,000 {name} at once{workers}", result)
-        assert result["codes"] == {"OK": 5000}
+    for protocol in ("v1", "v2"):
+        for kind in ("create", "get"):
+            key = f"{kind}-{protocol}"
+            result = _run(
+                grpcjs, running.address, "unary", METHODS[key], "5000", str(requests[key])
+            )
+            name = "CreateTask" if kind == "create" else "GetTask"
+            _record(f"5,000 {protocol} {name} at once{workers}", result)
+            assert result["codes"] == {"OK": 5000}
 
 
 def test_execute_task_sync_burst(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import grpc
 from flyteidl.admin import agent_pb2
+from flyteidl.core import literals_pb2, tasks_pb2
 from flyteidl.service import agent_pb2_grpc
 
 from agenthost.testing import ServerProcess, make_inputs, make_template, serve_command, start_server
@@ -30,6 +31,46 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 CREATE = "/flyteidl.service.AsyncAgentService/CreateTask"
 GET = "/flyteidl.service.AsyncAgentService/GetTask"
 EXECUTE = "/flyteidl.service.SyncAgentService/ExecuteTaskSync"
+CREATE_V2 = "/flyteidl2.connector.AsyncConnectorService/CreateTask"
+GET_V2 = "/flyteidl2.connector.AsyncConnectorService/GetTask"
+LIST_V2 = "/flyteidl2.connector.ConnectorMetadataService/ListConnectors"
+GET_CONNECTOR_V2 = "/flyteidl2.connector.ConnectorMetadataService/GetConnector"
+
+
+def create_request(
+    template: tasks_pb2.TaskTemplate, inputs: literals_pb2.LiteralMap | None, protocol: str
+) -> tuple[str, bytes]:
+    """The CreateTask method path and serialized request for ``protocol`` (``v1``/``v2``)."""
+    if protocol == "v1":
+        request = agent_pb2.CreateTaskRequest(template=template)
+        if inputs is not None:
+            request.inputs.CopyFrom(inputs)
+        return CREATE, request.SerializeToString()
+    from flyteidl2.connector import connector_pb2 as c2
+    from flyteidl2.core import literals_pb2 as lit2
+    from flyteidl2.core import tasks_pb2 as tasks2
+
+    request2 = c2.CreateTaskRequest(
+        template=tasks2.TaskTemplate.FromString(template.SerializeToString())
+    )
+    for name, literal in inputs.literals.items() if inputs is not None else ():
+        request2.inputs.literals.add(
+            name=name, value=lit2.Literal.FromString(literal.SerializeToString())
+        )
+    return CREATE_V2, request2.SerializeToString()
+
+
+def get_request(task_type: str, meta: bytes, protocol: str) -> tuple[str, bytes]:
+    """The GetTask method path and serialized request for ``protocol``."""
+    if protocol == "v1":
+        request = agent_pb2.GetTaskRequest(
+            task_category=agent_pb2.TaskCategory(name=task_type), resource_meta=meta
+        )
+        return GET, request.SerializeToString()
+    from flyteidl2.connector import connector_pb2 as c2
+
+    request2 = c2.GetTaskRequest(task_category=c2.TaskCategory(name=task_type), resource_meta=meta)
+    return GET_V2, request2.SerializeToString()
 
 
 def rss_bytes(pid: int) -> int:
@@ -84,17 +125,22 @@ class MemoryBurst:
 
 
 def memory_burst(
-    address: str, pid: int, calls: int, input_bytes: int, hold: float = 1.0
+    address: str,
+    pid: int,
+    calls: int,
+    input_bytes: int,
+    hold: float = 1.0,
+    protocol: str = "v1",
 ) -> MemoryBurst:
     """``calls`` concurrent CreateTask (task type ``hold_async``, ``hold`` seconds each)
     carrying a string input of ``input_bytes``, all sent at once on one channel."""
     template = make_template("hold_async", inputs={"blob": str}, custom={"seconds": hold})
-    request = agent_pb2.CreateTaskRequest(
-        template=template, inputs=make_inputs(template, {"blob": "x" * input_bytes})
-    ).SerializeToString()
+    path, request = create_request(
+        template, make_inputs(template, {"blob": "x" * input_bytes}), protocol
+    )
     options = [("grpc.max_send_message_length", 2 * input_bytes + MIB)]
     with grpc.insecure_channel(address, options=options) as channel:
-        create = channel.unary_unary(CREATE)
+        create = channel.unary_unary(path)
         baseline = rss_bytes(pid)
         with peak_rss(pid) as samples:
             futures = [create.future(request, timeout=120) for _ in range(calls)]
@@ -156,7 +202,9 @@ def _p99(latencies: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-async def _burst(address: str, calls: int, kind: str, seconds: float, timeout: float) -> Burst:
+async def _burst(
+    address: str, calls: int, kind: str, seconds: float, timeout: float, protocol: str
+) -> Burst:
     async with grpc.aio.insecure_channel(address) as channel:
         if kind == "sync":
             template = make_template("sleep_sync", custom={"seconds": seconds})
@@ -177,16 +225,14 @@ async def _burst(address: str, calls: int, kind: str, seconds: float, timeout: f
 
         else:
             template = make_template("fast_async", inputs={"x": int})
-            create = agent_pb2.CreateTaskRequest(
-                template=template, inputs=make_inputs(template, {"x": 2})
-            ).SerializeToString()
-            meta = agent_pb2.CreateTaskResponse.FromString(
-                await channel.unary_unary(CREATE)(create, timeout=timeout)
+            create_path, create = create_request(
+                template, make_inputs(template, {"x": 2}), protocol
+            )
+            meta = agent_pb2.CreateTaskResponse.FromString(  # v2's answer has the same field 1
+                await channel.unary_unary(create_path)(create, timeout=timeout)
             ).resource_meta
-            get = agent_pb2.GetTaskRequest(
-                task_category=agent_pb2.TaskCategory(name="fast_async"), resource_meta=meta
-            ).SerializeToString()
-            method = channel.unary_unary(CREATE if kind == "create" else GET)
+            get_path, get = get_request("fast_async", meta, protocol)
+            method = channel.unary_unary(create_path if kind == "create" else get_path)
             payload = create if kind == "create" else get
 
             async def one() -> object:
@@ -215,15 +261,17 @@ def burst(
     seconds: float = 0.0,
     timeout: float = 120.0,
     pid: int | None = None,
+    protocol: str = "v1",
 ) -> Burst:
     """``calls`` calls at once on one connection from a Python ``grpc.aio`` client: ``kind``
     ``create`` (CreateTask of ``fast_async``), ``get`` (GetTask) or ``sync`` (ExecuteTaskSync
-    streams of ``sleep_sync`` taking ``seconds``). With ``pid``, the server's peak RSS too."""
+    streams of ``sleep_sync`` taking ``seconds``; v1 only), over ``protocol``. With ``pid``,
+    the server's peak RSS too."""
     if pid is None:
-        return asyncio.run(_burst(address, calls, kind, seconds, timeout))
+        return asyncio.run(_burst(address, calls, kind, seconds, timeout, protocol))
     baseline = rss_bytes(pid)
     with peak_rss(pid, 0.05) as samples:
-        result = asyncio.run(_burst(address, calls, kind, seconds, timeout))
+        result = asyncio.run(_burst(address, calls, kind, seconds, timeout, protocol))
     result.peak_rss, result.baseline_rss = max(samples), baseline
     return result
 
@@ -243,15 +291,17 @@ class Saturation:
 
     health_serving: int
     metadata_ok: int
+    connectors_ok: int
     health_command_exit: int
     shed_code: str
     shed_details: str
 
 
-def during_saturation(address: str, limit: int, rounds: int = 5) -> Saturation:
+def during_saturation(address: str, limit: int, rounds: int = 5, v2: bool = True) -> Saturation:
     """Take all ``limit`` agent-call slots with 30 s ``hold_async`` calls, then ask health
-    (``rounds`` Checks), ListAgents and GetAgent (``rounds`` each), run ``agenthost health``
-    once, and make one more agent call, which must be shed."""
+    (``rounds`` Checks), ListAgents and GetAgent (and with ``v2`` ListConnectors and
+    GetConnector; ``rounds`` each), run ``agenthost health`` once, and make one more agent
+    call, which must be shed."""
     import subprocess
 
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -283,6 +333,15 @@ def during_saturation(address: str, limit: int, rounds: int = 5) -> Saturation:
             metadata_ok += bool(
                 metadata.GetAgent(agent_pb2.GetAgentRequest(name="HoldAgent"), timeout=5)
             )
+        connectors_ok = 0
+        if v2:
+            from flyteidl2.connector import connector_pb2 as c2
+
+            listing = c2.ListConnectorsRequest().SerializeToString()
+            by_name = c2.GetConnectorRequest(name="HoldAgent").SerializeToString()
+            for _ in range(rounds):
+                connectors_ok += bool(channel.unary_unary(LIST_V2)(listing, timeout=5))
+                connectors_ok += bool(channel.unary_unary(GET_CONNECTOR_V2)(by_name, timeout=5))
         command = subprocess.run(
             [sys.executable, "-m", "agenthost", "health", "--endpoint", address],
             capture_output=True,
@@ -294,6 +353,7 @@ def during_saturation(address: str, limit: int, rounds: int = 5) -> Saturation:
     return Saturation(
         serving,
         metadata_ok,
+        connectors_ok,
         command.returncode,
         shed.code().name if shed is not None else "none",
         (shed.details() or "") if shed is not None else "",

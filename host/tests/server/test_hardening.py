@@ -61,6 +61,7 @@ def test_health_and_metadata_answer_while_agent_calls_are_shed(markers: Path) ->
     assert "--max-concurrent-rpcs" in seen.shed_details
     assert seen.health_serving == 5
     assert seen.metadata_ok == 10
+    assert seen.connectors_ok == 10
     assert seen.health_command_exit == 0
 
 
@@ -81,6 +82,13 @@ def test_16_concurrent_48_mib_requests_stay_under_400_mb_and_are_refused(
     assert all("larger than max" in d and "8388608" in d for d in result.details)
     assert result.peak_rss <= 400 * 1000 * 1000, result
     assert server.process.poll() is None
+
+
+def test_v2_requests_are_read_within_the_budget_too(markers: Path) -> None:
+    with hardened(markers) as fresh:  # type: ignore[attr-defined]
+        result = memory_burst(fresh.address, fresh.process.pid, 64, 4 * MIB, protocol="v2")
+    assert result.codes == {"OK": 64}
+    assert result.peak_rss <= 300 * 1000 * 1000, result
 
 
 def test_calls_over_the_budget_wait_for_it(markers: Path) -> None:
@@ -232,11 +240,12 @@ def test_a_resource_meta_too_large_for_get_task_is_refused_at_create(
 # -- issue 25: bursts ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
 @pytest.mark.parametrize("kind", ["create", "get"])
 def test_a_burst_of_5000_unary_calls_on_one_connection_loses_none(
-    server: RunningServer, kind: str
+    server: RunningServer, kind: str, protocol: str
 ) -> None:
-    result = burst(server.address, 5000, kind)
+    result = burst(server.address, 5000, kind, protocol=protocol)
     assert result.codes == {"OK": 5000}
 
 
