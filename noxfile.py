@@ -21,8 +21,10 @@ ROOT = Path(__file__).parent
 DISTRIBUTIONS: dict[str, str] = {
     "agenthost": "host",
     "agent-bigquery": "plugins/bigquery",
+    "agent-databricks": "plugins/databricks",
     "agent-file-sensor": "plugins/file_sensor",
     "agent-openai": "plugins/openai",
+    "agent-snowflake": "plugins/snowflake",
 }
 """Every distribution in the repository and its folder."""
 
@@ -31,9 +33,22 @@ FLYTEKIT_REFERENCE = [
     "flytekit==1.16.31",
     "flytekitplugins-bigquery==1.16.31",
     "flytekitplugins-openai==1.16.31",
+    "flytekitplugins-snowflake==1.16.31",
+    "flytekitplugins-spark==1.16.31",
 ]
 """flytekit is a test-time reference only: installed in the compat and bench sessions, never
 beside agenthost."""
+FLYTE2_REFERENCE = [
+    "flyte[connector]==2.12.1",
+    "flyteplugins-bigquery==2.12.1",
+    "flyteplugins-snowflake==2.12.1",
+    "flyteplugins-databricks==2.12.1",
+]
+"""flyte-sdk 2 (``c0``, its connectors) is a test-time reference only, in a venv of its own
+(it pins its own flyteidl2): the compat session generates fixtures with it, the bench session
+runs ``c0`` from it. Never installed beside agenthost."""
+FLYTEIDL2 = "flyteidl2>=2.0.51,<2.1"
+"""The v2 stubs of the bench's load generator and bare v2 ceiling."""
 
 
 def _editable(distribution: str, extras: str = "") -> list[str]:
@@ -208,6 +223,8 @@ def bench(session: nox.Session) -> None:
     session.install(
         *_editable("agenthost"),
         *[a for d in PLUGINS for a in _editable(d)],
+        FLYTEIDL2,
+        "fakesnow[server]>=0.12,<0.13",  # the plugins section's Snowflake emulator
         "py-spy",
         "pyinstrument",
         "uv",
@@ -215,17 +232,16 @@ def bench(session: nox.Session) -> None:
     tmp = Path(session.create_tmp()).resolve()  # run.py runs its tools from bench/
     core, flytekit = tmp / "bench-core", tmp / "bench-flytekit"
     flytekit_plugins = tmp / "bench-flytekit-plugins"
+    flyte2, flyte2_plugins = tmp / "bench-flyte2", tmp / "bench-flyte2-plugins"
     fk_version = FLYTEKIT_REFERENCE[0].split("==")[1]
     for venv, packages in (
-        (core, _editable("agenthost")),
+        (core, [*_editable("agenthost"), FLYTEIDL2]),
         (flytekit, [f"flytekit[connector]=={fk_version}"]),
         (flytekit_plugins, [f"flytekit[connector]=={fk_version}", *FLYTEKIT_REFERENCE[1:]]),
+        (flyte2, FLYTE2_REFERENCE[:1]),
+        (flyte2_plugins, FLYTE2_REFERENCE),
     ):
-        if not (venv / "bin" / "python").exists():
-            session.run("uv", "venv", "-q", str(venv))
-            session.run(
-                "uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages
-            )
+        _reference_venv(session, venv, packages)
     session.run(
         "python",
         "bench/run.py",
@@ -237,6 +253,10 @@ def bench(session: nox.Session) -> None:
         str(flytekit / "bin" / "python"),
         "--flytekit-plugins-python",
         str(flytekit_plugins / "bin" / "python"),
+        "--flyte2-python",
+        str(flyte2 / "bin" / "python"),
+        "--flyte2-plugins-python",
+        str(flyte2_plugins / "bin" / "python"),
         *session.posargs,
     )
 
@@ -276,23 +296,46 @@ def serve(session: nox.Session) -> None:
     session.install(
         *_editable("agenthost"),
         *_editable("agent-bigquery"),
+        *_editable("agent-databricks"),
         *_editable("agent-openai"),
         *_editable("agent-file-sensor", "[s3]"),
+        *_editable("agent-snowflake"),
     )
     session.run("agenthost", "plugins")
     session.run("agenthost", "serve", *session.posargs)
 
 
+def _reference_venv(session: nox.Session, venv: Path, packages: list[str]) -> Path:
+    """A venv at ``venv`` with ``packages`` (built once, kept between runs); its python."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        session.run("uv", "venv", "-q", str(venv))
+        session.run("uv", "pip", "install", "-q", "--python", str(python), *packages)
+    return python
+
+
 @nox.session(tags=["ci"])
 def compat(session: nox.Session) -> None:
     """Compatibility with flytekit-authored tasks and literals, against flytekit itself
-    (installed only here)."""
+    (installed only here), and with flyte-sdk 2 (in a venv of its own: it generates the
+    fixtures in tests/compat/flyte2_fixtures, which the tests compare and use)."""
     session.install(
         *_editable("agenthost", "[test]"),
         *[a for d in PLUGINS for a in _editable(d, "[test]")],
         *FLYTEKIT_REFERENCE,
+        "pyarrow<26",  # fakesnow's pyarrow beside flytekitplugins-bigquery's numpy<2
+        FLYTEIDL2,  # the compat tests' Flyte 2 executor stubs (executor2.py)
+        "uv",
     )
-    session.run("pytest", "tests/compat", *session.posargs)
+    # Not session.create_tmp(): it would point TMPDIR (so the tests' tmp_path) into the venv.
+    tmp = Path(session.virtualenv.location).resolve() / "tmp"
+    flyte2 = _reference_venv(session, tmp / "flyte2-sdk", FLYTE2_REFERENCE)
+    fixtures = tmp / "flyte2-fixtures"
+    generate = "tests/compat/flyte2_fixtures/generate.py"
+    session.run(str(flyte2), generate, str(fixtures), external=True)
+    session.run(
+        "pytest", "tests/compat", *session.posargs, env={"AGENTHOST_FLYTE2_FIXTURES": str(fixtures)}
+    )
 
 
 if __name__ == "__main__":

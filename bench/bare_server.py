@@ -95,7 +95,17 @@ class MetadataService(agent_pb2_grpc.AgentMetadataServiceServicer):
         return agent_pb2.ListAgentsResponse(agents=AGENTS)
 
 
-async def main(port: int, stream_unary: bool, max_pending: int | None) -> None:
+def add_v1_services(server: grpc.aio.Server, stream_unary: bool) -> None:
+    """The three v1 services with the benchmark agents' logic."""
+    agent_pb2_grpc.add_AsyncAgentServiceServicer_to_server(AsyncService(), server)
+    if stream_unary:
+        server.add_generic_rpc_handlers((stream_unary_sync_service(),))
+    else:
+        agent_pb2_grpc.add_SyncAgentServiceServicer_to_server(SyncService(), server)
+    agent_pb2_grpc.add_AgentMetadataServiceServicer_to_server(MetadataService(), server)
+
+
+async def main(port: int, stream_unary: bool, max_pending: int | None = None) -> None:
     options = []
     if max_pending is not None:
         options = [
@@ -103,12 +113,12 @@ async def main(port: int, stream_unary: bool, max_pending: int | None) -> None:
             ("grpc.server.max_pending_requests_hard_limit", max_pending),
         ]
     server = grpc.aio.server(options=options)
-    agent_pb2_grpc.add_AsyncAgentServiceServicer_to_server(AsyncService(), server)
-    if stream_unary:
-        server.add_generic_rpc_handlers((stream_unary_sync_service(),))
-    else:
-        agent_pb2_grpc.add_SyncAgentServiceServicer_to_server(SyncService(), server)
-    agent_pb2_grpc.add_AgentMetadataServiceServicer_to_server(MetadataService(), server)
+    add_v1_services(server, stream_unary)
+    await serve(server, port)
+
+
+async def serve(server: grpc.aio.Server, port: int) -> None:
+    """Listen on 127.0.0.1:``port``, announce it, and serve until SIGTERM or SIGINT."""
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     print(f"agenthost serving on 127.0.0.1:{bound}", flush=True)

@@ -7,12 +7,16 @@ for ``warmup`` seconds (discarded), then for ``duration`` seconds, and answers o
 server's process tree from ``/proc`` over the measured window, divided by calls) and
 ``client_cpu_us`` (this process, per call).
 
+With ``"get_request"`` (a serialized ``GetTaskRequest``, base64) the ``GetTask`` callers send
+that request and check that the task SUCCEEDED (the plugins section polls real plugins).
+
 Also ``python loadgen.py --once ADDRESS RPC`` for a single call (smoke test).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 import time
@@ -26,6 +30,8 @@ from flyteidl.service import agent_pb2_grpc
 from procfs import tree_cpu_seconds
 
 RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
+RPCS_V2 = ("GetTask v2", "CreateTask v2", "ListConnectors")
+"""flyteidl2 connector calls, as the Flyte 2 executor makes them (``v2_calls``)."""
 
 
 def _string_type() -> types_pb2.LiteralType:
@@ -89,8 +95,58 @@ SYNC_INPUTS = agent_pb2.ExecuteTaskSyncRequest(inputs=INPUTS)
 LIST_REQUEST = agent_pb2.ListAgentsRequest()
 
 
+def v2_calls(channel: grpc.aio.Channel) -> dict[str, Callable[[], Coroutine[Any, Any, Any]]]:
+    """The ``RPCS_V2`` calls: the same tasks as the v1 calls, over flyteidl2 (imported only
+    here, so v1 runs need no flyteidl2), with an empty ``connection`` as the OSS executor
+    sends."""
+    from flyteidl2.connector import connector_pb2, service_pb2_grpc
+    from flyteidl2.core import security_pb2
+    from flyteidl2.core import tasks_pb2 as tasks2_pb2
+    from flyteidl2.task import common_pb2
+
+    template = tasks2_pb2.TaskTemplate()
+    template.ParseFromString(ASYNC_TEMPLATE.SerializeToString())  # wire-compatible
+    value = INPUTS.literals["x"].SerializeToString()
+    named = common_pb2.NamedLiteral(name="x")
+    named.value.ParseFromString(value)
+    category = connector_pb2.TaskCategory(name="bench_async", version=0)
+    connection = security_pb2.Connection()
+    create_request = connector_pb2.CreateTaskRequest(
+        template=template,
+        inputs=common_pb2.Inputs(literals=[named]),
+        output_prefix="s3://bench/outputs/abc",
+        connection=connection,
+    )
+    get_request = connector_pb2.GetTaskRequest(
+        task_category=category,
+        resource_meta=GET_REQUEST.resource_meta,
+        output_prefix="s3://bench/outputs/abc",
+        connection=connection,
+    )
+    list_request = connector_pb2.ListConnectorsRequest()
+    async_stub = service_pb2_grpc.AsyncConnectorServiceStub(channel)
+    meta_stub = service_pb2_grpc.ConnectorMetadataServiceStub(channel)
+
+    async def get_task() -> None:
+        response = await async_stub.GetTask(get_request)
+        (output,) = response.resource.outputs.literals
+        assert output.value.scalar.primitive.string_value == "done"
+
+    async def create_task() -> None:
+        response = await async_stub.CreateTask(create_request)
+        assert response.resource_meta
+
+    async def list_connectors() -> None:
+        response = await meta_stub.ListConnectors(list_request)
+        assert response.connectors
+
+    return {"GetTask v2": get_task, "CreateTask v2": create_task, "ListConnectors": list_connectors}
+
+
 def make_call(channel: grpc.aio.Channel, rpc: str) -> Callable[[], Coroutine[Any, Any, Any]]:
     """A zero-argument coroutine function doing one ``rpc`` call and checking its answer."""
+    if rpc in RPCS_V2:
+        return v2_calls(channel)[rpc]
     async_stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
     sync_stub = agent_pb2_grpc.SyncAgentServiceStub(channel)
     meta_stub = agent_pb2_grpc.AgentMetadataServiceStub(channel)
@@ -156,6 +212,20 @@ async def drive(
     return latencies, errors
 
 
+def polling_call(
+    channel: grpc.aio.Channel, request: bytes
+) -> Callable[[], Coroutine[Any, Any, Any]]:
+    """GetTask with ``request`` (a serialized ``GetTaskRequest``), expecting SUCCEEDED."""
+    stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+    get_request = agent_pb2.GetTaskRequest.FromString(request)
+
+    async def get_task() -> None:
+        response = await stub.GetTask(get_request)
+        assert response.resource.phase == 3, response.resource.message  # SUCCEEDED
+
+    return get_task
+
+
 class LoadGenerator:
     def __init__(self) -> None:
         self.channels: dict[str, grpc.aio.Channel] = {}
@@ -166,7 +236,11 @@ class LoadGenerator:
         return self.channels[address]
 
     async def run(self, command: dict[str, Any]) -> dict[str, Any]:
-        call = make_call(self.channel(command["address"]), command["rpc"])
+        channel = self.channel(command["address"])
+        if command.get("get_request"):
+            call = polling_call(channel, base64.b64decode(command["get_request"]))
+        else:
+            call = make_call(channel, command["rpc"])
         concurrency = int(command["concurrency"])
         await drive(call, concurrency, float(command.get("warmup", 0.3)))
         pid = int(command["pid"])

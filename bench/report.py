@@ -9,10 +9,21 @@ from typing import Any
 FLYTEKIT = "flytekit"
 FLYTEKIT_PLUGINS = "flytekit+plugins"
 CEILING = "bare"
+CEILING_V2 = "bare v2"
+CEILING_BOTH = "bare v1+v2"
+C0 = "c0"
+C0_PLUGINS = "c0+plugins"
 CEILING_PENDING = "bare max-pending"
 MAIN = ("agenthost", "agenthost+plugins", FLYTEKIT, CEILING)
 RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
+RPCS_V2 = ("GetTask v2", "CreateTask v2")
 CONCURRENCY = (1, 16, 64)
+
+
+def ceiling_and_peer(rpc: str) -> tuple[str, str]:
+    """The ceiling and the peer server an ``rpc``'s cells are compared with: the bare server
+    and flytekit for v1, the bare v2 server and flyte-sdk's ``c0`` for v2."""
+    return (CEILING_V2, C0) if rpc in RPCS_V2 else (CEILING, FLYTEKIT)
 
 
 def _f(value: float | None, digits: int = 0) -> str:
@@ -65,17 +76,20 @@ def load_tables(results: dict[str, Any]) -> list[str]:
         return []
     servers = list(dict.fromkeys(key.split("|")[0] for key in cells))
     lines: list[str] = []
-    for rpc in RPCS:
+    for rpc in (*RPCS, *RPCS_V2):
+        ceiling, peer = ceiling_and_peer(rpc)
+        if not any(key.split("|")[1] == rpc for key in cells):
+            continue
         lines += [
             f"#### {rpc}",
             "",
             "| server | conc | ops/s | p50 µs | p99 µs | server CPU µs/call | CPU vs ceiling |"
-            " CPU: flytekit / this | p99 vs ceiling |",
+            f" CPU: {peer} / this | p99 vs ceiling |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for conc in CONCURRENCY:
-            base = cells.get(f"{CEILING}|{rpc}|{conc}", {})
-            fk = cells.get(f"{FLYTEKIT}|{rpc}|{conc}", {})
+            base = cells.get(f"{ceiling}|{rpc}|{conc}", {})
+            fk = cells.get(f"{peer}|{rpc}|{conc}", {})
             for name in servers:
                 row = cells.get(f"{name}|{rpc}|{conc}")
                 if row is None:
@@ -151,9 +165,81 @@ def targets(results: dict[str, Any]) -> list[str]:
                 f"{ours / base:.2f}x ({ours:,.0f} µs)",
                 ours / base <= 1.2,
             )
+    rows += flyte2_targets(results)
     if not rows:
         return []
     return ["| target | wanted | measured | verdict |", "|---|---|---|---|", *rows]
+
+
+def flyte2_targets(results: dict[str, Any]) -> list[str]:
+    """Issue 19's rows: agenthost with every plugin and both protocols against the bare
+    server serving both, v2 CPU per call against the bare v2 server, ``c0`` for reference."""
+    cold = results.get("cold_start", {})
+    cells = results.get("load", {}).get("cells", {})
+    rows = []
+    plugins, both = cold.get("agenthost+plugins", {}), cold.get(CEILING_BOTH, {})
+    c0 = cold.get(C0_PLUGINS) or cold.get(C0) or {}
+    c0_name = C0_PLUGINS if C0_PLUGINS in cold else C0
+    if plugins:
+        ratio = plugins["median_s"] / both["median_s"] if both else None
+        ok = plugins["median_s"] <= 0.25 and (ratio is None or ratio <= 2.1)
+        vs_ceiling = _ratio(plugins["median_s"], both.get("median_s"))
+        vs_c0 = _faster(c0.get("median_s"), plugins["median_s"])
+        rows.append(
+            f"| v1+v2 cold start, all plugins | ≤ 250 ms and ≤ 2.1x {CEILING_BOTH} | "
+            f"{plugins['median_s'] * 1000:.0f} ms; {vs_ceiling} ceiling; {vs_c0} than {c0_name}"
+            f" | {'met' if ok else '**missed**'} |"
+        )
+        rows.append(
+            f"| v1+v2 RSS after start, all plugins | ≤ 55 MB | {plugins['rss_start_mb']:.1f} MB"
+            + (f" ({c0_name}: {c0['rss_start_mb']:.1f} MB)" if c0 else "")
+            + f" | {'met' if plugins['rss_start_mb'] <= 55 else '**missed**'} |"
+        )
+    for rpc in RPCS_V2:
+        for conc in CONCURRENCY:
+            ours = cells.get(f"agenthost|{rpc}|{conc}", {}).get("server_cpu_us")
+            base = cells.get(f"{CEILING_V2}|{rpc}|{conc}", {}).get("server_cpu_us")
+            peer = cells.get(f"{C0}|{rpc}|{conc}", {}).get("server_cpu_us")
+            if ours and base:
+                rows.append(
+                    f"| {rpc} CPU/call, c={conc} | ≤ 1.15x {CEILING_V2} | {ours / base:.2f}x "
+                    f"ceiling; c0/ours {_ratio(peer, ours)} | "
+                    f"{'met' if ours / base <= 1.15 else '**missed**'} |"
+                )
+    return rows
+
+
+PLUGIN_GOALS = {"BigQuery": 1.5, "Snowflake": 2.0, "Databricks": 2.0}
+"""Issue 22's goals: flytekit's server CPU per GetTask over agenthost's, per plugin."""
+
+
+def plugins_table(results: dict[str, Any]) -> list[str]:
+    """Server CPU per GetTask of a finished job: agenthost's plugin vs flytekit's connector."""
+    section = results.get("plugins") or {}
+    cases = section.get("cases") or {}
+    if not cases:
+        return []
+    lines = [
+        f"GetTask of one finished job by {section.get('pollers')} concurrent pollers, each "
+        "server against the same emulator or fake (`bench/plugin_cases.py`); server CPU µs per "
+        "call (process tree), median of rounds. flytekit is `pyflyte serve connector` with its "
+        "own plugin, pointed at the emulator by `bench/plugin_endpoints.py`.",
+        "",
+        "| plugin | agenthost µs/call | flytekit µs/call | flytekit ÷ agenthost | goal | "
+        "agenthost ops/s | flytekit ops/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, case in cases.items():
+        ours, theirs = case.get("agenthost", {}), case.get("flytekit", {})
+        ratio = case.get("flytekit_over_agenthost")
+        goal = PLUGIN_GOALS.get(name)
+        lines.append(
+            f"| {name} | {_f(ours.get('server_cpu_us'))} | {_f(theirs.get('server_cpu_us'))} | "
+            f"{_f(ratio, 2) + 'x' if ratio else ours.get('error') or theirs.get('error')} | "
+            f"{'≥ ' + _f(goal, 1) + 'x' if goal else ''} | {_f(ours.get('ops'))} | "
+            f"{_f(theirs.get('ops'))} |"
+        )
+    return lines
 
 
 def import_table(results: dict[str, Any]) -> list[str]:
@@ -300,8 +386,13 @@ def render(results: dict[str, Any]) -> str:
     ]
     for title, body in (
         ("Targets", targets(results)),
-        ("Cold start (spawn to first successful ListAgents) and memory", cold_table(results)),
+        (
+            "Cold start (spawn to first successful ListAgents, or ListConnectors for v2-only "
+            "servers) and memory",
+            cold_table(results),
+        ),
         ("Throughput, latency and server CPU per call", load_tables(results)),
+        ("Plugins: server CPU per GetTask against the same emulator", plugins_table(results)),
         ("Bursts", bursts_table(results)),
         ("Import time", import_table(results)),
         ("Literal codec (calls per second, best of 7 windows)", codec_table(results)),

@@ -1,18 +1,22 @@
-"""agenthost benchmark driver (issue 11): cold start, RSS, per-call server CPU, throughput and
-latency of agenthost against flytekit's connector server and a bare ``grpc.aio`` ceiling, plus
-import time, literal codec throughput, 1,000 agents and ``--workers``.
+"""agenthost benchmark driver (issues 11 and 19): cold start, RSS, per-call server CPU,
+throughput and latency of agenthost against flytekit's connector server, flyte-sdk 2's ``c0``
+and bare ``grpc.aio`` ceilings (flyteidl's servicers for v1, flyteidl2's for v2), plus import
+time, literal codec throughput, 1,000 agents and ``--workers``.
 
-Servers run from four interpreters (venvs): ``--core-python`` (agenthost only),
-``--plugins-python`` (agenthost + the three first-party plugins), ``--flytekit-python``
-(flytekit[connector] 1.16, never mixed with agenthost) and ``--flytekit-plugins-python``
-(the same with flytekit's BigQuery and OpenAI plugins: the like-for-like reference for
-agenthost with its plugins). The load generator is a separate process (``loadgen.py``) run
-by this interpreter. See ``bench/README.md``.
+Servers run from six interpreters (venvs): ``--core-python`` (agenthost only),
+``--plugins-python`` (agenthost + the first-party plugins), ``--flytekit-python``
+(flytekit[connector] 1.16, never mixed with agenthost), ``--flytekit-plugins-python``
+(the same with flytekit's BigQuery, OpenAI and Snowflake plugins: the like-for-like reference for
+agenthost with its plugins), ``--flyte2-python`` (flyte[connector] 2.12.1: ``c0``, the v2
+peer) and ``--flyte2-plugins-python`` (the same with flyte-sdk's BigQuery, Snowflake and
+Databricks connectors). The load generator is a separate process (``loadgen.py``) run by this
+interpreter. See ``bench/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -36,10 +40,16 @@ from procfs import tree_rss_kb
 
 HERE = Path(__file__).resolve().parent
 RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
+RPCS_V2 = ("GetTask v2", "CreateTask v2")
+"""The v2 cells (``loadgen.RPCS_V2``): flyteidl2 calls as the Flyte 2 executor makes them."""
 CONCURRENCY = (1, 16, 64)
 FLYTEKIT = "flytekit"
 FLYTEKIT_PLUGINS = "flytekit+plugins"
 CEILING = "bare"
+CEILING_V2 = "bare v2"
+CEILING_BOTH = "bare v1+v2"
+C0 = "c0"
+C0_PLUGINS = "c0+plugins"
 PROTO_OUTPUTS = "agenthost proto outputs"
 CEILING_STREAM_UNARY = "bare stream-unary"
 CEILING_PENDING = "bare max-pending"
@@ -67,6 +77,8 @@ class ServerSpec:
     """Whether the cold-start phase measures this server (variants of one only load it)."""
     pinned: bool = True
     """Whether ``--pin`` confines it to the server CPU (not a multi-process server)."""
+    protocol: str = "v1"
+    """Which metadata call tells that it serves: ``v1`` ListAgents, ``v2`` ListConnectors."""
 
 
 def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], list[str]]:
@@ -86,13 +98,10 @@ def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], li
     return build
 
 
-def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
-    core, plugins, fk = args.core_python, args.plugins_python, args.flytekit_python
+def pyflyte_argv(module: str) -> Callable[[int, int], list[str]]:
+    """``pyflyte serve connector`` arguments that also import ``module`` (from bench/)."""
 
-    def pyflyte(python: str) -> str:
-        return str(Path(python).parent / "pyflyte") if python else ""
-
-    def flytekit_argv(port: int, metrics_port: int) -> list[str]:
+    def build(port: int, metrics_port: int) -> list[str]:
         return [
             "serve",
             "connector",
@@ -101,8 +110,32 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "--prometheus_port",
             str(metrics_port),
             "--modules",
-            "connectors_bench",
+            module,
         ]
+
+    return build
+
+
+def pyflyte(python: str) -> str:
+    """The ``pyflyte`` beside ``python`` ("" if there is no such venv)."""
+    return str(Path(python).parent / "pyflyte") if python else ""
+
+
+def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
+    core, plugins, fk = args.core_python, args.plugins_python, args.flytekit_python
+
+    def c0_argv(port: int, metrics_port: int) -> list[str]:
+        return [
+            str(HERE / "c0_serve.py"),
+            "--port",
+            str(port),
+            "--prometheus_port",
+            str(metrics_port),
+            "--modules",
+            "c0_bench",
+        ]
+
+    flytekit_argv = pyflyte_argv("connectors_bench")
 
     specs = [
         ServerSpec(
@@ -115,7 +148,7 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "agenthost+plugins",
             plugins,
             agenthost_argv("--modules", "agents_bench"),
-            "same, with agent-bigquery, agent-openai, agent-file-sensor installed",
+            "same, with agent-bigquery, agent-openai, agent-file-sensor, agent-snowflake installed",
         ),
         ServerSpec(
             "agenthost+plugins no-typer",
@@ -154,8 +187,8 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             FLYTEKIT_PLUGINS,
             pyflyte(args.flytekit_plugins_python),
             flytekit_argv,
-            "same, with flytekitplugins-bigquery and flytekitplugins-openai installed "
-            "(flytekit's counterparts of the three first-party plugins; its file sensor is "
+            "same, with flytekitplugins-bigquery, -openai and -snowflake installed "
+            "(flytekit's counterparts of the first-party plugins; its file sensor is "
             "built in), which flytekit imports at start; cold start and RSS only",
         ),
         ServerSpec(
@@ -175,6 +208,36 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             ],
             "the ceiling with ExecuteTaskSync served stream-unary, as agenthost serves it",
             cold_start=False,
+        ),
+        ServerSpec(
+            CEILING_V2,
+            core,
+            lambda port, mport: [str(HERE / "bare_server_v2.py"), "--port", str(port)],
+            "bare grpc.aio server on flyteidl2's generated connector servicers (the v2 ceiling)",
+            protocol="v2",
+        ),
+        ServerSpec(
+            CEILING_BOTH,
+            core,
+            lambda port, mport: [str(HERE / "bare_server_v2.py"), "--port", str(port), "--with-v1"],
+            "both bare ceilings on one server (v1 and v2 services): the cold-start ceiling of a "
+            "host serving both protocols",
+        ),
+        ServerSpec(
+            C0,
+            args.flyte2_python,
+            c0_argv,
+            "flyte-sdk 2.12.1's c0 --modules c0_bench (bench_async as a flyte-sdk connector; "
+            "c0_serve.py binds it to 127.0.0.1): the v2 peer",
+            protocol="v2",
+        ),
+        ServerSpec(
+            C0_PLUGINS,
+            args.flyte2_plugins_python,
+            c0_argv,
+            "same, with flyteplugins-bigquery, -snowflake and -databricks installed (c0 loads "
+            "every installed connector at start); cold start and RSS only",
+            protocol="v2",
         ),
     ]
     specs.append(
@@ -218,10 +281,17 @@ class Running:
     log: Path
 
 
-def list_agents_once(address: str, timeout: float) -> bool:
+def list_agents_once(address: str, timeout: float, protocol: str = "v1") -> bool:
+    """One ListAgents (v1) or ListConnectors (v2); whether it listed anything."""
     with grpc.insecure_channel(address) as channel:
-        stub = agent_pb2_grpc.AgentMetadataServiceStub(channel)
         try:
+            if protocol == "v2":
+                from flyteidl2.connector import connector_pb2, service_pb2_grpc
+
+                stub2 = service_pb2_grpc.ConnectorMetadataServiceStub(channel)
+                request = connector_pb2.ListConnectorsRequest()
+                return len(stub2.ListConnectors(request, timeout=timeout).connectors) > 0
+            stub = agent_pb2_grpc.AgentMetadataServiceStub(channel)
             response = stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=timeout)
         except grpc.RpcError:
             return False
@@ -253,7 +323,8 @@ def pinning_meta() -> dict[str, list[int]]:
 
 
 def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
-    """Spawn ``spec`` and wait for its first successful ListAgents (the cold start)."""
+    """Spawn ``spec`` and wait for its first successful ListAgents or ListConnectors (the cold
+    start)."""
     port, metrics_port = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(HERE), **spec.env}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -285,7 +356,7 @@ def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
         except OSError:
             time.sleep(0.002)
             continue
-        if list_agents_once(address, timeout=10.0):
+        if list_agents_once(address, timeout=10.0, protocol=spec.protocol):
             break
         time.sleep(0.002)
     cold = time.perf_counter() - began
@@ -478,6 +549,99 @@ def phase_bursts(specs: dict[str, ServerSpec], sync_seconds: float, logdir: Path
     return {"sync_seconds": sync_seconds, "cells": cells}
 
 
+def create_once(address: str, template: Any, inputs: Any) -> bytes:
+    """One CreateTask; the ``resource_meta`` of the job it started."""
+    request = agent_pb2.CreateTaskRequest(template=template, output_prefix="s3://bench/plugins")
+    if inputs is not None:
+        request.inputs.CopyFrom(inputs)
+    with grpc.insecure_channel(address) as channel:
+        stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+        return bytes(stub.CreateTask(request, timeout=60).resource_meta)
+
+
+def phase_plugins(
+    args: argparse.Namespace, rounds: int, warmup: float, duration: float, logdir: Path
+) -> dict[str, Any]:
+    """Server CPU per GetTask of a finished job, agenthost's plugin against flytekit's connector
+    for the same task type and emulator, for every case in ``plugin_cases.CASES``; the two
+    servers alternate within each round."""
+    from plugin_cases import CASES, POLLERS
+
+    if not (args.plugins_python and args.flytekit_plugins_python):
+        log("  skipped: needs the plugins and flytekit+plugins venvs")
+        return {}
+    results: dict[str, Any] = {"pollers": POLLERS, "cases": {}}
+    loadgen = LoadGen()
+    try:
+        for case in CASES:
+            with tempfile.TemporaryDirectory() as scratch, case.backend(Path(scratch)) as backend:
+                ours = ServerSpec(
+                    "agenthost", args.plugins_python,
+                    agenthost_argv("--allow", case.allow), "", env=backend.env,
+                )  # fmt: skip
+                theirs = ServerSpec(
+                    "flytekit", pyflyte(args.flytekit_plugins_python),
+                    pyflyte_argv("plugin_endpoints"), "", env=backend.env,
+                )  # fmt: skip
+                with started([ours, theirs], logdir) as running:
+                    meta = create_once(
+                        running["agenthost"].address, backend.template, backend.inputs
+                    )
+                    category = agent_pb2.TaskCategory(name=case.task_type, version=0)
+                    request = agent_pb2.GetTaskRequest(
+                        task_type=case.task_type, task_category=category, resource_meta=meta
+                    )
+                    encoded = base64.b64encode(request.SerializeToString()).decode()
+                    answers: dict[str, list[dict[str, Any]]] = {"agenthost": [], "flytekit": []}
+                    for rnd in range(rounds):
+                        order = ["agenthost", "flytekit"][:: 1 if rnd % 2 == 0 else -1]
+                        for name in order:
+                            server = running[name]
+                            answer = loadgen.ask(
+                                {
+                                    "address": server.address,
+                                    "pid": server.process.pid,
+                                    "rpc": "GetTask",
+                                    "get_request": encoded,
+                                    "concurrency": POLLERS,
+                                    "warmup": warmup,
+                                    "duration": duration,
+                                }
+                            )
+                            answers[name].append(answer)
+                            log(
+                                f"  round {rnd + 1} {case.name:10s} {name:9s} "
+                                f"{answer.get('ops', 0):7.0f} ops/s  cpu "
+                                f"{answer.get('server_cpu_us', 0):6.0f} us/call  "
+                                f"errors {answer.get('errors', answer.get('error'))}"
+                            )
+                    for server in running.values():
+                        loadgen.ask({"close": server.address})
+            results["cases"][case.name] = _plugin_case_result(answers)
+    finally:
+        loadgen.close()
+    return results
+
+
+def _plugin_case_result(answers: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, runs in answers.items():
+        good = [a for a in runs if "error" not in a and a.get("calls") and not a.get("errors")]
+        if not good:
+            out[name] = {"error": (runs[-1] if runs else {}).get("error", "calls failed")}
+            continue
+        out[name] = {
+            metric: statistics.median(a[metric] for a in good)
+            for metric in ("ops", "p50_us", "p99_us", "server_cpu_us")
+        }
+        out[name]["rounds"] = len(good)
+    if "server_cpu_us" in out.get("agenthost", {}) and "server_cpu_us" in out.get("flytekit", {}):
+        out["flytekit_over_agenthost"] = (
+            out["flytekit"]["server_cpu_us"] / out["agenthost"]["server_cpu_us"]
+        )
+    return out
+
+
 def run_json(cmd: list[str], timeout: float = 600) -> Any:
     out = subprocess.run(
         cmd,
@@ -509,11 +673,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--flytekit-plugins-python", default=f"{venvs}/venv-bench-fk-plugins/bin/python"
     )
+    parser.add_argument("--flyte2-python", default=f"{venvs}/venv-bench-flyte2/bin/python")
+    parser.add_argument(
+        "--flyte2-plugins-python", default=f"{venvs}/venv-bench-flyte2-plugins/bin/python"
+    )
     parser.add_argument("--rounds", type=int, help="load rounds (default 3, quick 1)")
     parser.add_argument("--duration", type=float, help="seconds per cell (default 2, quick 0.5)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per server (default 7, quick 3)")
     parser.add_argument(
-        "--skip", default="", help="comma-separated phases to skip: cold,load,bursts,import,codec"
+        "--skip",
+        default="",
+        help="comma-separated phases to skip: cold,load,bursts,plugins,import,codec",
+    )
+    parser.add_argument(
+        "--rpcs",
+        default="",
+        help="comma-separated RPCs whose load cells run (default all), e.g. 'CreateTask v2'",
     )
     parser.add_argument(
         "--patched-host",
@@ -545,7 +720,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.warmup = 0.2 if args.quick else 0.5
     args.cold_runs = args.cold_runs or (3 if args.quick else 7)
     pin_cpus(args.pin)
-    for name in ("core_python", "plugins_python", "flytekit_python", "flytekit_plugins_python"):
+    pythons = (
+        "core_python",
+        "plugins_python",
+        "flytekit_python",
+        "flytekit_plugins_python",
+        "flyte2_python",
+        "flyte2_plugins_python",
+    )
+    for name in pythons:
         if not Path(getattr(args, name)).exists():
             log(f"warning: {getattr(args, name)} missing; servers using it are skipped")
             setattr(args, name, "")
@@ -562,9 +745,17 @@ def load_cells(quick: bool, specs: dict[str, ServerSpec]) -> list[tuple[str, str
     workers_conc = (16,) if quick else CONCURRENCY
     cells += [("agenthost --workers 2", rpc, c) for rpc in RPCS for c in workers_conc]
     cells += [("agenthost 1000 agents", rpc, 16) for rpc in ("GetTask", "CreateTask", "ListAgents")]
+    v2 = ["agenthost", CEILING_V2, C0, "agenthost patched"]
+    cells += [(s, rpc, c) for rpc in RPCS_V2 for c in CONCURRENCY for s in v2]
     if not quick:
         cells += [(PROTO_OUTPUTS, "GetTask", c) for c in (16, 64)]
     return [cell for cell in cells if cell[0] in specs]
+
+
+def selected(cells: list[tuple[str, str, int]], rpcs: str) -> list[tuple[str, str, int]]:
+    """The cells of the ``--rpcs`` list (all if empty)."""
+    wanted = {r.strip() for r in rpcs.split(",") if r.strip()}
+    return [cell for cell in cells if not wanted or cell[1] in wanted]
 
 
 def main(argv: list[str]) -> int:
@@ -594,6 +785,7 @@ def main(argv: list[str]) -> int:
         ("core", args.core_python),
         ("flytekit", args.flytekit_python),
         ("flytekit+plugins", args.flytekit_plugins_python),
+        (C0, args.flyte2_python),
     ):
         if python:
             results["meta"]["versions"][label] = run_json([python, str(HERE / "versions.py")])
@@ -607,7 +799,7 @@ def main(argv: list[str]) -> int:
             log("== load")
             results["load"] = phase_load(
                 specs,
-                load_cells(args.quick, specs),
+                selected(load_cells(args.quick, specs), args.rpcs),
                 args.rounds,
                 args.warmup,
                 args.duration,
@@ -616,6 +808,11 @@ def main(argv: list[str]) -> int:
         if "bursts" not in skip:
             log("== bursts")
             results["bursts"] = phase_bursts(specs, 2.0 if args.quick else 20.0, logdir)
+        if "plugins" not in skip:
+            log("== plugins: server CPU per GetTask against the same emulator")
+            results["plugins"] = phase_plugins(
+                args, args.rounds, args.warmup, args.duration, logdir
+            )
     if "import" not in skip:
         log("== import time")
         runs = "5" if args.quick else "15"
@@ -654,7 +851,7 @@ def main(argv: list[str]) -> int:
             )
     if args.update and Path(args.json).exists():
         previous = json.loads(Path(args.json).read_text())
-        phases = ("cold_start", "load", "bursts", "import_time", "codec")
+        phases = ("cold_start", "load", "bursts", "plugins", "import_time", "codec")
         ran = {phase for phase in phases if phase in results}
         for phase in phases:
             if phase not in results and phase in previous:

@@ -11,6 +11,8 @@ NAMES = (
     "agenthost",
     "flytekit",
     "flyteidl",
+    "flyteidl2",
+    "flyte",
     "grpcio",
     "protobuf",
     "typer",

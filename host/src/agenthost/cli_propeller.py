@@ -14,6 +14,9 @@ rotation as soon as it starts terminating. The service config balances round rob
 pod and retries ``UNAVAILABLE`` (a call that reached a pod as it went away, or a connection
 refused) on the agent services; without it each such error costs a task one of its retries.
 
+``--flyte 2`` prints the Flyte 2 executor's configuration instead
+(``agenthost.cli_propeller_flyte2``).
+
 The YAML is emitted here (no YAML library needed at run time) from plain dicts, lists,
 strings, booleans and integers; strings are quoted whenever YAML could read them as
 anything else.
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
 import typer
+
+from agenthost import cli_propeller_flyte2 as flyte2
 
 FLAVORS: dict[str, dict[str, str]] = {
     "connector": {
@@ -76,15 +81,17 @@ SERVICE_CONFIG: dict[str, Any] = {
 }
 
 
-def service_config(*, health_check: bool = False) -> str:
-    """The gRPC service config (JSON) for propeller: ``SERVICE_CONFIG``, plus client-side
-    health checking (``healthCheckConfig``) if asked: a client that supports it stops picking
-    a replica as soon as it reports ``NOT_SERVING``, before its GOAWAY."""
-    config = (
-        {**SERVICE_CONFIG, "healthCheckConfig": {"serviceName": ""}}
-        if health_check
-        else SERVICE_CONFIG
-    )
+def service_config(*, health_check: bool = False, services: Sequence[str] = AGENT_SERVICES) -> str:
+    """The gRPC service config (JSON) for propeller: ``SERVICE_CONFIG`` (its retries on
+    ``services``: the v1 agent services unless told otherwise), plus client-side health
+    checking (``healthCheckConfig``) if asked: a client that supports it stops picking a
+    replica as soon as it reports ``NOT_SERVING``, before its GOAWAY."""
+    config = dict(SERVICE_CONFIG)
+    if tuple(services) != AGENT_SERVICES:
+        names = [{"service": name} for name in services]
+        config["methodConfig"] = [{"name": names, "retryPolicy": RETRY_POLICY}]
+    if health_check:
+        config["healthCheckConfig"] = {"serviceName": ""}
     return json.dumps(config, separators=(",", ":"))
 
 
@@ -184,6 +191,14 @@ def propeller_config(
             "older Flyte releases).",
         ),
     ] = "connector",
+    flyte: Annotated[
+        int,
+        typer.Option(
+            help="1: FlytePropeller (Flyte 1); 2: the Flyte 2 executor (routes every type "
+            "through tasks.task-plugins.default-for-task-types; endpoint default "
+            "dns:///agenthost.flyte.svc.cluster.local:8000).",
+        ),
+    ] = 1,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -198,7 +213,7 @@ def propeller_config(
         Optional[list[str]],  # noqa: UP045
         typer.Option(
             help="Per-RPC deadline as RPC=DURATION (CreateTask, GetTask, DeleteTask, "
-            "ExecuteTaskSync); repeatable.",
+            "ExecuteTaskSync; with --flyte 2: ListConnectors, not ExecuteTaskSync); repeatable.",
         ),
     ] = None,
     allow: Annotated[
@@ -271,17 +286,27 @@ def propeller_config(
 
     if flavor not in FLAVORS:
         fail(f"--flavor must be one of {', '.join(FLAVORS)}")
+    if flyte not in (1, 2):
+        fail("--flyte must be 1 (FlytePropeller) or 2 (the Flyte 2 executor)")
+    if flyte == 2:
+        if flavor != "connector":
+            fail("--flyte 2 has only the connector flavor (connector-service)")
+        if endpoint == DEFAULT_ENDPOINT:
+            endpoint = flyte2.DEFAULT_ENDPOINT
+        if unreachable := flyte2.endpoint_problem(endpoint):
+            fail(unreachable)
     if name is not None and not _PLAIN.match(name):
         fail("--name must be letters, digits, _ . / - (starting with a letter)")
-    timeouts = dict(DEFAULT_TIMEOUTS)
+    rpcs = flyte2.TIMEOUTS if flyte == 2 else DEFAULT_TIMEOUTS
+    chosen: dict[str, str] = {}
     for item in timeout or ():
         rpc, sep, value = item.partition("=")
-        if not sep or rpc not in DEFAULT_TIMEOUTS or not _DURATION.match(value):
+        if not sep or rpc not in rpcs or not _DURATION.match(value):
             fail(
                 f"--timeout {item!r} must be RPC=DURATION, RPC one of "
-                f"{', '.join(DEFAULT_TIMEOUTS)}, DURATION like 30s or 2m"
+                f"{', '.join(rpcs)}, DURATION like 30s or 2m"
             )
-        timeouts[rpc] = value
+        chosen[rpc] = value
     if not _DURATION.match(default_timeout):
         fail(f"--default-timeout {default_timeout!r} must be a duration like 10s")
     if resync_interval is not None and not _DURATION.match(resync_interval):
@@ -308,24 +333,46 @@ def propeller_config(
     task_types = [t for t in served if t in wanted] if wanted else served
     if not task_types:
         fail("no agents are installed here (agenthost plugins lists what was found)")
-    config = build_config(
-        task_types,
-        endpoint=endpoint,
-        name=name,
-        flavor=flavor,
-        insecure=insecure,
-        default_timeout=default_timeout,
-        timeouts=timeouts,
-        polling=polling,
-        health_check=health_check,
-    )
     keys = FLAVORS[flavor]
-    header = [
-        f"FlytePropeller configuration for agenthost ({keys['plugin']}, {keys['since']}).",
-        f"Task types: {', '.join(task_types)}.",
-        "Merge into propeller's configuration (the flyte-propeller-config ConfigMap, or your",
-        "helm values); keep the plugins and task-type defaults you already have.",
-    ]
+    if flyte == 2:
+        sync_types = {a.task_category.name for a in result.agents if a.is_sync}
+        timeouts = flyte2.default_timeouts(bool(sync_types & set(task_types))) | chosen
+        target = deployment(
+            endpoint,
+            insecure,
+            default_timeout,
+            timeouts,
+            health_check=health_check,
+            services=flyte2.CONNECTOR_SERVICES,
+        )
+        config = flyte2.build_flyte2_config(
+            task_types, deployment=target, name=name, plugin_wide=polling.section()
+        )
+        header = [
+            "Flyte 2 executor configuration for agenthost (connector-service, flyteidl2).",
+            f"Task types: {', '.join(task_types)}.",
+            "Merge into the executor's configuration: on Flyte 2 only",
+            "tasks.task-plugins.default-for-task-types routes a type to the connector plugin.",
+            "Sync agents run inside CreateTask, so its timeout bounds them.",
+        ]
+    else:
+        config = build_config(
+            task_types,
+            endpoint=endpoint,
+            name=name,
+            flavor=flavor,
+            insecure=insecure,
+            default_timeout=default_timeout,
+            timeouts=DEFAULT_TIMEOUTS | chosen,
+            polling=polling,
+            health_check=health_check,
+        )
+        header = [
+            f"FlytePropeller configuration for agenthost ({keys['plugin']}, {keys['since']}).",
+            f"Task types: {', '.join(task_types)}.",
+            "Merge into propeller's configuration (the flyte-propeller-config ConfigMap, or your",
+            "helm values); keep the plugins and task-type defaults you already have.",
+        ]
     if name is not None:
         header.append(
             f"Deployment {name!r} serves only the task types listed under "
@@ -339,6 +386,26 @@ def propeller_config(
 
 def _names(values: Sequence[str] | None) -> list[str]:
     return [n for v in values or () for n in v.replace(",", " ").split() if n]
+
+
+def deployment(
+    endpoint: str,
+    insecure: bool,
+    default_timeout: str,
+    timeouts: Mapping[str, str],
+    *,
+    health_check: bool = False,
+    services: Sequence[str] = AGENT_SERVICES,
+) -> dict[str, Any]:
+    """One connector deployment: where to dial, how (the service config retries ``services``),
+    and with which deadlines."""
+    return {
+        "endpoint": endpoint,
+        "insecure": insecure,
+        "defaultServiceConfig": service_config(health_check=health_check, services=services),
+        "defaultTimeout": default_timeout,
+        "timeouts": dict(timeouts),
+    }
 
 
 def build_config(
@@ -356,21 +423,15 @@ def build_config(
     """The configuration as plain data (see the module docstring for the keys)."""
     keys = FLAVORS[flavor]
     plugin = keys["plugin"]
-    deployment = {
-        "endpoint": endpoint,
-        "insecure": insecure,
-        "defaultServiceConfig": service_config(health_check=health_check),
-        "defaultTimeout": default_timeout,
-        "timeouts": dict(timeouts),
-    }
+    target = deployment(endpoint, insecure, default_timeout, timeouts, health_check=health_check)
     defaults = dict(BASE_PLUGINS)
     defaults.update(dict.fromkeys(task_types, plugin))
     section: dict[str, Any]
     if name is None:
-        section = {keys["default"]: deployment, "supportedTaskTypes": list(task_types)}
+        section = {keys["default"]: target, "supportedTaskTypes": list(task_types)}
     else:
         section = {
-            keys["deployments"]: {name: deployment},
+            keys["deployments"]: {name: target},
             keys["routes"]: dict.fromkeys(task_types, name),
         }
     if polling is not None:

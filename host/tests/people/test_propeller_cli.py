@@ -146,6 +146,10 @@ def test_poll_rate_and_concurrency_keys_are_emitted_when_asked() -> None:
         (("--timeout", "GetTask"), "must be RPC=DURATION"),
         (("--timeout", "Fly=3s"), "must be RPC=DURATION"),
         (("--name", "has space"), "--name must be"),
+        (("--flyte", "3"), "--flyte must be 1"),
+        (("--flyte", "2", "--flavor", "agent"), "only the connector flavor"),
+        (("--flyte", "2", "--timeout", "ExecuteTaskSync=9s"), "must be RPC=DURATION"),
+        (("--flyte", "2", "--endpoint", "k8s:///agenthost.flyte:8000"), "no k8s:// resolver"),
     ],
 )
 def test_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
@@ -171,3 +175,100 @@ def test_yaml_emitter_quotes_what_yaml_would_misread() -> None:
     ]
     data = build_config(tricky, endpoint="dns:///x:1")
     assert yaml.safe_load(to_yaml(data)) == data
+
+
+def test_flyte2_routes_every_type_through_default_for_task_types() -> None:
+    data, text = config("--flyte", "2")
+    expected = installed_task_types()
+    assert set(data) == {"tasks", "plugins"}
+    routes = data["tasks"]["task-plugins"]
+    assert set(routes) == {"default-for-task-types"}  # no enabled-plugins on Flyte 2
+    assert routes["default-for-task-types"] == dict.fromkeys(expected, "connector-service")
+    section = data["plugins"]["connector-service"]
+    assert set(section["supportedTaskTypes"]) == expected
+    connector = section["defaultConnector"]
+    assert connector["endpoint"] == "dns:///agenthost.flyte.svc.cluster.local:8000"
+    assert connector["insecure"] is True
+    service_config = json.loads(connector["defaultServiceConfig"])
+    assert service_config["loadBalancingConfig"] == [{"round_robin": {}}]
+    (retries,) = service_config["methodConfig"]
+    assert {n["service"] for n in retries["name"]} == {
+        "flyteidl2.connector.AsyncConnectorService",
+        "flyteidl2.connector.ConnectorMetadataService",
+    }
+    assert retries["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    # people_shout is a sync agent: CreateTask runs it, so its deadline is the sync one.
+    assert connector["timeouts"] == {
+        "CreateTask": "300s",
+        "GetTask": "10s",
+        "DeleteTask": "10s",
+        "ListConnectors": "10s",
+    }
+    assert text.startswith("# Flyte 2 executor configuration for agenthost")
+
+
+def test_flyte2_named_deployment_for_async_types_only() -> None:
+    data, _ = config(
+        "--flyte",
+        "2",
+        "--name",
+        "agenthost-v2",
+        "--only",
+        "people_sum",
+        "--only",
+        "sensor",
+        "--timeout",
+        "ListConnectors=3s",
+        "--tls",
+    )
+    section = data["plugins"]["connector-service"]
+    assert "defaultConnector" not in section
+    assert section["connectorForTaskTypes"] == {
+        "people_sum": "agenthost-v2",
+        "sensor": "agenthost-v2",
+    }
+    deployment = section["connectors"]["agenthost-v2"]
+    assert deployment["insecure"] is False
+    assert deployment["timeouts"]["ListConnectors"] == "3s"
+    assert deployment["timeouts"]["CreateTask"] == "30s"  # no sync agent routed
+    assert data["tasks"]["task-plugins"]["default-for-task-types"] == {
+        "people_sum": "connector-service",
+        "sensor": "connector-service",
+    }
+
+
+def test_default_output_is_still_flyte1() -> None:
+    default, _ = config()
+    explicit, _ = config("--flyte", "1")
+    assert default == explicit
+    assert "enabled-plugins" in default["tasks"]["task-plugins"]
+
+
+def test_flyte2_example_in_the_docs_is_what_the_command_builds() -> None:
+    from people_kit import HOST_DIR
+
+    from agenthost.cli_propeller import deployment
+    from agenthost.cli_propeller_flyte2 import (
+        CONNECTOR_SERVICES,
+        DEFAULT_ENDPOINT,
+        build_flyte2_config,
+        default_timeouts,
+    )
+
+    text = (HOST_DIR.parent / "docs" / "flyte2.md").read_text()
+    documented = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    types = documented["plugins"]["connector-service"]["supportedTaskTypes"]
+    timeouts = default_timeouts(sync_routed=True)
+    target = deployment(DEFAULT_ENDPOINT, True, "10s", timeouts, services=CONNECTOR_SERVICES)
+    assert documented == build_flyte2_config(types, deployment=target)
+
+
+def test_flyte2_takes_the_plugin_wide_and_health_check_options() -> None:
+    data, _ = config(
+        "--flyte", "2", "--resync-interval", "60s", "--read-qps", "20", "--health-check"
+    )
+    section = data["plugins"]["connector-service"]
+    assert section["webApi"]["caching"] == {"resyncInterval": "60s"}
+    assert section["webApi"]["readRateLimiter"] == {"qps": 20}
+    service_config = json.loads(section["defaultConnector"]["defaultServiceConfig"])
+    assert service_config["healthCheckConfig"] == {"serviceName": ""}

@@ -25,3 +25,15 @@ def flytekit_resource_meta(**fields: Any) -> bytes:
     recorded.update(fields)
     encoded = json.dumps(recorded).encode("utf-8")
     return encoded
+
+
+FLYTE2_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "compat" / "flyte2_fixtures"
+"""Messages serialized by flyte-sdk 2.12.1 (see that folder's ``generate.py``)."""
+
+
+def flyte2_template() -> TaskTemplate:
+    """flyte-sdk's ``BigQueryTask`` template (a ``flyteidl2`` message: wire-compatible with
+    flyteidl's ``TaskTemplate``, its interface a list of variable entries on the wire)."""
+    template = TaskTemplate()
+    template.ParseFromString((FLYTE2_FIXTURES / "bigquery_task_template.pb").read_bytes())
+    return template

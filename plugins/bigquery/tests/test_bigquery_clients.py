@@ -128,3 +128,55 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     cache.get("p3", "US")
     assert len(cache) == 2
     assert cache.get("p1", "US") is not oldest
+
+
+def test_clients_resolve_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxies and the CA bundle from the environment apply as requests would apply them per
+    request, read once when the client is built (requests would re-read them every call)."""
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9050")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/corp.pem")
+    client = ClientCache().get("proj", "US")
+    session = client._http
+    assert session.trust_env is False
+    assert session.proxies["http"] == "http://proxy.internal:3128"
+    assert session.verify == "/etc/ssl/certs/corp.pem"
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    bypassed = ClientCache().get("proj", "US")._http
+    assert "http" not in bypassed.proxies and bypassed.trust_env is False
+
+
+def test_connection_credentials_win_over_the_deployment_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    monkeypatch.setenv(SECRET_ENV, service_account_json("deployment@proj.iam.gserviceaccount.com"))
+    per_task = service_account_json("task@proj.iam.gserviceaccount.com")
+    cache = ClientCache()
+    with using_connection(Connection(secrets={"google_application_credentials": per_task})):
+        source = credential_source()
+        client = cache.get("proj", "US")
+    assert source.kind == "service_account"
+    assert "private_key" not in repr(source) and per_task not in source.key
+    assert client._credentials.service_account_email == "task@proj.iam.gserviceaccount.com"
+    deployment = cache.get("proj", "US")
+    assert deployment._credentials.service_account_email == (
+        "deployment@proj.iam.gserviceaccount.com"
+    )
+    assert len(cache) == 2
+
+
+def test_invalid_connection_credentials_name_the_connection_key() -> None:
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    bad = '{"type": "service_account", "hush": "s3cr3t-conn-value"}'
+    with (
+        using_connection(Connection(secrets={"google_application_credentials": bad})),
+        pytest.raises(BigQueryConfigurationError, match="google_application_credentials") as raised,
+    ):
+        ClientCache().get("proj", "US")
+    assert "s3cr3t" not in str(raised.value)

@@ -39,3 +39,22 @@ def test_encoding_has_exactly_flytekits_keys() -> None:
 def test_other_bytes_are_refused(data: bytes) -> None:
     with pytest.raises(ResourceMetaError):
         BigQueryMetadata.decode(data)
+
+
+def test_flyte_sdk_bytes_decode_and_encode_back_unchanged() -> None:
+    written = json.dumps(
+        {
+            "job_id": "j",
+            "project": "p",
+            "location": "US",
+            "user_agent": "Flyte/2.12.1 (GPN:Union;development)",
+        }
+    ).encode()
+    meta = BigQueryMetadata.decode(written)
+    assert (meta.job_id, meta.project, meta.location) == ("j", "p", "US")
+    assert json.loads(meta.encode()) == json.loads(written)
+
+
+def test_encoding_is_byte_for_byte_the_same_as_before() -> None:
+    encoded = BigQueryMetadata(job_id="j", project="p", location=None).encode()
+    assert encoded == b'{"job_id":"j","project":"p","location":null}'

@@ -89,3 +89,12 @@ def test_results_must_be_a_structured_dataset() -> None:
     )
     with pytest.raises(InvalidRequestError, match="structured dataset"):
         query_spec(template)
+
+
+def test_flyte_sdk_template_secrets_are_not_query_configuration() -> None:
+    from bq_data import flyte2_template
+
+    spec = query_spec(flyte2_template())
+    assert (spec.project, spec.location, spec.domain) == ("test-project", "US", "development")
+    assert spec.job_config == {}
+    assert "secrets" not in job_config_for(spec, []).to_api_repr()["query"]

@@ -151,6 +151,39 @@ def start_moto(extra_env: dict[str, str] | None = None) -> MotoServer:
     return MotoServer(endpoint=endpoint, process=process)
 
 
+def start_strict_moto(bucket: str, key: str) -> tuple[MotoServer, dict[str, str]]:
+    """A moto server that checks credentials (IAM) holding ``bucket`` with object ``key``, and
+    the connection secrets of an IAM user allowed to read it; ``FAKE_CREDENTIALS`` are refused.
+    """
+    import boto3
+
+    strict = start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "5"})  # the five set-up calls below
+    try:
+        anonymous = {
+            "endpoint_url": strict.endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+        }
+        iam = boto3.client("iam", **anonymous)
+        iam.create_user(UserName="flyte-task")
+        access = iam.create_access_key(UserName="flyte-task")["AccessKey"]
+        allow = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+        iam.put_user_policy(UserName="flyte-task", PolicyName="s3", PolicyDocument=policy)
+        s3 = boto3.client("s3", **anonymous)
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
+    except BaseException:
+        stop(strict.process)
+        raise
+    secrets = {
+        "aws_access_key_id": access["AccessKeyId"],
+        "aws_secret_access_key": access["SecretAccessKey"],
+    }
+    return strict, secrets
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Terminate ``process`` and reap it (kill after 10 s)."""
     if process.poll() is None:

@@ -15,6 +15,7 @@ from file_sensor_support import (
     free_port,
     protocol_without_backend,
     start_moto,
+    start_strict_moto,
     stop,
 )
 
@@ -25,6 +26,7 @@ from agent_file_sensor import (
     PathPolicy,
     UnsupportedPathError,
 )
+from agent_file_sensor.filesystems import FilesystemCache
 from agent_file_sensor.paths import DEFAULT_SCHEMES
 from agenthost import InvalidRequestError, MisconfiguredError, Phase, Resource
 from agenthost.sensor import SensorRouter
@@ -222,3 +224,38 @@ def test_import_pulls_in_no_fsspec_backend() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_s3_uses_the_connections_credentials(s3_env: MotoServer, bucket_name: str) -> None:
+    """Against a moto server that checks credentials (IAM): the deployment's (fake) credentials
+    are refused, the task's connection credentials are accepted."""
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    strict, secrets = start_strict_moto(bucket_name, "ready")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AWS_ENDPOINT_URL", strict.endpoint)
+            template, inputs = file_sensor_task(f"s3://{bucket_name}/ready")
+            sensor = FileSensor()
+            (deployment,) = create_and_get(sensor, template, inputs)
+            with using_connection(Connection(secrets=secrets)):
+                (task,) = create_and_get(sensor, template, inputs)
+    finally:
+        stop(strict.process)
+    assert deployment.phase == Phase.FAILED
+    assert "PermissionError" in (deployment.message or "")
+    assert task.phase == Phase.SUCCEEDED, task.message
+    assert secrets["aws_secret_access_key"] not in (deployment.message or "")
+
+
+def test_filesystem_cache_is_bounded() -> None:
+    options = iter(range(10))
+    cache = FilesystemCache(options_for=lambda protocol: {"generation": next(options)}, max_size=2)
+
+    async def run() -> int:
+        for _ in range(3):
+            await cache.filesystem("file")
+        return len(cache._by_loop[asyncio.get_running_loop()])
+
+    assert asyncio.run(run()) == 2

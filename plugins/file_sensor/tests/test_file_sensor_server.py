@@ -172,3 +172,56 @@ def test_sessions_are_closed_on_shutdown(
         assert stop_process(own.process) == 0
         wait_for(lambda: "stopped" in own.logs(), timeout=10)
     assert "Unclosed" not in own.logs()
+
+
+def test_s3_over_v2_uses_the_connections_credentials(bucket_name: str) -> None:
+    """Flyte 2: the executor sends the task's AWS credentials in ``connection`` on CreateTask
+    and every GetTask; with a moto server that checks credentials, they make the sensor see the
+    object, the deployment's (fake) ones do not, and the secret never reaches logs or replies."""
+    from file_sensor_support import FAKE_CREDENTIALS, start_strict_moto, stop
+
+    from agenthost.testing import make_inputs
+
+    connector_pb2 = pytest.importorskip("flyteidl2.connector.connector_pb2")
+    from flyteidl2.connector import service_pb2_grpc
+    from flyteidl2.core import security_pb2, tasks_pb2
+    from flyteidl2.task import common_pb2
+
+    strict, secrets = start_strict_moto(bucket_name, "ready")
+    try:
+        env = {"AWS_ENDPOINT_URL": strict.endpoint, **FAKE_CREDENTIALS}
+        with running_server("--allow", "agent-file-sensor", env=env) as running:
+            stub = service_pb2_grpc.AsyncConnectorServiceStub(running.channel)
+            template = file_sensor_template()
+            inputs = make_inputs(template, {"path": f"s3://{bucket_name}/ready"})
+            named = common_pb2.NamedLiteral(name="path")
+            named.value.ParseFromString(inputs.literals["path"].SerializeToString())
+            category = connector_pb2.TaskCategory(name="file_sensor", version=0)
+
+            def run(connection: Any) -> Any:
+                created = stub.CreateTask(
+                    connector_pb2.CreateTaskRequest(
+                        template=tasks_pb2.TaskTemplate.FromString(template.SerializeToString()),
+                        inputs=common_pb2.Inputs(literals=[named]),
+                        connection=connection,
+                    ),
+                    timeout=30,
+                )
+                request = connector_pb2.GetTaskRequest(
+                    task_category=category,
+                    resource_meta=created.resource_meta,
+                    connection=connection,
+                )
+                return created.resource_meta, stub.GetTask(request, timeout=60).resource
+
+            meta, with_secrets = run(security_pb2.Connection(secrets=secrets))
+            _, without = run(security_pb2.Connection())
+            logs = running.logs()
+    finally:
+        stop(strict.process)
+    assert with_secrets.phase == Phase.SUCCEEDED, with_secrets.message
+    assert without.phase == Phase.FAILED
+    assert "PermissionError" in without.message
+    secret = secrets["aws_secret_access_key"]
+    assert secret.encode() not in meta
+    assert secret not in str(with_secrets) + str(without) + logs

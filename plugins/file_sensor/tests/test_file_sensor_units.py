@@ -153,3 +153,25 @@ def test_a_widened_memory_scheme_is_poked() -> None:
     assert asyncio.run(sensor.poke("memory://policy-test/other")) is False
     with pytest.raises(UnsupportedPathError):
         asyncio.run(FileSensor().poke("memory://policy-test/flag"))
+
+
+def test_connection_credentials_win_and_are_not_mixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    monkeypatch.setenv("_FSEC_FILE_SENSOR_AWS_ACCESS_KEY_ID", "AKIA-from-secret")
+    monkeypatch.setenv("_FSEC_FILE_SENSOR_AWS_SECRET_ACCESS_KEY", "secret-from-secret")
+    monkeypatch.setenv("_FSEC_FILE_SENSOR_AWS_SESSION_TOKEN", "token-from-secret")
+    per_task = {"aws_access_key_id": "AKIA-task", "aws_secret_access_key": "secret-task"}
+    with using_connection(Connection(secrets=per_task)):
+        assert storage_options("s3") == {"key": "AKIA-task", "secret": "secret-task"}
+    assert storage_options("s3")["key"] == "AKIA-from-secret"
+
+
+def test_cache_keys_hold_a_fingerprint_not_the_credentials() -> None:
+    from agent_file_sensor.filesystems import cache_key
+
+    key = cache_key("s3", {"key": "AKIA-x", "secret": "very-secret-value"})
+    assert key.startswith("s3:") and "very-secret-value" not in key and "AKIA" not in key
+    assert key == cache_key("s3", {"secret": "very-secret-value", "key": "AKIA-x"})
+    assert key != cache_key("s3", {"key": "AKIA-x", "secret": "other"})

@@ -38,6 +38,18 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def server_env(fake_openai: FakeOpenAI, max_retries: str = "1") -> dict[str, str]:
+    """The environment of an ``agenthost serve`` subprocess pointed at the fake server, with the
+    deployment's key as the host secret."""
+    return {
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "_FSEC_FLYTE_OPENAI_API_KEY": API_KEY,
+        "FLYTE_SECRETS_DEFAULT_DIR": str(DATA / "no-secrets-here"),
+        "AGENT_OPENAI_MAX_RETRIES": max_retries,
+        "AGENT_OPENAI_TIMEOUT_SECONDS": "10",
+    }
+
+
 @pytest.fixture(scope="session")
 def fake_openai() -> Iterator[FakeOpenAI]:
     """A fake OpenAI-compatible server serving in a thread for the whole session."""

@@ -196,3 +196,17 @@ def test_missing_message_input_is_an_invalid_request(openai_env: FakeOpenAI) -> 
 
     with pytest.raises(InvalidRequestError, match="message"):
         run(ChatGPTAgent().do(chat_template("gpt-test"), None))
+
+
+def test_connection_key_wins_over_the_deployment_key(openai_env: FakeOpenAI) -> None:
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    per_task = "sk-conn-in-process-777"
+    seen = len(chat_requests(openai_env))
+    with using_connection(Connection(secrets={"openai_api_key": per_task})):
+        resource = do(chat_template("gpt-test"))
+    again = do(chat_template("gpt-test"))  # no connection: the deployment's key
+    assert (resource.phase, again.phase) == (Phase.SUCCEEDED, Phase.SUCCEEDED)
+    sent = [r["headers"]["authorization"] for r in chat_requests(openai_env)[seen:]]
+    assert sent == [f"Bearer {per_task}", f"Bearer {API_KEY}"]

@@ -81,3 +81,31 @@ def test_plugin_declares_its_api_range() -> None:
     import agent_openai.plugin
 
     assert agent_openai.plugin.AGENTHOST_PLUGIN_API == ">=1.0,<2"
+
+
+def test_clients_are_keyed_by_a_fingerprint_of_the_key_and_bounded() -> None:
+    from agent_openai import clients
+
+    async def fill() -> list[tuple[object, ...]]:
+        first = await client_for(settings(key="sk-bounded-0000"))
+        for n in range(1, clients.MAX_CLIENTS + 1):
+            await client_for(settings(key=f"sk-bounded-{n:04d}"))
+        assert await client_for(settings(key="sk-bounded-0000")) is not first  # evicted
+        return list(clients._clients[asyncio.get_running_loop()])
+
+    keys = asyncio.run(fill())
+    assert len(keys) == clients.MAX_CLIENTS
+    assert not any("sk-bounded" in str(part) for key in keys for part in key)
+
+
+def test_a_connection_key_that_cannot_be_a_header_is_an_invalid_request() -> None:
+    from agent_openai.settings import api_key
+    from agenthost import Connection, InvalidRequestError
+    from agenthost.connection import using_connection
+
+    with (
+        using_connection(Connection(secrets={"openai_api_key": "sk-conn\r\nX-Evil: 1"})),
+        pytest.raises(InvalidRequestError, match="connection secret openai_api_key") as raised,
+    ):
+        api_key()
+    assert "X-Evil" not in str(raised.value)

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from conftest import API_KEY, DATA, load_inputs, load_template
+from conftest import API_KEY, load_inputs, load_template, server_env
 from fake_openai import FakeOpenAI
 from flyteidl.admin import agent_pb2
 from flyteidl.core.tasks_pb2 import TaskTemplate
@@ -24,14 +24,7 @@ BATCH_CATEGORY = agent_pb2.TaskCategory(name="openai-batch", version=0)
 
 @pytest.fixture(scope="module")
 def server(fake_openai: FakeOpenAI) -> Iterator[RunningServer]:
-    env = {
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "_FSEC_FLYTE_OPENAI_API_KEY": API_KEY,
-        "FLYTE_SECRETS_DEFAULT_DIR": str(DATA / "no-secrets-here"),
-        "AGENT_OPENAI_MAX_RETRIES": "1",
-        "AGENT_OPENAI_TIMEOUT_SECONDS": "10",
-    }
-    with running_server("--allow", "openai", "--strict", env=env) as running:
+    with running_server("--allow", "openai", "--strict", env=server_env(fake_openai)) as running:
         yield running
 
 

@@ -31,6 +31,7 @@ import grpc
 from flyteidl.admin import agent_pb2
 from google.protobuf.message import DecodeError, Message
 
+from agenthost.connection import Connection, reset_current_connection, set_current_connection
 from agenthost.dispatch import AgentEntry, Dispatcher
 from agenthost.errors import InvalidRequestError
 from agenthost.server.admission import Admission, ConcurrencyLimitError
@@ -80,6 +81,16 @@ def parse(message_type: type[M], data: bytes) -> M:
 class ServiceBase:
     """One protocol's RPCs over a ``Dispatcher``: metrics, logging and error mapping.
     Adapters subclass it and add their handlers."""
+
+    carries_connection = False
+    """Whether this protocol's task requests carry a per-task ``connection`` (see
+    ``connection_of``)."""
+
+    def connection_of(self, request: Any) -> Connection | None:
+        """The request's per-task ``connection``, made current for the whole call (agent
+        call, error mapping and logging) so that its secrets are scrubbed from what the call
+        sends and logs. Only consulted when ``carries_connection`` is true."""
+        return None
 
     def __init__(
         self,
@@ -239,6 +250,7 @@ class ServiceBase:
         task_type = UNKNOWN_TASK_TYPE
         held: list[int] | None = None
         bound = None
+        connection_token = None
         try:
             if operation not in METADATA_OPERATIONS:
                 self.admission.enter()
@@ -252,6 +264,8 @@ class ServiceBase:
             else:
                 request = parse(message_type, data)
             bound = bind_call(request)
+            if self.carries_connection:
+                connection_token = _enter_connection(self.connection_of(request))
             task_type = task_type_of(request)
             if task_type not in self._known_types:
                 task_type = UNKNOWN_TASK_TYPE
@@ -275,6 +289,8 @@ class ServiceBase:
                 recorder.in_flight -= 1
             if bound is not None:
                 unbind_call(bound)
+            if connection_token is not None:
+                reset_current_connection(connection_token)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
@@ -351,9 +367,12 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight += 1
         bound = None
+        connection_token = None
         try:
             request = parse(message_type, data)
             bound = bind_call(request)
+            if self.carries_connection:
+                connection_token = _enter_connection(self.connection_of(request))
             task_type = self._label(task_type_of(request))
             async for item in produce(request):
                 yield item
@@ -370,6 +389,9 @@ class ServiceBase:
             if bound is not None:
                 with contextlib.suppress(ValueError):  # the stream was closed from elsewhere
                     unbind_call(bound)
+            if connection_token is not None:
+                with contextlib.suppress(ValueError):
+                    reset_current_connection(connection_token)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
 
@@ -384,6 +406,11 @@ def _read_by_handler(
         return await method(None, context)
 
     return grpc.stream_unary_rpc_method_handler(handler)
+
+
+def _enter_connection(connection: Connection | None) -> Any:
+    """Make ``connection`` current; the token to reset it, or None if there is none."""
+    return None if connection is None else set_current_connection(connection)
 
 
 def category_of(request: Any) -> Any:

@@ -5,10 +5,14 @@ Credentials, in order:
 
 1. ``BIGQUERY_EMULATOR_HOST`` set (``http://127.0.0.1:9050`` or ``127.0.0.1:9050``): talk to that
    endpoint with anonymous credentials (local emulators and tests).
-2. The host secret ``BIGQUERY_SERVICE_ACCOUNT_JSON`` (``agenthost.get_secret``: env var
+2. The call's connection secret ``google_application_credentials`` (Flyte 2: the executor
+   resolves the task's ``secrets`` into the call's ``connection``), a service-account JSON key.
+3. The host secret ``BIGQUERY_SERVICE_ACCOUNT_JSON`` (``agenthost.get_secret``: env var
    ``_FSEC_BIGQUERY_SERVICE_ACCOUNT_JSON`` or file ``/etc/secrets/bigquery_service_account_json``)
    holding a service-account JSON key.
-3. Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, workload identity, ...).
+4. Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, workload identity, ...).
+
+Clients are cached by a fingerprint of the key, never by the key itself.
 
 ``google.cloud.bigquery`` is imported on the first client built, never at plugin import.
 """
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_bigquery.errors import BigQueryConfigurationError
 from agent_bigquery.version import __version__
-from agenthost import get_secret
+from agenthost import current_connection, get_secret
 
 if TYPE_CHECKING:
     from google.cloud.bigquery import Client
@@ -35,6 +39,9 @@ EMULATOR_HOST_ENV = "BIGQUERY_EMULATOR_HOST"
 
 SERVICE_ACCOUNT_SECRET = "BIGQUERY_SERVICE_ACCOUNT_JSON"
 """Host secret key holding a service-account JSON key (read with ``agenthost.get_secret``)."""
+
+CONNECTION_KEY = "google_application_credentials"
+"""The call's ``connection`` secret holding a service-account JSON key (flyte-sdk's name)."""
 
 BIGQUERY_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 MAX_CACHED_CLIENTS = 32
@@ -50,25 +57,37 @@ class CredentialSource:
     key: str
     endpoint: str | None = None
     secret_json: str | None = None
+    secret_name: str = f"secret {SERVICE_ACCOUNT_SECRET}"
+    """Where ``secret_json`` came from, for error messages."""
 
     def __repr__(self) -> str:
         return f"CredentialSource(kind={self.kind!r}, key={self.key!r})"
 
 
+def _service_account(secret: str, name: str) -> CredentialSource:
+    fingerprint = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+    return CredentialSource(
+        "service_account", f"sa:{fingerprint}", secret_json=secret, secret_name=name
+    )
+
+
 def credential_source() -> CredentialSource:
-    """Decide, from the environment and host secrets, how clients authenticate now."""
+    """Decide, from the environment, the call's connection and host secrets, how clients
+    authenticate now."""
     emulator = os.environ.get(EMULATOR_HOST_ENV, "").strip()
     if emulator:
         endpoint = emulator if "://" in emulator else f"http://{emulator}"
         return CredentialSource("emulator", f"emulator:{endpoint}", endpoint=endpoint.rstrip("/"))
+    per_task = current_connection().secrets.get(CONNECTION_KEY)
+    if per_task:
+        return _service_account(per_task, f"connection secret {CONNECTION_KEY}")
     secret = get_secret(SERVICE_ACCOUNT_SECRET, default="")
     if secret:
-        fingerprint = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
-        return CredentialSource("service_account", f"sa:{fingerprint}", secret_json=secret)
+        return _service_account(secret, f"secret {SERVICE_ACCOUNT_SECRET}")
     return CredentialSource("adc", "adc")
 
 
-def _service_account_credentials(secret_json: str) -> Any:
+def _service_account_credentials(secret_json: str, name: str) -> Any:
     from google.oauth2 import service_account
 
     try:
@@ -78,7 +97,7 @@ def _service_account_credentials(secret_json: str) -> Any:
         )
     except (ValueError, TypeError, KeyError):
         raise BigQueryConfigurationError(
-            f"secret {SERVICE_ACCOUNT_SECRET} is not a valid service-account JSON key"
+            f"{name} is not a valid service-account JSON key"
         ) from None
 
 
@@ -92,26 +111,52 @@ def build_client(project: str, location: str | None, source: CredentialSource) -
 
     client_info = ClientInfo(user_agent=USER_AGENT)  # type: ignore[no-untyped-call]
     if source.kind == "emulator":
-        return bigquery.Client(
-            project=project,
-            location=location,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options={"api_endpoint": source.endpoint},
-            client_info=client_info,
+        return with_environment_read_once(
+            bigquery.Client(
+                project=project,
+                location=location,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options={"api_endpoint": source.endpoint},
+                client_info=client_info,
+            )
         )
     credentials = None
     if source.kind == "service_account":
         assert source.secret_json is not None
-        credentials = _service_account_credentials(source.secret_json)
+        credentials = _service_account_credentials(source.secret_json, source.secret_name)
     try:
-        return bigquery.Client(
+        client = bigquery.Client(
             project=project, location=location, credentials=credentials, client_info=client_info
         )
     except google.auth.exceptions.DefaultCredentialsError:
         raise BigQueryConfigurationError(
             "no Google credentials found: set Application Default Credentials or the "
-            f"{SERVICE_ACCOUNT_SECRET} secret"
+            f"{SERVICE_ACCOUNT_SECRET} secret (or send {CONNECTION_KEY} in the task's connection)"
         ) from None
+    return with_environment_read_once(client)
+
+
+def with_environment_read_once(client: Client) -> Client:
+    """``client`` with the environment settings of its HTTP session resolved once.
+
+    ``requests`` re-reads proxies (``HTTPS_PROXY``, ``NO_PROXY``...), the CA bundle
+    (``REQUESTS_CA_BUNDLE``) and ``~/.netrc`` from the environment on every request: about
+    100 µs of each ``get_job`` (measured against bqemulator; see bench/RESULTS.md). The endpoint
+    is fixed per client, so its settings are resolved here and the session stops consulting the
+    environment: the same proxies and CA bundle, and no netrc credentials, which would replace
+    the bearer token anyway. A client whose internals differ is returned unchanged.
+    """
+    session = getattr(client, "_http", None)  # google-cloud-core's AuthorizedSession
+    base_url = getattr(getattr(client, "_connection", None), "API_BASE_URL", None)
+    merge = getattr(session, "merge_environment_settings", None)
+    if session is None or not isinstance(base_url, str) or merge is None:
+        return client
+    settings = merge(base_url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    if settings["verify"] is not None:
+        session.verify = settings["verify"]
+    session.trust_env = False
+    return client
 
 
 class ClientCache:

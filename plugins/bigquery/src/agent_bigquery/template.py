@@ -1,9 +1,11 @@
 """Read a ``bigquery_query_job_task`` template as flytekit's ``BigQueryTask`` writes it.
 
 * ``sql.statement``: the query;
-* ``custom``: ``ProjectID`` (required), ``Location`` (optional), ``Domain`` (ignored)
-  and any other keys, which are ``QueryJobConfig`` fields in BigQuery's REST form
-  (``useQueryCache``, ``maximumBytesBilled`` as a string, ``labels``, ``destinationTable``...);
+* ``custom``: ``ProjectID`` (required), ``Location`` (optional), ``Domain`` (ignored),
+  ``secrets`` and ``configs`` (flyte-sdk 2: names the Flyte 2 executor resolves into the call's
+  ``connection``; ignored here) and any other keys, which are ``QueryJobConfig`` fields in
+  BigQuery's REST form (``useQueryCache``, ``maximumBytesBilled`` as a string, ``labels``,
+  ``destinationTable``...);
 * ``interface.inputs``: become named query parameters;
 * ``interface.outputs``: at most one output, ``results``, a structured dataset: the job's
   destination table.
@@ -21,7 +23,7 @@ from agenthost.literals import describe_type
 if TYPE_CHECKING:
     from flyteidl.core.tasks_pb2 import TaskTemplate
 
-RESERVED_CUSTOM_KEYS = frozenset({"ProjectID", "Location", "Domain"})
+RESERVED_CUSTOM_KEYS = frozenset({"ProjectID", "Location", "Domain", "secrets", "configs"})
 RESULTS_OUTPUT = "results"
 """The output flytekit's ``BigQueryTask`` declares for the query's destination table."""
 

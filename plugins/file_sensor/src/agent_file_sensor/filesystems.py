@@ -11,20 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import hashlib
 import importlib.util
 import inspect
 import json
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
 from agent_file_sensor.paths import EXTRAS, LOCAL_PROTOCOLS, SensorPath
-from agenthost import BackendUnavailableError, get_secret, number_from_env
+from agenthost import (
+    BackendUnavailableError,
+    current_connection,
+    get_secret,
+    number_from_env,
+)
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
+
+MAX_CACHED_FILESYSTEMS = 32
+"""Filesystems kept per event loop."""
 
 SECRET_GROUP = "file_sensor"
 """Group of the optional host secrets this plugin reads (see ``storage_options``)."""
@@ -41,11 +52,16 @@ def storage_options(protocol: str) -> dict[str, Any]:
     environment by itself (botocore: ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...; gcsfs:
     ``GOOGLE_APPLICATION_CREDENTIALS``, ``STORAGE_EMULATOR_HOST``, ...).
 
-    For ``s3``/``s3a``, host secrets ``aws_access_key_id``, ``aws_secret_access_key`` and
-    ``aws_session_token`` in group ``file_sensor`` (e.g. ``_FSEC_FILE_SENSOR_AWS_ACCESS_KEY_ID``)
-    take precedence over the environment when set.
+    For ``s3``/``s3a``: the call's connection secrets ``aws_access_key_id``,
+    ``aws_secret_access_key`` and ``aws_session_token`` (Flyte 2: per-task credentials) if it
+    has an access key; else host secrets of those names in group ``file_sensor`` (e.g.
+    ``_FSEC_FILE_SENSOR_AWS_ACCESS_KEY_ID``), which take precedence over the environment when
+    set. The two sources are never mixed.
     """
     if protocol in ("s3", "s3a"):
+        per_task = current_connection().secrets
+        if per_task.get("aws_access_key_id"):
+            return {o: per_task[s] for s, o in _S3_SECRET_OPTIONS.items() if per_task.get(s)}
         options: dict[str, Any] = {}
         for secret, option in _S3_SECRET_OPTIONS.items():
             value = get_secret(secret, SECRET_GROUP, default="")
@@ -53,6 +69,13 @@ def storage_options(protocol: str) -> dict[str, Any]:
                 options[option] = value
         return options
     return {}
+
+
+def cache_key(protocol: str, options: dict[str, Any]) -> str:
+    """The cache key of a filesystem: the protocol and a fingerprint of its options (which may
+    hold credentials), never the options themselves."""
+    encoded = json.dumps(options, sort_keys=True, default=str).encode("utf-8")
+    return f"{protocol}:{hashlib.sha256(encoded).hexdigest()[:16]}"
 
 
 POKE_TIMEOUT_ENV = "AGENT_FILE_SENSOR_POKE_TIMEOUT_SECONDS"
@@ -107,16 +130,23 @@ def filesystem_class(protocol: str) -> type[AbstractFileSystem]:
 
 
 class FilesystemCache:
-    """Filesystem instances keyed by event loop, protocol and options.
+    """Filesystem instances keyed by event loop, protocol and a fingerprint of the options.
 
     Async-capable backends are created with ``asynchronous=True`` and belong to the loop that
-    first used them (their HTTP sessions are bound to it), hence the per-loop cache.
+    first used them (their HTTP sessions are bound to it), hence the per-loop cache. At most
+    ``max_size`` per loop (per-task credentials on Flyte 2 would otherwise grow it without
+    bound): the least recently used is dropped, not closed, since a poke may still hold it.
     """
 
-    def __init__(self, options_for: Callable[[str], dict[str, Any]] = storage_options) -> None:
+    def __init__(
+        self,
+        options_for: Callable[[str], dict[str, Any]] = storage_options,
+        max_size: int = MAX_CACHED_FILESYSTEMS,
+    ) -> None:
         self._options_for = options_for
+        self._max_size = max_size
         self._by_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[str, asyncio.Future[AbstractFileSystem]]
+            asyncio.AbstractEventLoop, OrderedDict[str, asyncio.Future[AbstractFileSystem]]
         ] = weakref.WeakKeyDictionary()
 
     async def filesystem(self, protocol: str, url: str = "") -> AbstractFileSystem:
@@ -124,15 +154,19 @@ class FilesystemCache:
         FTP host, say); the first call per loop, protocol and options builds it in the
         executor."""
         loop = asyncio.get_running_loop()
-        options = await loop.run_in_executor(None, self._all_options, protocol, url)
-        key = json.dumps([protocol, options], sort_keys=True, default=str)
-        cache = self._by_loop.setdefault(loop, {})
+        call = contextvars.copy_context()  # the options depend on the call's connection
+        options = await loop.run_in_executor(None, call.run, self._all_options, protocol, url)
+        key = cache_key(protocol, options)
+        cache = self._by_loop.setdefault(loop, OrderedDict())
         future = cache.get(key)
         if future is None or (
             future.done() and (future.cancelled() or future.exception() is not None)
         ):
             future = loop.run_in_executor(None, _build_filesystem, protocol, options)
             cache[key] = future
+            while len(cache) > self._max_size:
+                cache.popitem(last=False)
+        cache.move_to_end(key)
         return await asyncio.shield(future)
 
     def _all_options(self, protocol: str, url: str) -> dict[str, Any]:
@@ -166,7 +200,7 @@ class FilesystemCache:
 
     async def aclose(self) -> None:
         """Close the HTTP sessions of this loop's async filesystems and forget them all."""
-        cache = self._by_loop.pop(asyncio.get_running_loop(), {})
+        cache = self._by_loop.pop(asyncio.get_running_loop(), OrderedDict())
         for future in cache.values():
             if future.done() and not future.cancelled() and future.exception() is None:
                 await _close_sessions(future.result())

@@ -1,4 +1,7 @@
-"""Shared ``AsyncOpenAI`` clients, one per (event loop, organization, endpoint, key, limits).
+"""Shared ``AsyncOpenAI`` clients, one per (event loop, organization, endpoint, key, limits),
+keyed by a fingerprint of the key (``ClientSettings.cache_key``), never by the key. At most
+``MAX_CLIENTS`` per loop (per-task keys on Flyte 2 would otherwise grow it without bound): the
+least recently used is dropped, not closed, since a running call may still hold it.
 
 The ``openai`` package is imported on first use, in a worker thread, so neither the host's start
 nor its event loop pays for the import.
@@ -10,8 +13,9 @@ import asyncio
 import importlib
 import threading
 import weakref
+from collections import OrderedDict
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent_openai.settings import ClientSettings
 
@@ -21,8 +25,12 @@ if TYPE_CHECKING:
 _module: ModuleType | None = None
 _import_lock = threading.Lock()
 # Clients hold connection pools bound to the loop they were first used on.
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientSettings, AsyncOpenAI]]
+_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, OrderedDict[tuple[Any, ...], AsyncOpenAI]
+]
 _clients = weakref.WeakKeyDictionary()
+MAX_CLIENTS = 32
+"""Clients kept per event loop."""
 
 
 def _import_openai() -> ModuleType:
@@ -43,9 +51,11 @@ async def openai_module() -> ModuleType:
 async def client_for(settings: ClientSettings) -> AsyncOpenAI:
     """The shared ``AsyncOpenAI`` client for ``settings`` on the running event loop."""
     openai = await openai_module()
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    client = per_loop.get(settings)
-    if client is None:
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), OrderedDict())
+    client = per_loop.get(settings.cache_key)
+    if client is not None:
+        per_loop.move_to_end(settings.cache_key)
+    else:
         client = openai.AsyncOpenAI(
             api_key=settings.api_key,
             organization=settings.organization,
@@ -53,5 +63,7 @@ async def client_for(settings: ClientSettings) -> AsyncOpenAI:
             timeout=openai.Timeout(settings.timeout, connect=settings.connect_timeout),
             max_retries=settings.max_retries,
         )
-        per_loop[settings] = client
+        per_loop[settings.cache_key] = client
+        while len(per_loop) > MAX_CLIENTS:
+            per_loop.popitem(last=False)
     return client

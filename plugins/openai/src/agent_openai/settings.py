@@ -11,27 +11,33 @@ Environment variables (read on every call, so tests and operators can change the
 * ``AGENT_OPENAI_MAX_RETRIES``: the client's retries of 408/409/429/5xx/connection errors
   (default 2).
 
-The API key is the host secret ``FLYTE_OPENAI_API_KEY`` (flytekit's name: ``_FSEC_`` env var or
-secret file), else the ``OPENAI_API_KEY`` environment variable.
+The API key is the call's connection secret ``openai_api_key`` (Flyte 2: the executor resolves
+the task's ``secrets`` into the call's ``connection``), else the host secret
+``FLYTE_OPENAI_API_KEY`` (flytekit's name: ``_FSEC_`` env var or secret file), else the
+``OPENAI_API_KEY`` environment variable.
 
 A setting of the deployment that is wrong (no key, a key or ``OPENAI_ORG_ID`` that cannot be an
 HTTP header, a bad number) is a ``MisconfiguredError`` (gRPC FAILED_PRECONDITION); a wrong value in
-a template is a ``ConfigurationError`` (the task FAILS) or, for header values, an
-``InvalidRequestError`` (gRPC INVALID_ARGUMENT).
+a template or the call's connection is a ``ConfigurationError`` (the task FAILS) or, for header
+values, an ``InvalidRequestError`` (gRPC INVALID_ARGUMENT).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from agent_openai.headers import is_header_safe
-from agenthost import MisconfiguredError, number_from_env
+from agenthost import InvalidRequestError, MisconfiguredError, current_connection, number_from_env
 from agenthost.secrets import get_secret, remember_secret
 
 API_KEY_SECRET = "FLYTE_OPENAI_API_KEY"
 """The host secret holding the API key (the name flytekit's OpenAI connectors use)."""
+
+CONNECTION_KEY = "openai_api_key"
+"""The call's ``connection`` secret holding a per-task API key."""
 
 API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -57,7 +63,8 @@ class DeploymentError(MisconfiguredError):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Everything that identifies one OpenAI client: requests with equal settings share it."""
+    """Everything that configures one OpenAI client; requests with the same ``cache_key``
+    share it."""
 
     api_key: str
     organization: str | None
@@ -65,6 +72,20 @@ class ClientSettings:
     timeout: float
     max_retries: int
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+
+    @property
+    def cache_key(self) -> tuple[str, str | None, str | None, float, int, float]:
+        """What identifies the client: the settings, with a fingerprint of the key instead of
+        the key."""
+        fingerprint = hashlib.sha256(self.api_key.encode("utf-8")).hexdigest()[:16]
+        return (
+            fingerprint,
+            self.organization,
+            self.base_url,
+            self.timeout,
+            self.max_retries,
+            self.connect_timeout,
+        )
 
     def __repr__(self) -> str:  # never show the key
         return (
@@ -75,9 +96,18 @@ class ClientSettings:
 
 
 def api_key() -> str:
-    """The API key from the host secret, else ``$OPENAI_API_KEY``; ``DeploymentError`` if
-    neither is set or the key cannot be an HTTP header (the message names where to put it,
-    never a value)."""
+    """The API key from the call's connection, else the host secret, else ``$OPENAI_API_KEY``.
+    ``InvalidRequestError`` if the connection's key cannot be an HTTP header; ``DeploymentError``
+    if no key is set or the deployment's cannot be a header (the messages name where the key
+    comes from, never a value)."""
+    key = current_connection().secrets.get(CONNECTION_KEY, "")
+    if key:  # the host scrubs the call's connection values
+        if not is_header_safe(key):
+            raise InvalidRequestError(
+                f"connection secret {CONNECTION_KEY} holds a line break, a control or a "
+                "non-ASCII character"
+            )
+        return key
     key = get_secret(API_KEY_SECRET, default="")
     if not key:
         key = os.environ.get(API_KEY_ENV, "")
@@ -86,7 +116,8 @@ def api_key() -> str:
     if not key:
         raise DeploymentError(
             f"no OpenAI API key: set the secret {API_KEY_SECRET} "
-            f"(e.g. $_FSEC_{API_KEY_SECRET}) or ${API_KEY_ENV}"
+            f"(e.g. $_FSEC_{API_KEY_SECRET}) or ${API_KEY_ENV}, or send {CONNECTION_KEY} in "
+            "the task's connection"
         )
     if not is_header_safe(key):
         raise DeploymentError(

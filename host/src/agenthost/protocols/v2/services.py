@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 from flyteidl.admin import agent_pb2
 
+from agenthost.connection import Connection
 from agenthost.dispatch import AgentEntry
 from agenthost.errors import InvalidRequestError
 from agenthost.protocols.common import ServiceBase, category_of, template_type
@@ -41,6 +42,15 @@ SERVICE_NAMES = (ASYNC_SERVICE, METADATA_SERVICE)
 
 class ConnectorServices(ServiceBase):
     """Every RPC of the two Flyte 2 connector services."""
+
+    carries_connection = True
+
+    def connection_of(self, request: Any) -> Connection | None:
+        """The task request's ``connection`` (field 5 of Create/Get/DeleteTask), if it
+        carries one."""
+        if "connection" not in request.DESCRIPTOR.fields_by_name:
+            return None
+        return connection_of(request)
 
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
