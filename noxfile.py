@@ -263,9 +263,10 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def reliability(session: nox.Session) -> None:
-    """Fuzzing at volume, faulty plugins, shutdown under load, the red team's plugin attacks
-    and a 10-minute soak against a real ``agenthost serve``; prints a summary table (durations
-    from the environment)."""
+    """Fuzzing at volume, faulty plugins, shutdown under load, the red team's attacks (plugins,
+    memory, saturation, connections, ports), call bursts (also from Node's grpc-js when
+    node/npm exist) and a 10-minute soak against a real ``agenthost serve``; prints a summary
+    table (durations from the environment)."""
     session.install(
         *_editable("agenthost", "[test]"), *[a for d in PLUGINS for a in _editable(d, "[test]")]
     )
