@@ -67,6 +67,7 @@ from agenthost.errors import (
     UnsupportedOperationError,
 )
 from agenthost.literals import check_literal, to_literal_map
+from agenthost.literals.decode import plainly_of_type
 from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
 from agenthost.signatures import accepted_keywords, declares
@@ -842,6 +843,12 @@ async def _log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskL
 
 
 def _check_input_types(given: Any, declared: Any) -> None:
-    for name, literal in given.items():
-        if literal.WhichOneof("value") != "offloaded_metadata":
-            check_literal(literal, declared[name].type, name=f"input {name!r}")
+    # Indexing the maps is cheaper than their ``items()``, and the plain case needs no more.
+    for name in given:
+        literal = given[name]
+        literal_type = declared[name].type
+        if (
+            not plainly_of_type(literal, literal_type)
+            and literal.WhichOneof("value") != "offloaded_metadata"
+        ):
+            check_literal(literal, literal_type, name=f"input {name!r}")

@@ -58,11 +58,17 @@ def check_literal(literal: Literal, literal_type: LiteralType, *, name: str = "v
     """Raise the ``LiteralConversionError`` ``from_literal`` would raise for ``literal`` as
     ``literal_type``, without building the value when the literal is plainly of that type
     (an integer, float, string or boolean primitive declared as exactly that)."""
-    if literal_type.WhichOneof("type") == "simple":
-        expected = _EXACT_PRIMITIVE_KIND.get(literal_type.simple)
-        if expected is not None and literal.scalar.primitive.WhichOneof("value") == expected:
-            return
-    from_literal(literal, literal_type, name=name)
+    if not plainly_of_type(literal, literal_type):
+        from_literal(literal, literal_type, name=name)
+
+
+def plainly_of_type(literal: Literal, literal_type: LiteralType) -> bool:
+    """Whether ``literal`` is an integer, float, string or boolean primitive and
+    ``literal_type`` exactly that simple type (no value is built; False means "not plainly",
+    for ``check_literal`` to decide)."""
+    # ``simple`` reads 0 (NONE, not in the table) unless the type is a simple one.
+    expected = _EXACT_PRIMITIVE_KIND.get(literal_type.simple)
+    return expected is not None and literal.scalar.primitive.WhichOneof("value") == expected
 
 
 def literal_map_to_python(

@@ -116,15 +116,17 @@ class ServiceBase:
 
     def task_handlers(self, service: str) -> grpc.GenericRpcHandler:
         """The five task RPCs both protocols name alike, under ``service``. The unary ones are
-        served stream-unary (the same frames on the wire), so their handlers get ``data=None``
-        and read the request themselves, within the request-bytes budget."""
+        served stream-unary (the same frames on the wire): their handlers get grpc's request
+        iterator as ``data``, which ``_unary`` takes as "read the request from the context",
+        within the request-bytes budget."""
+        read_by_handler = grpc.stream_unary_rpc_method_handler
         return grpc.method_handlers_generic_handler(
             service,
             {
-                "CreateTask": _read_by_handler(self.create_task),
-                "GetTask": _read_by_handler(self.get_task),
-                "DeleteTask": _read_by_handler(self.delete_task),
-                "GetTaskMetrics": _read_by_handler(self.get_task_metrics),
+                "CreateTask": read_by_handler(self.create_task),
+                "GetTask": read_by_handler(self.get_task),
+                "DeleteTask": read_by_handler(self.delete_task),
+                "GetTaskMetrics": read_by_handler(self.get_task_metrics),
                 "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
             },
         )
@@ -239,30 +241,35 @@ class ServiceBase:
         exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
 
         Every operation but the metadata ones (``METADATA_OPERATIONS``) counts against
-        ``--max-concurrent-rpcs``. ``data=None``: the request is read from ``context`` within
-        the request-bytes budget, by ``first`` (for a stream) or ``read_request``, and the
-        bytes it holds are given back at the end; agent RPCs should be served this way (as
-        stream-unary handlers), since bytes grpc already read escape the budget."""
+        ``--max-concurrent-rpcs``. ``data`` not bytes (None, or the request iterator grpc
+        passes a stream-unary handler): the request is read from ``context`` within the
+        request-bytes budget, by ``first`` (for a stream) or as the call's one message, and
+        the bytes it holds are given back at the end; agent RPCs should be served this way
+        (as stream-unary handlers), since bytes grpc already read escape the budget."""
         start = _perf()
         recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
-        held: list[int] | None = None
+        admission = None
+        held = 0
+        parts: list[int] | None = None
         bound = None
         connection_token = None
         try:
             if operation not in METADATA_OPERATIONS:
                 self.admission.enter()
-                held = []
-                _HELD.set(held)
-            if data is None:
-                if first is not None:
-                    request = await first(context)
-                else:
-                    request = await self.read_request(context, message_type)
+                admission = self.admission
+            if data.__class__ is bytes:
+                request = parse(message_type, data)  # type: ignore[arg-type]
+            elif first is not None:
+                parts = []
+                _HELD.set(parts)
+                request = await first(context)
             else:
-                request = parse(message_type, data)
+                raw, held = await self.admission.read(context, _ONE_REQUEST)
+                request = _one_request(message_type, raw)
+                del raw  # freed once parsed, not held while the call runs
             bound = bind_call(request)
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
@@ -281,10 +288,12 @@ class ServiceBase:
             await self._abort(context, exc, task_type, operation, start)
             raise  # unreachable: abort raises
         finally:
-            if held is not None:
+            if admission is not None:
+                if parts:
+                    held += sum(parts)
                 if held:
-                    self.admission.budget.give_back(sum(held))
-                self.admission.leave()
+                    admission.budget.give_back(held)
+                admission.leave()
             if recorder is not None:
                 recorder.in_flight -= 1
             if bound is not None:
@@ -305,12 +314,7 @@ class ServiceBase:
 
     async def read_request(self, context: grpc.aio.ServicerContext, message_type: type[M]) -> M:
         """The one request message of a unary agent call served stream-unary, parsed."""
-        data = await self.read(context, "the request message")
-        if data is None:
-            raise InvalidRequestError(
-                f"the call ended before its request ({message_type.DESCRIPTOR.name})"
-            )
-        return parse(message_type, data)
+        return _one_request(message_type, await self.read(context, _ONE_REQUEST))
 
     async def _abort(
         self,
@@ -396,16 +400,18 @@ class ServiceBase:
             recorder.success(task_type, _perf() - start)
 
 
-def _read_by_handler(
-    method: Callable[[bytes | None, grpc.aio.ServicerContext], Awaitable[bytes]],
-) -> grpc.RpcMethodHandler:
-    """``method`` (a unary handler taking ``data``) as a stream-unary handler that passes
-    ``data=None``, so ``_unary`` reads the one request message within the budget."""
+_ONE_REQUEST = "the request message"
+"""What the read of a unary agent call's request waits for, as a read timeout names it."""
 
-    async def handler(requests: Any, context: grpc.aio.ServicerContext) -> bytes:
-        return await method(None, context)
 
-    return grpc.stream_unary_rpc_method_handler(handler)
+def _one_request(message_type: type[M], data: bytes | None) -> M:
+    """``data`` (the one request message of a unary agent call; None: the stream ended
+    first) parsed as ``message_type``."""
+    if data is None:
+        raise InvalidRequestError(
+            f"the call ended before its request ({message_type.DESCRIPTOR.name})"
+        )
+    return parse(message_type, data)
 
 
 def _enter_connection(connection: Connection | None) -> Any:
