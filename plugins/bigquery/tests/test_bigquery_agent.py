@@ -46,7 +46,7 @@ def test_import_registers_one_agent_without_importing_the_client_library() -> No
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    assert out == ["1", "BigQueryAgent", TASK_TYPE, "False", ">=1.0,<2"]
+    assert out == ["1", "BigQueryAgent", TASK_TYPE, "False", ">=1.1,<2"]
 
 
 def test_preload_imports_the_client_library_in_the_background() -> None:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
 
-AGENTHOST_PLUGIN_API = ">=1.0,<2"
+AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """agenthost plugin-API versions this plugin supports."""
 
 TASK_TYPE = "bigquery_query_job_task"
