@@ -1,8 +1,9 @@
 """The BigQuery async agent, registered seed-style when this module is imported (the
 ``flyte.agents`` entry point ``bigquery = "agent_bigquery.agent"``).
 
-The methods are plain ``def``: agenthost runs them in its thread pool, so the blocking client
-calls never run on the event loop.
+``create`` and ``delete`` are plain ``def`` (agenthost runs them in its thread pool, so the
+blocking client library never runs on the event loop); ``get``, the call propeller repeats,
+is ``async def`` and polls with one REST request on the event loop (``jobs_api``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from agent_bigquery.api_errors import (
     is_transient,
     is_unauthenticated,
 )
-from agent_bigquery.clients import ClientCache
+from agent_bigquery.clients import ClientCache, credential_source
 from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
+from agent_bigquery.jobs_api import JobsApi
 from agent_bigquery.metadata import BigQueryMetadata
 from agent_bigquery.parameters import query_parameters
 from agent_bigquery.status import console_link, resource_from_job
@@ -82,6 +84,8 @@ class BigQueryAgent(AsyncAgentBase):
             task_type_name=TASK_TYPE, metadata_type=BigQueryMetadata, name="BigQuery Agent"
         )
         self.clients = clients if clients is not None else ClientCache()
+        self.jobs_api = JobsApi()
+        """How ``get`` reads jobs (REST on the event loop)."""
         self._request_timeout = request_timeout
         self.retry_deadline = retry_deadline
         """Fixed retry deadline; None: ``$AGENT_BIGQUERY_RETRY_DEADLINE_SECONDS`` or
@@ -121,22 +125,26 @@ class BigQueryAgent(AsyncAgentBase):
             job_id=str(job.job_id), project=spec.project, location=job.location or spec.location
         )
 
-    def get(self, resource_meta: BigQueryMetadata, **kwargs: Any) -> Resource:
-        """Report the job's phase; on success, output ``results`` is its destination table."""
-        client = self.clients.get(resource_meta.project, resource_meta.location)
+    async def get(self, resource_meta: BigQueryMetadata, **kwargs: Any) -> Resource:
+        """Report the job's phase; on success, output ``results`` is its destination table.
+
+        Polls with the REST ``jobs.get`` on the event loop (``jobs_api``), retrying transient
+        errors within the retry deadline as the client library would."""
+        from google.api_core.retry import AsyncRetry
+
+        source = credential_source()
+        retry = AsyncRetry(predicate=is_transient, timeout=self._deadline())
         try:
-            job = client.get_job(
+            job = await retry(self.jobs_api.get_job)(
+                source,
+                resource_meta.project,
                 resource_meta.job_id,
-                project=resource_meta.project,
-                location=resource_meta.location,
-                retry=self._retry(),
-                timeout=self.request_timeout,
+                resource_meta.location,
+                self.request_timeout,
             )
         except Exception as exc:
             return _get_error_resource(exc, resource_meta)
-        from google.cloud.bigquery import QueryJob
-
-        if not isinstance(job, QueryJob):
+        if job.job_type != "query":
             return Resource.failure(
                 f"BigQuery job {resource_meta.job_id} is a {job.job_type} job, not a query",
                 code="NotAQueryJob",
@@ -170,6 +178,10 @@ class BigQueryAgent(AsyncAgentBase):
             raise InvalidRequestError(
                 f"BigQuery refused to cancel job {resource_meta.job_id}: {api_error_message(exc)}"
             ) from None
+
+    async def aclose(self) -> None:
+        """Close the HTTP sessions ``get`` opened (the server calls this when it stops)."""
+        await self.jobs_api.aclose()
 
     @property
     def request_timeout(self) -> float:
