@@ -95,12 +95,15 @@ def api_error(status: int, payload: bytes) -> Exception:
 
     message, errors = "", []
     try:
-        error = json.loads(payload).get("error") or {}
-        message = str(error.get("message") or "")
-        errors = [e for e in error.get("errors") or [] if isinstance(e, dict)]
+        body = json.loads(payload).get("error") or {}
+        message = str(body.get("message") or "")
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     except (ValueError, AttributeError, UnicodeDecodeError):
         pass
-    return exceptions.from_http_status(status, message or f"HTTP {status}", errors=errors)
+    error: Exception = exceptions.from_http_status(
+        status, message or f"HTTP {status}", errors=errors
+    )
+    return error
 
 
 class JobsApi:
@@ -113,6 +116,7 @@ class JobsApi:
         self._credentials: OrderedDict[str, Any] = OrderedDict()
         self._max_credentials = max_credentials
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
 
     async def get_job(
         self,
@@ -168,7 +172,7 @@ class JobsApi:
             credentials = await asyncio.to_thread(google_credentials, source)
             credentials = self._remember(source.key, credentials)
         if not credentials.valid:
-            await asyncio.to_thread(_refresh, credentials)
+            await asyncio.to_thread(self._refresh, credentials)
         credentials.apply(headers)
         return headers
 
@@ -191,6 +195,7 @@ class JobsApi:
         once per endpoint."""
         settings = self._settings.get(endpoint)
         if settings is None:
+            import certifi
             import requests
 
             merged = requests.Session().merge_environment_settings(endpoint, {}, None, None, None)
@@ -199,10 +204,18 @@ class JobsApi:
             verify: ssl.SSLContext | bool = True
             if scheme == "https":
                 bundle = merged["verify"]
-                cafile = bundle if isinstance(bundle, str) else requests.certs.where()
+                cafile = bundle if isinstance(bundle, str) else certifi.where()
                 verify = ssl.create_default_context(cafile=cafile)
             settings = self._settings[endpoint] = (proxy, verify)
         return settings
+
+    def _refresh(self, credentials: Any) -> None:
+        """Fetch a new token (blocking), once for pollers that found it expired together."""
+        import google.auth.transport.requests
+
+        with self._refresh_lock:
+            if not credentials.valid:
+                credentials.refresh(google.auth.transport.requests.Request())
 
     def _session(self) -> aiohttp.ClientSession:
         import aiohttp
@@ -224,9 +237,3 @@ class JobsApi:
         for session in sessions:
             if not session.closed:
                 await session.close()
-
-
-def _refresh(credentials: Any) -> None:
-    import google.auth.transport.requests
-
-    credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
