@@ -263,9 +263,10 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def reliability(session: nox.Session) -> None:
-    """Fuzzing at volume, faulty plugins, shutdown under load, the red team's plugin attacks
-    and a 10-minute soak against a real ``agenthost serve``; prints a summary table (durations
-    from the environment)."""
+    """Fuzzing at volume, faulty plugins, shutdown under load, the red team's attacks (plugins,
+    memory, saturation, connections, ports), call bursts (also from Node's grpc-js when
+    node/npm exist) and a 10-minute soak against a real ``agenthost serve``; prints a summary
+    table (durations from the environment)."""
     session.install(
         *_editable("agenthost", "[test]"), *[a for d in PLUGINS for a in _editable(d, "[test]")]
     )
@@ -290,8 +291,8 @@ def reliability(session: nox.Session) -> None:
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Serve every bundled agent on :8000 (metrics on :9090); extra args go to
-    ``agenthost serve``."""
+    """Serve every bundled agent on 127.0.0.1:8000 (metrics on :9090); extra args go to
+    ``agenthost serve`` (``-- --host 0.0.0.0`` to listen beyond this machine)."""
     session.install(
         *_editable("agenthost"),
         *_editable("agent-bigquery"),
@@ -301,7 +302,10 @@ def serve(session: nox.Session) -> None:
         *_editable("agent-snowflake"),
     )
     session.run("agenthost", "plugins")
-    session.run("agenthost", "serve", *session.posargs)
+    loopback = (
+        [] if any(a.split("=")[0] == "--host" for a in session.posargs) else ["--host", "127.0.0.1"]
+    )
+    session.run("agenthost", "serve", *loopback, *session.posargs)
 
 
 def _reference_venv(session: nox.Session, venv: Path, packages: list[str]) -> Path:

@@ -13,6 +13,7 @@ CEILING_V2 = "bare v2"
 CEILING_BOTH = "bare v1+v2"
 C0 = "c0"
 C0_PLUGINS = "c0+plugins"
+CEILING_PENDING = "bare max-pending"
 MAIN = ("agenthost", "agenthost+plugins", FLYTEKIT, CEILING)
 RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
 RPCS_V2 = ("GetTask v2", "CreateTask v2")
@@ -312,6 +313,49 @@ def _pinning_note(meta: dict[str, Any]) -> str:
     )
 
 
+BURST_LABELS = {
+    "create": "5,000 unary CreateTask at once",
+    "get": "5,000 unary GetTask at once",
+    "sync": "2,000 ExecuteTaskSync streams at once",
+}
+
+
+def bursts_table(results: dict[str, Any]) -> list[str]:
+    """Issue 25: calls lost (any answer but OK) and p99 per burst, server by server."""
+    bursts = results.get("bursts")
+    if not bursts:
+        return []
+    cells = bursts["cells"]
+    order = ("agenthost", CEILING, CEILING_PENDING, FLYTEKIT)
+    servers = [s for s in order if any(k.startswith(f"{s}|") for k in cells)]
+    lines = [
+        f"One connection, Python `grpc.aio` client, default server options; the sync agent "
+        f"takes {bursts['sync_seconds']:g} s. Lost: calls answered anything but OK. "
+        "`bare max-pending` is the ceiling with grpc's `grpc.server.max_pending_requests` and "
+        "its hard limit raised to agenthost's default `--max-pending-calls` (20,000).",
+        "",
+        "| burst | " + " | ".join(f"{s}: lost / p99" for s in servers) + " |",
+        "|---|" + "---|" * len(servers),
+    ]
+    for kind, label in BURST_LABELS.items():
+        row = []
+        for server in servers:
+            cell = cells.get(f"{server}|{kind}")
+            if not cell or "lost" not in cell:
+                row.append("–")
+                continue
+            lost = f"{cell['lost']:,}"
+            if cell["lost"]:
+                lost += (
+                    " ("
+                    + ", ".join(f"{c} {n}" for c, n in cell["codes"].items() if c != "OK")
+                    + ")"
+                )
+            row.append(f"{lost} / {cell['p99_s']:.2f} s")
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     meta = results.get("meta", {})
     out = [
@@ -349,6 +393,7 @@ def render(results: dict[str, Any]) -> str:
         ),
         ("Throughput, latency and server CPU per call", load_tables(results)),
         ("Plugins: server CPU per GetTask against the same emulator", plugins_table(results)),
+        ("Bursts", bursts_table(results)),
         ("Import time", import_table(results)),
         ("Literal codec (calls per second, best of 7 windows)", codec_table(results)),
     ):

@@ -52,6 +52,7 @@ C0 = "c0"
 C0_PLUGINS = "c0+plugins"
 PROTO_OUTPUTS = "agenthost proto outputs"
 CEILING_STREAM_UNARY = "bare stream-unary"
+CEILING_PENDING = "bare max-pending"
 PINNING: dict[str, set[int]] = {}
 """Under ``--pin``: the CPUs of the servers (``"server"``) and of the load generator
 (``"loadgen"``)."""
@@ -239,6 +240,21 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             protocol="v2",
         ),
     ]
+    specs.append(
+        ServerSpec(
+            CEILING_PENDING,
+            core,
+            lambda port, mport: [
+                str(HERE / "bare_server.py"),
+                "--port",
+                str(port),
+                "--max-pending",
+                "20000",
+            ],
+            "the ceiling with grpc's pending-call limits at agenthost's default (20,000)",
+            cold_start=False,
+        )
+    )
     if args.patched_host:
         specs.append(
             ServerSpec(
@@ -503,6 +519,36 @@ def phase_load(
     }
 
 
+BURSTS = (("create", 5000), ("get", 5000), ("sync", 2000))
+"""Issue 25's bursts: unary CreateTask and GetTask, and ExecuteTaskSync streams of a slow agent,
+each all at once on one connection."""
+BURST_SERVERS = ("agenthost", CEILING, CEILING_PENDING, FLYTEKIT)
+
+
+def phase_bursts(specs: dict[str, ServerSpec], sync_seconds: float, logdir: Path) -> dict[str, Any]:
+    """Each burst of ``BURSTS`` against a fresh server of each of ``BURST_SERVERS`` (default
+    options; the sync agent takes ``sync_seconds``): calls lost, p99, server RSS after."""
+    env = {"BENCH_SYNC_SECONDS": str(sync_seconds)}
+    cells: dict[str, Any] = {}
+    for name in BURST_SERVERS:
+        if name not in specs:
+            continue
+        spec = specs[name]
+        spec = ServerSpec(spec.name, spec.python, spec.argv, spec.description, {**spec.env, **env})
+        for kind, count in BURSTS:
+            server = start(spec, logdir)
+            try:
+                outcome = run_json(
+                    [sys.executable, str(HERE / "bursts.py"), server.address, kind, str(count)]
+                )
+                outcome["rss_after_kb"] = tree_rss_kb(server.process.pid)
+            finally:
+                stop(server.process)
+            cells[f"{name}|{kind}"] = outcome
+            log(f"  {name:<10} {kind:<7} x{count}: {outcome}")
+    return {"sync_seconds": sync_seconds, "cells": cells}
+
+
 def create_once(address: str, template: Any, inputs: Any) -> bytes:
     """One CreateTask; the ``resource_meta`` of the job it started."""
     request = agent_pb2.CreateTaskRequest(template=template, output_prefix="s3://bench/plugins")
@@ -636,7 +682,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per cell (default 2, quick 0.5)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per server (default 7, quick 3)")
     parser.add_argument(
-        "--skip", default="", help="comma-separated phases to skip: cold,load,plugins,import,codec"
+        "--skip",
+        default="",
+        help="comma-separated phases to skip: cold,load,bursts,plugins,import,codec",
     )
     parser.add_argument(
         "--rpcs",
@@ -763,6 +811,9 @@ def main(argv: list[str]) -> int:
                 args.duration,
                 logdir,
             )
+        if "bursts" not in skip:
+            log("== bursts")
+            results["bursts"] = phase_bursts(specs, 2.0 if args.quick else 20.0, logdir)
         if "plugins" not in skip:
             log("== plugins: server CPU per GetTask against the same emulator")
             results["plugins"] = phase_plugins(
@@ -806,7 +857,7 @@ def main(argv: list[str]) -> int:
             )
     if args.update and Path(args.json).exists():
         previous = json.loads(Path(args.json).read_text())
-        phases = ("cold_start", "load", "plugins", "import_time", "codec")
+        phases = ("cold_start", "load", "bursts", "plugins", "import_time", "codec")
         ran = {phase for phase in phases if phase in results}
         for phase in phases:
             if phase not in results and phase in previous:

@@ -67,7 +67,7 @@ class ConnectorServices(ServiceBase):
 
     # -- AsyncConnectorService ------------------------------------------------------------
 
-    async def create_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def create_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """CreateTask: start a task (or run a sync agent) and return its ``resource_meta``."""
 
         async def work(request: Any) -> Any:
@@ -95,7 +95,7 @@ class ConnectorServices(ServiceBase):
             context, "create", wire.CreateTaskRequest, data, template_type, work
         )
 
-    async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def get_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """GetTask: the task's current ``Resource``, with a phase that is never UNDEFINED."""
 
         async def work(request: Any) -> Any:
@@ -116,7 +116,7 @@ class ConnectorServices(ServiceBase):
 
         return await self._unary(context, "get", wire.GetTaskRequest, data, category_name, work)
 
-    async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def delete_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """DeleteTask: cancel the task (idempotent, as agents' ``delete`` must be)."""
 
         async def work(request: Any) -> Any:
