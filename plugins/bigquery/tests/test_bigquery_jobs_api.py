@@ -141,3 +141,18 @@ def test_a_transient_error_is_retried_within_the_deadline(
     resource = run(agent.jobs_api, lambda: agent.get(meta))
     assert resource.phase == Phase.SUCCEEDED
     assert [method for method, _ in responses.seen] == ["GET", "GET"]
+
+
+def test_one_session_per_event_loop_closed_by_aclose() -> None:
+    api = JobsApi()
+
+    async def one_loop() -> tuple[object, object, bool]:
+        first = api._sessions.get()
+        same = api._sessions.get()
+        await api.aclose()
+        return first, same, first.closed
+
+    first, same, closed = asyncio.run(one_loop())
+    assert first is same and closed
+    other, _, _ = asyncio.run(one_loop())
+    assert other is not first

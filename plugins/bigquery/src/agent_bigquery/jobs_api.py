@@ -1,6 +1,7 @@
 """BigQuery's REST ``jobs.get`` on the event loop, with ``aiohttp``: how ``get`` polls a job.
 
-One ``ClientSession`` (one pool of kept-alive connections) per event loop, shared by every
+One ``ClientSession`` (one pool of kept-alive connections) per event loop
+(``agenthost.http_sessions``), shared by every
 project and credential. Credentials come from ``clients.credential_source`` as for the client
 library, are cached by their fingerprint (never the secret) and refreshed in a worker thread
 only when their token has expired, so a poll costs one HTTP request on the loop instead of a
@@ -20,10 +21,9 @@ import asyncio
 import json
 import ssl
 import threading
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from agent_bigquery.clients import (
@@ -32,9 +32,7 @@ from agent_bigquery.clients import (
     CredentialSource,
     google_credentials,
 )
-
-if TYPE_CHECKING:
-    import aiohttp
+from agenthost.http_sessions import HttpSessions
 
 DEFAULT_ENDPOINT = "https://bigquery.googleapis.com"
 """BigQuery's REST endpoint when no emulator is set (``google-cloud-bigquery``'s default)."""
@@ -110,8 +108,7 @@ class JobsApi:
     """Reads BigQuery jobs over REST; safe to share between event loops and threads."""
 
     def __init__(self, max_credentials: int = MAX_CACHED_CLIENTS) -> None:
-        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]
-        self._sessions = weakref.WeakKeyDictionary()
+        self._sessions = HttpSessions(connector_options={"limit": 64, "ttl_dns_cache": 300})
         self._settings: dict[str, tuple[str | None, ssl.SSLContext | bool]] = {}
         self._credentials: OrderedDict[str, Any] = OrderedDict()
         self._max_credentials = max_credentials
@@ -139,7 +136,7 @@ class JobsApi:
         headers = await self._auth_headers(source)
         proxy, verify = self._environment(endpoint)
         try:
-            async with self._session().get(
+            async with self._sessions.get().get(
                 url,
                 params=params,
                 headers=headers,
@@ -217,23 +214,6 @@ class JobsApi:
             if not credentials.valid:
                 credentials.refresh(google.auth.transport.requests.Request())
 
-    def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300),
-                raise_for_status=False,
-            )
-            self._sessions[loop] = session
-        return session
-
     async def aclose(self) -> None:
         """Close the sessions (their connections) of every event loop; idempotent."""
-        sessions = list(self._sessions.values())
-        self._sessions.clear()
-        for session in sessions:
-            if not session.closed:
-                await session.close()
+        await self._sessions.aclose()
