@@ -156,3 +156,20 @@ def test_one_session_per_event_loop_closed_by_aclose() -> None:
     assert first is same and closed
     other, _, _ = asyncio.run(one_loop())
     assert other is not first
+
+
+def test_the_proxy_from_the_environment_is_used(
+    canned: tuple[Canned, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    responses, proxy = canned
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    endpoint = "http://bigquery.example.invalid"
+    api = JobsApi()
+    source = CredentialSource("emulator", f"emulator:{endpoint}", endpoint=endpoint)
+    job = run(api, lambda: api.get_job(source, "proj", "job-1", None, 2.0))
+    assert job.state == "DONE"
+    assert responses.seen == [
+        ("GET", f"{endpoint}/bigquery/v2/projects/proj/jobs/job-1?prettyPrint=false")
+    ]
