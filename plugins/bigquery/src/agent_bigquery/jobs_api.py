@@ -3,7 +3,7 @@
 One ``ClientSession`` (one pool of kept-alive connections) per event loop
 (``agenthost.http_sessions``), shared by every
 project and credential. Credentials come from ``clients.credential_source`` as for the client
-library, are cached by their fingerprint (never the secret) and refreshed in a worker thread
+library, are cached by their fingerprint (never the secret) and refreshed in the host's thread pool
 only when their token has expired, so a poll costs one HTTP request on the loop instead of a
 trip through the thread pool and ``google-cloud-bigquery``'s request machinery (measured in
 bench/RESULTS.md). The session resolves proxies and the CA bundle from the environment once, as
@@ -18,6 +18,7 @@ both paths alike.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 import threading
@@ -33,6 +34,7 @@ from agent_bigquery.clients import (
     google_credentials,
 )
 from agenthost.http_sessions import HttpSessions
+from agenthost.threads import run_blocking
 
 DEFAULT_ENDPOINT = "https://bigquery.googleapis.com"
 """BigQuery's REST endpoint when no emulator is set (``google-cloud-bigquery``'s default)."""
@@ -166,10 +168,10 @@ class JobsApi:
             return headers
         credentials = self._cached_credentials(source)
         if credentials is None:
-            credentials = await asyncio.to_thread(google_credentials, source)
+            credentials = await run_blocking(functools.partial(google_credentials, source))
             credentials = self._remember(source.key, credentials)
         if not credentials.valid:
-            await asyncio.to_thread(self._refresh, credentials)
+            await run_blocking(functools.partial(self._refresh, credentials))
         credentials.apply(headers)
         return headers
 
