@@ -1,13 +1,12 @@
 """BigQuery's REST ``jobs.get`` on the event loop, with ``aiohttp``: how ``get`` polls a job.
 
 One ``ClientSession`` (one pool of kept-alive connections) per event loop
-(``agenthost.http_sessions``), shared by every
-project and credential. Credentials come from ``clients.credential_source`` as for the client
-library, are cached by their fingerprint (never the secret) and refreshed in the host's thread pool
-only when their token has expired, so a poll costs one HTTP request on the loop instead of a
-trip through the thread pool and ``google-cloud-bigquery``'s request machinery (measured in
-bench/RESULTS.md). The session resolves proxies and the CA bundle from the environment once, as
-``requests`` would for the same endpoint.
+(``agenthost.http_sessions``), shared by every project and credential. Credentials come from
+``clients.credential_source`` as for the client library, are cached by their fingerprint (never
+the secret) and refreshed in the host's thread pool only when their token has expired, so a poll
+costs one HTTP request on the loop instead of a trip through the thread pool and
+``google-cloud-bigquery``'s request machinery (measured in bench/RESULTS.md). Proxies and the CA
+bundle are read from the environment once per endpoint, as ``requests`` would for it.
 
 Errors are raised as ``google.api_core`` raises them for the client library (an HTTP error
 status is the matching ``GoogleAPICallError`` with BigQuery's ``errors``; a connection failure
