@@ -25,7 +25,6 @@ from agent_bigquery.api_errors import (
 )
 from agent_bigquery.clients import ClientCache, credential_source
 from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
-from agent_bigquery.jobs_api import JobsApi
 from agent_bigquery.metadata import BigQueryMetadata
 from agent_bigquery.parameters import query_parameters
 from agent_bigquery.status import console_link, resource_from_job
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
     from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
+
+    from agent_bigquery.jobs_api import JobsApi
 
 AGENTHOST_PLUGIN_API = ">=1.0,<2"
 """agenthost plugin-API versions this plugin supports."""
@@ -84,8 +85,7 @@ class BigQueryAgent(AsyncAgentBase):
             task_type_name=TASK_TYPE, metadata_type=BigQueryMetadata, name="BigQuery Agent"
         )
         self.clients = clients if clients is not None else ClientCache()
-        self.jobs_api = JobsApi()
-        """How ``get`` reads jobs (REST on the event loop)."""
+        self._jobs_api: JobsApi | None = None
         self._request_timeout = request_timeout
         self.retry_deadline = retry_deadline
         """Fixed retry deadline; None: ``$AGENT_BIGQUERY_RETRY_DEADLINE_SECONDS`` or
@@ -179,9 +179,20 @@ class BigQueryAgent(AsyncAgentBase):
                 f"BigQuery refused to cancel job {resource_meta.job_id}: {api_error_message(exc)}"
             ) from None
 
+    @property
+    def jobs_api(self) -> JobsApi:
+        """How ``get`` reads jobs (REST on the event loop); imported and built on first use,
+        keeping it out of the host's start-up."""
+        if self._jobs_api is None:
+            from agent_bigquery.jobs_api import JobsApi
+
+            self._jobs_api = JobsApi()
+        return self._jobs_api
+
     async def aclose(self) -> None:
         """Close the HTTP sessions ``get`` opened (the server calls this when it stops)."""
-        await self.jobs_api.aclose()
+        if self._jobs_api is not None:
+            await self._jobs_api.aclose()
 
     @property
     def request_timeout(self) -> float:
