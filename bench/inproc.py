@@ -2,7 +2,8 @@
 ``AgentServices`` handlers the server registers, fed the request bytes the load generator
 sends, against the same work written directly (parse, build, serialize: the ceiling's Python
 share). Prints JSON: microseconds per call (best of 5) per RPC for ``agenthost``,
-``agenthost (no metrics)`` and ``direct``; with ``--agents N`` also ListAgents/GetTask with N
+``agenthost (no metrics)`` and ``direct``; CPU time of the process (``time.process_time``),
+steadier than wall time on a shared machine; with ``--agents N`` also ListAgents/GetTask with N
 extra generated agents registered. Run with the core venv: ``python inproc.py``."""
 
 from __future__ import annotations
@@ -127,12 +128,12 @@ def direct_calls() -> dict[str, Any]:
 async def per_call_us(fn: Any, seconds: float) -> float:
     best = float("inf")
     for _ in range(5):
-        count, began = 0, time.perf_counter()
+        count, began = 0, time.process_time()
         while True:
             for _ in range(50):
                 await fn()
             count += 50
-            elapsed = time.perf_counter() - began
+            elapsed = time.process_time() - began
             if elapsed >= seconds:
                 break
         best = min(best, elapsed / count * 1e6)
