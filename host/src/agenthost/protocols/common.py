@@ -12,9 +12,10 @@ the grace period.
 
 Agent calls are admitted by ``agenthost.server.admission``: counted against
 ``--max-concurrent-rpcs`` (health and metadata calls never are), and their request messages are
-read with ``read``/``read_request`` only after reserving request-bytes budget, held until the
-call ends. So adapters serve unary agent RPCs as stream-unary handlers (the same frames on the
-wire) and pass ``data=None`` to ``_unary``; metadata RPCs stay unary, outside both limits.
+read only after reserving request-bytes budget, held until the call ends. So adapters serve
+unary agent RPCs as stream-unary handlers (the same frames on the wire) and hand ``_unary``
+what grpc passed instead of the request bytes, which it takes as "read the one request from
+the context"; metadata RPCs stay unary, outside both limits.
 """
 
 from __future__ import annotations
