@@ -28,7 +28,7 @@ import stat
 import threading
 from pathlib import Path
 
-from agenthost.errors import AgentHostError
+from agenthost.errors import MisconfiguredError
 
 _known_values: set[str] = set()
 _warned_files: set[str] = set()
@@ -36,12 +36,14 @@ _lock = threading.Lock()
 logger = logging.getLogger("agenthost.secrets")
 
 
-class SecretNotFoundError(AgentHostError):
-    """No environment variable or file holds the requested secret."""
+class SecretNotFoundError(MisconfiguredError):
+    """No environment variable or file holds the requested secret: the deployment must provide
+    it, so clients get ``FAILED_PRECONDITION`` naming the key (never a value)."""
 
 
-class InsecureSecretFileError(AgentHostError):
-    """The secret's file may be written by group or others, so its content is not trusted."""
+class InsecureSecretFileError(MisconfiguredError):
+    """The secret's file may be written by group or others, so its content is not trusted
+    (``FAILED_PRECONDITION``: the deployment must fix the file's mode)."""
 
 
 def _read_secret_file(path: Path) -> str | None:

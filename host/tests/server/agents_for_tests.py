@@ -153,14 +153,17 @@ class FailingAgent(AsyncAgentBase):
 
 class BackendAgent(AsyncAgentBase):
     """Async agent whose create raises the SDK's "backend unavailable" or "misconfigured" error
-    (``custom["fault"]``: ``down`` or ``misconfigured``), a path and a secret in the message."""
+    (``custom["fault"]``: ``down``, ``misconfigured`` or ``no_secret``), a path and a secret in the message."""
 
     def __init__(self) -> None:
         super().__init__("backend_fault", JobMeta, name="BackendAgent")
 
     def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
         secret = agenthost.get_secret("test_token", default="")
-        if agenthost.custom_of(task_template).get("fault") == "down":
+        fault = agenthost.custom_of(task_template).get("fault")
+        if fault == "no_secret":
+            agenthost.get_secret("job_service_token")
+        if fault == "down":
             raise agenthost.BackendUnavailableError(
                 f"the job service did not answer in time (token={secret})"
             )

@@ -348,6 +348,7 @@ def test_agent_exception_is_internal_and_scrubbed(server: RunningServer) -> None
     [
         ("down", grpc.StatusCode.UNAVAILABLE, "the job service did not answer in time (token=***)"),
         ("misconfigured", grpc.StatusCode.FAILED_PRECONDITION, "no credentials for the job"),
+        ("no_secret", grpc.StatusCode.FAILED_PRECONDITION, "secret 'job_service_token' not found"),
     ],
 )
 def test_backend_errors_keep_their_meaning_and_message(

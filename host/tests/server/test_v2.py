@@ -520,7 +520,8 @@ def test_connection_secret_reaches_the_client_and_nowhere_else(
         # A v1 call has no connection: the deployment's secret (none here) is the fallback.
         v1 = agent_pb2.CreateTaskRequest(template=make_template("conn_chat", custom=custom))
         code, details = code_of(lambda: server.async_stub.CreateTask(v1, timeout=20))
-        assert code == grpc.StatusCode.INTERNAL and "SecretNotFoundError" in details
+        assert code == grpc.StatusCode.FAILED_PRECONDITION
+        assert details.startswith("secret 'openai_api_key' not found")
         server.process.send_signal(signal.SIGTERM)
         server.process.wait(timeout=20)
         logs = server.logs()
