@@ -6,7 +6,7 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-ARG PLUGINS="agent-bigquery agent-openai agent-file-sensor"
+ARG PLUGINS="agent-bigquery agent-openai agent-file-sensor agent-snowflake agent-databricks"
 ARG UV_VERSION=0.13.9
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -21,7 +21,7 @@ RUN python deploy/image/install.py build --out /wheels ${PLUGINS} \
  && python deploy/image/install.py install --wheelhouse /wheels --venv /opt/agenthost ${PLUGINS}
 
 FROM ${PYTHON_IMAGE} AS runtime
-ARG PLUGINS="agent-bigquery agent-openai agent-file-sensor"
+ARG PLUGINS="agent-bigquery agent-openai agent-file-sensor agent-snowflake agent-databricks"
 LABEL org.opencontainers.image.title="agenthost" \
       org.opencontainers.image.description="Serves Flyte agents over gRPC" \
       org.opencontainers.image.source="https://github.com/agenthost/agenthost" \

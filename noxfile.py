@@ -21,8 +21,10 @@ ROOT = Path(__file__).parent
 DISTRIBUTIONS: dict[str, str] = {
     "agenthost": "host",
     "agent-bigquery": "plugins/bigquery",
+    "agent-databricks": "plugins/databricks",
     "agent-file-sensor": "plugins/file_sensor",
     "agent-openai": "plugins/openai",
+    "agent-snowflake": "plugins/snowflake",
 }
 """Every distribution in the repository and its folder."""
 
@@ -31,6 +33,8 @@ FLYTEKIT_REFERENCE = [
     "flytekit==1.16.31",
     "flytekitplugins-bigquery==1.16.31",
     "flytekitplugins-openai==1.16.31",
+    "flytekitplugins-snowflake==1.16.31",
+    "flytekitplugins-spark==1.16.31",
 ]
 """flytekit is a test-time reference only: installed in the compat and bench sessions, never
 beside agenthost."""
@@ -220,6 +224,7 @@ def bench(session: nox.Session) -> None:
         *_editable("agenthost"),
         *[a for d in PLUGINS for a in _editable(d)],
         FLYTEIDL2,
+        "fakesnow[server]>=0.12,<0.13",  # the plugins section's Snowflake emulator
         "py-spy",
         "pyinstrument",
         "uv",
@@ -258,9 +263,10 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def reliability(session: nox.Session) -> None:
-    """Fuzzing at volume, faulty plugins, shutdown under load, the red team's plugin attacks
-    and a 10-minute soak against a real ``agenthost serve``; prints a summary table (durations
-    from the environment)."""
+    """Fuzzing at volume, faulty plugins, shutdown under load, the red team's attacks (plugins,
+    memory, saturation, connections, ports), call bursts (also from Node's grpc-js when
+    node/npm exist) and a 10-minute soak against a real ``agenthost serve``; prints a summary
+    table (durations from the environment)."""
     session.install(
         *_editable("agenthost", "[test]"), *[a for d in PLUGINS for a in _editable(d, "[test]")]
     )
@@ -285,16 +291,21 @@ def reliability(session: nox.Session) -> None:
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Serve every bundled agent on :8000 (metrics on :9090); extra args go to
-    ``agenthost serve``."""
+    """Serve every bundled agent on 127.0.0.1:8000 (metrics on :9090); extra args go to
+    ``agenthost serve`` (``-- --host 0.0.0.0`` to listen beyond this machine)."""
     session.install(
         *_editable("agenthost"),
         *_editable("agent-bigquery"),
+        *_editable("agent-databricks"),
         *_editable("agent-openai"),
         *_editable("agent-file-sensor", "[s3]"),
+        *_editable("agent-snowflake"),
     )
     session.run("agenthost", "plugins")
-    session.run("agenthost", "serve", *session.posargs)
+    loopback = (
+        [] if any(a.split("=")[0] == "--host" for a in session.posargs) else ["--host", "127.0.0.1"]
+    )
+    session.run("agenthost", "serve", *loopback, *session.posargs)
 
 
 def _reference_venv(session: nox.Session, venv: Path, packages: list[str]) -> Path:
@@ -315,6 +326,8 @@ def compat(session: nox.Session) -> None:
         *_editable("agenthost", "[test]"),
         *[a for d in PLUGINS for a in _editable(d, "[test]")],
         *FLYTEKIT_REFERENCE,
+        "pyarrow<26",  # fakesnow's pyarrow beside flytekitplugins-bigquery's numpy<2
+        FLYTEIDL2,  # the compat tests' Flyte 2 executor stubs (executor2.py)
         "uv",
     )
     # Not session.create_tmp(): it would point TMPDIR (so the tests' tmp_path) into the venv.

@@ -2,12 +2,14 @@
 
 ``bench_async``: ``create`` returns a small meta, ``get`` returns SUCCEEDED with one string
 output as a Python dict (``BENCH_OUTPUTS=proto``: as a flyteidl ``Resource``), ``delete`` does
-nothing. ``bench_sync``: ``do`` echoes its inputs.
+nothing. ``bench_sync``: ``do`` echoes its inputs (after ``BENCH_SYNC_SECONDS`` seconds, if set:
+the slow agent of the bursts phase).
 The same logic lives in ``connectors_bench.py`` (flytekit) and ``bare_server.py`` (ceiling).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from flyteidl.core import execution_pb2
 from agenthost import AgentRegistry, AsyncAgentBase, Resource, ResourceMeta, SyncAgentBase
 
 PROTO_OUTPUTS = os.environ.get("BENCH_OUTPUTS") == "proto"
+SYNC_SECONDS = float(os.environ.get("BENCH_SYNC_SECONDS", "0"))
 """``BENCH_OUTPUTS=proto``: ``get`` returns a ready flyteidl ``Resource`` (what the ceiling
 builds), to separate the cost of converting Python outputs from the rest of the host."""
 
@@ -57,6 +60,8 @@ class BenchSyncAgent(SyncAgentBase):
         super().__init__("bench_sync", name="BenchSyncAgent")
 
     async def do(self, task_template: Any, inputs: Any = None, **kwargs: Any) -> Resource:
+        if SYNC_SECONDS:
+            await asyncio.sleep(SYNC_SECONDS)
         return Resource.succeeded(inputs)
 
 

@@ -4,7 +4,8 @@ against flyteidl's generated servicer base classes (no host, no metrics, no vali
 Usage: ``python bare_server.py --port N`` (0 picks a free port); prints
 ``agenthost serving on 127.0.0.1:PORT`` once it accepts calls. ``--stream-unary`` serves
 ExecuteTaskSync through a stream-unary handler (one response, sent with the status), as
-agenthost does, instead of the generated bidirectional servicer.
+agenthost does, instead of the generated bidirectional servicer. ``--max-pending N`` sets grpc's
+``grpc.server.max_pending_requests`` and its hard limit (the bursts phase).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 
 import grpc
@@ -20,6 +22,8 @@ from flyteidl.core import execution_pb2
 from flyteidl.service import agent_pb2_grpc
 
 SUCCEEDED = execution_pb2.TaskExecution.SUCCEEDED
+SYNC_SECONDS = float(os.environ.get("BENCH_SYNC_SECONDS", "0"))
+"""Seconds ExecuteTaskSync waits before answering (the slow agent of the bursts phase)."""
 AGENTS = [
     agent_pb2.Agent(
         name="BenchAsyncAgent",
@@ -54,6 +58,8 @@ class SyncService(agent_pb2_grpc.SyncAgentServiceServicer):
     async def ExecuteTaskSync(self, request_iterator, context):
         await request_iterator.__anext__()
         second = await request_iterator.__anext__()
+        if SYNC_SECONDS:
+            await asyncio.sleep(SYNC_SECONDS)
         resource = agent_pb2.Resource(phase=SUCCEEDED, outputs=second.inputs)
         yield agent_pb2.ExecuteTaskSyncResponse(
             header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=resource)
@@ -63,6 +69,8 @@ class SyncService(agent_pb2_grpc.SyncAgentServiceServicer):
 async def execute_stream_unary(request_iterator, context):
     await request_iterator.__anext__()
     second = await request_iterator.__anext__()
+    if SYNC_SECONDS:
+        await asyncio.sleep(SYNC_SECONDS)
     resource = agent_pb2.Resource(phase=SUCCEEDED, outputs=second.inputs)
     return agent_pb2.ExecuteTaskSyncResponse(
         header=agent_pb2.ExecuteTaskSyncResponseHeader(resource=resource)
@@ -97,8 +105,14 @@ def add_v1_services(server: grpc.aio.Server, stream_unary: bool) -> None:
     agent_pb2_grpc.add_AgentMetadataServiceServicer_to_server(MetadataService(), server)
 
 
-async def main(port: int, stream_unary: bool) -> None:
-    server = grpc.aio.server()
+async def main(port: int, stream_unary: bool, max_pending: int | None = None) -> None:
+    options = []
+    if max_pending is not None:
+        options = [
+            ("grpc.server.max_pending_requests", max_pending),
+            ("grpc.server.max_pending_requests_hard_limit", max_pending),
+        ]
+    server = grpc.aio.server(options=options)
     add_v1_services(server, stream_unary)
     await serve(server, port)
 
@@ -120,5 +134,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--stream-unary", action="store_true")
+    parser.add_argument("--max-pending", type=int, help="grpc's pending-call limits (both)")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.stream_unary))
+    asyncio.run(main(args.port, args.stream_unary, args.max_pending))

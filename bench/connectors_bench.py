@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,9 @@ from flytekit.extend.backend.base_connector import (
     SyncConnectorBase,
 )
 from flytekit.models.literals import LiteralMap
+
+SYNC_SECONDS = float(os.environ.get("BENCH_SYNC_SECONDS", "0"))
+"""Seconds ``do`` waits before answering (the slow agent of the bursts phase)."""
 
 
 @dataclass
@@ -58,6 +63,8 @@ class BenchSyncConnector(SyncConnectorBase):
         inputs: LiteralMap | None = None,
         **kwargs: Any,
     ) -> Resource:
+        if SYNC_SECONDS:
+            await asyncio.sleep(SYNC_SECONDS)
         return Resource(phase=TaskExecution.SUCCEEDED, outputs=inputs)
 
 

@@ -64,8 +64,8 @@ def agenthost_calls(services: Any) -> dict[str, Any]:
         await services.execute_task_sync(None, Context((header, inputs)))
 
     return {
-        "GetTask": lambda: services.get_task(get, ctx),
-        "CreateTask": lambda: services.create_task(create, ctx),
+        "GetTask": lambda: services.get_task(None, Context((get,))),
+        "CreateTask": lambda: services.create_task(None, Context((create,))),
         "ExecuteTaskSync": execute,
         "ListAgents": lambda: services.list_agents(listing, ctx),
     }

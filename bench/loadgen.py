@@ -7,12 +7,16 @@ for ``warmup`` seconds (discarded), then for ``duration`` seconds, and answers o
 server's process tree from ``/proc`` over the measured window, divided by calls) and
 ``client_cpu_us`` (this process, per call).
 
+With ``"get_request"`` (a serialized ``GetTaskRequest``, base64) the ``GetTask`` callers send
+that request and check that the task SUCCEEDED (the plugins section polls real plugins).
+
 Also ``python loadgen.py --once ADDRESS RPC`` for a single call (smoke test).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 import time
@@ -208,6 +212,20 @@ async def drive(
     return latencies, errors
 
 
+def polling_call(
+    channel: grpc.aio.Channel, request: bytes
+) -> Callable[[], Coroutine[Any, Any, Any]]:
+    """GetTask with ``request`` (a serialized ``GetTaskRequest``), expecting SUCCEEDED."""
+    stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+    get_request = agent_pb2.GetTaskRequest.FromString(request)
+
+    async def get_task() -> None:
+        response = await stub.GetTask(get_request)
+        assert response.resource.phase == 3, response.resource.message  # SUCCEEDED
+
+    return get_task
+
+
 class LoadGenerator:
     def __init__(self) -> None:
         self.channels: dict[str, grpc.aio.Channel] = {}
@@ -218,7 +236,11 @@ class LoadGenerator:
         return self.channels[address]
 
     async def run(self, command: dict[str, Any]) -> dict[str, Any]:
-        call = make_call(self.channel(command["address"]), command["rpc"])
+        channel = self.channel(command["address"])
+        if command.get("get_request"):
+            call = polling_call(channel, base64.b64decode(command["get_request"]))
+        else:
+            call = make_call(channel, command["rpc"])
         concurrency = int(command["concurrency"])
         await drive(call, concurrency, float(command.get("warmup", 0.3)))
         pid = int(command["pid"])

@@ -13,6 +13,7 @@ CEILING_V2 = "bare v2"
 CEILING_BOTH = "bare v1+v2"
 C0 = "c0"
 C0_PLUGINS = "c0+plugins"
+CEILING_PENDING = "bare max-pending"
 MAIN = ("agenthost", "agenthost+plugins", FLYTEKIT, CEILING)
 RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
 RPCS_V2 = ("GetTask v2", "CreateTask v2")
@@ -208,6 +209,39 @@ def flyte2_targets(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+PLUGIN_GOALS = {"BigQuery": 1.5, "Snowflake": 2.0, "Databricks": 2.0}
+"""Issue 22's goals: flytekit's server CPU per GetTask over agenthost's, per plugin."""
+
+
+def plugins_table(results: dict[str, Any]) -> list[str]:
+    """Server CPU per GetTask of a finished job: agenthost's plugin vs flytekit's connector."""
+    section = results.get("plugins") or {}
+    cases = section.get("cases") or {}
+    if not cases:
+        return []
+    lines = [
+        f"GetTask of one finished job by {section.get('pollers')} concurrent pollers, each "
+        "server against the same emulator or fake (`bench/plugin_cases.py`); server CPU µs per "
+        "call (process tree), median of rounds. flytekit is `pyflyte serve connector` with its "
+        "own plugin, pointed at the emulator by `bench/plugin_endpoints.py`.",
+        "",
+        "| plugin | agenthost µs/call | flytekit µs/call | flytekit ÷ agenthost | goal | "
+        "agenthost ops/s | flytekit ops/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, case in cases.items():
+        ours, theirs = case.get("agenthost", {}), case.get("flytekit", {})
+        ratio = case.get("flytekit_over_agenthost")
+        goal = PLUGIN_GOALS.get(name)
+        lines.append(
+            f"| {name} | {_f(ours.get('server_cpu_us'))} | {_f(theirs.get('server_cpu_us'))} | "
+            f"{_f(ratio, 2) + 'x' if ratio else ours.get('error') or theirs.get('error')} | "
+            f"{'≥ ' + _f(goal, 1) + 'x' if goal else ''} | {_f(ours.get('ops'))} | "
+            f"{_f(theirs.get('ops'))} |"
+        )
+    return lines
+
+
 def import_table(results: dict[str, Any]) -> list[str]:
     data = results.get("import_time", {})
     if not data:
@@ -279,6 +313,49 @@ def _pinning_note(meta: dict[str, Any]) -> str:
     )
 
 
+BURST_LABELS = {
+    "create": "5,000 unary CreateTask at once",
+    "get": "5,000 unary GetTask at once",
+    "sync": "2,000 ExecuteTaskSync streams at once",
+}
+
+
+def bursts_table(results: dict[str, Any]) -> list[str]:
+    """Issue 25: calls lost (any answer but OK) and p99 per burst, server by server."""
+    bursts = results.get("bursts")
+    if not bursts:
+        return []
+    cells = bursts["cells"]
+    order = ("agenthost", CEILING, CEILING_PENDING, FLYTEKIT)
+    servers = [s for s in order if any(k.startswith(f"{s}|") for k in cells)]
+    lines = [
+        f"One connection, Python `grpc.aio` client, default server options; the sync agent "
+        f"takes {bursts['sync_seconds']:g} s. Lost: calls answered anything but OK. "
+        "`bare max-pending` is the ceiling with grpc's `grpc.server.max_pending_requests` and "
+        "its hard limit raised to agenthost's default `--max-pending-calls` (20,000).",
+        "",
+        "| burst | " + " | ".join(f"{s}: lost / p99" for s in servers) + " |",
+        "|---|" + "---|" * len(servers),
+    ]
+    for kind, label in BURST_LABELS.items():
+        row = []
+        for server in servers:
+            cell = cells.get(f"{server}|{kind}")
+            if not cell or "lost" not in cell:
+                row.append("–")
+                continue
+            lost = f"{cell['lost']:,}"
+            if cell["lost"]:
+                lost += (
+                    " ("
+                    + ", ".join(f"{c} {n}" for c, n in cell["codes"].items() if c != "OK")
+                    + ")"
+                )
+            row.append(f"{lost} / {cell['p99_s']:.2f} s")
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     meta = results.get("meta", {})
     out = [
@@ -315,6 +392,8 @@ def render(results: dict[str, Any]) -> str:
             cold_table(results),
         ),
         ("Throughput, latency and server CPU per call", load_tables(results)),
+        ("Plugins: server CPU per GetTask against the same emulator", plugins_table(results)),
+        ("Bursts", bursts_table(results)),
         ("Import time", import_table(results)),
         ("Literal codec (calls per second, best of 7 windows)", codec_table(results)),
     ):

@@ -4,9 +4,9 @@ and bare ``grpc.aio`` ceilings (flyteidl's servicers for v1, flyteidl2's for v2)
 time, literal codec throughput, 1,000 agents and ``--workers``.
 
 Servers run from six interpreters (venvs): ``--core-python`` (agenthost only),
-``--plugins-python`` (agenthost + the three first-party plugins), ``--flytekit-python``
+``--plugins-python`` (agenthost + the first-party plugins), ``--flytekit-python``
 (flytekit[connector] 1.16, never mixed with agenthost), ``--flytekit-plugins-python``
-(the same with flytekit's BigQuery and OpenAI plugins: the like-for-like reference for
+(the same with flytekit's BigQuery, OpenAI and Snowflake plugins: the like-for-like reference for
 agenthost with its plugins), ``--flyte2-python`` (flyte[connector] 2.12.1: ``c0``, the v2
 peer) and ``--flyte2-plugins-python`` (the same with flyte-sdk's BigQuery, Snowflake and
 Databricks connectors). The load generator is a separate process (``loadgen.py``) run by this
@@ -16,6 +16,7 @@ interpreter. See ``bench/README.md``.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -51,6 +52,7 @@ C0 = "c0"
 C0_PLUGINS = "c0+plugins"
 PROTO_OUTPUTS = "agenthost proto outputs"
 CEILING_STREAM_UNARY = "bare stream-unary"
+CEILING_PENDING = "bare max-pending"
 PINNING: dict[str, set[int]] = {}
 """Under ``--pin``: the CPUs of the servers (``"server"``) and of the load generator
 (``"loadgen"``)."""
@@ -96,11 +98,31 @@ def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], li
     return build
 
 
+def pyflyte_argv(module: str) -> Callable[[int, int], list[str]]:
+    """``pyflyte serve connector`` arguments that also import ``module`` (from bench/)."""
+
+    def build(port: int, metrics_port: int) -> list[str]:
+        return [
+            "serve",
+            "connector",
+            "--port",
+            str(port),
+            "--prometheus_port",
+            str(metrics_port),
+            "--modules",
+            module,
+        ]
+
+    return build
+
+
+def pyflyte(python: str) -> str:
+    """The ``pyflyte`` beside ``python`` ("" if there is no such venv)."""
+    return str(Path(python).parent / "pyflyte") if python else ""
+
+
 def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
     core, plugins, fk = args.core_python, args.plugins_python, args.flytekit_python
-
-    def pyflyte(python: str) -> str:
-        return str(Path(python).parent / "pyflyte") if python else ""
 
     def c0_argv(port: int, metrics_port: int) -> list[str]:
         return [
@@ -113,17 +135,7 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "c0_bench",
         ]
 
-    def flytekit_argv(port: int, metrics_port: int) -> list[str]:
-        return [
-            "serve",
-            "connector",
-            "--port",
-            str(port),
-            "--prometheus_port",
-            str(metrics_port),
-            "--modules",
-            "connectors_bench",
-        ]
+    flytekit_argv = pyflyte_argv("connectors_bench")
 
     specs = [
         ServerSpec(
@@ -136,7 +148,7 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "agenthost+plugins",
             plugins,
             agenthost_argv("--modules", "agents_bench"),
-            "same, with agent-bigquery, agent-openai, agent-file-sensor installed",
+            "same, with agent-bigquery, agent-openai, agent-file-sensor, agent-snowflake installed",
         ),
         ServerSpec(
             "agenthost+plugins no-typer",
@@ -175,8 +187,8 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             FLYTEKIT_PLUGINS,
             pyflyte(args.flytekit_plugins_python),
             flytekit_argv,
-            "same, with flytekitplugins-bigquery and flytekitplugins-openai installed "
-            "(flytekit's counterparts of the three first-party plugins; its file sensor is "
+            "same, with flytekitplugins-bigquery, -openai and -snowflake installed "
+            "(flytekit's counterparts of the first-party plugins; its file sensor is "
             "built in), which flytekit imports at start; cold start and RSS only",
         ),
         ServerSpec(
@@ -228,6 +240,21 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             protocol="v2",
         ),
     ]
+    specs.append(
+        ServerSpec(
+            CEILING_PENDING,
+            core,
+            lambda port, mport: [
+                str(HERE / "bare_server.py"),
+                "--port",
+                str(port),
+                "--max-pending",
+                "20000",
+            ],
+            "the ceiling with grpc's pending-call limits at agenthost's default (20,000)",
+            cold_start=False,
+        )
+    )
     if args.patched_host:
         specs.append(
             ServerSpec(
@@ -492,6 +519,129 @@ def phase_load(
     }
 
 
+BURSTS = (("create", 5000), ("get", 5000), ("sync", 2000))
+"""Issue 25's bursts: unary CreateTask and GetTask, and ExecuteTaskSync streams of a slow agent,
+each all at once on one connection."""
+BURST_SERVERS = ("agenthost", CEILING, CEILING_PENDING, FLYTEKIT)
+
+
+def phase_bursts(specs: dict[str, ServerSpec], sync_seconds: float, logdir: Path) -> dict[str, Any]:
+    """Each burst of ``BURSTS`` against a fresh server of each of ``BURST_SERVERS`` (default
+    options; the sync agent takes ``sync_seconds``): calls lost, p99, server RSS after."""
+    env = {"BENCH_SYNC_SECONDS": str(sync_seconds)}
+    cells: dict[str, Any] = {}
+    for name in BURST_SERVERS:
+        if name not in specs:
+            continue
+        spec = specs[name]
+        spec = ServerSpec(spec.name, spec.python, spec.argv, spec.description, {**spec.env, **env})
+        for kind, count in BURSTS:
+            server = start(spec, logdir)
+            try:
+                outcome = run_json(
+                    [sys.executable, str(HERE / "bursts.py"), server.address, kind, str(count)]
+                )
+                outcome["rss_after_kb"] = tree_rss_kb(server.process.pid)
+            finally:
+                stop(server.process)
+            cells[f"{name}|{kind}"] = outcome
+            log(f"  {name:<10} {kind:<7} x{count}: {outcome}")
+    return {"sync_seconds": sync_seconds, "cells": cells}
+
+
+def create_once(address: str, template: Any, inputs: Any) -> bytes:
+    """One CreateTask; the ``resource_meta`` of the job it started."""
+    request = agent_pb2.CreateTaskRequest(template=template, output_prefix="s3://bench/plugins")
+    if inputs is not None:
+        request.inputs.CopyFrom(inputs)
+    with grpc.insecure_channel(address) as channel:
+        stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+        return bytes(stub.CreateTask(request, timeout=60).resource_meta)
+
+
+def phase_plugins(
+    args: argparse.Namespace, rounds: int, warmup: float, duration: float, logdir: Path
+) -> dict[str, Any]:
+    """Server CPU per GetTask of a finished job, agenthost's plugin against flytekit's connector
+    for the same task type and emulator, for every case in ``plugin_cases.CASES``; the two
+    servers alternate within each round."""
+    from plugin_cases import CASES, POLLERS
+
+    if not (args.plugins_python and args.flytekit_plugins_python):
+        log("  skipped: needs the plugins and flytekit+plugins venvs")
+        return {}
+    results: dict[str, Any] = {"pollers": POLLERS, "cases": {}}
+    loadgen = LoadGen()
+    try:
+        for case in CASES:
+            with tempfile.TemporaryDirectory() as scratch, case.backend(Path(scratch)) as backend:
+                ours = ServerSpec(
+                    "agenthost", args.plugins_python,
+                    agenthost_argv("--allow", case.allow), "", env=backend.env,
+                )  # fmt: skip
+                theirs = ServerSpec(
+                    "flytekit", pyflyte(args.flytekit_plugins_python),
+                    pyflyte_argv("plugin_endpoints"), "", env=backend.env,
+                )  # fmt: skip
+                with started([ours, theirs], logdir) as running:
+                    meta = create_once(
+                        running["agenthost"].address, backend.template, backend.inputs
+                    )
+                    category = agent_pb2.TaskCategory(name=case.task_type, version=0)
+                    request = agent_pb2.GetTaskRequest(
+                        task_type=case.task_type, task_category=category, resource_meta=meta
+                    )
+                    encoded = base64.b64encode(request.SerializeToString()).decode()
+                    answers: dict[str, list[dict[str, Any]]] = {"agenthost": [], "flytekit": []}
+                    for rnd in range(rounds):
+                        order = ["agenthost", "flytekit"][:: 1 if rnd % 2 == 0 else -1]
+                        for name in order:
+                            server = running[name]
+                            answer = loadgen.ask(
+                                {
+                                    "address": server.address,
+                                    "pid": server.process.pid,
+                                    "rpc": "GetTask",
+                                    "get_request": encoded,
+                                    "concurrency": POLLERS,
+                                    "warmup": warmup,
+                                    "duration": duration,
+                                }
+                            )
+                            answers[name].append(answer)
+                            log(
+                                f"  round {rnd + 1} {case.name:10s} {name:9s} "
+                                f"{answer.get('ops', 0):7.0f} ops/s  cpu "
+                                f"{answer.get('server_cpu_us', 0):6.0f} us/call  "
+                                f"errors {answer.get('errors', answer.get('error'))}"
+                            )
+                    for server in running.values():
+                        loadgen.ask({"close": server.address})
+            results["cases"][case.name] = _plugin_case_result(answers)
+    finally:
+        loadgen.close()
+    return results
+
+
+def _plugin_case_result(answers: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, runs in answers.items():
+        good = [a for a in runs if "error" not in a and a.get("calls") and not a.get("errors")]
+        if not good:
+            out[name] = {"error": (runs[-1] if runs else {}).get("error", "calls failed")}
+            continue
+        out[name] = {
+            metric: statistics.median(a[metric] for a in good)
+            for metric in ("ops", "p50_us", "p99_us", "server_cpu_us")
+        }
+        out[name]["rounds"] = len(good)
+    if "server_cpu_us" in out.get("agenthost", {}) and "server_cpu_us" in out.get("flytekit", {}):
+        out["flytekit_over_agenthost"] = (
+            out["flytekit"]["server_cpu_us"] / out["agenthost"]["server_cpu_us"]
+        )
+    return out
+
+
 def run_json(cmd: list[str], timeout: float = 600) -> Any:
     out = subprocess.run(
         cmd,
@@ -531,7 +681,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per cell (default 2, quick 0.5)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per server (default 7, quick 3)")
     parser.add_argument(
-        "--skip", default="", help="comma-separated phases to skip: cold,load,import,codec"
+        "--skip",
+        default="",
+        help="comma-separated phases to skip: cold,load,bursts,plugins,import,codec",
     )
     parser.add_argument(
         "--rpcs",
@@ -653,6 +805,14 @@ def main(argv: list[str]) -> int:
                 args.duration,
                 logdir,
             )
+        if "bursts" not in skip:
+            log("== bursts")
+            results["bursts"] = phase_bursts(specs, 2.0 if args.quick else 20.0, logdir)
+        if "plugins" not in skip:
+            log("== plugins: server CPU per GetTask against the same emulator")
+            results["plugins"] = phase_plugins(
+                args, args.rounds, args.warmup, args.duration, logdir
+            )
     if "import" not in skip:
         log("== import time")
         runs = "5" if args.quick else "15"
@@ -691,7 +851,7 @@ def main(argv: list[str]) -> int:
             )
     if args.update and Path(args.json).exists():
         previous = json.loads(Path(args.json).read_text())
-        phases = ("cold_start", "load", "import_time", "codec")
+        phases = ("cold_start", "load", "bursts", "plugins", "import_time", "codec")
         ran = {phase for phase in phases if phase in results}
         for phase in phases:
             if phase not in results and phase in previous:

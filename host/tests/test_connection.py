@@ -20,7 +20,9 @@ from agenthost import (
     current_connection,
     get_secret,
 )
+from agenthost.connection import using_connection
 from agenthost.dispatch import AgentCallError, Dispatcher
+from agenthost.secrets import known_secret_values
 from agenthost.server.scrub import Scrubber
 from agenthost.testing import make_template
 from agenthost.validation import validate_agent
@@ -150,9 +152,17 @@ def test_sync_agent_and_sensor_see_the_connection() -> None:
     assert sensor.seen == ["/x:eu:sk-conn-123456"]
 
 
-def test_connection_secrets_are_scrubbed() -> None:
-    Connection(secrets={"token": "per-task-token-42"})
-    assert Scrubber(paths=[])("failed with per-task-token-42") == "failed with ***"
+def test_connection_secrets_are_scrubbed_while_their_call_runs() -> None:
+    scrub = Scrubber(paths=[])
+    with using_connection(Connection(secrets={"token": "per-task-token-42"})):
+        assert scrub("failed with per-task-token-42") == "failed with ***"
+
+
+def test_connection_secrets_do_not_accumulate_beyond_their_call() -> None:
+    for n in range(100):
+        with using_connection(Connection(secrets={"token": f"per-task-token-{n:04}"})):
+            pass
+    assert not any(v.startswith("per-task-token-") for v in known_secret_values())
 
 
 def test_methods_declaring_connection_pass_validation() -> None:

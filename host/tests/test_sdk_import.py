@@ -27,11 +27,15 @@ def test_importing_the_sdk_does_not_import_server_cli_or_plugins() -> None:
         "agenthost.cli",
         "agenthost.plugins",
         "agent_bigquery",
+        "agent_databricks",
         "agent_openai",
         "agent_file_sensor",
+        "agent_snowflake",
         "google.cloud.bigquery",
         "openai",
+        "aiohttp",
         "fsspec",
+        "snowflake.connector",
     }
     assert modules & forbidden == set()
 

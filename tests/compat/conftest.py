@@ -2,7 +2,8 @@
 
 The emulators and fakes are the plugins' own test helpers, imported from their test folders:
 ``bq_emulator`` (the bqemulator BigQuery emulator, its venv built once and cached),
-``fake_openai`` (an OpenAI-compatible HTTP server in a thread). The file sensor needs only local
+``fake_openai`` (an OpenAI-compatible HTTP server in a thread), ``snowflake_fake`` (fakesnow's
+server mode plus what it does not emulate, in a subprocess). The file sensor needs only local
 paths. One ``agenthost serve`` with every first-party plugin (and this folder's test agents,
 ``compat_agents``) is shared by the session, its environment pointed at them.
 """
@@ -22,6 +23,7 @@ ROOT = HERE.parents[1]
 PLUGIN_TEST_FOLDERS = [
     ROOT / "plugins" / "bigquery" / "tests",
     ROOT / "plugins" / "openai" / "tests",
+    ROOT / "plugins" / "snowflake" / "tests",
 ]
 for folder in PLUGIN_TEST_FOLDERS:
     if str(folder) not in sys.path:
@@ -79,8 +81,29 @@ def fake_openai() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def fakesnow() -> Iterator[Any]:
+    """The Snowflake plugin's fake (fakesnow's server mode) for the whole session."""
+    from snowflake_fake import running_fakesnow
+
+    with running_fakesnow() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def snowflake_key_pem() -> str:
+    """The deployment's Snowflake private key (PEM), as the secret ``snowflake_private_key``."""
+    from snowflake_fake import make_key_pair
+
+    return make_key_pair().private_pem
+
+
+@pytest.fixture(scope="session")
 def server_env(
-    bigquery_emulator: Any, fake_openai: Any, tmp_path_factory: pytest.TempPathFactory
+    bigquery_emulator: Any,
+    fake_openai: Any,
+    fakesnow: Any,
+    snowflake_key_pem: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment a deployment would give agenthost, pointed at the local emulators."""
     python_path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
@@ -92,6 +115,8 @@ def server_env(
         "FLYTE_SECRETS_DEFAULT_DIR": str(tmp_path_factory.mktemp("no-secrets")),
         "AGENT_OPENAI_MAX_RETRIES": "0",
         "AGENT_OPENAI_TIMEOUT_SECONDS": "20",
+        **fakesnow.env,
+        "_FSEC_SNOWFLAKE_PRIVATE_KEY": snowflake_key_pem,
     }
 
 

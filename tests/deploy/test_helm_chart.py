@@ -235,6 +235,8 @@ def test_the_default_notes_route_every_bundled_task_type(helm: Path) -> None:
         "openai-batch",
         "file_sensor",
         "sensor",
+        "snowflake",
+        "databricks",
     }
     assert set(routes.values()) == {"rel-agenthost"}
 

@@ -17,8 +17,10 @@ from agenthost.testing import make_inputs, make_template, running_server, wait_f
 
 FIRST_PARTY = {
     "agent-bigquery": {("bigquery_query_job_task", 0, False)},
+    "agent-databricks": {("spark", 0, False), ("databricks", 0, False)},
     "agent-file-sensor": {("file_sensor", 0, False)},
     "agent-openai": {("chatgpt", 0, True), ("openai-batch", 0, False)},
+    "agent-snowflake": {("snowflake", 0, False)},
 }
 
 
@@ -47,7 +49,13 @@ def test_every_first_party_plugin_loads_from_its_wheel() -> None:
 def test_each_distribution_ships_its_type_information() -> None:
     from importlib.resources import files
 
-    for package in ("agenthost", "agent_bigquery", "agent_openai", "agent_file_sensor"):
+    for package in (
+        "agenthost",
+        "agent_bigquery",
+        "agent_openai",
+        "agent_file_sensor",
+        "agent_snowflake",
+    ):
         assert files(package).joinpath("py.typed").is_file(), package
 
 

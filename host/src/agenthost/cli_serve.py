@@ -86,12 +86,13 @@ def serve(
         typer.Option(envvar="AGENTHOST_STRICT", help="Refuse to start if any plugin fails."),
     ] = False,
     max_concurrent_rpcs: Annotated[
-        Optional[int],  # noqa: UP045
+        int,
         typer.Option(
             envvar="AGENTHOST_MAX_CONCURRENT_RPCS",
-            help="Reject calls beyond this many in flight (RESOURCE_EXHAUSTED).",
+            help="Refuse agent calls beyond this many in flight (RESOURCE_EXHAUSTED); health "
+            "and metadata calls are never refused. 0: no limit.",
         ),
-    ] = None,
+    ] = 10_000,
     agent_concurrency: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(
@@ -111,8 +112,49 @@ def serve(
     ] = None,
     max_message_size: Annotated[
         int,
-        typer.Option(envvar="AGENTHOST_MAX_MESSAGE_SIZE", help="Largest gRPC message, in bytes."),
+        typer.Option(
+            envvar="AGENTHOST_MAX_MESSAGE_SIZE",
+            help="Largest gRPC message, in bytes (larger: RESOURCE_EXHAUSTED).",
+        ),
+    ] = 8 * 1024 * 1024,
+    max_request_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENTHOST_MAX_REQUEST_BYTES",
+            help="Budget of request bytes held at once; calls over it wait before their "
+            "request is read (HTTP/2 flow control holds the client back).",
+        ),
     ] = 64 * 1024 * 1024,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="AGENTHOST_READ_TIMEOUT",
+            help="Seconds each request message may take to arrive once its read started "
+            "(e.g. ExecuteTaskSync inputs after the header); then DEADLINE_EXCEEDED.",
+        ),
+    ] = 20.0,
+    handshake_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="AGENTHOST_HANDSHAKE_TIMEOUT",
+            help="Seconds a new connection has to complete the HTTP/2 handshake.",
+        ),
+    ] = 10.0,
+    max_connection_idle: Annotated[
+        float,
+        typer.Option(
+            envvar="AGENTHOST_MAX_CONNECTION_IDLE",
+            help="Close connections without calls for this many seconds (GOAWAY); 0: never.",
+        ),
+    ] = 300.0,
+    max_pending_calls: Annotated[
+        int,
+        typer.Option(
+            envvar="AGENTHOST_MAX_PENDING_CALLS",
+            help="Calls that may have arrived and wait to be picked up (bursts); beyond it "
+            "grpc refuses them.",
+        ),
+    ] = 20_000,
     grace_period: Annotated[
         float,
         typer.Option(
@@ -213,6 +255,11 @@ def serve(
         agent_concurrency=agent_concurrency,
         max_threads=max_threads,
         max_message_size=max_message_size,
+        max_request_bytes=max_request_bytes,
+        read_timeout=read_timeout,
+        handshake_timeout=handshake_timeout,
+        max_connection_idle=max_connection_idle,
+        max_pending_calls=max_pending_calls,
         grace_period=grace_period,
         max_connection_age=max_connection_age,
         max_connection_age_grace=max_connection_age_grace,

@@ -11,10 +11,12 @@ to agents in two ways:
   ``current_connection()`` returns the whole connection, in ``async def`` methods as well as in
   blocking ones the host runs in its thread pool.
 
-Secret values are remembered for scrubbing as soon as a ``Connection`` exists (like the
-deployment's secrets), so they are replaced by ``***`` in status details, ``Resource.message``
-and logs; the host refuses a ``resource_meta`` that contains one. ``repr`` shows keys, never
-values.
+While a call runs, its connection is current for the whole call (the agent method, the
+mapping of its errors and every log line), and the server's scrubber replaces the current
+connection's secret values with ``***`` in status details, ``Resource.message`` and logs, as
+it does the deployment's secrets. Per-task values are not remembered beyond their call, so
+many distinct tasks' credentials never accumulate in the process. The host refuses a
+``resource_meta`` that contains one. ``repr`` shows keys, never values.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-
-from agenthost.secrets import remember_secret
 
 _EMPTY_MAPPING: Mapping[str, str] = MappingProxyType({})
 
@@ -43,8 +43,6 @@ class Connection:
             value = getattr(self, name)
             if not isinstance(value, MappingProxyType):
                 object.__setattr__(self, name, MappingProxyType(dict(value)))
-        for secret in self.secrets.values():
-            remember_secret(secret)
 
     def __repr__(self) -> str:
         secrets = ", ".join(f"{k}=***" for k in sorted(self.secrets))

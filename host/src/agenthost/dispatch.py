@@ -66,10 +66,11 @@ from agenthost.errors import (
     UnknownTaskTypeError,
     UnsupportedOperationError,
 )
-from agenthost.literals import to_literal_map
+from agenthost.literals import check_literal, to_literal_map
 from agenthost.phases import is_terminal_phase, phase_name
 from agenthost.resource import Resource
 from agenthost.signatures import accepted_keywords, declares
+from agenthost.template import check_custom
 from agenthost.threads import current_thread_slots, run_in_share
 
 if TYPE_CHECKING:
@@ -405,7 +406,7 @@ class Dispatcher:
             data = bytes(encode())
         if connection:
             _refuse_leak(entry, connection, data)
-        return data
+        return _within_meta_limit(entry, data)
 
     async def get(
         self,
@@ -711,6 +712,19 @@ async def _invoke(
     return result
 
 
+def _within_meta_limit(entry: AgentEntry, meta: bytes) -> bytes:
+    """``meta``, unless it is larger than GetTask would accept for this agent (a task that
+    could never be polled): then ``InvalidRequestError`` naming the limit."""
+    limit = getattr(getattr(entry.agent, "metadata_type", None), "max_encoded_bytes", None)
+    if isinstance(limit, int) and len(meta) > limit:
+        raise InvalidRequestError(
+            f"agent {entry.name} made a resource_meta of {len(meta)} bytes for this request, "
+            f"more than the {limit} bytes GetTask accepts for task type "
+            f"{entry.category.name!r}; make the task's inputs or configuration smaller"
+        )
+    return meta
+
+
 def _refuse_leak(entry: AgentEntry, connection: Connection, data: bytes) -> None:
     """``AgentCallError`` if ``data`` (a ``resource_meta``) holds a connection secret: it is
     stored by the executor and sent back on every call, so it must never carry credentials."""
@@ -770,9 +784,12 @@ def resource_to_proto(
 
 
 def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
-    """``InvalidRequestError`` naming the inputs that are missing from, or not declared in,
-    the template's interface. Types are checked when the agent converts the values; a template
-    without an interface is not checked."""
+    """``InvalidRequestError`` for a request the agent should never see: a NaN or infinite
+    number in ``custom`` (naming the field), inputs missing from or not declared in the
+    template's interface, or an input whose literal does not match its declared type (naming
+    the input and both types). A template without an interface has its input names and types
+    unchecked; offloaded literals are not fetched, so their types are not checked."""
+    check_custom(template)
     declared = template.interface.inputs.variables
     given = inputs.literals if inputs is not None else {}
     if len(given) == len(declared):
@@ -780,6 +797,7 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
             if name not in declared:
                 break
         else:
+            _check_input_types(given, declared)
             return
     if not template.HasField("interface"):
         return
@@ -821,3 +839,9 @@ async def _log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskL
         raise
     except Exception as exc:
         raise AgentCallError(entry.name, "get logs", exc) from exc
+
+
+def _check_input_types(given: Any, declared: Any) -> None:
+    for name, literal in given.items():
+        if literal.WhichOneof("value") != "offloaded_metadata":
+            check_literal(literal, declared[name].type, name=f"input {name!r}")

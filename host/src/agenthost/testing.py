@@ -100,22 +100,28 @@ class ServerProcess:
         return code
 
 
-def _pump(stream: Any, lines: list[str], ready: threading.Event) -> None:
+def _pump(stream: Any, lines: list[str], ready: threading.Event, prefix: str) -> None:
     for line in stream:
         lines.append(line)
-        if line.startswith(SERVING_LINE_PREFIX):
+        if line.startswith(prefix):
             ready.set()
     ready.set()
 
 
 def start_server(
-    command: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 60.0
+    command: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    *,
+    ready_prefix: str = SERVING_LINE_PREFIX,
 ) -> ServerProcess:
     """Run ``command`` (an ``agenthost serve`` command line, e.g. ``serve_command()``) in its
     own process group and wait up to ``timeout`` seconds for its serving line.
 
     ``env`` entries are added to the current environment of the subprocess. If the server
     exits or times out first, it is stopped and ``RuntimeError`` carries the end of its output.
+    Another server (an emulator a test starts) works too if it prints ``ready_prefix`` followed
+    by its ``HOST:PORT`` once it listens.
     """
     process = subprocess.Popen(
         list(command),
@@ -128,15 +134,18 @@ def start_server(
     )
     lines: list[str] = []
     ready = threading.Event()
-    reader = threading.Thread(target=_pump, args=(process.stdout, lines, ready), daemon=True)
+    reader = threading.Thread(
+        target=_pump, args=(process.stdout, lines, ready, ready_prefix), daemon=True
+    )
     reader.start()
     ready.wait(timeout)
-    serving = next((line for line in lines if line.startswith(SERVING_LINE_PREFIX)), None)
+    serving = next((line for line in lines if line.startswith(ready_prefix)), None)
     if serving is None:
         stop_process(process)
         reader.join(timeout=5)
-        raise RuntimeError("agenthost serve did not start:\n" + "".join(lines)[-4000:])
-    address = serving[len(SERVING_LINE_PREFIX) :].split()[0]
+        what = "agenthost serve" if ready_prefix == SERVING_LINE_PREFIX else command[0]
+        raise RuntimeError(f"{what} did not start:\n" + "".join(lines)[-4000:])
+    address = serving[len(ready_prefix) :].split()[0]
     return ServerProcess(process=process, address=address, lines=lines, reader=reader)
 
 

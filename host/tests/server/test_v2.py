@@ -152,7 +152,7 @@ def test_binary_inputs_stay_opaque_bytes(server: RunningServer, tmp_path: Path) 
     request = c2.CreateTaskRequest(
         template=template2("binary_size", outputs={"size": int, "tag": str})
     )
-    request.template.interface.inputs.variables.add(key="blob").value.type.simple = 8  # BINARY
+    request.template.interface.inputs.variables.add(key="blob").value.type.simple = 7  # BINARY
     blob = request.inputs.literals.add(name="blob")
     blob.value.scalar.binary.value = payload
     blob.value.scalar.binary.tag = "pickle"

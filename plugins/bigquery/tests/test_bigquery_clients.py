@@ -130,6 +130,23 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cache.get("p1", "US") is not oldest
 
 
+def test_clients_resolve_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxies and the CA bundle from the environment apply as requests would apply them per
+    request, read once when the client is built (requests would re-read them every call)."""
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9050")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/corp.pem")
+    client = ClientCache().get("proj", "US")
+    session = client._http
+    assert session.trust_env is False
+    assert session.proxies["http"] == "http://proxy.internal:3128"
+    assert session.verify == "/etc/ssl/certs/corp.pem"
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    bypassed = ClientCache().get("proj", "US")._http
+    assert "http" not in bypassed.proxies and bypassed.trust_env is False
+
+
 def test_connection_credentials_win_over_the_deployment_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

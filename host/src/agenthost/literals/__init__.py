@@ -2,12 +2,13 @@
 
 Produces the same literals as flytekit's TypeEngine (1.16) without depending on flytekit.
 ``to_literal``/``to_literal_map`` encode, ``from_literal``/``literal_map_to_python`` decode,
-``literal_type_for``/``variable_map`` declare types from Python annotations.
+``literal_type_for``/``variable_map`` declare types from Python annotations; ``check_literal``
+checks a literal against a type without keeping the value.
 """
 
 from __future__ import annotations
 
-from agenthost.literals.decode import from_literal, literal_map_to_python
+from agenthost.literals.decode import check_literal, from_literal, literal_map_to_python
 from agenthost.literals.encode import to_literal, to_literal_map
 from agenthost.literals.errors import LiteralConversionError
 from agenthost.literals.types import (
@@ -33,6 +34,7 @@ __all__ = [
     "LiteralConversionError",
     "StructuredDataset",
     "blob_type",
+    "check_literal",
     "collection_type",
     "describe_type",
     "enum_type",

@@ -46,6 +46,25 @@ def from_literal(
     return _decode(literal, literal_type, name, False)
 
 
+_EXACT_PRIMITIVE_KIND: dict[int, str] = {
+    SimpleType.INTEGER: "integer",
+    SimpleType.FLOAT: "float_value",
+    SimpleType.STRING: "string_value",
+    SimpleType.BOOLEAN: "boolean",
+}
+
+
+def check_literal(literal: Literal, literal_type: LiteralType, *, name: str = "value") -> None:
+    """Raise the ``LiteralConversionError`` ``from_literal`` would raise for ``literal`` as
+    ``literal_type``, without building the value when the literal is plainly of that type
+    (an integer, float, string or boolean primitive declared as exactly that)."""
+    if literal_type.WhichOneof("type") == "simple":
+        expected = _EXACT_PRIMITIVE_KIND.get(literal_type.simple)
+        if expected is not None and literal.scalar.primitive.WhichOneof("value") == expected:
+            return
+    from_literal(literal, literal_type, name=name)
+
+
 def literal_map_to_python(
     literal_map: LiteralMap,
     variables: VariableMap | Mapping[str, LiteralType] | Mapping[str, Variable] | None = None,

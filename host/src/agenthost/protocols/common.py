@@ -1,7 +1,7 @@
 """What every protocol adapter shares: metrics, call logging, parsing request bytes and
 mapping exceptions to gRPC status codes.
 
-Handlers receive raw request bytes (no grpcio deserializer) and parse them here, so bytes
+Handlers work on raw request bytes (no grpcio deserializer) and parse them here, so bytes
 that are not the request message give ``INVALID_ARGUMENT`` rather than grpcio's ``INTERNAL``.
 Responses are serialized by the adapter too.
 
@@ -9,12 +9,19 @@ Every request is bound as the current call (``agenthost.server.logs.bind_call``)
 handled, so every log record about it names the Flyte execution it is for. Shutdown is gRPC's
 own (see ``agenthost.server.app``): every call the server has received runs to its end within
 the grace period.
+
+Agent calls are admitted by ``agenthost.server.admission``: counted against
+``--max-concurrent-rpcs`` (health and metadata calls never are), and their request messages are
+read with ``read``/``read_request`` only after reserving request-bytes budget, held until the
+call ends. So adapters serve unary agent RPCs as stream-unary handlers (the same frames on the
+wire) and pass ``data=None`` to ``_unary``; metadata RPCs stay unary, outside both limits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -24,8 +31,10 @@ import grpc
 from flyteidl.admin import agent_pb2
 from google.protobuf.message import DecodeError, Message
 
+from agenthost.connection import Connection, reset_current_connection, set_current_connection
 from agenthost.dispatch import AgentEntry, Dispatcher
 from agenthost.errors import InvalidRequestError
+from agenthost.server.admission import Admission, ConcurrencyLimitError
 from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
@@ -43,10 +52,16 @@ OPERATIONS = (
 )
 """The ``operation`` metric label of every RPC (each handler names its own)."""
 
+METADATA_OPERATIONS = frozenset({"list_agents", "get_agent"})
+"""Operations that are never counted against ``--max-concurrent-rpcs`` nor refused by it."""
+
 UNKNOWN_TASK_TYPE = "unknown"
 """Metric label for task types no agent serves (keeps the label set bounded)."""
 
 M = TypeVar("M", bound=Message)
+_HELD: contextvars.ContextVar[list[int]] = contextvars.ContextVar("agenthost_held")
+"""The request-budget bytes the current agent call holds (each handler runs in its own task,
+so its own context): ``read`` adds to it, ``_unary`` gives them back when the call ends."""
 logger = logging.getLogger("agenthost.server")
 _perf = time.perf_counter
 
@@ -67,10 +82,25 @@ class ServiceBase:
     """One protocol's RPCs over a ``Dispatcher``: metrics, logging and error mapping.
     Adapters subclass it and add their handlers."""
 
+    carries_connection = False
+    """Whether this protocol's task requests carry a per-task ``connection`` (see
+    ``connection_of``)."""
+
+    def connection_of(self, request: Any) -> Connection | None:
+        """The request's per-task ``connection``, made current for the whole call (agent
+        call, error mapping and logging) so that its secrets are scrubbed from what the call
+        sends and logs. Only consulted when ``carries_connection`` is true."""
+        return None
+
     def __init__(
-        self, dispatcher: Dispatcher, metrics: Metrics | None, scrub: Scrubber | None = None
+        self,
+        dispatcher: Dispatcher,
+        metrics: Metrics | None,
+        scrub: Scrubber | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.admission = admission or Admission()
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
         self._known_types = frozenset(e.category.name for e in dispatcher.entries)
@@ -85,27 +115,29 @@ class ServiceBase:
         raise NotImplementedError
 
     def task_handlers(self, service: str) -> grpc.GenericRpcHandler:
-        """The five task RPCs both protocols name alike, under ``service``."""
+        """The five task RPCs both protocols name alike, under ``service``. The unary ones are
+        served stream-unary (the same frames on the wire), so their handlers get ``data=None``
+        and read the request themselves, within the request-bytes budget."""
         return grpc.method_handlers_generic_handler(
             service,
             {
-                "CreateTask": grpc.unary_unary_rpc_method_handler(self.create_task),
-                "GetTask": grpc.unary_unary_rpc_method_handler(self.get_task),
-                "DeleteTask": grpc.unary_unary_rpc_method_handler(self.delete_task),
-                "GetTaskMetrics": grpc.unary_unary_rpc_method_handler(self.get_task_metrics),
+                "CreateTask": _read_by_handler(self.create_task),
+                "GetTask": _read_by_handler(self.get_task),
+                "DeleteTask": _read_by_handler(self.delete_task),
+                "GetTaskMetrics": _read_by_handler(self.get_task_metrics),
                 "GetTaskLogs": grpc.unary_stream_rpc_method_handler(self.get_task_logs),
             },
         )
 
-    async def create_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def create_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """CreateTask (each adapter parses its own request)."""
         raise NotImplementedError
 
-    async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def get_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """GetTask (each adapter parses its own request)."""
         raise NotImplementedError
 
-    async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def delete_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """DeleteTask (each adapter parses its own request)."""
         raise NotImplementedError
 
@@ -113,7 +145,9 @@ class ServiceBase:
     # v1's GetTaskMetricsRequest and GetTaskLogsRequest read v2's as well: v2 only dropped
     # field 1 (the deprecated ``task_type`` string), which then reads as "".
 
-    async def get_task_metrics(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def get_task_metrics(
+        self, data: bytes | None, context: grpc.aio.ServicerContext
+    ) -> bytes:
         """GetTaskMetrics: the agent's ``get_metrics`` result (the same message on v2)."""
 
         async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
@@ -201,22 +235,37 @@ class ServiceBase:
         work: Callable[[M], Awaitable[Message | bytes]],
         first: Callable[[grpc.aio.ServicerContext], Awaitable[M]] | None = None,
     ) -> bytes:
-        """One call: parsing ``data`` as ``message_type`` (``None``: ``first`` reads the
-        request from ``context``, as for a stream), ``work``, metrics, and exceptions mapped to
-        a status. ``work`` returns a message or its serialized bytes."""
+        """One call: admission, parsing ``data`` as ``message_type``, ``work``, metrics, and
+        exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
+
+        Every operation but the metadata ones (``METADATA_OPERATIONS``) counts against
+        ``--max-concurrent-rpcs``. ``data=None``: the request is read from ``context`` within
+        the request-bytes budget, by ``first`` (for a stream) or ``read_request``, and the
+        bytes it holds are given back at the end; agent RPCs should be served this way (as
+        stream-unary handlers), since bytes grpc already read escape the budget."""
         start = _perf()
         recorder = self._recorders[operation]
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
+        held: list[int] | None = None
         bound = None
+        connection_token = None
         try:
+            if operation not in METADATA_OPERATIONS:
+                self.admission.enter()
+                held = []
+                _HELD.set(held)
             if data is None:
-                assert first is not None
-                request = await first(context)
+                if first is not None:
+                    request = await first(context)
+                else:
+                    request = await self.read_request(context, message_type)
             else:
                 request = parse(message_type, data)
             bound = bind_call(request)
+            if self.carries_connection:
+                connection_token = _enter_connection(self.connection_of(request))
             task_type = task_type_of(request)
             if task_type not in self._known_types:
                 task_type = UNKNOWN_TASK_TYPE
@@ -232,13 +281,36 @@ class ServiceBase:
             await self._abort(context, exc, task_type, operation, start)
             raise  # unreachable: abort raises
         finally:
+            if held is not None:
+                if held:
+                    self.admission.budget.give_back(sum(held))
+                self.admission.leave()
             if recorder is not None:
                 recorder.in_flight -= 1
             if bound is not None:
                 unbind_call(bound)
+            if connection_token is not None:
+                reset_current_connection(connection_token)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
         return payload
+
+    async def read(self, context: grpc.aio.ServicerContext, what: str) -> bytes | None:
+        """The next request message of an agent call (None at the end of the stream), read
+        within the request-bytes budget; its bytes stay reserved until the call ends."""
+        data, size = await self.admission.read(context, what)
+        if size:
+            _HELD.get().append(size)
+        return data
+
+    async def read_request(self, context: grpc.aio.ServicerContext, message_type: type[M]) -> M:
+        """The one request message of a unary agent call served stream-unary, parsed."""
+        data = await self.read(context, "the request message")
+        if data is None:
+            raise InvalidRequestError(
+                f"the call ended before its request ({message_type.DESCRIPTOR.name})"
+            )
+        return parse(message_type, data)
 
     async def _abort(
         self,
@@ -266,10 +338,18 @@ class ServiceBase:
     async def _admitted(
         self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
     ) -> AsyncIterator[bytes]:
-        """Stream ``items``, closing them when the call ends however it ends."""
-        async with contextlib.aclosing(items) as stream:
-            async for item in stream:
-                yield item
+        """Stream ``items`` as one agent call counted against ``--max-concurrent-rpcs``,
+        closing them when the call ends however it ends."""
+        try:
+            self.admission.enter()
+        except ConcurrencyLimitError as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        try:
+            async with contextlib.aclosing(items) as stream:
+                async for item in stream:
+                    yield item
+        finally:
+            self.admission.leave()
 
     async def _streamed(
         self,
@@ -287,9 +367,12 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight += 1
         bound = None
+        connection_token = None
         try:
             request = parse(message_type, data)
             bound = bind_call(request)
+            if self.carries_connection:
+                connection_token = _enter_connection(self.connection_of(request))
             task_type = self._label(task_type_of(request))
             async for item in produce(request):
                 yield item
@@ -306,8 +389,28 @@ class ServiceBase:
             if bound is not None:
                 with contextlib.suppress(ValueError):  # the stream was closed from elsewhere
                     unbind_call(bound)
+            if connection_token is not None:
+                with contextlib.suppress(ValueError):
+                    reset_current_connection(connection_token)
         if recorder is not None:
             recorder.success(task_type, _perf() - start)
+
+
+def _read_by_handler(
+    method: Callable[[bytes | None, grpc.aio.ServicerContext], Awaitable[bytes]],
+) -> grpc.RpcMethodHandler:
+    """``method`` (a unary handler taking ``data``) as a stream-unary handler that passes
+    ``data=None``, so ``_unary`` reads the one request message within the budget."""
+
+    async def handler(requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+        return await method(None, context)
+
+    return grpc.stream_unary_rpc_method_handler(handler)
+
+
+def _enter_connection(connection: Connection | None) -> Any:
+    """Make ``connection`` current; the token to reset it, or None if there is none."""
+    return None if connection is None else set_current_connection(connection)
 
 
 def category_of(request: Any) -> Any:

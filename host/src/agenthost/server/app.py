@@ -27,11 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agenthost.server.limits import (
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_CONCURRENT_RPCS,
+    DEFAULT_MAX_CONNECTION_IDLE,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_PENDING_CALLS,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_READ_TIMEOUT,
+)
 from agenthost.server.logs import configure_logging
 
 if TYPE_CHECKING:
     from agenthost.dispatch import Dispatcher
     from agenthost.protocols.common import ServiceBase
+    from agenthost.server.admission import Admission
     from agenthost.server.metrics import Metrics
     from agenthost.server.scrub import Scrubber
 
@@ -40,7 +50,6 @@ logger = logging.getLogger("agenthost.server")
 SERVING_PREFIX = "agenthost serving on"
 """Start of the line printed (and flushed) once the server accepts calls."""
 
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 AGENT_THREAD_PREFIX = "agenthost-agent"
 SHUTDOWN_SETTLE = 0.1
 """Seconds between SIGTERM and the start of gRPC's shutdown (see ``serve_async``)."""
@@ -76,10 +85,15 @@ class ServerConfig:
     block: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
     strict: bool = False
-    max_concurrent_rpcs: int | None = None
+    max_concurrent_rpcs: int | None = DEFAULT_MAX_CONCURRENT_RPCS
     agent_concurrency: int | None = None
     max_threads: int | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
+    max_connection_idle: float = DEFAULT_MAX_CONNECTION_IDLE
+    max_pending_calls: int = DEFAULT_MAX_PENDING_CALLS
     grace_period: float = 15.0
     max_connection_age: float = DEFAULT_MAX_CONNECTION_AGE
     max_connection_age_grace: float = DEFAULT_MAX_CONNECTION_AGE_GRACE
@@ -131,7 +145,20 @@ class ServerConfig:
                 problems.append(f"--{name.replace('_', '-')} must not be negative")
         if self.run_for is not None and self.run_for <= 0:
             problems.append("--timeout must be positive")
-        for name in ("max_concurrent_rpcs", "agent_concurrency", "max_threads"):
+        for name in ("read_timeout", "handshake_timeout"):
+            if getattr(self, name) <= 0:
+                problems.append(f"--{name.replace('_', '-')} must be positive")
+        if self.max_connection_idle < 0:
+            problems.append("--max-connection-idle must not be negative (0: never close)")
+        if self.max_concurrent_rpcs is not None and self.max_concurrent_rpcs < 0:
+            problems.append("--max-concurrent-rpcs must not be negative (0: no limit)")
+        for name in (
+            "agent_concurrency",
+            "max_threads",
+            "max_message_size",
+            "max_request_bytes",
+            "max_pending_calls",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1")
@@ -252,6 +279,8 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from agenthost.dispatch import Dispatcher
+    from agenthost.server.admission import Admission
+    from agenthost.server.limits import server_options
     from agenthost.server.reflection import LazyReflection
     from agenthost.server.scrub import Scrubber
 
@@ -276,16 +305,30 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         agent_concurrency=config.agent_concurrency,
         agent_threads=max(1, threads - 1),
     )
-    adapters, service_names = _adapters(config.protocols, dispatcher, metrics, Scrubber())
+    admission = Admission(
+        max_calls=config.max_concurrent_rpcs or None,
+        max_request_bytes=config.max_request_bytes,
+        max_message_bytes=config.max_message_size,
+        read_timeout=config.read_timeout,
+    )
+    adapters, service_names = _adapters(
+        config.protocols, dispatcher, metrics, Scrubber(), admission
+    )
     options = [
-        ("grpc.max_send_message_length", config.max_message_size),
-        ("grpc.max_receive_message_length", config.max_message_size),
-        ("grpc.so_reuseport", 1 if config.reuse_port else 0),
+        *server_options(
+            max_message_size=config.max_message_size,
+            reuse_port=config.reuse_port,
+            handshake_timeout=config.handshake_timeout,
+            max_connection_idle=config.max_connection_idle,
+            max_pending_calls=config.max_pending_calls,
+        ),
         ("grpc.http2.min_ping_interval_without_data_ms", MIN_CLIENT_PING_INTERVAL_MS),
         ("grpc.keepalive_permit_without_calls", 1),
         *_connection_age_options(config),
     ]
-    server = grpc.aio.server(options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs)
+    # --max-concurrent-rpcs is enforced by ``admission`` for agent calls only (one limit for
+    # every protocol), never by grpc, whose limit would also refuse health and metadata calls.
+    server = grpc.aio.server(options=options)
     for adapter in adapters:
         server.add_generic_rpc_handlers(adapter.generic_handlers())
     health_servicer = health.aio.HealthServicer()
@@ -299,7 +342,11 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
         else:
             port = server.add_insecure_port(target)
     except RuntimeError as exc:
-        print(f"agenthost serve: cannot bind {target}: {exc}", file=sys.stderr, flush=True)
+        from agenthost.server.ports import bind_problem
+
+        reason = None if config.reuse_port else bind_problem(config.host, config.port)
+        print(f"agenthost serve: {reason or f'cannot bind {target}: {exc}'}", file=sys.stderr)
+        sys.stderr.flush()
         return 1
     from agenthost.server.listeners import start_health_listener, start_metrics_listener
 
@@ -348,6 +395,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     if health_server is not None:
         await health_server.stop(0)
     await dispatcher.aclose()
+    admission.close()
     if listener is not None:
         await listener.stop()
     executor.shutdown(wait=False, cancel_futures=True)
@@ -362,6 +410,7 @@ def _adapters(
     dispatcher: Dispatcher,
     metrics: Metrics | None,
     scrub: Scrubber,
+    admission: Admission,
 ) -> tuple[list[ServiceBase], tuple[str, ...]]:
     """The protocol adapters to serve (imported only if served) and their service names."""
     adapters: list[ServiceBase] = []
@@ -369,12 +418,12 @@ def _adapters(
     if "v1" in protocols:
         from agenthost.protocols.v1 import services as v1
 
-        adapters.append(v1.AgentServices(dispatcher, metrics, scrub))
+        adapters.append(v1.AgentServices(dispatcher, metrics, scrub, admission))
         names += v1.SERVICE_NAMES
     if "v2" in protocols:
         from agenthost.protocols.v2 import services as v2
 
-        adapters.append(v2.ConnectorServices(dispatcher, metrics, scrub))
+        adapters.append(v2.ConnectorServices(dispatcher, metrics, scrub, admission))
         names += v2.SERVICE_NAMES
     return adapters, tuple(names)
 

@@ -9,6 +9,7 @@ import site
 import sys
 from pathlib import Path
 
+from agenthost.connection import current_connection
 from agenthost.secrets import known_secret_values
 
 SECRET_PLACEHOLDER = "***"
@@ -67,9 +68,13 @@ class Scrubber:
         return self._pattern
 
     def __call__(self, text: str) -> str:
-        """``text`` with paths and secrets replaced."""
+        """``text`` with paths and secrets (the deployment's and the current call's
+        connection's) replaced."""
         if not text:
             return text
+        for value in current_connection().secrets.values():
+            if len(value) >= 4 and value in text:
+                text = text.replace(value, SECRET_PLACEHOLDER)
         pattern = self._current_pattern()
         if not pattern.pattern:
             return text

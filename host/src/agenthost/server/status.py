@@ -16,6 +16,7 @@ from agenthost.errors import (
     UnknownTaskTypeError,
     UnsupportedOperationError,
 )
+from agenthost.server.admission import ConcurrencyLimitError, ReadTimeoutError
 from agenthost.server.scrub import Scrubber
 
 MAX_DETAILS = 1000
@@ -57,6 +58,10 @@ def classify(exc: BaseException, scrub: Scrubber) -> Failure:
         return Failure(grpc.StatusCode.UNAVAILABLE, _bounded(scrub(_message(exc))))
     if isinstance(exc, MisconfiguredError):
         return Failure(grpc.StatusCode.FAILED_PRECONDITION, _bounded(scrub(_message(exc))))
+    if isinstance(exc, ConcurrencyLimitError):
+        return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    if isinstance(exc, ReadTimeoutError):
+        return Failure(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc))
     correlation_id = uuid.uuid4().hex[:16]
     if isinstance(exc, AgentCallError):
         summary = str(exc)

@@ -1,6 +1,7 @@
 """``--workers N``: N server processes sharing one port through ``SO_REUSEPORT``, supervised.
 
-The supervisor picks the port first (if ``--port 0``), starts each worker with
+The supervisor refuses a port another process listens on (``agenthost.server.ports``), picks
+the port first (if ``--port 0``), starts each worker with
 ``python -m agenthost.server.workers`` and the configuration in ``AGENTHOST_WORKER_CONFIG``,
 prints ``agenthost serving on HOST:PORT`` once every worker is serving, restarts a worker that
 exits unexpectedly (with a growing back-off if it keeps crashing at start), forwards
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from agenthost.server.app import SERVING_PREFIX, ServerConfig
+from agenthost.server.ports import bind_problem
 
 CONFIG_ENV = "AGENTHOST_WORKER_CONFIG"
 """Environment variable carrying a worker's configuration as JSON."""
@@ -186,6 +188,11 @@ def _pids(workers: list[_Worker]) -> dict[str, int]:
 
 def supervise(config: ServerConfig) -> int:
     """Run ``config.workers`` workers until SIGTERM/SIGINT; return the exit code."""
+    if config.port:
+        problem = bind_problem(config.host, config.port)
+        if problem is not None:
+            print(f"agenthost serve: {problem}", file=sys.stderr, flush=True)
+            return 1
     port = config.port or _free_port(config.host)
     config = dataclasses.replace(config, port=port)
     workers: list[_Worker] = []

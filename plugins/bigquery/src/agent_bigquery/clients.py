@@ -111,19 +111,21 @@ def build_client(project: str, location: str | None, source: CredentialSource) -
 
     client_info = ClientInfo(user_agent=USER_AGENT)  # type: ignore[no-untyped-call]
     if source.kind == "emulator":
-        return bigquery.Client(
-            project=project,
-            location=location,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options={"api_endpoint": source.endpoint},
-            client_info=client_info,
+        return with_environment_read_once(
+            bigquery.Client(
+                project=project,
+                location=location,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options={"api_endpoint": source.endpoint},
+                client_info=client_info,
+            )
         )
     credentials = None
     if source.kind == "service_account":
         assert source.secret_json is not None
         credentials = _service_account_credentials(source.secret_json, source.secret_name)
     try:
-        return bigquery.Client(
+        client = bigquery.Client(
             project=project, location=location, credentials=credentials, client_info=client_info
         )
     except google.auth.exceptions.DefaultCredentialsError:
@@ -131,6 +133,30 @@ def build_client(project: str, location: str | None, source: CredentialSource) -
             "no Google credentials found: set Application Default Credentials or the "
             f"{SERVICE_ACCOUNT_SECRET} secret (or send {CONNECTION_KEY} in the task's connection)"
         ) from None
+    return with_environment_read_once(client)
+
+
+def with_environment_read_once(client: Client) -> Client:
+    """``client`` with the environment settings of its HTTP session resolved once.
+
+    ``requests`` re-reads proxies (``HTTPS_PROXY``, ``NO_PROXY``...), the CA bundle
+    (``REQUESTS_CA_BUNDLE``) and ``~/.netrc`` from the environment on every request: about
+    100 µs of each ``get_job`` (measured against bqemulator; see bench/RESULTS.md). The endpoint
+    is fixed per client, so its settings are resolved here and the session stops consulting the
+    environment: the same proxies and CA bundle, and no netrc credentials, which would replace
+    the bearer token anyway. A client whose internals differ is returned unchanged.
+    """
+    session = getattr(client, "_http", None)  # google-cloud-core's AuthorizedSession
+    base_url = getattr(getattr(client, "_connection", None), "API_BASE_URL", None)
+    merge = getattr(session, "merge_environment_settings", None)
+    if session is None or not isinstance(base_url, str) or merge is None:
+        return client
+    settings = merge(base_url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    if settings["verify"] is not None:
+        session.verify = settings["verify"]
+    session.trust_env = False
+    return client
 
 
 class ClientCache:

@@ -73,7 +73,7 @@ class AgentServices(ServiceBase):
 
     # -- AsyncAgentService ----------------------------------------------------------------
 
-    async def create_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def create_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """CreateTask: start a task (or run a sync agent) and return its ``resource_meta``."""
 
         async def work(request: agent_pb2.CreateTaskRequest) -> Any:
@@ -96,7 +96,7 @@ class AgentServices(ServiceBase):
             context, "create", agent_pb2.CreateTaskRequest, data, template_type, work
         )
 
-    async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def get_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """GetTask: the task's current ``Resource``."""
 
         async def work(request: agent_pb2.GetTaskRequest) -> Any:
@@ -114,7 +114,7 @@ class AgentServices(ServiceBase):
 
         return await self._unary(context, "get", agent_pb2.GetTaskRequest, data, request_type, work)
 
-    async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def delete_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """DeleteTask: cancel the task."""
 
         async def work(request: agent_pb2.DeleteTaskRequest) -> Any:
@@ -139,7 +139,7 @@ class AgentServices(ServiceBase):
             if not head.HasField("template"):
                 raise InvalidRequestError("ExecuteTaskSync header has no template")
             template = head.template
-            second = await _next_part(context, "inputs", first=False)
+            second = await self._next_part(context, "inputs", first=False)
             inputs = second.inputs if second.HasField("inputs") else None
             self._count_inputs(template.type, inputs)
             response = agent_pb2.ExecuteTaskSyncResponse()
@@ -157,8 +157,33 @@ class AgentServices(ServiceBase):
             return response
 
         return await self._unary(
-            context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work, _FIRST_PART
+            context, "do", agent_pb2.ExecuteTaskSyncRequest, None, _header_type, work, self._header
         )
+
+    async def _header(self, context: grpc.aio.ServicerContext) -> agent_pb2.ExecuteTaskSyncRequest:
+        # Read with ``context.read()``: grpc's request iterator is an async generator that, left
+        # unexhausted, costs the loop a finalizer task per call.
+        return await self._next_part(context, "header", first=True)
+
+    async def _next_part(
+        self, context: grpc.aio.ServicerContext, expected: str, *, first: bool
+    ) -> agent_pb2.ExecuteTaskSyncRequest:
+        """The next request of the stream, read within the request-bytes budget; it must carry
+        ``expected``."""
+        position = "first" if first else "second"
+        data = await self.read(context, _PART_READS[first])
+        if data is None:
+            raise InvalidRequestError(
+                f"ExecuteTaskSync stream ended before its {position} request (the {expected})"
+            )
+        request = parse(agent_pb2.ExecuteTaskSyncRequest, data)
+        part = request.WhichOneof("part")
+        if part != expected and not (part is None and expected == "inputs"):
+            raise InvalidRequestError(
+                f"ExecuteTaskSync {position} request must carry {expected}, got "
+                f"{part or 'an empty request'}"
+            )
+        return request
 
     # -- AgentMetadataService -------------------------------------------------------------
 
@@ -178,28 +203,11 @@ class AgentServices(ServiceBase):
         return await self._by_name(data, context, agent_proto)
 
 
-async def _next_part(
-    context: grpc.aio.ServicerContext, expected: str, *, first: bool
-) -> agent_pb2.ExecuteTaskSyncRequest:
-    position = "first" if first else "second"
-    data = await context.read()
-    if data is grpc.aio.EOF:
-        raise InvalidRequestError(
-            f"ExecuteTaskSync stream ended before its {position} request (the {expected})"
-        )
-    request = parse(agent_pb2.ExecuteTaskSyncRequest, data)
-    part = request.WhichOneof("part")
-    if part != expected and not (part is None and expected == "inputs"):
-        raise InvalidRequestError(
-            f"ExecuteTaskSync {position} request must carry {expected}, got "
-            f"{part or 'an empty request'}"
-        )
-    return request
-
-
-# Read with ``context.read()``: grpc's request iterator is an async generator that, left
-# unexhausted, costs the loop a finalizer task per call.
-_FIRST_PART = functools.partial(_next_part, expected="header", first=True)
+_PART_READS = {
+    True: "the first ExecuteTaskSync request (the header)",
+    False: "the second ExecuteTaskSync request (the inputs)",
+}
+"""What each read of an ExecuteTaskSync stream waits for, as a read timeout names it."""
 
 
 def _present(resource: agent_pb2.Resource) -> agent_pb2.Resource:

@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 from flyteidl.admin import agent_pb2
 
+from agenthost.connection import Connection
 from agenthost.dispatch import AgentEntry
 from agenthost.errors import InvalidRequestError
 from agenthost.protocols.common import ServiceBase, category_of, template_type
@@ -42,6 +43,15 @@ SERVICE_NAMES = (ASYNC_SERVICE, METADATA_SERVICE)
 class ConnectorServices(ServiceBase):
     """Every RPC of the two Flyte 2 connector services."""
 
+    carries_connection = True
+
+    def connection_of(self, request: Any) -> Connection | None:
+        """The task request's ``connection`` (field 5 of Create/Get/DeleteTask), if it
+        carries one."""
+        if "connection" not in request.DESCRIPTOR.fields_by_name:
+            return None
+        return connection_of(request)
+
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
         return [
@@ -57,7 +67,7 @@ class ConnectorServices(ServiceBase):
 
     # -- AsyncConnectorService ------------------------------------------------------------
 
-    async def create_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def create_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """CreateTask: start a task (or run a sync agent) and return its ``resource_meta``."""
 
         async def work(request: Any) -> Any:
@@ -85,7 +95,7 @@ class ConnectorServices(ServiceBase):
             context, "create", wire.CreateTaskRequest, data, template_type, work
         )
 
-    async def get_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def get_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """GetTask: the task's current ``Resource``, with a phase that is never UNDEFINED."""
 
         async def work(request: Any) -> Any:
@@ -106,7 +116,7 @@ class ConnectorServices(ServiceBase):
 
         return await self._unary(context, "get", wire.GetTaskRequest, data, category_name, work)
 
-    async def delete_task(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def delete_task(self, data: bytes | None, context: grpc.aio.ServicerContext) -> bytes:
         """DeleteTask: cancel the task (idempotent, as agents' ``delete`` must be)."""
 
         async def work(request: Any) -> Any:

@@ -1,0 +1,28 @@
+"""Whether a port can be served: one check, shared by the single server and the ``--workers``
+supervisor.
+
+grpc binds with ``SO_REUSEPORT`` for ``--workers``, and Linux lets any process of the same
+user join such a port silently. So the supervisor first binds the port itself *without*
+``SO_REUSEPORT``: that fails while anyone listens on it, and only then do the workers share it.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound now (one line naming the port), or None if it can.
+    ``SO_REUSEADDR`` is set, so connections of an earlier server in TIME_WAIT do not count."""
+    bind_host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((bind_host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} is already in use (another process listens on {host}:{port})"
+        return f"cannot bind {host}:{port}: {exc.strerror or exc}"
+    return None

@@ -1,0 +1,72 @@
+"""In-process checks of the request-bytes budget (``agenthost.server.admission``); the
+server-level behaviour is in ``test_hardening.py``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from agenthost.server.admission import (
+    Admission,
+    ByteBudget,
+    ConcurrencyLimitError,
+    ReadTimeoutError,
+)
+
+
+def test_waiters_are_served_in_arrival_order_and_cancellation_gives_bytes_back() -> None:
+    async def scenario() -> list[str]:
+        budget = ByteBudget(10)
+        order: list[str] = []
+        assert await budget.reserve(8) == 8
+
+        async def take(name: str, size: int) -> None:
+            await budget.reserve(size)
+            order.append(name)
+
+        big = asyncio.ensure_future(take("big", 6))
+        small = asyncio.ensure_future(take("small", 1))  # fits now, but waits behind "big"
+        cancelled = asyncio.ensure_future(take("cancelled", 5))
+        await asyncio.sleep(0)
+        assert order == []
+        cancelled.cancel()
+        budget.give_back(8)
+        await asyncio.gather(big, small)
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert budget.in_use == 7
+        assert await ByteBudget(10).reserve(100) == 10  # capped at the capacity
+        return order
+
+    assert asyncio.run(scenario()) == ["big", "small"]
+
+
+class _Stalled:
+    """A context whose read never completes."""
+
+    async def read(self) -> object:
+        await asyncio.Event().wait()
+        return grpc.aio.EOF
+
+
+def test_a_stalled_read_times_out_and_gives_its_bytes_back() -> None:
+    async def scenario() -> None:
+        admission = Admission(max_request_bytes=100, max_message_bytes=40, read_timeout=0.05)
+        with pytest.raises(ReadTimeoutError, match=r"the inputs did not arrive within 0\.05 s"):
+            await admission.read(_Stalled(), "the inputs")  # type: ignore[arg-type]
+        assert admission.budget.in_use == 0
+        admission.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_call_limit_counts_agent_calls() -> None:
+    admission = Admission(max_calls=2)
+    admission.enter()
+    admission.enter()
+    with pytest.raises(ConcurrencyLimitError, match="limit of 2 concurrent agent calls"):
+        admission.enter()
+    admission.leave()
+    admission.enter()

@@ -1,0 +1,3 @@
+"""The version of agent-snowflake."""
+
+__version__ = "0.1.0"
