@@ -570,10 +570,11 @@ def phase_plugins(
     if not (args.plugins_python and args.flytekit_plugins_python):
         log("  skipped: needs the plugins and flytekit+plugins venvs")
         return {}
+    wanted = {c.strip() for c in args.plugin_cases.split(",") if c.strip()}
     results: dict[str, Any] = {"pollers": POLLERS, "cases": {}}
     loadgen = LoadGen()
     try:
-        for case in CASES:
+        for case in [c for c in CASES if not wanted or c.name in wanted]:
             with tempfile.TemporaryDirectory() as scratch, case.backend(Path(scratch)) as backend:
                 ours = ServerSpec(
                     "agenthost", args.plugins_python,
@@ -689,6 +690,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--rpcs",
         default="",
         help="comma-separated RPCs whose load cells run (default all), e.g. 'CreateTask v2'",
+    )
+    parser.add_argument(
+        "--plugin-cases",
+        default="",
+        help="comma-separated cases of the plugins phase (default all), e.g. 'BigQuery'",
     )
     parser.add_argument(
         "--patched-host",

@@ -86,7 +86,7 @@ def good_site(plugin_site: Any) -> Any:
 def test_lists_every_style_of_plugin_with_its_agents(good_site: Any) -> None:
     data = plugins_json(good_site)
     plugins = by_name(data)
-    assert data["agenthost"]["plugin_api"] == "1.0"
+    assert data["agenthost"]["plugin_api"] == "1.1"
     seed = plugins["seed"]
     assert (seed["distribution"], seed["version"], seed["status"]) == (
         "agent-seed",
@@ -230,7 +230,7 @@ class Future(SyncAgentBase):
 
 AgentRegistry.register(Future())
 """,
-        "requires agenthost plugin API >=2.0, but this host (agenthost 0.1.0) provides 1.0",
+        "requires agenthost plugin API >=2.0, but this host (agenthost 0.1.0) provides 1.1",
     ),
     "raises-in-hook": (
         "raising_hook_plugin",

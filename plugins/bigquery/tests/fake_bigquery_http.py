@@ -18,6 +18,10 @@ class Canned:
 
     responses: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     seen: list[tuple[str, str]] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)
+    """The ``Authorization`` header of each request, in order."""
+    first: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    """Responses by HTTP method served once each, in order, before ``responses``."""
 
 
 def error_body(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -35,7 +39,12 @@ def fake_bigquery(canned: Canned) -> Iterator[str]:
             if length:
                 self.rfile.read(length)
             canned.seen.append((self.command, self.path))
-            status, body = canned.responses.get(self.command, (404, error_body(404, "x", "?")))
+            canned.authorizations.append(self.headers.get("Authorization"))
+            queued = canned.first.get(self.command)
+            if queued:
+                status, body = queued.pop(0)
+            else:
+                status, body = canned.responses.get(self.command, (404, error_body(404, "x", "?")))
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

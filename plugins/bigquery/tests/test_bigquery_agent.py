@@ -3,6 +3,7 @@ cannot produce, against a canned HTTP server or a closed port on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ from fake_bigquery_http import Canned, error_body, fake_bigquery
 from agent_bigquery.agent import BigQueryAgent
 from agent_bigquery.errors import BigQueryUnavailableError
 from agent_bigquery.metadata import BigQueryMetadata
-from agenthost import InvalidRequestError, Phase
+from agenthost import InvalidRequestError, Phase, Resource
 from agenthost.testing import make_template
 
 TASK_TYPE = "bigquery_query_job_task"
@@ -36,6 +37,18 @@ def canned(monkeypatch: pytest.MonkeyPatch) -> Iterator[Canned]:
         yield responses
 
 
+def _get(agent: BigQueryAgent) -> Resource:
+    """``agent.get(META)`` on a fresh event loop, closing the loop's HTTP session after it."""
+
+    async def poll() -> Resource:
+        try:
+            return await agent.get(META)
+        finally:
+            await agent.aclose()
+
+    return asyncio.run(poll())
+
+
 def test_import_registers_one_agent_without_importing_the_client_library() -> None:
     code = (
         "import sys, agenthost, agent_bigquery.agent as m\n"
@@ -46,7 +59,7 @@ def test_import_registers_one_agent_without_importing_the_client_library() -> No
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    assert out == ["1", "BigQueryAgent", TASK_TYPE, "False", ">=1.0,<2"]
+    assert out == ["1", "BigQueryAgent", TASK_TYPE, "False", ">=1.1,<2"]
 
 
 def test_preload_imports_the_client_library_in_the_background() -> None:
@@ -87,7 +100,7 @@ def test_get_keeps_running_while_bigquery_is_unreachable(
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", f"127.0.0.1:{closed_port}")
-    resource = agent.get(META)
+    resource = _get(agent)
     assert resource.phase == Phase.RUNNING
     assert "unavailable" in (resource.message or "")
     assert resource.log_links
@@ -95,7 +108,7 @@ def test_get_keeps_running_while_bigquery_is_unreachable(
 
 def test_get_keeps_running_on_server_errors(agent: BigQueryAgent, canned: Canned) -> None:
     canned.responses["GET"] = (503, error_body(503, "backendError", "try later"))
-    resource = agent.get(META)
+    resource = _get(agent)
     assert resource.phase == Phase.RUNNING
     assert "try later" in (resource.message or "")
     assert any("/jobs/job-1" in path for _, path in canned.seen)
@@ -103,7 +116,7 @@ def test_get_keeps_running_on_server_errors(agent: BigQueryAgent, canned: Canned
 
 def test_get_fails_when_access_is_denied(agent: BigQueryAgent, canned: Canned) -> None:
     canned.responses["GET"] = (403, error_body(403, "accessDenied", "no access to proj"))
-    resource = agent.get(META)
+    resource = _get(agent)
     assert resource.phase == Phase.FAILED
     assert "accessDenied" in (resource.message or "")
     assert "http://" not in (resource.message or "")
@@ -116,7 +129,7 @@ def test_get_of_a_running_job(agent: BigQueryAgent, canned: Canned) -> None:
         "status": {"state": "RUNNING"},
     }
     canned.responses["GET"] = (200, job)
-    assert agent.get(META).phase == Phase.RUNNING
+    assert _get(agent).phase == Phase.RUNNING
 
 
 def test_delete_of_a_running_job_cancels_it(agent: BigQueryAgent, canned: Canned) -> None:
@@ -177,6 +190,6 @@ def test_get_of_a_job_that_is_not_a_query(agent: BigQueryAgent, canned: Canned) 
         "status": {"state": "DONE"},
     }
     canned.responses["GET"] = (200, job)
-    resource = agent.get(META)
+    resource = _get(agent)
     assert resource.phase == Phase.FAILED
     assert "load job, not a query" in (resource.message or "")

@@ -80,7 +80,7 @@ def test_plugin_registers_both_agents_through_the_loader() -> None:
 def test_plugin_declares_its_api_range() -> None:
     import agent_openai.plugin
 
-    assert agent_openai.plugin.AGENTHOST_PLUGIN_API == ">=1.0,<2"
+    assert agent_openai.plugin.AGENTHOST_PLUGIN_API == ">=1.1,<2"
 
 
 def test_clients_are_keyed_by_a_fingerprint_of_the_key_and_bounded() -> None:

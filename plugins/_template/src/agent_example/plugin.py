@@ -9,7 +9,7 @@ import agenthost
 
 from agent_example.agent import ExampleAgent
 
-AGENTHOST_PLUGIN_API = ">=1.0,<2"
+AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """The agenthost plugin-API versions this plugin works with (checked when the host loads it)."""
 
 

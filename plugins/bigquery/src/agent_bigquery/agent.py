@@ -1,8 +1,9 @@
 """The BigQuery async agent, registered seed-style when this module is imported (the
 ``flyte.agents`` entry point ``bigquery = "agent_bigquery.agent"``).
 
-The methods are plain ``def``: agenthost runs them in its thread pool, so the blocking client
-calls never run on the event loop.
+``create`` and ``delete`` are plain ``def`` (agenthost runs them in its thread pool, so the
+blocking client library never runs on the event loop); ``get``, the call propeller repeats,
+is ``async def`` and polls with one REST request on the event loop (``jobs_api``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from agent_bigquery.api_errors import (
     is_transient,
     is_unauthenticated,
 )
-from agent_bigquery.clients import ClientCache
+from agent_bigquery.clients import ClientCache, credential_source
 from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
 from agent_bigquery.metadata import BigQueryMetadata
 from agent_bigquery.parameters import query_parameters
@@ -42,7 +43,9 @@ if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
 
-AGENTHOST_PLUGIN_API = ">=1.0,<2"
+    from agent_bigquery.jobs_api import JobsApi
+
+AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """agenthost plugin-API versions this plugin supports."""
 
 TASK_TYPE = "bigquery_query_job_task"
@@ -82,6 +85,7 @@ class BigQueryAgent(AsyncAgentBase):
             task_type_name=TASK_TYPE, metadata_type=BigQueryMetadata, name="BigQuery Agent"
         )
         self.clients = clients if clients is not None else ClientCache()
+        self._jobs_api: JobsApi | None = None
         self._request_timeout = request_timeout
         self.retry_deadline = retry_deadline
         """Fixed retry deadline; None: ``$AGENT_BIGQUERY_RETRY_DEADLINE_SECONDS`` or
@@ -121,22 +125,26 @@ class BigQueryAgent(AsyncAgentBase):
             job_id=str(job.job_id), project=spec.project, location=job.location or spec.location
         )
 
-    def get(self, resource_meta: BigQueryMetadata, **kwargs: Any) -> Resource:
-        """Report the job's phase; on success, output ``results`` is its destination table."""
-        client = self.clients.get(resource_meta.project, resource_meta.location)
+    async def get(self, resource_meta: BigQueryMetadata, **kwargs: Any) -> Resource:
+        """Report the job's phase; on success, output ``results`` is its destination table.
+
+        Polls with the REST ``jobs.get`` on the event loop (``jobs_api``), retrying transient
+        errors within the retry deadline as the client library would."""
+        from google.api_core.retry import AsyncRetry
+
+        source = credential_source()
+        retry = AsyncRetry(predicate=is_transient, timeout=self._deadline())
         try:
-            job = client.get_job(
+            job = await retry(self.jobs_api.get_job)(
+                source,
+                resource_meta.project,
                 resource_meta.job_id,
-                project=resource_meta.project,
-                location=resource_meta.location,
-                retry=self._retry(),
-                timeout=self.request_timeout,
+                resource_meta.location,
+                self.request_timeout,
             )
         except Exception as exc:
             return _get_error_resource(exc, resource_meta)
-        from google.cloud.bigquery import QueryJob
-
-        if not isinstance(job, QueryJob):
+        if job.job_type != "query":
             return Resource.failure(
                 f"BigQuery job {resource_meta.job_id} is a {job.job_type} job, not a query",
                 code="NotAQueryJob",
@@ -170,6 +178,21 @@ class BigQueryAgent(AsyncAgentBase):
             raise InvalidRequestError(
                 f"BigQuery refused to cancel job {resource_meta.job_id}: {api_error_message(exc)}"
             ) from None
+
+    @property
+    def jobs_api(self) -> JobsApi:
+        """How ``get`` reads jobs (REST on the event loop); imported and built on first use,
+        keeping it out of the host's start-up."""
+        if self._jobs_api is None:
+            from agent_bigquery.jobs_api import JobsApi
+
+            self._jobs_api = JobsApi()
+        return self._jobs_api
+
+    async def aclose(self) -> None:
+        """Close the HTTP sessions ``get`` opened (the server calls this when it stops)."""
+        if self._jobs_api is not None:
+            await self._jobs_api.aclose()
 
     @property
     def request_timeout(self) -> float:

@@ -101,38 +101,42 @@ def _service_account_credentials(secret_json: str, name: str) -> Any:
         ) from None
 
 
-def build_client(project: str, location: str | None, source: CredentialSource) -> Client:
-    """Build a ``google.cloud.bigquery.Client`` for ``project``/``location`` (blocking: imports
-    the client library and, for ADC, may contact the metadata server)."""
+def google_credentials(source: CredentialSource) -> Any:
+    """The ``google.auth`` credentials of ``source`` (blocking: for ADC it may contact the
+    metadata server); ``AnonymousCredentials`` for an emulator."""
+    import google.auth
     import google.auth.exceptions
-    from google.api_core.client_info import ClientInfo
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
 
-    client_info = ClientInfo(user_agent=USER_AGENT)  # type: ignore[no-untyped-call]
     if source.kind == "emulator":
-        return with_environment_read_once(
-            bigquery.Client(
-                project=project,
-                location=location,
-                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                client_options={"api_endpoint": source.endpoint},
-                client_info=client_info,
-            )
-        )
-    credentials = None
+        return AnonymousCredentials()  # type: ignore[no-untyped-call]
     if source.kind == "service_account":
         assert source.secret_json is not None
-        credentials = _service_account_credentials(source.secret_json, source.secret_name)
+        return _service_account_credentials(source.secret_json, source.secret_name)
     try:
-        client = bigquery.Client(
-            project=project, location=location, credentials=credentials, client_info=client_info
-        )
+        credentials, _ = google.auth.default(scopes=list(BIGQUERY_SCOPES))  # type: ignore[no-untyped-call]
     except google.auth.exceptions.DefaultCredentialsError:
         raise BigQueryConfigurationError(
             "no Google credentials found: set Application Default Credentials or the "
             f"{SERVICE_ACCOUNT_SECRET} secret (or send {CONNECTION_KEY} in the task's connection)"
         ) from None
+    return credentials
+
+
+def build_client(project: str, location: str | None, source: CredentialSource) -> Client:
+    """Build a ``google.cloud.bigquery.Client`` for ``project``/``location`` (blocking: imports
+    the client library and, for ADC, may contact the metadata server)."""
+    from google.api_core.client_info import ClientInfo
+    from google.cloud import bigquery
+
+    options = {"api_endpoint": source.endpoint} if source.kind == "emulator" else None
+    client = bigquery.Client(
+        project=project,
+        location=location,
+        credentials=google_credentials(source),
+        client_options=options,
+        client_info=ClientInfo(user_agent=USER_AGENT),  # type: ignore[no-untyped-call]
+    )
     return with_environment_read_once(client)
 
 

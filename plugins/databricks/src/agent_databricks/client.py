@@ -12,17 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent_databricks.credentials import Credential
 from agent_databricks.errors import DatabricksConfigurationError, DatabricksUnavailableError
 from agent_databricks.failures import ApiError, api_error, clean_message
 from agent_databricks.settings import Instance, request_timeout
+from agenthost.http_sessions import HttpSessions
 from agenthost.secrets import remember_secret
-
-if TYPE_CHECKING:
-    import aiohttp
 
 JOBS_API = "/api/2.1/jobs"
 TOKEN_PATH = "/oidc/v1/token"
@@ -34,23 +31,12 @@ class DatabricksClient:
     """Calls Databricks on behalf of the agents; safe to share between them."""
 
     def __init__(self) -> None:
-        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]
-        self._sessions = weakref.WeakKeyDictionary()
+        self._sessions = HttpSessions(
+            connector_options={"limit": 64, "ttl_dns_cache": 300},
+            headers={"User-Agent": USER_AGENT},
+            raise_for_status=False,
+        )
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
-
-    def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300),
-                headers={"User-Agent": USER_AGENT},
-                raise_for_status=False,
-            )
-            self._sessions[loop] = session
-        return session
 
     async def call(
         self,
@@ -119,7 +105,7 @@ class DatabricksClient:
 
         timeout = request_timeout()
         try:
-            async with self._session().request(
+            async with self._sessions.get().request(
                 method,
                 url,
                 headers=headers,
@@ -184,8 +170,4 @@ class DatabricksClient:
 
     async def aclose(self) -> None:
         """Close the sessions (their connections) of every event loop; idempotent."""
-        sessions = list(self._sessions.values())
-        self._sessions.clear()
-        for session in sessions:
-            if not session.closed:
-                await session.close()
+        await self._sessions.aclose()

@@ -9,7 +9,7 @@ import agenthost
 from agent_databricks.agent import DATABRICKS_TASK_TYPE, SPARK_TASK_TYPE, DatabricksAgent
 from agent_databricks.client import DatabricksClient
 
-AGENTHOST_PLUGIN_API = ">=1.0,<2"
+AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """The agenthost plugin-API versions this plugin works with (checked when the host loads it)."""
 
 

@@ -7,7 +7,7 @@ from agent_file_sensor.paths import PathPolicy
 from agent_file_sensor.sensor import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor
 from agent_file_sensor.version import __version__
 
-AGENTHOST_PLUGIN_API = ">=1.0,<2"
+AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """The agenthost plugin-API range this plugin supports."""
 
 __all__ = [

@@ -9,7 +9,7 @@ from agent_openai.batch import BatchEndpointAgent
 from agent_openai.chat import ChatGPTAgent
 from agenthost import AgentBase
 
-AGENTHOST_PLUGIN_API = ">=1.0,<2"
+AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """The agenthost plugin-API versions this plugin supports."""
 
 

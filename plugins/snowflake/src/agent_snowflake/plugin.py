@@ -8,7 +8,7 @@ import agenthost
 from agent_snowflake.agent import SnowflakeAgent
 from agenthost import AgentBase
 
-AGENTHOST_PLUGIN_API = ">=1.0,<2"
+AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """The agenthost plugin-API versions this plugin works with (checked when the host loads it)."""
 
 
