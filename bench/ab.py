@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
         for rpc in known.rpcs.split(",")
         for conc in known.conc.split(",")
         for server in servers
+        if serves(server, rpc)
     ]
     meta = {"loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
     with tempfile.TemporaryDirectory(prefix="agenthost-ab-") as tmp:
@@ -46,14 +47,17 @@ def main(argv: list[str]) -> int:
     }
     if known.out:
         Path(known.out).write_text(json.dumps(result, indent=2) + "\n")
-    base = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("bare|")}
+    ceilings = {run.CEILING: "v1", run.CEILING_V2: "v2"}
+    base = {(ceilings[name], cell): row for name, cell, row in _rows(result) if name in ceilings}
     fk = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("flytekit|")}
     print("| server | rpc | conc | server CPU µs/call | vs ceiling | flytekit / this | ops/s |")
     print("|---|---|---|---|---|---|---|")
-    for key, row in result["cells"].items():
-        name, cell = key.split("|", 1)
+    for name, cell, row in _rows(result):
         cpu = row.get("server_cpu_us")
-        ceiling = base.get(cell, {}).get("server_cpu_us")
+        if cpu is None:
+            print(f"| {name} | {cell.replace('|', ' | ')} | failed | – | – | – |")
+            continue
+        ceiling = base.get((_protocol(cell), cell), {}).get("server_cpu_us")
         theirs = fk.get(cell, {}).get("server_cpu_us")
         print(
             f"| {name} | {cell.replace('|', ' | ')} | {cpu:.0f} | "
@@ -61,6 +65,26 @@ def main(argv: list[str]) -> int:
             f"{f'{theirs / cpu:.2f}x' if theirs else '–'} | {row.get('ops', 0):,.0f} |"
         )
     return 0
+
+
+V2_ONLY = (run.CEILING_V2, run.C0)
+"""Servers that answer only the Flyte 2 services."""
+
+
+def serves(server: str, rpc: str) -> bool:
+    """Whether ``server`` answers ``rpc`` (v1-only servers get no v2 cell, and back)."""
+    if rpc in run.RPCS_V2:
+        return server not in (run.CEILING, run.FLYTEKIT, run.CEILING_STREAM_UNARY)
+    return server not in V2_ONLY
+
+
+def _protocol(cell: str) -> str:
+    return "v2" if cell.split("|", 1)[0] in run.RPCS_V2 else "v1"
+
+
+def _rows(result: dict) -> list[tuple[str, str, dict]]:
+    """``(server, "rpc|conc", row)`` for every measured cell."""
+    return [(*key.split("|", 1), row) for key, row in result["cells"].items()]
 
 
 if __name__ == "__main__":

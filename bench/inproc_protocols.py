@@ -19,20 +19,24 @@ from inproc import Context, load_agents, measure
 
 
 def v2_requests() -> dict[str, bytes]:
-    """The v2 counterparts of the load generator's v1 requests, serialized."""
+    """The v2 counterparts of the load generator's v1 requests, serialized, with the empty
+    ``connection`` the executor sends (as ``loadgen.v2_calls``)."""
     from flyteidl2.connector import connector_pb2 as c2
-    from flyteidl2.core import tasks_pb2
+    from flyteidl2.core import security_pb2, tasks_pb2
     from flyteidl2.core.literals_pb2 import Literal
 
+    connection = security_pb2.Connection()  # empty, as the Flyte 2 executor sends it
     create = c2.CreateTaskRequest(
         template=tasks_pb2.TaskTemplate.FromString(loadgen.ASYNC_TEMPLATE.SerializeToString()),
         output_prefix=loadgen.CREATE_REQUEST.output_prefix,
+        connection=connection,
     )
     for name, literal in loadgen.INPUTS.literals.items():
         create.inputs.literals.add(name=name, value=Literal.FromString(literal.SerializeToString()))
     get = c2.GetTaskRequest(
         resource_meta=loadgen.GET_REQUEST.resource_meta,
         task_category=c2.TaskCategory(name="bench_async"),
+        connection=connection,
     )
     return {"CreateTask": create.SerializeToString(), "GetTask": get.SerializeToString()}
 

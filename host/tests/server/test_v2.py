@@ -306,6 +306,11 @@ def test_bad_requests_are_invalid_argument(server: RunningServer) -> None:
     raw = server.channel.unary_unary("/flyteidl2.connector.AsyncConnectorService/CreateTask")
     code, details = code_of(lambda: raw(b"\xff\xff\xff", timeout=10))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "CreateTaskRequest" in details
+    get = server.channel.unary_unary("/flyteidl2.connector.AsyncConnectorService/GetTask")
+    valid = c2.GetTaskRequest(task_category=category("fast_async"), resource_meta=b"{}")
+    bad_connection = valid.SerializeToString() + b"\x2a\x03\x12\x05\x0a"  # 5: truncated map
+    code, details = code_of(lambda: get(bad_connection, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "connection" in details
 
 
 def test_agent_failure_is_internal_one_line_without_path_or_secret(server: RunningServer) -> None:

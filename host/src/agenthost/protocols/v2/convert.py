@@ -52,13 +52,19 @@ def inputs_map(raw: bytes, task_type: str) -> LiteralMap:
 
 def connection_of(request: Any) -> Connection | None:
     """The request's ``connection`` as an ``agenthost.Connection`` (None if it carries no
-    secret and no config)."""
-    if not request.HasField("connection"):
+    secret and no config). The request holds it as bytes: the Flyte 2 executor sends an empty
+    ``Connection`` on every call, which then costs no parse. ``InvalidRequestError`` if the
+    bytes are not a ``Connection``."""
+    raw = request.connection
+    if not raw:
         return None
-    wire = request.connection
-    if not wire.secrets and not wire.configs:
+    try:
+        parsed = wire.Connection.FromString(raw)
+    except (DecodeError, ValueError, RuntimeError):
+        raise InvalidRequestError("the request's connection is not a valid Connection") from None
+    if not parsed.secrets and not parsed.configs:
         return None
-    return Connection(secrets=dict(wire.secrets), configs=dict(wire.configs))
+    return Connection(secrets=dict(parsed.secrets), configs=dict(parsed.configs))
 
 
 def to_v2_resource(resource: agent_pb2.Resource) -> None:

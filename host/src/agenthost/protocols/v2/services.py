@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 from flyteidl.admin import agent_pb2
 
-from agenthost.connection import Connection
+from agenthost.connection import Connection, current_connection
 from agenthost.dispatch import AgentEntry
 from agenthost.errors import InvalidRequestError
 from agenthost.protocols.common import ServiceBase, category_of, template_type
@@ -87,7 +87,7 @@ class ConnectorServices(ServiceBase):
                 task_execution_metadata=request.task_execution_metadata
                 if request.HasField("task_execution_metadata")
                 else None,
-                connection=connection_of(request),
+                connection=current_connection() or None,
             )
             return agent_pb2.CreateTaskResponse(resource_meta=meta)
 
@@ -108,7 +108,7 @@ class ConnectorServices(ServiceBase):
                 request.resource_meta,
                 output_prefix=request.output_prefix,
                 into=resource,
-                connection=connection_of(request),
+                connection=current_connection() or None,
             )
             to_v2_resource(resource)
             self._scrub_message(resource)
@@ -121,7 +121,7 @@ class ConnectorServices(ServiceBase):
 
         async def work(request: Any) -> Any:
             await self.dispatcher.delete(
-                "", category_of(request), request.resource_meta, connection_of(request)
+                "", category_of(request), request.resource_meta, current_connection() or None
             )
             return _EMPTY
 

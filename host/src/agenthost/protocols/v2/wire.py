@@ -24,28 +24,25 @@ from flyteidl.core import literals_pb2, tasks_pb2  # noqa: F401
 from google.protobuf import descriptor_pool, message_factory
 
 SERIALIZED = (
-    b"\n(agenthost/wire/flyteidl2_connector.proto\x12\x18agenthost.wire.flyteidl2\x1a\x1c"
-    b"flyteidl/core/literals.proto\x1a\x19flyteidl/core/tasks.proto\x1a\x1aflyteidl/admin"
-    b'/agent.proto"C\n\x0cNamedLiteral\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05value'
-    b'\x18\x02 \x01(\x0b2\x16.flyteidl.core.Literal"B\n\x06Inputs\x128\n\x08literals\x18'
-    b'\x01 \x03(\x0b2&.agenthost.wire.flyteidl2.NamedLiteral"\x18\n\x08NameOnly\x12\x0c\n'
-    b'\x04name\x18\x01 \x01(\t"B\n\nInputNames\x124\n\x08literals\x18\x01 \x03(\x0b2".age'
-    b'nthost.wire.flyteidl2.NameOnly"\x87\x02\n\nConnection\x12\x11\n\ttask_type\x18\x01 '
-    b"\x01(\t\x12B\n\x07secrets\x18\x02 \x03(\x0b21.agenthost.wire.flyteidl2.Connection.S"
-    b"ecretsEntry\x12B\n\x07configs\x18\x03 \x03(\x0b21.agenthost.wire.flyteidl2.Connecti"
-    b"on.ConfigsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05"
-    b"value\x18\x02 \x01(\t:\x028\x01\x1a.\n\x0cConfigsEntry\x12\x0b\n\x03key\x18\x01 "
-    b'\x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x028\x01"\xeb\x01\n\x11CreateTaskRequest'
-    b"\x12\x0e\n\x06inputs\x18\x01 \x01(\x0c\x12-\n\x08template\x18\x02 \x01(\x0b2\x1b.fl"
-    b"yteidl.core.TaskTemplate\x12\x15\n\routput_prefix\x18\x03 \x01(\t\x12F\n\x17task_ex"
-    b"ecution_metadata\x18\x04 \x01(\x0b2%.flyteidl.admin.TaskExecutionMetadata\x128\n\nc"
-    b'onnection\x18\x05 \x01(\x0b2$.agenthost.wire.flyteidl2.Connection"\xad\x01\n\x0eGet'
-    b"TaskRequest\x12\x15\n\rresource_meta\x18\x02 \x01(\x0c\x123\n\rtask_category\x18"
-    b"\x03 \x01(\x0b2\x1c.flyteidl.admin.TaskCategory\x12\x15\n\routput_prefix\x18\x04 "
-    b'\x01(\t\x128\n\nconnection\x18\x05 \x01(\x0b2$.agenthost.wire.flyteidl2.Connection"'
-    b"\x99\x01\n\x11DeleteTaskRequest\x12\x15\n\rresource_meta\x18\x02 \x01(\x0c\x123\n\r"
-    b"task_category\x18\x03 \x01(\x0b2\x1c.flyteidl.admin.TaskCategory\x128\n\nconnection"
-    b"\x18\x05 \x01(\x0b2$.agenthost.wire.flyteidl2.Connectionb\x06proto2"
+    b"\n(agenthost/wire/flyteidl2_connector.proto\x12\x18agenthost.wire.flyteidl2\x1a\x1cflyteidl"
+    b'/core/literals.proto\x1a\x19flyteidl/core/tasks.proto\x1a\x1aflyteidl/admin/agent.proto"C\n'
+    b"\x0cNamedLiteral\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b2\x16.f"
+    b'lyteidl.core.Literal"B\n\x06Inputs\x128\n\x08literals\x18\x01 \x03(\x0b2&.agenthost.wire.fl'
+    b'yteidl2.NamedLiteral"\x18\n\x08NameOnly\x12\x0c\n\x04name\x18\x01 \x01(\t"B\n\nInputNames'
+    b'\x124\n\x08literals\x18\x01 \x03(\x0b2".agenthost.wire.flyteidl2.NameOnly"\x87\x02\n\nConne'
+    b"ction\x12\x11\n\ttask_type\x18\x01 \x01(\t\x12B\n\x07secrets\x18\x02 \x03(\x0b21.agenthost."
+    b"wire.flyteidl2.Connection.SecretsEntry\x12B\n\x07configs\x18\x03 \x03(\x0b21.agenthost.wire"
+    b".flyteidl2.Connection.ConfigsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t"
+    b"\x12\r\n\x05value\x18\x02 \x01(\t:\x028\x01\x1a.\n\x0cConfigsEntry\x12\x0b\n\x03key\x18\x01"
+    b' \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x028\x01"\xc5\x01\n\x11CreateTaskRequest\x12\x0e'
+    b"\n\x06inputs\x18\x01 \x01(\x0c\x12-\n\x08template\x18\x02 \x01(\x0b2\x1b.flyteidl.core.Task"
+    b"Template\x12\x15\n\routput_prefix\x18\x03 \x01(\t\x12F\n\x17task_execution_metadata\x18\x04"
+    b' \x01(\x0b2%.flyteidl.admin.TaskExecutionMetadata\x12\x12\n\nconnection\x18\x05 \x01(\x0c"'
+    b"\x87\x01\n\x0eGetTaskRequest\x12\x15\n\rresource_meta\x18\x02 \x01(\x0c\x123\n\rtask_catego"
+    b"ry\x18\x03 \x01(\x0b2\x1c.flyteidl.admin.TaskCategory\x12\x15\n\routput_prefix\x18\x04 \x01"
+    b'(\t\x12\x12\n\nconnection\x18\x05 \x01(\x0c"s\n\x11DeleteTaskRequest\x12\x15\n\rresource_me'
+    b"ta\x18\x02 \x01(\x0c\x123\n\rtask_category\x18\x03 \x01(\x0b2\x1c.flyteidl.admin.TaskCatego"
+    b"ry\x12\x12\n\nconnection\x18\x05 \x01(\x0cb\x06proto2"
 )
 """The serialized ``FileDescriptorProto`` of ``agenthost/wire/flyteidl2_connector.proto``."""
 
@@ -73,7 +70,9 @@ Inputs: Any = _CLASSES["Inputs"]
 InputNames: Any = _CLASSES["InputNames"]
 """An ``Inputs`` read for its names only (the values are skipped)."""
 Connection: Any = _CLASSES["Connection"]
-"""``flyteidl2.core.Connection``: ``task_type``, ``secrets`` and ``configs`` maps."""
+"""``flyteidl2.core.Connection``: ``task_type``, ``secrets`` and ``configs`` maps. The requests
+keep their ``connection`` as bytes (empty on most calls), parsed with this class only when
+non-empty (``convert.connection_of``)."""
 CreateTaskRequest: Any = _CLASSES["CreateTaskRequest"]
 """``flyteidl2.connector.CreateTaskRequest``."""
 GetTaskRequest: Any = _CLASSES["GetTaskRequest"]

@@ -68,7 +68,6 @@ def build() -> descriptor_pb2.FileDescriptorProto:
     _field(connection, "task_type", 1, _F.TYPE_STRING)
     _string_map(connection, "secrets", 2)
     _string_map(connection, "configs", 3)
-    conn = f".{PACKAGE}.Connection"
     create = proto.message_type.add(name="CreateTaskRequest")
     # Kept as bytes: parsed as a LiteralMap (a NamedLiteral list is a list of map entries on
     # the wire) and as InputNames (to find duplicates, which a map collapses).
@@ -76,16 +75,18 @@ def build() -> descriptor_pb2.FileDescriptorProto:
     _field(create, "template", 2, _F.TYPE_MESSAGE, template)
     _field(create, "output_prefix", 3, _F.TYPE_STRING)
     _field(create, "task_execution_metadata", 4, _F.TYPE_MESSAGE, metadata)
-    _field(create, "connection", 5, _F.TYPE_MESSAGE, conn)
+    # Kept as bytes too: the executor sends an empty Connection on every call, which is then
+    # b"" and needs no parse (``convert.connection_of`` parses a non-empty one).
+    _field(create, "connection", 5, _F.TYPE_BYTES)
     get = proto.message_type.add(name="GetTaskRequest")
     _field(get, "resource_meta", 2, _F.TYPE_BYTES)
     _field(get, "task_category", 3, _F.TYPE_MESSAGE, category)
     _field(get, "output_prefix", 4, _F.TYPE_STRING)
-    _field(get, "connection", 5, _F.TYPE_MESSAGE, conn)
+    _field(get, "connection", 5, _F.TYPE_BYTES)
     delete = proto.message_type.add(name="DeleteTaskRequest")
     _field(delete, "resource_meta", 2, _F.TYPE_BYTES)
     _field(delete, "task_category", 3, _F.TYPE_MESSAGE, category)
-    _field(delete, "connection", 5, _F.TYPE_MESSAGE, conn)
+    _field(delete, "connection", 5, _F.TYPE_BYTES)
     return proto
 
 
