@@ -77,9 +77,11 @@ class ConnectorServices(ServiceBase):
             inputs = None
             if request.HasField("inputs"):
                 raw = request.inputs
+                request.ClearField("inputs")
                 inputs = inputs_map(raw, template.type)
                 if self.metrics is not None:
                     self.metrics.input_bytes(self._label(template.type), len(raw))
+                del raw  # the agent call may be long: hold the inputs once, not twice
             meta = await self.dispatcher.create(
                 template,
                 inputs,
