@@ -148,7 +148,8 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             "agenthost+plugins",
             plugins,
             agenthost_argv("--modules", "agents_bench"),
-            "same, with agent-bigquery, agent-openai, agent-file-sensor, agent-snowflake installed",
+            "same, with the five first-party plugins installed (bigquery, openai, file-sensor, "
+            "snowflake, databricks)",
         ),
         ServerSpec(
             "agenthost+plugins no-typer",
