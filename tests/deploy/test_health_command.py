@@ -5,14 +5,13 @@ plaintext on its health-only port as kubelet does)."""
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_kit import CHART, serving
+from deploy_kit import CHART, free_port, serving
 
 from agenthost.testing import make_certificates, running_server, serve_command
 
@@ -82,12 +81,6 @@ def test_options_are_checked_before_dialing(tmp_path: Path) -> None:
 def _plain(text: str) -> str:
     """Usage errors without the box drawing and line wrapping of the terminal output."""
     return "".join(re.sub("[│╭╮╰╯─]", " ", text).split())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _production_container(helm: Path) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from deploy_kit import CHART, agent_module, serving
+from deploy_kit import CHART, agent_module, free_port, serving
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 
@@ -108,7 +107,7 @@ def scrape(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     workers' metrics) with a plugin that failed to load, after a successful and a failing
     call."""
     env = agent_module(tmp_path_factory.mktemp("observed"), AGENT_MODULE, AGENT_SOURCE)
-    metrics_port = _free_port()
+    metrics_port = free_port()
     # A module that cannot be imported: the plugin-failure gauge gets a sample in both modes.
     modules = f"{AGENT_MODULE},no_such_module_for_the_gauge"
     command = serve_command("--modules", modules, "--workers", str(request.param))
@@ -130,12 +129,6 @@ def scrape(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         url = f"http://127.0.0.1:{metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
             return str(response.read().decode())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_every_metric_the_dashboard_and_rules_use_is_exported(helm: Path, scrape: str) -> None:
