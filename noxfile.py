@@ -47,6 +47,12 @@ FLYTE2_REFERENCE = [
 """flyte-sdk 2 (``c0``, its connectors) is a test-time reference only, in a venv of its own
 (it pins its own flyteidl2): the compat session generates fixtures with it, the bench session
 runs ``c0`` from it. Never installed beside agenthost."""
+NO_PYSPARK = ROOT / "tests" / "compat" / "no-pyspark.txt"
+"""uv overrides for the compat references: they drop ``pyspark``, whose sdist is a 450 MB build
+of JVM jars per venv, and ``PYSPARK_CLIENT`` stands in with the same pure-Python modules. The
+references only serialize Databricks task templates, which never touch the JVM. The bench keeps
+the real pyspark, since it measures what a peer costs as users install it."""
+PYSPARK_CLIENT = "pyspark-client>=4.1,<5"
 FLYTEIDL2 = "flyteidl2>=2.0.51,<2.1"
 """The v2 stubs of the bench's load generator and bare v2 ceiling."""
 
@@ -309,7 +315,8 @@ def serve(session: nox.Session) -> None:
 
 
 def _reference_venv(session: nox.Session, venv: Path, packages: list[str]) -> Path:
-    """A venv at ``venv`` with ``packages`` (built once, kept between runs); its python."""
+    """A venv at ``venv`` with ``packages`` (built once, kept between runs); its python.
+    ``packages`` may carry uv options such as ``--override``."""
     python = venv / "bin" / "python"
     if not python.exists():
         session.run("uv", "venv", "-q", str(venv))
@@ -317,7 +324,7 @@ def _reference_venv(session: nox.Session, venv: Path, packages: list[str]) -> Pa
     return python
 
 
-@nox.session(tags=["ci"])
+@nox.session(tags=["ci"], venv_backend="uv")
 def compat(session: nox.Session) -> None:
     """Compatibility with flytekit-authored tasks and literals, against flytekit itself
     (installed only here), and with flyte-sdk 2 (in a venv of its own: it generates the
@@ -326,13 +333,18 @@ def compat(session: nox.Session) -> None:
         *_editable("agenthost", "[test]"),
         *[a for d in PLUGINS for a in _editable(d, "[test]")],
         *FLYTEKIT_REFERENCE,
+        *("--override", str(NO_PYSPARK), PYSPARK_CLIENT),
         "pyarrow<26",  # fakesnow's pyarrow beside flytekitplugins-bigquery's numpy<2
         FLYTEIDL2,  # the compat tests' Flyte 2 executor stubs (executor2.py)
         "uv",
     )
     # Not session.create_tmp(): it would point TMPDIR (so the tests' tmp_path) into the venv.
     tmp = Path(session.virtualenv.location).resolve() / "tmp"
-    flyte2 = _reference_venv(session, tmp / "flyte2-sdk", FLYTE2_REFERENCE)
+    flyte2 = _reference_venv(
+        session,
+        tmp / "flyte2-sdk",
+        [*FLYTE2_REFERENCE, "--override", str(NO_PYSPARK), PYSPARK_CLIENT],
+    )
     fixtures = tmp / "flyte2-fixtures"
     generate = "tests/compat/flyte2_fixtures/generate.py"
     session.run(str(flyte2), generate, str(fixtures), external=True)
