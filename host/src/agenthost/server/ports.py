@@ -1,5 +1,5 @@
-"""Whether a port can be served: one check, shared by the single server and the ``--workers``
-supervisor.
+"""Ports: whether one can be served (one check, shared by the single server and the
+``--workers`` supervisor), and a free one to pick.
 
 grpc binds with ``SO_REUSEPORT`` for ``--workers``, and Linux lets any process of the same
 user join such a port silently. So the supervisor first binds the port itself *without*
@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import errno
 import socket
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that was free a moment ago (the kernel's pick for port 0)."""
+    bind_host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((bind_host, 0))
+        return int(sock.getsockname()[1])
 
 
 def bind_problem(host: str, port: int) -> str | None:

@@ -23,11 +23,12 @@ from google.protobuf import json_format, struct_pb2
 from agenthost.runner import Backoff as Backoff
 from agenthost.runner import RunResult as RunResult
 from agenthost.runner import Status as Status
-from agenthost.testing_net import Tripwire as Tripwire
-from agenthost.testing_net import forbidden_requests as forbidden_requests
-from agenthost.testing_net import tripwire as tripwire
-from agenthost.testing_net import tripwire_fixture as tripwire_fixture
-from agenthost.testing_net import unreachable_endpoint as unreachable_endpoint
+from agenthost.server.ports import free_port as free_port
+from agenthost.testing.net import Tripwire as Tripwire
+from agenthost.testing.net import forbidden_requests as forbidden_requests
+from agenthost.testing.net import tripwire as tripwire
+from agenthost.testing.net import tripwire_fixture as tripwire_fixture
+from agenthost.testing.net import unreachable_endpoint as unreachable_endpoint
 
 SERVING_LINE_PREFIX = "agenthost serving on "
 """The line ``agenthost serve`` prints once it listens, followed by ``HOST:PORT``."""
