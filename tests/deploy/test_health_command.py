@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_kit import CHART, free_port, serving
+from deploy_kit import CHART
 
-from agenthost.testing import make_certificates, running_server, serve_command
+from agenthost.testing import (
+    free_port,
+    make_certificates,
+    run_cli,
+    running_server,
+    serve_command,
+    serving,
+)
 
 SERVICE_DNS = "rel-agenthost.flyte.svc"
 """The name the chart's probes expect in the certificate (release rel, namespace flyte)."""
@@ -21,13 +28,7 @@ SERVE = serve_command()
 
 
 def health(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agenthost", "health", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli("health", *args, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,10 @@
-"""Helpers for the file sensor tests: free ports, polling, and a real moto S3 server
-subprocess on 127.0.0.1."""
+"""Helpers for the file sensor tests: a real moto S3 server and a GCS emulator as subprocesses
+on 127.0.0.1, and the calls the server tests make (``free_port`` is ``agenthost.testing``'s)."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -17,7 +16,14 @@ from typing import Any
 import pytest
 from flyteidl.admin import agent_pb2
 
-from agenthost.testing import RunningServer, make_inputs, make_template, wait_for
+from agenthost.testing import (
+    RunningServer,
+    free_port,
+    make_inputs,
+    make_template,
+    stop_process,
+    wait_for,
+)
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -28,13 +34,6 @@ FAKE_CREDENTIALS = {
     "AWS_MAX_ATTEMPTS": "1",
     "AWS_RETRY_MODE": "standard",
 }
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -184,15 +183,8 @@ def start_strict_moto(bucket: str, key: str) -> tuple[MotoServer, dict[str, str]
     return strict, secrets
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate ``process`` and reap it (kill after 10 s)."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+stop = stop_process
+"""Stop and reap an emulator process (``agenthost.testing.stop_process``)."""
 
 
 BACKENDLESS_CANDIDATES = ("oci", "dropbox", "wandb", "lakefs", "tos", "abfs", "box")

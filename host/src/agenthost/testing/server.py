@@ -146,17 +146,24 @@ def start_server(
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 20.0) -> int:
-    """SIGTERM ``process`` (its whole process group), wait up to ``timeout``, then SIGKILL."""
+    """SIGTERM ``process`` (its whole process group if it leads one, as processes started with
+    ``start_new_session=True`` do), wait up to ``timeout``, then SIGKILL; return its exit code."""
     if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+        _signal(process, signal.SIGTERM)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            _signal(process, signal.SIGKILL)
             process.wait()
     return process.returncode
+
+
+def _signal(process: subprocess.Popen[Any], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
 
 
 def serve_command(*extra_args: str, python: str = sys.executable) -> list[str]:
