@@ -14,7 +14,7 @@ import pytest
 
 from agenthost.testing import pythonpath_env, run_cli
 
-pytest_plugins = ["reliability_fixtures"]
+pytest_plugins = ["pytester", "reliability_fixtures"]
 
 
 class PluginSite:
