@@ -49,7 +49,7 @@ def test_every_public_name_comes_from_its_module_and_one_server_class_remains() 
 
     assert agenthost.testing.SERVING_LINE_PREFIX == f"{SERVING_PREFIX} "
     with pytest.raises(AttributeError, match="no_such_name"):
-        agenthost.testing.no_such_name  # noqa: B018
+        agenthost.testing.no_such_name
 
 
 def test_importing_the_kit_or_its_plugin_imports_neither_grpc_nor_the_server() -> None:

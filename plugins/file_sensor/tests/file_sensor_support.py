@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,3 +229,45 @@ def get(server: RunningServer, task_type: str, meta: bytes) -> agent_pb2.Resourc
 def file_sensor_template(**inputs: Any) -> Any:
     """A ``file_sensor`` template with the given interface (default ``path: str``)."""
     return make_template("file_sensor", inputs=inputs or {"path": str})
+
+
+# -- fixtures (this folder's conftest.py imports them) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """A moto S3 server shared by the session's tests (each test uses its own bucket)."""
+    server = start_moto()
+    try:
+        yield server
+    finally:
+        stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    """A gcp-storage-emulator shared by the session's tests (each test uses its own bucket)."""
+    emulator = start_gcs_emulator()
+    try:
+        yield emulator
+    finally:
+        stop(emulator.process)
+
+
+@pytest.fixture
+def s3_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The current process's AWS environment pointed at the moto server."""
+    for name in [n for n in os.environ if n.startswith(("AWS_", "_FSEC_"))]:
+        monkeypatch.delenv(name)
+    for name, value in moto_server.env.items():
+        monkeypatch.setenv(name, value)
+    return moto_server
+
+
+_bucket_counter = iter(range(10**6))
+
+
+@pytest.fixture
+def bucket_name() -> str:
+    """A bucket name no other test in this session uses."""
+    return f"sensor-test-{os.getpid()}-{next(_bucket_counter)}"
