@@ -1,61 +1,109 @@
-"""The ``agenthost`` command line: ``plugins``, ``check`` and ``serve``."""
+"""The ``agenthost`` command line: a typer app whose commands are imported only when they run.
+
+Each command lives in a module of this package (``serve``, ``run``, ``health``...), named with
+its one-line summary in ``COMMANDS``. The group lists them from that table, so ``agenthost
+--help`` imports none of them; ``agenthost serve`` imports ``agenthost.cli.serve`` and nothing
+of the other commands (click's lazy group, ``examples/complex``). ``options`` holds the
+option declarations several commands share.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Optional
+import importlib
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
+import typer.core
+import typer.main
 
 from agenthost.version import __version__
 
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """Where a command lives (``agenthost.cli.<module>:<function>``) and its one-line help,
+    which the group shows without importing the module (a test keeps it equal to the first
+    line of the function's docstring)."""
+
+    module: str
+    function: str
+    summary: str
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "plugins": CommandSpec(
+        "plugins", "plugins_command", "List every discovered plugin, its status and its agents."
+    ),
+    "check": CommandSpec(
+        "plugins",
+        "check_command",
+        "Load and validate every plugin; print problems one per line; exit 1 if any failed.",
+    ),
+    "serve": CommandSpec(
+        "serve", "serve", "Serve every loaded agent over gRPC until SIGTERM or SIGINT."
+    ),
+    "run": CommandSpec(
+        "run",
+        "run",
+        "Run one task through an agent and show it happening (no Flyte cluster needed).",
+    ),
+    "new": CommandSpec(
+        "new",
+        "new",
+        "Scaffold a plugin distribution: pyproject, example agent, tests, README, CHANGELOG.",
+    ),
+    "propeller-config": CommandSpec(
+        "propeller",
+        "propeller_config",
+        "Print the FlytePropeller configuration (YAML) that routes this host's task types to it.",
+    ),
+    "health": CommandSpec(
+        "health", "health", "Check a server's gRPC health service; exit 0 if SERVING, 1 otherwise."
+    ),
+}
+"""Every command, in the order ``--help`` lists them."""
+
+
+def load_command(name: str) -> Any:
+    """The click command of ``name`` (importing its module), built by typer from the function
+    ``COMMANDS[name]`` names."""
+    spec = COMMANDS[name]
+    function = getattr(importlib.import_module(f"{__name__}.{spec.module}"), spec.function)
+    single = typer.Typer(add_completion=False)
+    single.command(name)(function)
+    return typer.main.get_command(single)
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """A typer group holding a light placeholder per ``COMMANDS`` entry (name and summary,
+    enough for ``--help`` and for "did you mean" suggestions) and swapping in the real command
+    when one is invoked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, spec in COMMANDS.items():
+            self.commands.setdefault(name, _Placeholder(name, help=spec.summary))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Import the command about to run, then resolve as typer does."""
+        if args and isinstance(self.commands.get(args[0]), _Placeholder):
+            self.commands[args[0]] = load_command(args[0])
+        return super().resolve_command(ctx, args)
+
+
+class _Placeholder(typer.core.TyperCommand):
+    """A command not imported yet: only its name and summary."""
+
+
 app = typer.Typer(
     name="agenthost",
+    cls=LazyGroup,
     help="Serve Flyte agents over gRPC, discovered through the flyte.agents entry-point group.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-AllowOption = Annotated[
-    Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option(
-        "--allow",
-        envvar="AGENTHOST_ALLOW",
-        help="Only load these plugins (distribution or entry-point names, comma-separated).",
-    ),
-]
-BlockOption = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option(
-        "--block",
-        envvar="AGENTHOST_BLOCK",
-        help="Never load these plugins (distribution or entry-point names).",
-    ),
-]
-ModulesOption = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option(
-        "--modules",
-        envvar="AGENTHOST_MODULES",
-        help="Extra modules to import as plugins (like `pyflyte serve --modules`).",
-    ),
-]
-
-
-def split_names(values: list[str] | None) -> list[str]:
-    """Flatten repeated and comma- or space-separated option values."""
-    return [n for v in values or () for n in v.replace(",", " ").split() if n]
-
-
-def _load(allow: list[str] | None, block: list[str] | None, modules: list[str] | None) -> object:
-    from agenthost.plugins import load_plugins
-
-    return load_plugins(
-        allow=split_names(allow) if allow else None,
-        block=split_names(block),
-        modules=split_names(modules),
-    )
 
 
 def _version_callback(value: bool) -> None:
@@ -72,81 +120,6 @@ def _root(
     ] = False,
 ) -> None:
     """Serve Flyte agents over gRPC."""
-
-
-@app.command("plugins")
-def plugins_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the stable JSON shape.")] = False,
-    allow: AllowOption = None,
-    block: BlockOption = None,
-    modules: ModulesOption = None,
-) -> None:
-    """List every discovered plugin, its status and its agents."""
-    from agenthost.plugins import LoadResult
-
-    result = _load(allow, block, modules)
-    assert isinstance(result, LoadResult)
-    if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    from agenthost.reporting import plugins_table
-
-    typer.echo(plugins_table(result))
-
-
-@app.command("check")
-def check_command(
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Treat warnings as failures too.")
-    ] = False,
-    allow: AllowOption = None,
-    block: BlockOption = None,
-    modules: ModulesOption = None,
-) -> None:
-    """Load and validate every plugin; print problems one per line; exit 1 if any failed."""
-    from agenthost.plugins import LoadResult
-
-    result = _load(allow, block, modules)
-    assert isinstance(result, LoadResult)
-    bad = 0
-    for report in result.plugins:
-        for problem in report.problems if report.status == "failed" else ():
-            typer.echo(f"FAIL {report.label}: {problem}")
-            bad += 1
-        for warning in report.warnings:
-            typer.echo(f"WARN {report.label}: {warning}")
-            bad += strict
-    loaded = [p for p in result.plugins if p.status == "loaded"]
-    agents = sum(len(p.agents) for p in loaded)
-    typer.echo(
-        f"{len(loaded)} plugin(s) loaded with {agents} agent(s), {len(result.failed)} failed"
-    )
-    if bad:
-        raise typer.Exit(1)
-
-
-COMMANDS: dict[str, str] = {
-    "serve": "agenthost.cli_serve:serve",
-    "run": "agenthost.cli_run:run",
-    "new": "agenthost.cli_new:new",
-    "propeller-config": "agenthost.cli_propeller:propeller_config",
-    "health": "agenthost.cli_health:health",
-}
-"""Commands that live in modules of their own: ``name -> "module:function"``."""
-
-
-def _register_commands() -> None:
-    import importlib
-    import importlib.util
-
-    for name, target in COMMANDS.items():
-        module_name, function = target.split(":")
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        app.command(name)(getattr(importlib.import_module(module_name), function))
-
-
-_register_commands()
 
 
 def main() -> None:

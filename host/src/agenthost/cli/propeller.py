@@ -15,7 +15,7 @@ pod and retries ``UNAVAILABLE`` (a call that reached a pod as it went away, or a
 refused) on the agent services; without it each such error costs a task one of its retries.
 
 ``--flyte 2`` prints the Flyte 2 executor's configuration instead
-(``agenthost.cli_propeller_flyte2``).
+(``agenthost.cli.propeller_flyte2``).
 
 The YAML is emitted here (no YAML library needed at run time) from plain dicts, lists,
 strings, booleans and integers; strings are quoted whenever YAML could read them as
@@ -32,7 +32,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from agenthost import cli_propeller_flyte2 as flyte2
+from agenthost.cli import propeller_flyte2 as flyte2
+from agenthost.cli.options import (
+    AllowOption,
+    BlockOption,
+    ModulesOption,
+    PluginSelection,
+    split_names,
+)
 
 FLAVORS: dict[str, dict[str, str]] = {
     "connector": {
@@ -216,18 +223,9 @@ def propeller_config(
             "ExecuteTaskSync; with --flyte 2: ListConnectors, not ExecuteTaskSync); repeatable.",
         ),
     ] = None,
-    allow: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(envvar="AGENTHOST_ALLOW", help="Only consider these plugins."),
-    ] = None,
-    block: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(envvar="AGENTHOST_BLOCK", help="Never consider these plugins."),
-    ] = None,
-    modules: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(envvar="AGENTHOST_MODULES", help="Extra modules to import as plugins."),
-    ] = None,
+    allow: AllowOption = None,
+    block: BlockOption = None,
+    modules: ModulesOption = None,
     resync_interval: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -278,7 +276,6 @@ def propeller_config(
     ] = False,
 ) -> None:
     """Print the FlytePropeller configuration (YAML) that routes this host's task types to it."""
-    from agenthost.plugins import load_plugins
 
     def fail(message: str) -> None:
         typer.echo(f"error: {message}", err=True)
@@ -319,11 +316,9 @@ def propeller_config(
         if isinstance(value, int) and value < 1:
             fail(f"--{option.replace('_', '-')} must be at least 1")
 
-    result = load_plugins(
-        allow=_names(allow) if allow else None, block=_names(block), modules=_names(modules)
-    )
+    result = PluginSelection.from_options(allow, block, modules).load()
     served = sorted({agent.task_category.name for agent in result.agents})
-    wanted = _names(only)
+    wanted = split_names(only)
     unknown = [t for t in wanted if t not in served]
     if unknown:
         fail(
@@ -382,10 +377,6 @@ def propeller_config(
         header.append(f"WARNING: plugin {problem.label} failed to load: {problem.reason}")
     typer.echo("\n".join(f"# {line}" for line in header))
     typer.echo(to_yaml(config), nl=False)
-
-
-def _names(values: Sequence[str] | None) -> list[str]:
-    return [n for v in values or () for n in v.replace(",", " ").split() if n]
 
 
 def deployment(
@@ -485,6 +476,4 @@ def _scalar(value: Any) -> str:
         return text
     if all(c.isprintable() for c in text):
         return "'" + text.replace("'", "''") + "'"
-    import json
-
     return json.dumps(text)

@@ -2,7 +2,8 @@
 
 In-process by default (plugins are loaded here and called through the ``Dispatcher``), or
 against a running server with ``--endpoint``. Progress goes to stderr (a live status line on a
-terminal, one line per change otherwise); the outputs go to stdout.
+terminal, one line per change otherwise; ``agenthost.cli.run_display``); the outputs go to
+stdout. The options become one ``RunOptions``.
 
 Exit codes: 0 the task succeeded, 1 it failed (or the agent or the server failed), 2 usage
 error (bad template, inputs or options; unknown task type), 130 interrupted (the task was
@@ -11,30 +12,128 @@ deleted).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+from flyteidl.core import literals_pb2, tasks_pb2
+from rich.console import Console
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from agenthost.cli.options import (
+    AllowOption,
+    BlockOption,
+    ClientTLS,
+    ModulesOption,
+    PluginSelection,
+    ca_cert_option,
+    client_cert_option,
+    client_key_option,
+    server_name_option,
+)
+from agenthost.cli.run_display import EXIT_FAILED, Display, report
+from agenthost.errors import AgentHostError, InvalidRequestError, UnknownTaskTypeError
+from agenthost.run.backends import DEFAULT_OUTPUT_PREFIX, Backend, LocalBackend
+from agenthost.run.lifecycle import (
+    Backoff,
+    RemoteCallError,
+    RunInterrupted,
+    RunResult,
+    RunTimeout,
+    run_task,
+)
+from agenthost.run.taskfiles import (
+    TemplateError,
+    json_argument,
+    literal_map_from_json,
+    load_template,
+    looks_like_literal_map,
+    parse_input_assignments,
+)
+from agenthost.run.templates import make_inputs, make_template
 
-    from agenthost.runner import Backend, RunResult, Status
-
-EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1", "ip6-localhost")
 
-_LIST_HELP = " Repeat the option or separate names with commas."
+BackendFactory = Callable[[], Backend]
+"""Makes the backend inside the run's event loop (gRPC aio channels belong to one loop)."""
 
 
 class UsageError(Exception):
     """A problem with what the user asked for: printed, exit 2."""
 
 
-def _names(values: list[str] | None) -> list[str]:
-    return [n for v in values or () for n in v.replace(",", " ").split() if n]
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything ``agenthost run`` was told, as typed values (see the command's options)."""
+
+    task_type: str | None = None
+    template_path: Path | None = None
+    custom: str | None = None
+    sql: str | None = None
+    task_type_version: int = 0
+    input_values: tuple[str, ...] = ()
+    inputs_json: str | None = None
+    endpoint: str | None = None
+    protocol: str = "v1"
+    insecure: bool | None = None
+    tls: ClientTLS = field(default_factory=ClientTLS)
+    plugins: PluginSelection = field(default_factory=PluginSelection)
+    output: str = "json"
+    output_prefix: str = DEFAULT_OUTPUT_PREFIX
+    timeout: float | None = None
+    max_poll_interval: float = 5.0
+    rpc_timeout: float = 60.0
+
+    def check(self) -> None:
+        """Raise ``UsageError`` for values no run can use."""
+        if self.protocol not in ("v1", "v2"):
+            raise UsageError(f"--protocol must be v1 or v2, not {self.protocol!r}")
+        if self.output not in ("json", "table"):
+            raise UsageError("--output must be json or table")
+        if self.max_poll_interval <= 0:
+            raise UsageError("--max-poll-interval must be positive")
+        task_type, path = self.template_source()
+        if (task_type is None) == (path is None):
+            raise UsageError("give either TASK_TYPE or --template FILE (exactly one)")
+        if path is not None and (self.custom is not None or self.sql is not None):
+            raise UsageError("--custom and --sql build a template; they do not apply to --template")
+        if self.endpoint is not None:
+            if ":" not in self.endpoint.rsplit("]", 1)[-1]:
+                raise UsageError(f"--endpoint {self.endpoint!r} must be HOST:PORT")
+            if problem := self.tls.problem():
+                raise UsageError(problem)
+            if self.insecure and self.tls.requested:
+                raise UsageError("--insecure cannot be combined with --ca-cert/--client-cert")
+
+    def template_source(self) -> tuple[str | None, Path | None]:
+        """``(TASK_TYPE, None)`` to build a template, or ``(None, FILE)`` to read one: the
+        ``--template`` file, or a TASK_TYPE naming an existing ``.pb`` or ``.json`` file."""
+        task_type, path = self.task_type, self.template_path
+        if (
+            path is None
+            and task_type is not None
+            and task_type.endswith((".pb", ".json"))
+            and Path(task_type).is_file()
+        ):
+            return None, Path(task_type)
+        return task_type, path
+
+    @property
+    def plaintext(self) -> bool:
+        """Whether to talk to ``endpoint`` without TLS: as told, else for loopback addresses
+        when no CA or client certificate is given."""
+        if self.insecure is not None:
+            return self.insecure
+        host = (self.endpoint or "").rsplit(":", 1)[0]
+        return host in LOOPBACK_HOSTS and not self.tls.requested
 
 
 def run(
@@ -87,7 +186,8 @@ def run(
         Optional[str],  # noqa: UP045
         typer.Option(
             envvar="AGENTHOST_ENDPOINT",
-            help="Run against the agent service at HOST:PORT instead of in-process.",
+            help="Run against the agent service at HOST:PORT instead of in-process (where "
+            "--allow/--block/--modules choose the plugins).",
         ),
     ] = None,
     protocol: Annotated[
@@ -108,52 +208,33 @@ def run(
     ] = None,
     tls_ca: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--ca-cert",
-            "--tls-ca",
-            help="PEM CA bundle that signed the server's certificate (implies TLS).",
-        ),
+        ca_cert_option("--tls-ca"),
     ] = None,
     tls_cert: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--client-cert",
-            "--tls-cert",
-            help="PEM client certificate, for servers that require mutual TLS.",
-        ),
+        client_cert_option("--tls-cert"),
     ] = None,
     tls_key: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--client-key", "--tls-key", help="PEM private key of --client-cert."),
+        client_key_option("--tls-key"),
     ] = None,
     tls_server_name: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(
-            "--server-name",
-            help="Name to expect in the server's certificate (default: the endpoint's host).",
-        ),
+        server_name_option(),
     ] = None,
-    allow: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(
-            envvar="AGENTHOST_ALLOW",
-            help="In-process: only load these plugins." + _LIST_HELP,
-        ),
-    ] = None,
-    block: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(envvar="AGENTHOST_BLOCK", help="In-process: never load these plugins."),
-    ] = None,
-    modules: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(
-            envvar="AGENTHOST_MODULES",
-            help="In-process: extra modules to import as plugins." + _LIST_HELP,
-        ),
-    ] = None,
+    allow: AllowOption = None,
+    block: BlockOption = None,
+    modules: ModulesOption = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="How to print the outputs: json or table.")
     ] = "json",
+    output_prefix: Annotated[
+        str,
+        typer.Option(
+            help="Base URI the agent is told to write outputs under (each call's output_prefix "
+            "is it plus the task's name).",
+        ),
+    ] = DEFAULT_OUTPUT_PREFIX,
     timeout: Annotated[
         Optional[float],  # noqa: UP045
         typer.Option(help="Give up (and delete the task) after this many seconds."),
@@ -166,29 +247,28 @@ def run(
     ] = 60.0,
 ) -> None:
     """Run one task through an agent and show it happening (no Flyte cluster needed)."""
-    from rich.console import Console
-
+    options = RunOptions(
+        task_type=task_type,
+        template_path=template,
+        custom=custom,
+        sql=sql,
+        task_type_version=task_type_version,
+        input_values=tuple(input_values or ()),
+        inputs_json=inputs_json,
+        endpoint=endpoint,
+        protocol=protocol,
+        insecure=insecure,
+        tls=ClientTLS(tls_ca, tls_cert, tls_key, tls_server_name),
+        plugins=PluginSelection.from_options(allow, block, modules),
+        output=output,
+        output_prefix=output_prefix,
+        timeout=timeout,
+        max_poll_interval=max_poll_interval,
+        rpc_timeout=rpc_timeout,
+    )
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        code = _run(
-            err,
-            task_type=task_type,
-            template_path=template,
-            custom=custom,
-            sql=sql,
-            task_type_version=task_type_version,
-            input_values=input_values or [],
-            inputs_json=inputs_json,
-            endpoint=endpoint,
-            protocol=protocol,
-            insecure=insecure,
-            tls=(tls_ca, tls_cert, tls_key, tls_server_name),
-            plugins=(allow, block, modules),
-            output=output,
-            timeout=timeout,
-            max_poll_interval=max_poll_interval,
-            rpc_timeout=rpc_timeout,
-        )
+        code = execute(options, err)
     except UsageError as exc:
         err.print(f"error: {exc}", markup=False)
         code = EXIT_USAGE
@@ -198,35 +278,24 @@ def run(
     raise typer.Exit(code)
 
 
-def _run(err: Console, **opts: Any) -> int:
-    from agenthost.errors import AgentHostError, InvalidRequestError, UnknownTaskTypeError
-    from agenthost.runner import (
-        RemoteCallError,
-        RunInterrupted,
-        RunTimeout,
-        TemplateError,
-    )
-
-    if opts["protocol"] not in ("v1", "v2"):
-        raise UsageError(f"--protocol must be v1 or v2, not {opts['protocol']!r}")
-    if opts["output"] not in ("json", "table"):
-        raise UsageError("--output must be json or table")
-    if opts["max_poll_interval"] <= 0:
-        raise UsageError("--max-poll-interval must be positive")
+def execute(options: RunOptions, err: Console) -> int:
+    """Run the task ``options`` describe, reporting on ``err``; the exit code. Raises
+    ``UsageError`` for what the user must fix."""
+    options.check()
     try:
-        template, inputs = _task(opts)
+        template, inputs = task_and_inputs(options)
     except (TemplateError, InvalidRequestError) as exc:
         raise UsageError(str(exc)) from None
-    if opts["endpoint"]:
-        backend_factory = _remote_factory(opts)
-        where = opts["endpoint"]
+    if options.endpoint:
+        backend_factory = _remote_factory(options)
+        where = options.endpoint
     else:
-        backend_factory = _local_factory(opts, template)
+        backend_factory = _local_factory(options, template)
         where = "in-process"
     err.print(f"running {template.type} (v{template.task_type_version}) {where}", markup=False)
-    display = _Display(err)
+    display = Display(err)
     try:
-        result = _drive(backend_factory, template, inputs, display, opts)
+        result = _drive(backend_factory, template, inputs, display, options)
     except RunInterrupted as exc:
         display.stop()
         err.print(str(exc), markup=False)
@@ -239,7 +308,7 @@ def _run(err: Console, **opts: Any) -> int:
         if exc.code in ("INVALID_ARGUMENT", "NOT_FOUND"):
             raise UsageError(exc.details or str(exc)) from None
         if exc.code == "UNAVAILABLE":
-            err.print(f"error: cannot reach {opts['endpoint']}: {exc.details}", markup=False)
+            err.print(f"error: cannot reach {options.endpoint}: {exc.details}", markup=False)
         else:
             err.print(f"error: {exc}", markup=False)
         return EXIT_FAILED
@@ -252,63 +321,45 @@ def _run(err: Console, **opts: Any) -> int:
         err.print(f"error: {type(exc).__name__}: {exc}", markup=False)
         return EXIT_FAILED
     display.stop()
-    return _report(err, result, opts["output"])
+    return report(err, result, options.output)
 
 
-def _task(opts: dict[str, Any]) -> tuple[Any, Any]:
-    """The template and the input LiteralMap from the options."""
-    from agenthost.runner import (
-        TemplateError,
-        build_template,
-        load_template,
-        looks_like_literal_map,
-        make_inputs,
-        parse_input_assignments,
-    )
-
-    task_type: str | None = opts["task_type"]
-    path: Path | None = opts["template_path"]
-    if (
-        path is None
-        and task_type is not None
-        and task_type.endswith((".pb", ".json"))
-        and Path(task_type).is_file()
-    ):
-        path = Path(task_type)
-        task_type = None
-    if (task_type is None) == (path is None):
-        raise UsageError("give either TASK_TYPE or --template FILE (exactly one)")
-    if path is not None and (opts["custom"] is not None or opts["sql"] is not None):
-        raise UsageError("--custom and --sql build a template; they do not apply to --template")
+def task_and_inputs(
+    options: RunOptions,
+) -> tuple[tasks_pb2.TaskTemplate, literals_pb2.LiteralMap]:
+    """The template and the input LiteralMap the options describe; ``TemplateError`` if they
+    cannot be read or built."""
     literal_map = None
     values: dict[str, Any] = {}
-    if opts["inputs_json"] is not None:
-        obj = _json_argument("--inputs", opts["inputs_json"])
+    if options.inputs_json is not None:
+        obj = json_argument("--inputs", options.inputs_json)
         if looks_like_literal_map(obj):
-            from flyteidl.core import literals_pb2
-            from google.protobuf import json_format
-
-            try:
-                literal_map = json_format.ParseDict(obj, literals_pb2.LiteralMap())
-            except json_format.ParseError as exc:
-                raise TemplateError(f"--inputs is not a valid LiteralMap: {exc}") from None
+            literal_map = literal_map_from_json(obj)
         elif isinstance(obj, dict):
             values = dict(obj)
         else:
             raise TemplateError("--inputs must be a JSON object")
+    task_type, path = options.template_source()
     if path is not None:
         template = load_template(path)
-        values.update(parse_input_assignments(opts["input_values"], template))
+        values.update(parse_input_assignments(options.input_values, template))
     else:
-        assert task_type is not None
+        assert task_type is not None  # RunOptions.check: exactly one of the two
         custom = None
-        if opts["custom"] is not None:
-            custom = _json_argument("--custom", opts["custom"])
+        if options.custom is not None:
+            custom = json_argument("--custom", options.custom)
             if not isinstance(custom, dict):
                 raise TemplateError("--custom must be a JSON object")
-        values.update(parse_input_assignments(opts["input_values"], None))
-        template = build_template(
-            task_type, custom=custom, sql=opts["sql"], version=opts["task_type_version"]
+        values.update(parse_input_assignments(options.input_values, None))
+        template = make_template(
+            task_type,
+            custom=custom or None,
+            sql=options.sql,
+            version=options.task_type_version,
+            name=f"agenthost-run.{task_type}",
+            project="local",
+            revision="local",
+            typed=False,
         )
     if literal_map is not None:
         if values:
@@ -317,35 +368,10 @@ def _task(opts: dict[str, Any]) -> tuple[Any, Any]:
     return template, make_inputs(template, values)
 
 
-def _json_argument(option: str, text: str) -> Any:
-    import json
-
-    from agenthost.runner import TemplateError
-
-    if text.startswith("@"):
-        try:
-            text = Path(text[1:]).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TemplateError(f"{option}: cannot read {text[1:]}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise TemplateError(f"{option} is not valid JSON: {exc}") from None
-
-
-def _local_factory(opts: dict[str, Any], template: Any) -> Any:
-    import logging
-
-    from agenthost.errors import UnknownTaskTypeError
-    from agenthost.plugins import load_plugins
-    from agenthost.runner import LocalBackend
-
-    allow, block, modules = opts["plugins"]
+def _local_factory(options: RunOptions, template: tasks_pb2.TaskTemplate) -> BackendFactory:
     logging.getLogger("agenthost.plugins").setLevel(logging.ERROR)
-    result = load_plugins(
-        allow=_names(allow) if allow else None, block=_names(block), modules=_names(modules)
-    )
-    backend = LocalBackend.for_agents(result.agents)
+    result = options.plugins.load()
+    backend = LocalBackend.for_agents(result.agents, output_prefix=options.output_prefix)
     try:
         backend.dispatcher.resolve_template(template)
     except UnknownTaskTypeError as exc:
@@ -356,54 +382,36 @@ def _local_factory(opts: dict[str, Any], template: Any) -> Any:
     return lambda: backend
 
 
-def _remote_factory(opts: dict[str, Any]) -> Any:
-    from agenthost.runner import RemoteBackend, RemoteConnectorBackend
+def _remote_factory(options: RunOptions) -> BackendFactory:
+    # Only remote runs need grpc's client side.
+    from agenthost.run.channels import CredentialsFileError
+    from agenthost.run.remote import RemoteBackend, RemoteConnectorBackend
 
-    backend = RemoteConnectorBackend if opts["protocol"] == "v2" else RemoteBackend
-    endpoint: str = opts["endpoint"]
-    tls_ca, tls_cert, tls_key, server_name = opts["tls"]
-    if ":" not in endpoint.rsplit("]", 1)[-1]:
-        raise UsageError(f"--endpoint {endpoint!r} must be HOST:PORT")
-    if (tls_cert is None) != (tls_key is None):
-        raise UsageError("--client-cert and --client-key must be given together")
-    host = endpoint.rsplit(":", 1)[0]
-    insecure = opts["insecure"]
-    if insecure is None:
-        insecure = host in LOOPBACK_HOSTS and tls_ca is None and tls_cert is None
-    if insecure and (tls_ca or tls_cert):
-        raise UsageError("--insecure cannot be combined with --ca-cert/--client-cert")
+    backend = RemoteConnectorBackend if options.protocol == "v2" else RemoteBackend
+    endpoint = options.endpoint
+    assert endpoint is not None
     credentials = None
-    if not insecure:
-        import grpc
-
-        def read(path: Path | None, what: str) -> bytes | None:
-            if path is None:
-                return None
-            try:
-                return path.read_bytes()
-            except OSError as exc:
-                raise UsageError(f"--{what} {path}: {exc.strerror}") from None
-
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=read(tls_ca, "ca-cert"),
-            private_key=read(tls_key, "client-key"),
-            certificate_chain=read(tls_cert, "client-cert"),
-        )
+    if not options.plaintext:
+        try:
+            credentials = options.tls.credentials()
+        except CredentialsFileError as exc:
+            raise UsageError(str(exc)) from None
     return lambda: backend(
-        endpoint, credentials, server_name=server_name, rpc_timeout=opts["rpc_timeout"]
+        endpoint,
+        credentials,
+        server_name=options.tls.server_name,
+        rpc_timeout=options.rpc_timeout,
+        output_prefix=options.output_prefix,
     )
 
 
 def _drive(
-    backend_factory: Any, template: Any, inputs: Any, display: _Display, opts: dict[str, Any]
+    backend_factory: BackendFactory,
+    template: tasks_pb2.TaskTemplate,
+    inputs: literals_pb2.LiteralMap,
+    display: Display,
+    options: RunOptions,
 ) -> RunResult:
-    import asyncio
-    import contextlib
-    import os
-    import signal
-
-    from agenthost.runner import Backoff, run_task
-
     async def main() -> RunResult:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
@@ -421,7 +429,7 @@ def _drive(
         # Not possible outside the main thread or on Windows: Ctrl-C then just stops.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, on_sigint)
-        backend: Backend = backend_factory()
+        backend = backend_factory()
         display.start()
         try:
             return await run_task(
@@ -429,8 +437,8 @@ def _drive(
                 template,
                 inputs,
                 on_status=display.update,
-                backoff=Backoff(maximum=opts["max_poll_interval"]),
-                timeout=opts["timeout"],
+                backoff=Backoff(maximum=options.max_poll_interval),
+                timeout=options.timeout,
             )
         finally:
             await backend.close()
@@ -438,112 +446,3 @@ def _drive(
                 loop.remove_signal_handler(signal.SIGINT)
 
     return asyncio.run(main())
-
-
-class _Display:
-    """The status line: live on a terminal, one line per change otherwise."""
-
-    def __init__(self, console: Console) -> None:
-        import time
-
-        self.console = console
-        self.live_mode = console.is_terminal
-        self.started = time.monotonic()
-        self.status: Status | None = None
-        self.seen_links: set[tuple[str, str]] = set()
-        self._last: tuple[int, str] | None = None
-        self._live: Any = None
-
-    def start(self) -> None:
-        """Begin showing the live line (terminals only)."""
-        if self.live_mode and self._live is None:
-            from rich.live import Live
-
-            self._live = Live(self, console=self.console, refresh_per_second=8, transient=True)
-            self._live.start()
-
-    def stop(self) -> None:
-        """Remove the live line."""
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
-
-    def note(self, text: str) -> None:
-        """Print a one-off line above the status line."""
-        self.console.print(text, markup=False, highlight=False)
-
-    def update(self, status: Status) -> None:
-        """Record a new status; print new log links, and a line if it changed (no TTY)."""
-        self.status = status
-        for link in status.log_links:
-            key = (link.name, link.uri)
-            if key not in self.seen_links:
-                self.seen_links.add(key)
-                self.note(f"  log: {link.name or 'link'}: {link.uri}")
-        if not self.live_mode and self._last != (status.phase, status.message):
-            self._last = (status.phase, status.message)
-            self.note(self._line(status, status.elapsed))
-
-    @staticmethod
-    def _line(status: Status, elapsed: float) -> str:
-        message = f"  {status.message}" if status.message else ""
-        return f"[{elapsed:6.1f}s] {status.phase_name}{message}"
-
-    def __rich__(self) -> Any:
-        import time
-
-        from rich.spinner import Spinner
-
-        elapsed = time.monotonic() - self.started
-        if self.status is None:
-            return Spinner("dots", text=f"[{elapsed:6.1f}s] starting", style="cyan")
-        return Spinner("dots", text=self._line(self.status, elapsed), style="cyan")
-
-
-def _report(err: Console, result: RunResult, output: str) -> int:
-    """Print the final phase (stderr) and the outputs (stdout); return the exit code."""
-    import json
-    import sys
-
-    last = result.statuses[-1].elapsed if result.statuses else 0.0
-    message = f": {result.message}" if result.message else ""
-    err.print(f"{result.phase_name} after {last:.1f}s{message}", markup=False)
-    if not result.succeeded:
-        return EXIT_FAILED
-    try:
-        outputs = result.outputs
-    except Exception as exc:
-        err.print(f"error: cannot decode the outputs: {exc}", markup=False)
-        return EXIT_FAILED
-    if output == "table":
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table("output", "value")
-        for name, value in outputs.items():
-            table.add_row(name, json.dumps(value, default=_jsonable))
-        Console(highlight=False).print(table)
-    else:
-        sys.stdout.write(json.dumps(outputs, indent=2, default=_jsonable, sort_keys=True) + "\n")
-        sys.stdout.flush()
-    return 0
-
-
-def _jsonable(value: Any) -> Any:
-    """JSON for the codec's Python values (datetimes, durations, files, datasets, bytes)."""
-    import base64
-    import dataclasses
-    import datetime
-    import enum
-
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return repr(value)
