@@ -37,7 +37,6 @@ from servers import (
 )
 
 
-
 def phase_cold_start(specs: list[ServerSpec], runs: int, logdir: Path) -> dict[str, Any]:
     """``runs`` cold starts of each server, alternating the order each run."""
     samples: dict[str, list[float]] = {s.name: [] for s in specs}
@@ -242,17 +241,7 @@ def phase_plugins(
 
 
 def _plugin_case_result(answers: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, runs in answers.items():
-        good = [a for a in runs if "error" not in a and a.get("calls") and not a.get("errors")]
-        if not good:
-            out[name] = {"error": (runs[-1] if runs else {}).get("error", "calls failed")}
-            continue
-        out[name] = {
-            metric: statistics.median(a[metric] for a in good)
-            for metric in ("ops", "p50_us", "p99_us", "server_cpu_us")
-        }
-        out[name]["rounds"] = len(good)
+    out = _medians(answers)
     if "server_cpu_us" in out.get("agenthost", {}) and "server_cpu_us" in out.get("flytekit", {}):
         out["flytekit_over_agenthost"] = (
             out["flytekit"]["server_cpu_us"] / out["agenthost"]["server_cpu_us"]
@@ -274,3 +263,120 @@ def run_json(cmd: list[str], timeout: float = 600) -> Any:
     return json.loads(out.stdout)
 
 
+WORKERS = (1, 2)
+WORKERS_WORK_MS = 2.0
+"""CPU each GetTask spends in the agent in the ``--workers`` phase (``BENCH_WORK_MS``)."""
+WORKERS_CONCURRENCY = 64
+WORKERS_CONNECTIONS = 8
+"""Connections the callers spread over: the kernel hands each to one worker process."""
+
+
+def phase_workers(
+    python: str, rounds: int, warmup: float, duration: float, logdir: Path
+) -> dict[str, Any]:
+    """GetTask throughput of ``agenthost serve --workers 1`` and ``--workers 2`` when each call
+    costs ``WORKERS_WORK_MS`` of CPU: both servers side by side, unpinned, the order alternating
+    between rounds; medians of the rounds and the speed-up of 2 workers over 1."""
+    env = {"BENCH_WORK_MS": str(WORKERS_WORK_MS)}
+    specs = [
+        ServerSpec(
+            f"--workers {n}",
+            python,
+            agenthost_argv("--modules", "agents_bench", "--workers", str(n)),
+            "",
+            env=env,
+            pinned=False,
+        )
+        for n in WORKERS
+    ]
+    answers: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
+    loadgen = LoadGen(pinned=False)
+    try:
+        with started(specs, logdir) as running:
+            for rnd in range(rounds):
+                for spec in specs if rnd % 2 == 0 else reversed(specs):
+                    server = running[spec.name]
+                    answer = loadgen.ask(
+                        {
+                            "address": server.address,
+                            "pid": server.process.pid,
+                            "rpc": "GetTask",
+                            "concurrency": WORKERS_CONCURRENCY,
+                            "connections": WORKERS_CONNECTIONS,
+                            "warmup": warmup,
+                            "duration": duration,
+                        }
+                    )
+                    answers[spec.name].append(answer)
+                    log(
+                        f"  round {rnd + 1} {spec.name}: {answer.get('ops', 0):7.0f} ops/s  "
+                        f"p50 {answer.get('p50_us', 0):7.0f} us  p99 "
+                        f"{answer.get('p99_us', 0):7.0f} us  errors "
+                        f"{answer.get('errors', answer.get('error'))}"
+                    )
+    finally:
+        loadgen.close()
+    servers = _medians(answers)
+    ops = [servers.get(spec.name, {}).get("ops") for spec in specs]
+    return {
+        "work_ms": WORKERS_WORK_MS,
+        "concurrency": WORKERS_CONCURRENCY,
+        "connections": WORKERS_CONNECTIONS,
+        "servers": servers,
+        "speedup": ops[1] / ops[0] if all(ops) else None,
+    }
+
+
+def phase_import(args: argparse.Namespace) -> dict[str, Any]:
+    """``import_time.py`` in the core venv and, if there is one, the flytekit venv."""
+    runs = "5" if args.quick else "15"
+    results = {
+        "agenthost": run_json([args.core_python, str(HERE / "import_time.py"), "--runs", runs])
+    }
+    if args.flytekit_python:
+        results[FLYTEKIT] = run_json(
+            [args.flytekit_python, str(HERE / "import_time.py"), "--runs", runs, "--flytekit"]
+        )
+    return results
+
+
+BENCHMARKS = HERE.parent / "host" / "benchmarks"
+"""The host's pytest-benchmark micro-benchmarks (the literal codec)."""
+
+
+def phase_codec(python: str, quick: bool) -> dict[str, Any]:
+    """The codec micro-benchmarks (``host/benchmarks``, pytest-benchmark) in ``python``'s venv:
+    calls per second of each (implementation, case, operation), from the best round."""
+    timing = ["--benchmark-max-time=0.05", "--benchmark-min-rounds=3"] if quick else []
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "codec.json"
+        done = subprocess.run(
+            [python, "-m", "pytest", str(BENCHMARKS), "-q", "-p", "no:cacheprovider",
+             f"--benchmark-json={report}", "--benchmark-disable-gc", *timing],
+            cwd=HERE.parent, capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+        if done.returncode != 0 or not report.exists():
+            return {"error": (done.stdout + done.stderr).strip().splitlines()[-3:]}
+        data = json.loads(report.read_text())
+    results: dict[str, Any] = {"pytest_benchmark": data.get("version")}
+    for bench in data["benchmarks"]:
+        info = bench["extra_info"]
+        row = results.setdefault(info["impl"], {}).setdefault(info["case"], {})
+        row[f"{info['operation']}_per_s"] = round(1 / bench["stats"]["min"])
+    return results
+
+
+def _medians(answers: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per server, the median over rounds of each figure of the rounds without errors."""
+    out: dict[str, Any] = {}
+    for name, runs in answers.items():
+        good = [a for a in runs if "error" not in a and a.get("calls") and not a.get("errors")]
+        if not good:
+            out[name] = {"error": (runs[-1] if runs else {}).get("error", "calls failed")}
+            continue
+        out[name] = {
+            metric: statistics.median(a[metric] for a in good)
+            for metric in ("ops", "p50_us", "p99_us", "server_cpu_us")
+        }
+        out[name]["rounds"] = len(good)
+    return out

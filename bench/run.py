@@ -9,8 +9,12 @@ Servers run from six interpreters (venvs): ``--core-python`` (agenthost only),
 (the same with flytekit's BigQuery, OpenAI and Snowflake plugins: the like-for-like reference for
 agenthost with its plugins), ``--flyte2-python`` (flyte[connector] 2.12.1: ``c0``, the v2
 peer) and ``--flyte2-plugins-python`` (the same with flyte-sdk's BigQuery, Snowflake and
-Databricks connectors). The load generator is a separate process (``loadgen.py``) run by this
+Databricks connectors); the codec micro-benchmarks (``host/benchmarks``) run in
+``--micro-python``. The load generator is a separate process (``loadgen.py``) run by this
 interpreter. See ``bench/README.md``.
+
+This module is the CLI and the order of the phases; ``servers.py`` is the registry of servers
+and how one is started, ``phases.py`` the phases, ``report.py`` the Markdown.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import phases
+import report
 from servers import (
     C0,
     CEILING,
@@ -45,9 +50,6 @@ from servers import (
 )
 
 
-# -- main ------------------------------------------------------------------------------
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     venvs = os.environ.get("BENCH_VENVS", "/tmp")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,13 +64,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--flyte2-plugins-python", default=f"{venvs}/venv-bench-flyte2-plugins/bin/python"
     )
+    parser.add_argument(
+        "--micro-python",
+        default=f"{venvs}/venv-bench-micro/bin/python",
+        help="a venv with agenthost, pytest-benchmark and flytekit: the codec micro-benchmarks",
+    )
     parser.add_argument("--rounds", type=int, help="load rounds (default 3, quick 1)")
     parser.add_argument("--duration", type=float, help="seconds per cell (default 2, quick 0.5)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per server (default 7, quick 3)")
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated phases to skip: cold,load,bursts,plugins,import,codec",
+        help="comma-separated phases to skip: cold,load,bursts,plugins,workers,import,codec",
     )
     parser.add_argument(
         "--rpcs",
@@ -99,7 +106,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "(default: on when there are two CPUs)",
     )
     parser.add_argument("--json", help="default results/latest.json (quick: results/quick.json)")
-    parser.add_argument("--markdown", help="default RESULTS.md (quick: results/quick.md)")
+    parser.add_argument(
+        "--markdown",
+        help="default RESULTS.md (quick: results/quick.md); only the part between report.py's "
+        "markers is replaced",
+    )
     args = parser.parse_args(argv)
     if args.json is None:
         args.json = str(HERE / "results" / ("quick.json" if args.quick else "latest.json"))
@@ -117,6 +128,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "flytekit_plugins_python",
         "flyte2_python",
         "flyte2_plugins_python",
+        "micro_python",
     )
     for name in pythons:
         if not Path(getattr(args, name)).exists():
@@ -148,28 +160,68 @@ def selected(cells: list[tuple[str, str, int]], rpcs: str) -> list[tuple[str, st
     return [cell for cell in cells if not wanted or cell[1] in wanted]
 
 
+PHASES = ("cold_start", "load", "bursts", "plugins", "workers", "import_time", "codec")
+"""The sections of the results file, in the order they run."""
+
+
+def run_phases(args: argparse.Namespace, specs: dict[str, ServerSpec]) -> dict[str, Any]:
+    """Every phase not in ``--skip`` (``--skip`` names: cold, load, bursts, plugins, workers,
+    import, codec)."""
+    skip = set(filter(None, args.skip.split(",")))
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="agenthost-bench-") as tmp:
+        logdir = Path(tmp)
+        if "cold" not in skip:
+            log("== cold start")
+            cold = [spec for spec in specs.values() if spec.cold_start]
+            results["cold_start"] = phases.phase_cold_start(cold, args.cold_runs, logdir)
+        if "load" not in skip:
+            log("== load")
+            cells = selected(load_cells(args.quick, specs), args.rpcs)
+            results["load"] = phases.phase_load(
+                specs, cells, args.rounds, args.warmup, args.duration, logdir
+            )
+        if "bursts" not in skip:
+            log("== bursts")
+            results["bursts"] = phases.phase_bursts(specs, 2.0 if args.quick else 20.0, logdir)
+        if "plugins" not in skip:
+            log("== plugins: server CPU per GetTask against the same emulator")
+            results["plugins"] = phases.phase_plugins(
+                args, args.rounds, args.warmup, args.duration, logdir
+            )
+        if "workers" not in skip and args.core_python:
+            log("== --workers 1 and 2: GetTask throughput with real per-call work")
+            results["workers"] = phases.phase_workers(
+                args.core_python, args.rounds, args.warmup, args.duration, logdir
+            )
+    if "import" not in skip:
+        log("== import time")
+        results["import_time"] = phases.phase_import(args)
+    if "codec" not in skip and args.micro_python:
+        log("== literal codec (host/benchmarks, pytest-benchmark)")
+        results["codec"] = phases.phase_codec(args.micro_python, args.quick)
+    return results
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    skip = set(filter(None, args.skip.split(",")))
     specs = server_specs(args)
     began = time.time()
-    results: dict[str, Any] = {
-        "meta": {
-            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(began)),
-            "mode": "quick" if args.quick else "full",
-            "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
-            "cpus": os.cpu_count(),
-            "pinning": pinning_meta(),
-            "python": platform.python_version(),
-            "rounds": args.rounds,
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-            "cold_runs": args.cold_runs,
-            "servers": {
-                n: {"python": s.python, "description": s.description} for n, s in specs.items()
-            },
-            "versions": {},
+    meta: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(began)),
+        "mode": "quick" if args.quick else "full",
+        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+        "cpus": os.cpu_count(),
+        "pinning": pinning_meta(),
+        "python": platform.python_version(),
+        "rounds": args.rounds,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "cold_runs": args.cold_runs,
+        "servers": {
+            n: {"python": s.python, "description": s.description} for n, s in specs.items()
         },
+        "versions": {},
     }
     for label, python in (
         ("core", args.core_python),
@@ -178,87 +230,25 @@ def main(argv: list[str]) -> int:
         (C0, args.flyte2_python),
     ):
         if python:
-            results["meta"]["versions"][label] = run_json([python, str(HERE / "versions.py")])
-    with tempfile.TemporaryDirectory(prefix="agenthost-bench-") as tmp:
-        logdir = Path(tmp)
-        if "cold" not in skip:
-            log("== cold start")
-            cold = [spec for spec in specs.values() if spec.cold_start]
-            results["cold_start"] = phase_cold_start(cold, args.cold_runs, logdir)
-        if "load" not in skip:
-            log("== load")
-            results["load"] = phase_load(
-                specs,
-                selected(load_cells(args.quick, specs), args.rpcs),
-                args.rounds,
-                args.warmup,
-                args.duration,
-                logdir,
-            )
-        if "bursts" not in skip:
-            log("== bursts")
-            results["bursts"] = phase_bursts(specs, 2.0 if args.quick else 20.0, logdir)
-        if "plugins" not in skip:
-            log("== plugins: server CPU per GetTask against the same emulator")
-            results["plugins"] = phase_plugins(
-                args, args.rounds, args.warmup, args.duration, logdir
-            )
-    if "import" not in skip:
-        log("== import time")
-        runs = "5" if args.quick else "15"
-        results["import_time"] = {
-            "agenthost": run_json([args.core_python, str(HERE / "import_time.py"), "--runs", runs]),
-        }
-        if args.flytekit_python:
-            results["import_time"]["flytekit"] = run_json(
-                [args.flytekit_python, str(HERE / "import_time.py"), "--runs", runs, "--flytekit"]
-            )
-    if "codec" not in skip:
-        log("== literal codec")
-        seconds = "0.1" if args.quick else "0.5"
-        results["codec"] = {
-            "agenthost": run_json(
-                [
-                    args.core_python,
-                    str(HERE / "codec_bench.py"),
-                    "--impl",
-                    "agenthost",
-                    "--seconds",
-                    seconds,
-                ]
-            )
-        }
-        if args.flytekit_python:
-            results["codec"]["flytekit"] = run_json(
-                [
-                    args.flytekit_python,
-                    str(HERE / "codec_bench.py"),
-                    "--impl",
-                    "flytekit",
-                    "--seconds",
-                    seconds,
-                ]
-            )
+            meta["versions"][label] = phases.run_json([python, str(HERE / "versions.py")])
+    results = {"meta": meta, **run_phases(args, specs)}
     if args.update and Path(args.json).exists():
         previous = json.loads(Path(args.json).read_text())
-        phases = ("cold_start", "load", "bursts", "plugins", "import_time", "codec")
-        ran = {phase for phase in phases if phase in results}
-        for phase in phases:
+        ran = {phase for phase in PHASES if phase in results}
+        for phase in PHASES:
             if phase not in results and phase in previous:
                 results[phase] = previous[phase]
         before = previous["meta"]
-        results["meta"]["first_run"] = before.get("first_run", before)
-        results["meta"]["updated_phases"] = sorted(ran | set(before.get("updated_phases", [])))
-    results["meta"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    results["meta"]["elapsed_s"] = round(time.time() - began, 1)
+        meta["first_run"] = before.get("first_run", before)
+        meta["updated_phases"] = sorted(ran | set(before.get("updated_phases", [])))
+    meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    meta["elapsed_s"] = round(time.time() - began, 1)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    from report import render
-
-    markdown = render(results)
-    Path(args.markdown).write_text(markdown)
+    markdown = report.render(results)
+    report.write(Path(args.markdown), markdown)
     print(markdown)
-    log(f"wrote {args.json} and {args.markdown} in {results['meta']['elapsed_s']} s")
+    log(f"wrote {args.json} and the generated part of {args.markdown} in {meta['elapsed_s']} s")
     return 0
 
 

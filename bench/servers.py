@@ -204,7 +204,12 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
         ServerSpec(
             CEILING_BOTH,
             core,
-            lambda port, mport: [str(AGENTS / "bare_server_v2.py"), "--port", str(port), "--with-v1"],
+            lambda port, mport: [
+                str(AGENTS / "bare_server_v2.py"),
+                "--port",
+                str(port),
+                "--with-v1",
+            ],
             "both bare ceilings on one server (v1 and v2 services): the cold-start ceiling of a "
             "host serving both protocols",
         ),
@@ -283,7 +288,7 @@ def list_agents_once(address: str, timeout: float, protocol: str = "v1") -> bool
         return len(response.agents) > 0
 
 
-def pinned(role: str) -> Callable[[], None] | None:
+def pin_to(role: str) -> Callable[[], None] | None:
     """A ``preexec_fn`` that confines the child to ``role``'s CPUs under ``--pin``."""
     cpus = PINNING.get(role)
     if not cpus:
@@ -324,7 +329,7 @@ def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=pinned("server") if spec.pinned else None,
+            preexec_fn=pin_to("server") if spec.pinned else None,
         )
     deadline = began + deadline_s
     while True:
@@ -374,9 +379,10 @@ def started(specs: list[ServerSpec], logdir: Path) -> Iterator[dict[str, Running
 
 
 class LoadGen:
-    """The ``loadgen.py`` process, one JSON command/answer per line."""
+    """The ``loadgen.py`` process, one JSON command/answer per line; on the load generator's
+    CPU under ``--pin`` unless ``pinned`` is false."""
 
-    def __init__(self) -> None:
+    def __init__(self, pinned: bool = True) -> None:
         self.process = subprocess.Popen(
             [sys.executable, str(HERE / "loadgen.py")],
             cwd=HERE,
@@ -384,7 +390,7 @@ class LoadGen:
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(HERE)},
-            preexec_fn=pinned("loadgen"),
+            preexec_fn=pin_to("loadgen") if pinned else None,
         )
 
     def ask(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -405,4 +411,3 @@ class LoadGen:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-

@@ -194,7 +194,9 @@ class Tally:
         """Count ``error`` raised by ``call``."""
         code = error_code(error)
         self.errors[code] = self.errors.get(code, 0) + 1
-        self.error_samples.setdefault(f"{code} {getattr(call, '__name__', 'call')}", _details(error))
+        self.error_samples.setdefault(
+            f"{code} {getattr(call, '__name__', 'call')}", _details(error)
+        )
 
 
 async def drive(callers: Sequence[Sequence[Call]], seconds: float) -> Tally:
