@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import names
 import phases
 import run
 import servers
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
     }
     if known.out:
         Path(known.out).write_text(json.dumps(result, indent=2) + "\n")
-    ceilings = {servers.CEILING: "v1", servers.CEILING_V2: "v2"}
+    ceilings = {names.CEILING: "v1", names.CEILING_V2: "v2"}
     base = {(ceilings[name], cell): row for name, cell, row in _rows(result) if name in ceilings}
     fk = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("flytekit|")}
     print("| server | rpc | conc | server CPU µs/call | vs ceiling | flytekit / this | ops/s |")
@@ -72,19 +73,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-V2_ONLY = (servers.CEILING_V2, servers.C0)
+V2_ONLY = (names.CEILING_V2, names.C0)
 """Servers that answer only the Flyte 2 services."""
 
 
 def serves(server: str, rpc: str) -> bool:
     """Whether ``server`` answers ``rpc`` (v1-only servers get no v2 cell, and back)."""
-    if rpc in servers.RPCS_V2:
-        return server not in (servers.CEILING, servers.FLYTEKIT, servers.CEILING_STREAM_UNARY)
+    if rpc in names.RPCS_V2:
+        return server not in (names.CEILING, names.FLYTEKIT, names.CEILING_STREAM_UNARY)
     return server not in V2_ONLY
 
 
 def _protocol(cell: str) -> str:
-    return "v2" if cell.split("|", 1)[0] in servers.RPCS_V2 else "v1"
+    return "v2" if cell.split("|", 1)[0] in names.RPCS_V2 else "v1"
 
 
 def _rows(result: dict) -> list[tuple[str, str, dict]]:

@@ -19,11 +19,9 @@ from typing import Any
 import grpc
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
+from names import CEILING, CEILING_PENDING, FLYTEKIT
 from procfs import tree_rss_kb
 from servers import (
-    CEILING,
-    CEILING_PENDING,
-    FLYTEKIT,
     HERE,
     LoadGen,
     ServerSpec,

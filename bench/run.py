@@ -31,17 +31,19 @@ from typing import Any
 
 import phases
 import report
-from servers import (
+from names import (
     C0,
     CEILING,
     CEILING_STREAM_UNARY,
     CEILING_V2,
     CONCURRENCY,
     FLYTEKIT,
-    HERE,
     PROTO_OUTPUTS,
     RPCS,
     RPCS_V2,
+)
+from servers import (
+    HERE,
     ServerSpec,
     log,
     pin_cpus,

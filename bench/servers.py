@@ -22,6 +22,18 @@ from typing import Any
 import grpc
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
+from names import (
+    C0,
+    C0_PLUGINS,
+    CEILING,
+    CEILING_BOTH,
+    CEILING_PENDING,
+    CEILING_STREAM_UNARY,
+    CEILING_V2,
+    FLYTEKIT,
+    FLYTEKIT_PLUGINS,
+    PROTO_OUTPUTS,
+)
 from procfs import tree_rss_kb
 
 from agenthost.testing import free_port
@@ -29,20 +41,6 @@ from agenthost.testing import free_port
 HERE = Path(__file__).resolve().parent
 AGENTS = HERE / "agents"
 """The measured agents and servers (``--modules`` imports them from here)."""
-RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
-RPCS_V2 = ("GetTask v2", "CreateTask v2")
-"""The v2 cells (``loadgen.RPCS_V2``): flyteidl2 calls as the Flyte 2 executor makes them."""
-CONCURRENCY = (1, 16, 64)
-FLYTEKIT = "flytekit"
-FLYTEKIT_PLUGINS = "flytekit+plugins"
-CEILING = "bare"
-CEILING_V2 = "bare v2"
-CEILING_BOTH = "bare v1+v2"
-C0 = "c0"
-C0_PLUGINS = "c0+plugins"
-PROTO_OUTPUTS = "agenthost proto outputs"
-CEILING_STREAM_UNARY = "bare stream-unary"
-CEILING_PENDING = "bare max-pending"
 PINNING: dict[str, set[int]] = {}
 """Under ``--pin``: the CPUs of the servers (``"server"``) and of the load generator
 (``"loadgen"``)."""
