@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 from names import CEILING, CEILING_PENDING, FLYTEKIT
 from procfs import tree_rss_kb
@@ -33,6 +32,8 @@ from servers import (
     started,
     stop,
 )
+
+from agenthost.testing.load import create_request, get_request
 
 
 def phase_cold_start(specs: list[ServerSpec], runs: int, logdir: Path) -> dict[str, Any]:
@@ -165,9 +166,7 @@ def phase_bursts(specs: dict[str, ServerSpec], sync_seconds: float, logdir: Path
 
 def create_once(address: str, template: Any, inputs: Any) -> bytes:
     """One CreateTask; the ``resource_meta`` of the job it started."""
-    request = agent_pb2.CreateTaskRequest(template=template, output_prefix="s3://bench/plugins")
-    if inputs is not None:
-        request.inputs.CopyFrom(inputs)
+    request = create_request(template, inputs, "s3://bench/plugins")
     with grpc.insecure_channel(address) as channel:
         stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
         return bytes(stub.CreateTask(request, timeout=60).resource_meta)
@@ -202,10 +201,7 @@ def phase_plugins(
                     meta = create_once(
                         running["agenthost"].address, backend.template, backend.inputs
                     )
-                    category = agent_pb2.TaskCategory(name=case.task_type, version=0)
-                    request = agent_pb2.GetTaskRequest(
-                        task_type=case.task_type, task_category=category, resource_meta=meta
-                    )
+                    request = get_request(case.task_type, meta)
                     encoded = base64.b64encode(request.SerializeToString()).decode()
                     answers: dict[str, list[dict[str, Any]]] = {"agenthost": [], "flytekit": []}
                     for rnd in range(rounds):
