@@ -73,6 +73,10 @@ def test_run_options_refuse_what_no_run_can_use(options: RunOptions, message: st
         options.check()
 
 
+def test_an_empty_endpoint_means_in_process() -> None:
+    RunOptions(task_type="t", endpoint="").check()  # AGENTHOST_ENDPOINT="" as unset
+
+
 def test_a_task_type_naming_a_template_file_reads_that_file(tmp_path: Path) -> None:
     path = tmp_path / "task.json"
     path.write_text('{"type": "from_file", "id": {"name": "n"}}')

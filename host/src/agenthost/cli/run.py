@@ -105,7 +105,7 @@ class RunOptions:
             raise UsageError("give either TASK_TYPE or --template FILE (exactly one)")
         if path is not None and (self.custom is not None or self.sql is not None):
             raise UsageError("--custom and --sql build a template; they do not apply to --template")
-        if self.endpoint is not None:
+        if self.endpoint:
             if ":" not in self.endpoint.rsplit("]", 1)[-1]:
                 raise UsageError(f"--endpoint {self.endpoint!r} must be HOST:PORT")
             if problem := self.tls.problem():

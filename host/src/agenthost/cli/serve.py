@@ -22,7 +22,7 @@ from agenthost.cli.options import (
     PluginSelection,
     split_names,
 )
-from agenthost.server.app import ServerConfig, run
+from agenthost.server import app as server_app
 from agenthost.server.logs import LogSettingError, resolve_log_settings
 
 
@@ -226,7 +226,7 @@ def serve(
         log_level, log_format = resolve_log_settings(log_level, log_format)
     except LogSettingError as exc:
         raise typer.BadParameter(exc.reason, param_hint=exc.option) from None
-    config = ServerConfig(
+    config = server_app.ServerConfig(
         host=host,
         port=port,
         metrics_port=metrics_port,
@@ -258,4 +258,4 @@ def serve(
         workers=workers,
         protocols=tuple(split_names([protocols])),
     )
-    raise typer.Exit(run(config))
+    raise typer.Exit(server_app.run(config))
