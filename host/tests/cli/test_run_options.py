@@ -145,7 +145,9 @@ class _EchoPrefix(SyncAgentBase):
     def __init__(self) -> None:
         super().__init__("echo_prefix")
 
-    def do(self, task_template: Any, inputs: Any = None, output_prefix: str = "") -> Resource:
+    def do(
+        self, task_template: Any, inputs: Any = None, output_prefix: str = "", **kwargs: Any
+    ) -> Resource:
         return Resource.succeeded({"prefix": output_prefix})
 
 
