@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -26,6 +27,7 @@ from agenthost.testing import make_template
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -61,8 +63,8 @@ async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def _run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+def _run(scenario: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(asyncio.wait_for(scenario(), timeout=60))
 
 
 def test_serves_both_protocols_and_health_then_drains(markers: Path) -> None:
@@ -108,43 +110,44 @@ def test_serves_both_protocols_and_health_then_drains(markers: Path) -> None:
     _run(scenario)
 
 
-def test_a_call_in_flight_finishes_within_the_grace(markers: Path) -> None:
-    async def scenario() -> None:
-        server = _server(_config())
-        await server.start()
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            v1 = agent_pb2_grpc.AsyncAgentServiceStub(channel)
-            template = make_template("slow_async", custom={"seconds": 1.0, "tag": "inflight"})
-            call = v1.CreateTask(agent_pb2.CreateTaskRequest(template=template), timeout=30)
-            await _until((markers / "started-inflight").exists)
-            began = time.monotonic()
-            await server.stop(grace=20)
-            stopped_after = time.monotonic() - began
-            reply = await call
-        assert b'"inflight"' in reply.resource_meta
-        assert (markers / "finished-inflight").exists()
-        assert not (markers / "cancelled-inflight").exists()
-        assert stopped_after < 20, "stop waited for the whole grace instead of the call"
+async def _stop_with_a_call_in_flight(
+    seconds: float, grace: float, markers: Path
+) -> tuple[float, agent_pb2.CreateTaskResponse | grpc.aio.AioRpcError]:
+    """Start a server and a ``slow_async`` call of ``seconds`` (tag ``inflight``), stop the
+    server with ``grace`` once the call has started; how long ``stop`` took, and the call's
+    reply or error."""
+    server = _server(_config())
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        v1 = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+        template = make_template("slow_async", custom={"seconds": seconds, "tag": "inflight"})
+        call = v1.CreateTask(agent_pb2.CreateTaskRequest(template=template), timeout=30)
+        await _until((markers / "started-inflight").exists)
+        began = time.monotonic()
+        await server.stop(grace=grace)
+        took = time.monotonic() - began
+        try:
+            return took, await call
+        except grpc.aio.AioRpcError as exc:
+            return took, exc
 
-    _run(scenario)
+
+def test_a_call_in_flight_finishes_within_the_grace(markers: Path) -> None:
+    took, reply = _run(lambda: _stop_with_a_call_in_flight(1.0, grace=20, markers=markers))
+    assert isinstance(reply, agent_pb2.CreateTaskResponse), reply
+    assert b'"inflight"' in reply.resource_meta
+    assert (markers / "finished-inflight").exists()
+    assert not (markers / "cancelled-inflight").exists()
+    assert took < 20, "stop waited for the whole grace instead of the call"
 
 
 def test_a_call_past_the_grace_is_cancelled(markers: Path) -> None:
-    async def scenario() -> None:
-        server = _server(_config())
-        await server.start()
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            v1 = agent_pb2_grpc.AsyncAgentServiceStub(channel)
-            template = make_template("slow_async", custom={"seconds": 60, "tag": "long"})
-            call = v1.CreateTask(agent_pb2.CreateTaskRequest(template=template), timeout=30)
-            await _until((markers / "started-long").exists)
-            await server.stop(grace=0.2)
-            with pytest.raises(grpc.aio.AioRpcError):
-                await call
-        await _until((markers / "cancelled-long").exists)
-        assert not (markers / "finished-long").exists()
-
-    _run(scenario)
+    took, reply = _run(lambda: _stop_with_a_call_in_flight(60, grace=0.2, markers=markers))
+    assert isinstance(reply, grpc.aio.AioRpcError)
+    assert reply.code() == grpc.StatusCode.UNAVAILABLE  # gRPC cancels every call at the end
+    assert (markers / "cancelled-inflight").exists()
+    assert not (markers / "finished-inflight").exists()
+    assert took < 10
 
 
 def test_stop_is_idempotent(markers: Path, caplog: pytest.LogCaptureFixture) -> None:
