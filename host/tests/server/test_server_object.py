@@ -5,11 +5,12 @@ both protocols called with their own generated stubs, and ``stop()`` draining (h
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import pytest
@@ -37,17 +38,12 @@ def markers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _config(**overrides: object) -> ServerConfig:
+def _config(**overrides: Any) -> ServerConfig:
     """A loopback server on a free port with the test agents and no entry-point plugins."""
-    settings: dict[str, object] = {
-        "host": "127.0.0.1",
-        "port": free_port(),
-        "metrics_port": 0,
-        "modules": ["agents_for_tests"],
-        "allow": [],
-        **overrides,
-    }
-    return ServerConfig(**settings)  # type: ignore[arg-type]
+    config = ServerConfig(
+        host="127.0.0.1", port=free_port(), metrics_port=0, modules=["agents_for_tests"], allow=[]
+    )
+    return dataclasses.replace(config, **overrides)
 
 
 def _server(config: ServerConfig) -> Server:
