@@ -40,7 +40,6 @@ from agenthost.server.process import (
     stop_requested,
     wait_for_stop,
 )
-from agenthost.server.supervisor import supervise
 
 if TYPE_CHECKING:
     from agenthost.agent import AgentBase
@@ -72,6 +71,9 @@ def run(config: ServerConfig) -> int:
             report_error(problem)
         return 2
     if config.supervised:
+        # Imported only with --workers (one way: the supervisor never imports this module).
+        from agenthost.server.supervisor import supervise
+
         return supervise(config)
     return run_process(serve(config))
 
