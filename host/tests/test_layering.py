@@ -5,6 +5,7 @@ agent messages only the values agents themselves take or return."""
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "agenthost"
@@ -218,10 +219,10 @@ def test_no_import_cycles_between_modules() -> None:
         for other in sorted(graph[name]):
             if state.get(other) == 1:
                 # A package importing its own submodules (its public front) is no cycle.
-                cycle = stack[stack.index(other) :] + [other]
+                cycle = [*stack[stack.index(other) :], other]
                 if not all(
                     b.startswith(a + ".") or a.startswith(b + ".")
-                    for a, b in zip(cycle, cycle[1:], strict=False)
+                    for a, b in itertools.pairwise(cycle)
                 ):
                     cycles.append(" -> ".join(cycle))
             elif other not in state:

@@ -80,7 +80,7 @@ def test_requests_resolve_by_category_else_by_the_task_type_string() -> None:
     assert resource.phase == execution_pb2.TaskExecution.SUCCEEDED
     with pytest.raises(UnknownTaskTypeError, match="served versions: 0, 3"):
         run(dispatcher.get("", agent_pb2.TaskCategory(name="multi", version=9), meta))
-    with pytest.raises(UnknownTaskTypeError, match="no agent serves task type 'other'$"):
+    with pytest.raises(UnknownTaskTypeError, match=r"no agent serves task type 'other'$"):
         run(dispatcher.get("other", None, meta))
 
 

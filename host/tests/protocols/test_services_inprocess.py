@@ -142,7 +142,11 @@ def test_create_get_delete_round_trip(protocol: Protocol) -> None:
 def test_unknown_task_type_is_not_found(protocol: Protocol) -> None:
     template = make_template("nobody")
     with pytest.raises(Aborted) as info:
-        run(serve(protocol).create_task(protocol.create(template, make_inputs(template, {})), Context()))
+        run(
+            serve(protocol).create_task(
+                protocol.create(template, make_inputs(template, {})), Context()
+            )
+        )
     assert info.value.code == grpc.StatusCode.NOT_FOUND
     assert "no agent serves task type 'nobody'" in info.value.details
 

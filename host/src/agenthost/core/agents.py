@@ -95,9 +95,7 @@ class AgentIndex:
             return UnknownTaskTypeError(f"no agent serves task type {name!r}")
         versions = sorted(v for n, v in self.by_key if n == name and v is not None)
         served = f" (served versions: {', '.join(map(str, versions))})" if versions else ""
-        return UnknownTaskTypeError(
-            f"no agent serves task type {name!r} version {version}{served}"
-        )
+        return UnknownTaskTypeError(f"no agent serves task type {name!r} version {version}{served}")
 
     def named(self, name: str) -> AgentEntry:
         """The agent named ``name``; ``UnknownTaskTypeError`` if none."""
@@ -118,7 +116,6 @@ class AgentIndex:
                     label = f"{entry.name} {method.operation}"  # type: ignore[union-attr]
                     sites.setdefault(code, {})[id(entry.agent)] = label
         return sites
-
 
 
 def _code_of(fn: Callable[..., Any]) -> CodeType | None:

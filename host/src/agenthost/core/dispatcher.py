@@ -209,7 +209,9 @@ class Dispatcher:
         result = await call(entry, method, (meta,), values, connection)
         if not isinstance(result, GetTaskMetricsResponse):
             raise AgentCallError(
-                entry.name, method.operation, TypeError(f"get_metrics returned {type(result).__name__}")
+                entry.name,
+                method.operation,
+                TypeError(f"get_metrics returned {type(result).__name__}"),
             )
         return result
 

@@ -1,8 +1,8 @@
 """The literal codec: flyteidl ``Literal``/``LiteralMap`` <-> plain Python values.
 
 Produces the same literals as flytekit's TypeEngine (1.16) without depending on flytekit.
-``to_literal``/``to_literal_map`` encode, ``from_literal``/``from_literal_map`` decode (``literal_map_to_python`` is the
-former name of ``from_literal_map``),
+``to_literal``/``to_literal_map`` encode, ``from_literal``/``from_literal_map`` decode
+(``literal_map_to_python`` is the former name of ``from_literal_map``),
 ``literal_type_for``/``variable_map`` declare types from Python annotations; ``check_literal``
 checks a literal against a type without keeping the value.
 """

@@ -34,9 +34,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from agenthost.literals.errors import LiteralConversionError, describe_value
 from agenthost.literals.types import (
-    check_names,
     MSGPACK_TAG,
     blob_type,
+    check_names,
     describe_type,
     structured_dataset_type,
     variable_types,

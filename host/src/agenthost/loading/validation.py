@@ -19,6 +19,7 @@ from agenthost.signatures import signature_problems
 TASK_TYPE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 """What a task type name must look like: an identifier, also allowing ``-`` and ``.``."""
 
+
 @hookimpl
 def validate_agent(agent: AgentBase) -> list[str] | None:
     """The built-in checks: base class, task type, methods and signatures, metadata type."""
