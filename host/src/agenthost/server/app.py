@@ -43,7 +43,7 @@ from agenthost.server.process import (
 
 if TYPE_CHECKING:
     from agenthost.agent import AgentBase
-    from agenthost.dispatch import Dispatcher
+    from agenthost.core.dispatcher import Dispatcher
     from agenthost.plugins import LoadResult
     from agenthost.protocols.common import ServiceBase
     from agenthost.server.admission import Admission
@@ -135,7 +135,7 @@ class Server:
         import grpc
         from grpc_health.v1 import health, health_pb2_grpc
 
-        from agenthost.dispatch import Dispatcher
+        from agenthost.core.dispatcher import Dispatcher
         from agenthost.server.admission import Admission
         from agenthost.server.reflection import LazyReflection
         from agenthost.server.scrub import Scrubber
@@ -205,7 +205,8 @@ class Server:
         if self.config.loop_block_threshold > 0:
             from agenthost.server.watchdog import LoopWatchdog
 
-            self._watchdog = LoopWatchdog(self.config.loop_block_threshold)
+            sites = self._dispatcher.agents.call_sites()
+            self._watchdog = LoopWatchdog(self.config.loop_block_threshold, sites)
             self._watchdog.start()
         for name in ("", *self.service_names):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
