@@ -20,6 +20,7 @@ Clients are cached by a fingerprint of the key, never by the key itself.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import threading
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_bigquery.errors import BigQueryConfigurationError
+from agent_bigquery.settings import PRELOAD_ENV
 from agent_bigquery.version import __version__
 from agenthost import current_connection, get_secret
 
@@ -204,3 +206,17 @@ class ClientCache:
             self._clients.clear()
         for client in clients:
             client.close()  # type: ignore[no-untyped-call]
+
+
+def preload_client_library() -> threading.Thread | None:
+    """Start importing ``google.cloud.bigquery`` in a daemon thread if ``PRELOAD_ENV`` is ``1``."""
+    if os.environ.get(PRELOAD_ENV) != "1":
+        return None
+    thread = threading.Thread(
+        target=importlib.import_module,
+        args=("google.cloud.bigquery",),
+        name="agent-bigquery-preload",
+        daemon=True,
+    )
+    thread.start()
+    return thread

@@ -10,7 +10,7 @@ bundle are read from the environment once per endpoint, as ``requests`` would fo
 
 Errors are raised as ``google.api_core`` raises them for the client library (an HTTP error
 status is the matching ``GoogleAPICallError`` with BigQuery's ``errors``; a connection failure
-or a timeout is ``BigQueryTransportError``, a ``ConnectionError``), so ``api_errors`` sorts
+or a timeout is ``BigQueryTransportError``, a ``ConnectionError``), so ``failures`` sorts
 both paths alike.
 """
 
