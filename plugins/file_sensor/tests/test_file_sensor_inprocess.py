@@ -226,6 +226,17 @@ def test_import_pulls_in_no_fsspec_backend() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_the_entry_point_is_the_plugin_module_registering_one_sensor() -> None:
+    from agenthost.plugins import load_plugins
+
+    result = load_plugins(allow=["file_sensor"], strict=True)
+    [report] = [p for p in result.plugins if p.name == "file_sensor"]
+    assert (report.status, report.entry_point) == ("loaded", "agent_file_sensor.plugin")
+    assert [(type(a).__name__, a.task_type_name) for a in report.agents] == [
+        ("FileSensor", TASK_TYPE)
+    ]
+
+
 def test_s3_uses_the_connections_credentials(s3_env: MotoServer, bucket_name: str) -> None:
     """Against a moto server that checks credentials (IAM): the deployment's (fake) credentials
     are refused, the task's connection credentials are accepted."""

@@ -10,7 +10,7 @@ from aiohttp import ServerDisconnectedError
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from agent_file_sensor import BackendNotInstalledError, FileSensor, PathPolicy, UnsupportedPathError
-from agent_file_sensor.errors import is_transient_error
+from agent_file_sensor.failures import is_transient_error
 from agent_file_sensor.filesystems import filesystem_class, storage_options
 from agent_file_sensor.paths import DEFAULT_SCHEMES, parse_path
 
