@@ -17,11 +17,12 @@ from flyteidl.core.types_pb2 import LiteralType
 from google.protobuf import json_format
 
 from agent_openai.clients import client_for
-from agent_openai.config import organization, parameters, split_parameters
+from agent_openai.template import organization, parameters, split_parameters
+from agent_openai.errors import BatchCancelError
 from agent_openai.failures import Failure, describe, scrub
 from agent_openai.headers import is_header_safe
 from agent_openai.legacy import looks_pickled, read_flytekit_metadata
-from agent_openai.settings import client_settings
+from agent_openai.settings import ClientSettings, client_settings
 from agenthost import (
     AsyncAgentBase,
     InvalidRequestError,
@@ -34,6 +35,7 @@ from agenthost import (
 
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
+    from openai import AsyncOpenAI
     from flyteidl.core.tasks_pb2 import TaskTemplate
 
 logger = logging.getLogger(__name__)
@@ -182,36 +184,34 @@ class BatchEndpointAgent(AsyncAgentBase):
         if meta.error is not None or not meta.batch_id:
             message = meta.error or "the batch was never created"
             return Resource.failure(message, retryable=meta.error_retryable, code="CreateFailed")
-        key = ""
+        settings: ClientSettings | None = None
         try:
-            settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
-            key = settings.api_key
-            client = await client_for(settings)
+            settings, client = await _client(meta)
             batch = await client.batches.retrieve(meta.batch_id)
         except Exception as exc:
+            key = settings.api_key if settings else ""
             failure = describe(exc, action=f"status check of batch {meta.batch_id}", api_key=key)
             if failure is None:
                 raise
             if failure.retryable:  # the batch itself is fine: poll again
                 return Resource.running(f"{failure.message}; will check again")
             return failure.resource()
-        return _batch_resource(batch, meta, key)
+        return _batch_resource(batch, meta, settings.api_key)
 
     async def delete(self, resource_meta: BatchEndpointMetadata, **kwargs: Any) -> None:
         """Cancel the batch unless it already finished or is being cancelled (idempotent)."""
         meta = resource_meta
         if not meta.batch_id:
             return
-        key = ""
+        settings: ClientSettings | None = None
         try:
-            settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
-            key = settings.api_key
-            client = await client_for(settings)
+            settings, client = await _client(meta)
             batch = await client.batches.retrieve(meta.batch_id)
             if batch.status in RUNNING_STATES:
                 await client.batches.cancel(meta.batch_id)
                 logger.info("cancelled OpenAI batch %s", meta.batch_id)
         except Exception as exc:
+            key = settings.api_key if settings else ""
             failure = describe(exc, action=f"cancellation of batch {meta.batch_id}", api_key=key)
             if failure is None:
                 raise
@@ -222,9 +222,11 @@ class BatchEndpointAgent(AsyncAgentBase):
             raise BatchCancelError(failure.message) from None
 
 
-class BatchCancelError(RuntimeError):
-    """The batch could not be cancelled (bad key, API down): propeller will try again. The
-    message is the scrubbed API error; the host reports it as the delete call's failure."""
+async def _client(meta: BatchEndpointMetadata) -> tuple[ClientSettings, AsyncOpenAI]:
+    """The settings (their key is scrubbed from errors) and the shared client for the batch's
+    organization and endpoint."""
+    settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
+    return settings, await client_for(settings)
 
 
 def _already_gone(error: BaseException) -> bool:
