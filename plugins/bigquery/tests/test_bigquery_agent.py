@@ -64,10 +64,7 @@ def test_the_plugin_module_registers_one_agent_without_importing_the_client_libr
 
 
 def test_importing_the_agent_module_registers_nothing() -> None:
-    code = (
-        "import agenthost, agent_bigquery.agent\n"
-        "print(len(agenthost.AgentRegistry.drain()))\n"
-    )
+    code = "import agenthost, agent_bigquery.agent\nprint(len(agenthost.AgentRegistry.drain()))\n"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()

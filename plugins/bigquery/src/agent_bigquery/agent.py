@@ -12,6 +12,9 @@ import hashlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from agent_bigquery import settings
+from agent_bigquery.clients import ClientCache, credential_source
+from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
 from agent_bigquery.failures import (
     api_error_message,
     is_api_error,
@@ -20,9 +23,6 @@ from agent_bigquery.failures import (
     is_transient,
     is_unauthenticated,
 )
-from agent_bigquery.clients import ClientCache, credential_source
-from agent_bigquery import settings
-from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
 from agent_bigquery.metadata import BigQueryMetadata
 from agent_bigquery.parameters import query_parameters
 from agent_bigquery.status import console_link, resource_from_job

@@ -21,10 +21,10 @@ from agent_databricks.credentials import (
 )
 from agent_databricks.errors import DatabricksConfigurationError, DatabricksUnavailableError
 from agent_databricks.failures import ApiError
-from agent_databricks.template import run_spec
 from agent_databricks.metadata import DatabricksMetadata
 from agent_databricks.settings import Instance, resolve_instance
 from agent_databricks.status import resource_from_run, run_link
+from agent_databricks.template import run_spec
 from agenthost import AsyncAgentBase, Connection, InvalidRequestError, Resource
 from agenthost.secrets import remember_secret
 

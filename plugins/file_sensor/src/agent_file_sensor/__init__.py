@@ -2,9 +2,9 @@
 ``s3://``, ``gs://``, or another fsspec protocol the operator allows). Importing it imports no
 fsspec backend. ``agent_file_sensor.plugin`` is the entry point."""
 
+from agent_file_sensor.agent import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor
 from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
 from agent_file_sensor.paths import PathPolicy
-from agent_file_sensor.agent import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor
 from agent_file_sensor.version import __version__
 
 __all__ = [

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from agent_file_sensor.errors import BackendNotInstalledError
 from agenthost import BackendUnavailableError
 
-
 _TRANSIENT_CLASS_NAMES = frozenset(
     {
         # botocore / aiobotocore

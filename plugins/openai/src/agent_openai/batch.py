@@ -17,12 +17,12 @@ from flyteidl.core.types_pb2 import LiteralType
 from google.protobuf import json_format
 
 from agent_openai.clients import client_for
-from agent_openai.template import organization, parameters, split_parameters
 from agent_openai.errors import BatchCancelError
 from agent_openai.failures import Failure, describe, scrub
 from agent_openai.headers import is_header_safe
 from agent_openai.legacy import looks_pickled, read_flytekit_metadata
 from agent_openai.settings import ClientSettings, client_settings
+from agent_openai.template import organization, parameters, split_parameters
 from agenthost import (
     AsyncAgentBase,
     InvalidRequestError,
@@ -35,8 +35,8 @@ from agenthost import (
 
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
-    from openai import AsyncOpenAI
     from flyteidl.core.tasks_pb2 import TaskTemplate
+    from openai import AsyncOpenAI
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from agent_openai.errors import ConfigurationError, DeploymentError
 from agent_openai.headers import is_header_safe
-from agenthost import InvalidRequestError, MisconfiguredError, current_connection, number_from_env
+from agenthost import InvalidRequestError, current_connection, number_from_env
 from agenthost.secrets import get_secret, remember_secret
 
 API_KEY_SECRET = "FLYTE_OPENAI_API_KEY"

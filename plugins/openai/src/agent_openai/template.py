@@ -7,8 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from agent_openai.headers import is_header_safe
 from agent_openai.errors import ConfigurationError
+from agent_openai.headers import is_header_safe
 from agenthost import InvalidRequestError
 
 CLIENT_ONLY_PARAMETERS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
