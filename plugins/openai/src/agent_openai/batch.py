@@ -10,7 +10,6 @@ object as a dict once it completes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.core.types_pb2 import LiteralType
@@ -19,16 +18,13 @@ from google.protobuf import json_format
 from agent_openai.clients import client_for
 from agent_openai.errors import BatchCancelError
 from agent_openai.failures import Failure, describe, scrub
-from agent_openai.headers import is_header_safe
-from agent_openai.legacy import looks_pickled, read_flytekit_metadata
+from agent_openai.metadata import BatchEndpointMetadata
 from agent_openai.settings import ClientSettings, client_settings
 from agent_openai.template import organization, parameters, split_parameters
 from agenthost import (
     AsyncAgentBase,
     InvalidRequestError,
     Resource,
-    ResourceMeta,
-    ResourceMetaError,
     custom_of,
     input_values,
 )
@@ -51,45 +47,6 @@ SUCCEEDED_STATES = frozenset({"completed"})
 FAILED_STATES = frozenset({"failed", "expired", "cancelled", "cancelling"})
 """Batch states that end the task as FAILED (``cancelling`` too, as flytekit does: the batch
 will produce no complete result)."""
-
-
-@dataclass
-class BatchEndpointMetadata(ResourceMeta):
-    """The handle of one batch, as JSON. ``openai_org`` and ``batch_id`` are the fields of
-    flytekit's metadata of the same name; flytekit's pickled form is read too (see
-    ``agent_openai.legacy``), so batches started under flytekit can still be polled.
-
-    ``base_url`` is the endpoint the template chose (None: the deployment's), ``result_type`` the
-    template's declared type of ``result`` (flyteidl ``LiteralType`` as JSON; None: flytekit's
-    msgpack STRUCT). ``error``/``error_retryable`` carry a failure of ``create`` to ``get``.
-    """
-
-    openai_org: str | None
-    batch_id: str
-    base_url: str | None = None
-    result_type: dict[str, Any] | None = None
-    error: str | None = None
-    error_retryable: bool = False
-
-    @classmethod
-    def decode(cls, data: bytes) -> BatchEndpointMetadata:
-        """Decode our JSON, or the cloudpickle bytes flytekit's connector wrote (parsed, never
-        unpickled); an ``openai_org`` no HTTP header can carry is a ``ResourceMetaError``."""
-        if looks_pickled(data):
-            if len(data) > cls.max_encoded_bytes:
-                raise ResourceMetaError(
-                    f"resource_meta is larger than {cls.max_encoded_bytes} bytes"
-                )
-            fields = read_flytekit_metadata(data)
-            meta = cls(openai_org=fields["openai_org"], batch_id=str(fields["batch_id"]))
-        else:
-            meta = super().decode(data)
-        if meta.openai_org is not None and not is_header_safe(meta.openai_org):
-            raise ResourceMetaError(
-                "resource_meta field 'openai_org' holds a line break, a control or a non-ASCII "
-                "character, which an HTTP header cannot carry"
-            )
-        return meta
 
 
 def batch_request(custom: dict[str, Any], input_file_id: str) -> dict[str, Any]:
