@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from agent_bigquery import settings
-from agent_bigquery.clients import ClientCache, credential_source
+from agent_bigquery.clients import ClientCache
 from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
 from agent_bigquery.failures import (
     api_error_message,
@@ -108,7 +108,7 @@ class BigQueryAgent(AsyncAgentBase):
         errors within the retry deadline as the client library would."""
         from google.api_core.retry import AsyncRetry
 
-        source = credential_source()
+        source = settings.credential_source()
         retry = AsyncRetry(predicate=is_transient, timeout=self._deadline())
         try:
             job = await retry(self.jobs_api.get_job)(
