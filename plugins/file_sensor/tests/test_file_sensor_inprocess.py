@@ -26,7 +26,7 @@ from agent_file_sensor import (
     PathPolicy,
     UnsupportedPathError,
 )
-from agent_file_sensor.filesystems import FilesystemCache
+from agent_file_sensor.clients import FilesystemCache
 from agent_file_sensor.paths import DEFAULT_SCHEMES
 from agenthost import InvalidRequestError, MisconfiguredError, Phase, Resource
 from agenthost.sensor import SensorRouter
