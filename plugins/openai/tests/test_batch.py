@@ -106,7 +106,7 @@ def test_flytekit_batch_runs_to_succeeded_with_the_batch_as_result(
 
 def test_result_literal_has_flytekits_shape() -> None:
     """Our encoding of a batch dict equals flytekit's literal for the same dict."""
-    from agent_openai.batch import _batch_resource
+    from agent_openai.status import batch_resource
 
     flytekit_literal = json_format.Parse(
         (DATA / "batch_result_literal.json").read_text(), Literal()
@@ -124,7 +124,7 @@ def test_result_literal_has_flytekits_shape() -> None:
             return value
 
     meta = BatchEndpointMetadata(openai_org=None, batch_id=value["id"])
-    outputs = _batch_resource(Batch(), meta, "").outputs
+    outputs = batch_resource(Batch(), meta, "").outputs
     assert isinstance(outputs, LiteralMap)
     ours = outputs.literals["result"]
     assert ours.scalar.binary.tag == flytekit_literal.scalar.binary.tag

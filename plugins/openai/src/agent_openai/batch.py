@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from flyteidl.core.types_pb2 import LiteralType
 from google.protobuf import json_format
 
 from agent_openai.clients import client_for
 from agent_openai.errors import BatchCancelError
-from agent_openai.failures import Failure, describe, scrub
+from agent_openai.failures import describe
 from agent_openai.metadata import BatchEndpointMetadata
 from agent_openai.settings import ClientSettings, client_settings
+from agent_openai.status import OUTPUT_NAME, RUNNING_STATES, batch_resource
 from agent_openai.template import organization, parameters, split_parameters
 from agenthost import (
     AsyncAgentBase,
@@ -38,15 +38,8 @@ logger = logging.getLogger(__name__)
 
 TASK_TYPE = "openai-batch"
 INPUT_NAME = "input_file_id"
-OUTPUT_NAME = "result"
 DEFAULT_COMPLETION_WINDOW = "24h"
 DEFAULT_ENDPOINT = "/v1/chat/completions"
-
-RUNNING_STATES = frozenset({"validating", "in_progress", "finalizing"})
-SUCCEEDED_STATES = frozenset({"completed"})
-FAILED_STATES = frozenset({"failed", "expired", "cancelled", "cancelling"})
-"""Batch states that end the task as FAILED (``cancelling`` too, as flytekit does: the batch
-will produce no complete result)."""
 
 
 def batch_request(custom: dict[str, Any], input_file_id: str) -> dict[str, Any]:
@@ -66,19 +59,6 @@ def declared_result_type(task_template: TaskTemplate) -> dict[str, Any] | None:
         return None
     declared: dict[str, Any] = json_format.MessageToDict(outputs[OUTPUT_NAME].type)
     return declared
-
-
-def result_literal_type(meta: BatchEndpointMetadata) -> LiteralType:
-    """The LiteralType ``result`` is encoded as: the template's, else flytekit's (msgpack
-    STRUCT)."""
-    if meta.result_type:
-        try:
-            return json_format.ParseDict(meta.result_type, LiteralType())
-        except json_format.ParseError:
-            raise InvalidRequestError("resource_meta has an invalid result_type") from None
-    from agenthost.literals import struct_type
-
-    return struct_type()
 
 
 class BatchEndpointAgent(AsyncAgentBase):
@@ -153,7 +133,7 @@ class BatchEndpointAgent(AsyncAgentBase):
             if failure.retryable:  # the batch itself is fine: poll again
                 return Resource.running(f"{failure.message}; will check again")
             return failure.resource()
-        return _batch_resource(batch, meta, settings.api_key)
+        return batch_resource(batch, meta, settings.api_key)
 
     async def delete(self, resource_meta: BatchEndpointMetadata, **kwargs: Any) -> None:
         """Cancel the batch unless it already finished or is being cancelled (idempotent)."""
@@ -189,50 +169,6 @@ async def _client(meta: BatchEndpointMetadata) -> tuple[ClientSettings, AsyncOpe
 def _already_gone(error: BaseException) -> bool:
     """Whether a cancel failed only because the batch is unknown or no longer cancellable."""
     return getattr(error, "status_code", None) in (400, 404, 409)
-
-
-def _batch_resource(batch: Any, meta: BatchEndpointMetadata, key: str) -> Resource:
-    status = str(batch.status)
-    info = _custom_info(batch)
-    if status in SUCCEEDED_STATES:
-        from agenthost.literals import to_literal_map
-
-        outputs = to_literal_map(
-            {OUTPUT_NAME: batch.to_dict()}, {OUTPUT_NAME: result_literal_type(meta)}
-        )
-        return Resource.succeeded(outputs, custom_info=info)
-    if status in FAILED_STATES:
-        message = _batch_error(batch) or f"batch {batch.id} ended as {status}"
-        return Failure(
-            scrub(message, key), retryable=False, code=f"Batch{status.title()}"
-        ).resource()
-    counts = info.get("request_counts")
-    progress = f" ({counts['completed']}/{counts['total']} requests done)" if counts else ""
-    if status not in RUNNING_STATES:
-        logger.warning("OpenAI batch %s has unknown status %r", batch.id, status)
-    return Resource.running(f"batch {batch.id} is {status}{progress}", custom_info=info)
-
-
-def _batch_error(batch: Any) -> str | None:
-    errors = getattr(batch, "errors", None)
-    data = getattr(errors, "data", None) or []
-    messages = [e.message for e in data if getattr(e, "message", None)]
-    if not messages:
-        return None
-    more = f" (and {len(messages) - 1} more errors)" if len(messages) > 1 else ""
-    return f"batch {batch.id} {batch.status}: {messages[0]}{more}"
-
-
-def _custom_info(batch: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {"batch_id": batch.id, "status": batch.status}
-    counts = getattr(batch, "request_counts", None)
-    if counts is not None:
-        info["request_counts"] = counts.model_dump()
-    for name in ("output_file_id", "error_file_id"):
-        value = getattr(batch, name, None)
-        if value:
-            info[name] = value
-    return info
 
 
 __all__ = ["BatchCancelError", "BatchEndpointAgent", "BatchEndpointMetadata"]
