@@ -365,7 +365,7 @@ async def serve_async(config: ServerConfig, *, parent_pid: int | None = None) ->
     if config.loop_block_threshold > 0:
         from agenthost.server.watchdog import LoopWatchdog
 
-        watchdog = LoopWatchdog(config.loop_block_threshold)
+        watchdog = LoopWatchdog(config.loop_block_threshold, dispatcher.agents.call_sites())
         watchdog.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -2,9 +2,12 @@
 pinned (``--core-python``), other typer versions (``--variant NAME=PYTHON``, a venv with the
 host and that typer), no typer at all (``serve_direct.py``), and the bare ceiling. Example::
 
-    python bench/typer_ab.py --runs 9 --variant "typer 0.28.0=/tmp/venv-bench-t028/bin/python"
+    cd bench && python -m investigations.typer_ab --runs 9 \\
+        --variant "typer 0.28.0=/tmp/venv-bench-t028/bin/python"
 
-Prints a Markdown table; ``--out FILE`` also writes JSON."""
+Prints a Markdown table; ``--out FILE`` also writes JSON
+(``results/investigations/typer-cold.json``). Supports the ``agenthost+plugins no-typer`` row
+of ``RESULTS.md`` § "Cold start"."""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import phases
 import run
+import servers
 
 
 def main(argv: list[str]) -> int:
@@ -25,27 +30,27 @@ def main(argv: list[str]) -> int:
     known, rest = parser.parse_known_args(argv)
     args = run.parse_args(rest)
     core = args.core_python
-    bench_argv = run.agenthost_argv("--modules", "agents_bench")
-    specs = [run.ServerSpec("typer as installed", core, bench_argv, "")]
+    bench_argv = servers.agenthost_argv("--modules", "agents_bench")
+    specs = [servers.ServerSpec("typer as installed", core, bench_argv, "")]
     for variant in known.variant:
         name, _, python = variant.partition("=")
-        specs.append(run.ServerSpec(name, python, bench_argv, ""))
+        specs.append(servers.ServerSpec(name, python, bench_argv, ""))
     specs += [
-        run.ServerSpec(
+        servers.ServerSpec(
             "no typer (serve_direct.py)",
             core,
-            run.agenthost_argv("--modules", "agents_bench", direct=True),
+            servers.agenthost_argv("--modules", "agents_bench", direct=True),
             "",
         ),
-        run.ServerSpec(
+        servers.ServerSpec(
             "bare",
             core,
-            lambda port, _m: [str(run.HERE / "bare_server.py"), "--port", str(port)],
+            lambda port, _m: [str(servers.AGENTS / "bare_server.py"), "--port", str(port)],
             "",
         ),
     ]
     with tempfile.TemporaryDirectory(prefix="agenthost-typer-") as tmp:
-        result = run.phase_cold_start(specs, known.runs, Path(tmp))
+        result = phases.phase_cold_start(specs, known.runs, Path(tmp))
     if known.out:
         Path(known.out).write_text(json.dumps(result, indent=2) + "\n")
     print("| front end | cold start median (min) | RSS after start |")

@@ -1,11 +1,13 @@
 """Where a server's CPU per call goes, thread by thread: CPU µs and context switches per call
 of each thread (threads of one name summed) while the load generator drives one RPC. Example::
 
-    python bench/threads.py --servers agenthost,bare --rpc ExecuteTaskSync --conc 16
+    cd bench && python -m investigations.threads --servers agenthost,bare --rpc ExecuteTaskSync \\
+        --conc 16
 
 Any ``run.py`` option (``--patched-host DIR``, ``--no-pin``, ...) may follow. Pinned (the
 default), every thread of a server shares one CPU, so a thread woken per call preempts the
-event loop's thread: compare the ``involuntary`` column."""
+event loop's thread: compare the ``involuntary`` column. Supports ``RESULTS.md`` § "Where a
+call's CPU goes"."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import run
+import servers
 from procfs import thread_stats
 
 
@@ -26,15 +29,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     known, rest = parser.parse_known_args(argv)
     args = run.parse_args(rest)
-    specs = run.server_specs(args)
+    specs = servers.server_specs(args)
     names = [name for name in known.servers.split(",") if name in specs]
     print("| server | thread | CPU µs/call | voluntary switches/call | involuntary/call |")
     print("|---|---|---|---|---|")
-    loadgen = run.LoadGen()
+    loadgen = servers.LoadGen()
     try:
         with (
             tempfile.TemporaryDirectory(prefix="agenthost-threads-") as tmp,
-            run.started([specs[n] for n in names], Path(tmp)) as running,
+            servers.started([specs[n] for n in names], Path(tmp)) as running,
         ):
             for name, server in running.items():
                 command = {

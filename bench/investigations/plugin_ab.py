@@ -3,10 +3,12 @@ finished job (4 pollers), by thread, for variants that differ only in ``PYTHONPA
 copy of a package first on the path). Example, a patched agent_bigquery against the installed
 one::
 
-    python bench/plugin_ab.py --case BigQuery --rounds 4 base= patched=/tmp/patched
+    cd bench && python -m investigations.plugin_ab --case BigQuery --rounds 4 \\
+        base= patched=/tmp/patched
 
 Each variant is ``label=DIR`` (empty DIR: unpatched); rounds alternate the order. Pinned like
-``run.py`` (the server on CPU 0, the load generator on CPU 1)."""
+``run.py`` (the server on CPU 0, the load generator on CPU 1). Supports ``RESULTS.md`` §
+"Where agenthost's path around BigQuery's blocking `get_job` goes"."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import run
+import phases
+import servers
 from flyteidl.admin import agent_pb2
 from plugin_cases import CASES, POLLERS
 from procfs import thread_stats
@@ -33,19 +36,19 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     case = next(c for c in CASES if c.name == args.case)
     variants = [tuple(v.split("=", 1)) for v in args.variants]
-    run.pin_cpus(None)
+    servers.pin_cpus(None)
     totals: dict[str, list[float]] = {label: [] for label, _ in variants}
     with tempfile.TemporaryDirectory() as scratch, case.backend(Path(scratch)) as backend:
         for rnd in range(args.rounds):
             for label, prefix in variants if rnd % 2 == 0 else variants[::-1]:
-                path = ":".join(p for p in (prefix, str(run.HERE)) if p)
-                spec = run.ServerSpec(
-                    label, args.python, run.agenthost_argv("--allow", case.allow), "",
+                path = ":".join(p for p in (prefix, str(servers.AGENTS)) if p)
+                spec = servers.ServerSpec(
+                    label, args.python, servers.agenthost_argv("--allow", case.allow), "",
                     env={**backend.env, "PYTHONPATH": path},
                 )  # fmt: skip
-                with run.started([spec], Path(scratch)) as running:
+                with servers.started([spec], Path(scratch)) as running:
                     server = running[label]
-                    meta = run.create_once(server.address, backend.template, backend.inputs)
+                    meta = phases.create_once(server.address, backend.template, backend.inputs)
                     request = agent_pb2.GetTaskRequest(
                         task_type=case.task_type,
                         task_category=agent_pb2.TaskCategory(name=case.task_type),
@@ -60,7 +63,7 @@ def main(argv: list[str]) -> int:
                         "warmup": 0.5,
                         "duration": 1.0,
                     }
-                    loadgen = run.LoadGen()
+                    loadgen = servers.LoadGen()
                     try:
                         loadgen.ask(command)
                         before = thread_stats(server.process.pid)

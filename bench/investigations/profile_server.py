@@ -1,7 +1,9 @@
-"""Profile a server under load with py-spy: ``python profile_server.py SERVER RPC CONC SECONDS``
-(SERVER is a name from ``run.py``'s servers). Writes collapsed stacks to
-``results/profile-<server>-<rpc>.txt`` and prints the top functions by inclusive and self
-samples. Needs ``py-spy`` on PATH (or next to this interpreter) and ptrace rights."""
+"""Profile a server under load with py-spy: ``cd bench && python -m
+investigations.profile_server SERVER RPC CONC SECONDS`` (SERVER is a name from ``servers.py``).
+Writes collapsed stacks to ``results/investigations/profile-<server>-<rpc>.txt`` and prints the
+top functions by inclusive and self samples. Needs ``py-spy`` on PATH (or next to this
+interpreter) and ptrace rights. Supports ``RESULTS.md`` § "v2 CreateTask cost (issue 19 §7):
+where the extra CPU goes"."""
 
 from __future__ import annotations
 
@@ -15,8 +17,7 @@ import threading
 from pathlib import Path
 
 import run
-
-HERE = Path(__file__).resolve().parent
+import servers
 
 
 def main() -> None:
@@ -28,12 +29,17 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     known, rest = parser.parse_known_args()
     args = run.parse_args(rest)
-    spec = run.server_specs(args)[known.server]
+    spec = servers.server_specs(args)[known.server]
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    out = HERE / "results" / f"profile-{known.server.replace(' ', '_')}-{known.rpc}.txt"
-    with tempfile.TemporaryDirectory() as tmp, run.started([spec], Path(tmp)) as running:
+    out = (
+        servers.HERE
+        / "results"
+        / "investigations"
+        / f"profile-{known.server.replace(' ', '_')}-{known.rpc}.txt"
+    )
+    with tempfile.TemporaryDirectory() as tmp, servers.started([spec], Path(tmp)) as running:
         server = running[spec.name]
-        loadgen = run.LoadGen()
+        loadgen = servers.LoadGen()
         answer: dict = {}
 
         def drive() -> None:

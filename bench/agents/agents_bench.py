@@ -3,7 +3,9 @@
 ``bench_async``: ``create`` returns a small meta, ``get`` returns SUCCEEDED with one string
 output as a Python dict (``BENCH_OUTPUTS=proto``: as a flyteidl ``Resource``), ``delete`` does
 nothing. ``bench_sync``: ``do`` echoes its inputs (after ``BENCH_SYNC_SECONDS`` seconds, if set:
-the slow agent of the bursts phase).
+the slow agent of the bursts phase). ``BENCH_WORK_MS``: ``get`` first spends that much CPU on
+the event loop, standing in for real per-call work (the ``--workers`` phase: with trivial agents
+one process is never the bottleneck, so a second one could not show).
 The same logic lives in ``connectors_bench.py`` (flytekit) and ``bare_server.py`` (ceiling).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,7 @@ from agenthost import AgentRegistry, AsyncAgentBase, Resource, ResourceMeta, Syn
 
 PROTO_OUTPUTS = os.environ.get("BENCH_OUTPUTS") == "proto"
 SYNC_SECONDS = float(os.environ.get("BENCH_SYNC_SECONDS", "0"))
+WORK_SECONDS = float(os.environ.get("BENCH_WORK_MS", "0")) / 1000
 """``BENCH_OUTPUTS=proto``: ``get`` returns a ready flyteidl ``Resource`` (what the ceiling
 builds), to separate the cost of converting Python outputs from the rest of the host."""
 
@@ -45,12 +49,21 @@ class BenchAsyncAgent(AsyncAgentBase):
         return BenchMeta(job_id="job-1")
 
     async def get(self, resource_meta: BenchMeta, **kwargs: Any) -> Any:
+        if WORK_SECONDS:
+            _burn(WORK_SECONDS)
         if PROTO_OUTPUTS:
             return DONE
         return Resource.succeeded({"result": "done"})
 
     async def delete(self, resource_meta: BenchMeta, **kwargs: Any) -> None:
         return None
+
+
+def _burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU."""
+    deadline = time.thread_time() + seconds
+    while time.thread_time() < deadline:
+        pass
 
 
 class BenchSyncAgent(SyncAgentBase):

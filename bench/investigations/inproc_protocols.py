@@ -3,8 +3,9 @@ no grpc core): the v1 handlers (``AgentServices``) and the v2 handlers (``Connec
 fed the request bytes a client sends, against the same work written directly with flyteidl2's
 generated classes (the v2 ceiling's Python share: parse, build, serialize). Prints JSON:
 microseconds per call (best of 5) per RPC; ``--cpu`` times CPU rather than wall time. Needs
-``flyteidl2`` in the venv for the direct suite (``pip install flyteidl2``); run from
-``bench/``: ``python inproc_protocols.py``."""
+``flyteidl2`` in the venv for the direct suite (``pip install flyteidl2``); run from ``bench/``:
+``PYTHONPATH=agents python -m investigations.inproc_protocols``. Supports ``RESULTS.md`` § "One
+core, two protocol adapters (issue 19)" and "v2 CreateTask cost (issue 19 §7)"."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 from typing import Any
 
 import loadgen
-from inproc import Context, load_agents, measure
+from investigations.inproc import Context, load_agents, measure
 
 
 def v2_requests() -> dict[str, bytes]:

@@ -4,7 +4,10 @@ sends, against the same work written directly (parse, build, serialize: the ceil
 share). Prints JSON: microseconds per call (best of 5) per RPC for ``agenthost``,
 ``agenthost (no metrics)`` and ``direct``; CPU time of the process (``time.process_time``),
 steadier than wall time on a shared machine; with ``--agents N`` also ListAgents/GetTask with N
-extra generated agents registered. Run with the core venv: ``python inproc.py``."""
+extra generated agents registered. Run with the core venv: ``cd bench && PYTHONPATH=agents
+python -m investigations.inproc``. Supports ``RESULTS.md`` § "What changed at `547b025`" and
+"Winning back the hardening's per-call Python"; a request-path change is measured with it
+before the quiet-machine A/B (``ab.py``)."""
 
 from __future__ import annotations
 

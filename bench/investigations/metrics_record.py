@@ -1,7 +1,8 @@
 """What recording one call's metrics costs, in memory (single process) and in prometheus_client's
-multiprocess files (``--workers N``): ``python bench/metrics_record.py`` with agenthost
-installed. Records what one CreateTask does: in-flight up and down, a success with its
-latency, and the size of its inputs."""
+multiprocess files (``--workers N``): ``python bench/investigations/metrics_record.py`` with
+agenthost installed. Records what one CreateTask does: in-flight up and down, a success with its
+latency, and the size of its inputs. Supports the "metrics recording" figure of
+``bench/README.md`` and ``docs/operations.md``."""
 
 from __future__ import annotations
 

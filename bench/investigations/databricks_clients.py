@@ -4,10 +4,10 @@ measurement behind ``agent-databricks``'s choice of aiohttp.
 
     uv venv /tmp/dbx-clients && uv pip install --python /tmp/dbx-clients/bin/python \\
         -e host aiohttp httpx databricks-sdk
-    /tmp/dbx-clients/bin/python bench/databricks_clients.py --calls 1000
+    /tmp/dbx-clients/bin/python bench/investigations/databricks_clients.py --calls 1000
 
 Server CPU per GetTask of the agent against flytekit's connector is in the plugins section of
-``run.py`` (``plugin_cases.py``).
+``run.py`` (``plugin_cases.py``). Supports the figures in ``plugins/databricks/README.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-FAKE = Path(__file__).resolve().parent.parent / "plugins" / "databricks" / "tests"
+FAKE = Path(__file__).resolve().parents[2] / "plugins" / "databricks" / "tests"
 TOKEN = "dapi-bench-0123456789"
 
 

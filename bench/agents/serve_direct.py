@@ -1,7 +1,7 @@
-"""Prototype of a typer-free fast path for ``agenthost serve`` (measures what skipping typer
-saves at cold start). Not a supported entry point: it handles only the options the benchmark
-uses. Usage: ``python serve_direct.py --host H --port P --metrics-port M [--modules m,..]
-[--workers N]``."""
+"""Measurement fixture, not a second CLI: a typer-free ``agenthost serve`` that measures what
+skipping typer saves at cold start (server ``agenthost+plugins no-typer``). Not a supported
+entry point: it handles only the options the benchmark uses. Usage: ``python serve_direct.py
+--host H --port P --metrics-port M [--modules m,..] [--workers N]``."""
 
 from __future__ import annotations
 
