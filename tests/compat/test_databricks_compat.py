@@ -35,7 +35,7 @@ from flytekitplugins.spark.connector import (  # noqa: E402
 )
 from google.protobuf import json_format  # noqa: E402
 
-from agent_databricks.jobspec import integral_numbers  # noqa: E402
+from agent_databricks.template import integral_numbers  # noqa: E402
 from agenthost.testing import RunningServer, run_on_server, running_server  # noqa: E402
 
 TOKEN = "dapi-compat-0123456789"

@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from people_kit import HOST_DIR, agenthost
 
 from agenthost.scaffold import ProjectSpec, host_requirement, plugin_api_range, project_files
@@ -21,6 +24,24 @@ from agenthost.scaffold import ProjectSpec, host_requirement, plugin_api_range, 
 KINDS = ("async", "sync", "sensor")
 REPO = HOST_DIR.parent
 TEMPLATE_DIR = REPO / "plugins" / "_template"
+WORKFLOW = ".github/workflows/ci.yml"
+UNRENDERED = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
+"""A template variable left in a rendered file (GitHub's ``${{ matrix.x }}`` is not one)."""
+
+
+def _workflow_steps(project: Path) -> dict[str, dict[str, Any]]:
+    """The rendered CI workflow's steps of its one job, by name (``uses`` for unnamed ones)."""
+    workflow = yaml.safe_load((project / WORKFLOW).read_text())
+    (job,) = workflow["jobs"].values()
+    return {step.get("name", step.get("uses")): step for step in job["steps"]}
+
+
+def _tools_the_workflow_installs(project: Path) -> list[str]:
+    """The requirements of the workflow's install step besides the project itself."""
+    words = shlex.split(_workflow_steps(project)["Install"]["run"])
+    assert words[:4] == ["python", "-m", "pip", "install"], words
+    assert words[4:6] == ["-e", ".[test]"], words
+    return words[6:]
 
 
 def _uv() -> str | None:
@@ -59,7 +80,7 @@ def venv(projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     """One virtualenv with the host (editable) and the three projects installed as a user
     would: ``pip install -e '.[test]'``."""
     path = tmp_path_factory.mktemp("venv") / "venv"
-    editables = ["-e", str(HOST_DIR)]
+    editables = ["-e", str(HOST_DIR), *_tools_the_workflow_installs(projects["async"])]
     for project in projects.values():
         editables += ["-e", f"{project}[test]"]
     uv = _uv()
@@ -125,6 +146,7 @@ def test_generated_layout_and_metadata(projects: dict[str, Path]) -> None:
     project = projects["sync"]
     files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
     assert files == [
+        WORKFLOW,
         ".gitignore",
         "CHANGELOG.md",
         "README.md",
@@ -149,7 +171,64 @@ def test_generated_layout_and_metadata(projects: dict[str, Path]) -> None:
     changelog = (project / "CHANGELOG.md").read_text()
     assert re.search(r"^## \[0\.1\.0\] - \d{4}-\d{2}-\d{2}$", changelog, re.MULTILINE)
     assert '__version__ = "0.1.0"' in (project / "src/agent_people_sync/version.py").read_text()
-    assert "{{" not in "".join(p.read_text() for p in project.rglob("*") if p.is_file())
+    assert not UNRENDERED.search("".join(p.read_text() for p in project.rglob("*") if p.is_file()))
+
+
+@pytest.mark.parametrize(("kind", "phrase"), [("async", "an async"), ("sync", "a sync")])
+def test_readme_uses_the_right_article_and_names_both_tag_forms(
+    kind: str, phrase: str, projects: dict[str, Path]
+) -> None:
+    readme = (projects[kind] / "README.md").read_text()
+    assert f"plugin: {phrase} agent for Flyte tasks" in readme
+    assert "`v<version>`" in readme
+    assert f"`agent-people-{kind}-v0.2.0`" in readme
+    assert WORKFLOW in readme
+
+
+def test_workflow_lints_type_checks_and_tests_on_every_supported_python(
+    projects: dict[str, Path],
+) -> None:
+    workflow = yaml.safe_load((projects["async"] / WORKFLOW).read_text())
+    # PyYAML reads the bare key ``on`` as True (YAML 1.1); GitHub reads it as "on".
+    assert set(workflow[True]) == {"push", "pull_request"}
+    assert workflow["permissions"] == {"contents": "read"}
+    (job,) = workflow["jobs"].values()
+    versions = job["strategy"]["matrix"]["python-version"]
+    pyproject = (projects["async"] / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.10"' in pyproject and versions[0] == "3.10"
+    steps = _workflow_steps(projects["async"])
+    assert list(steps) == [
+        "actions/checkout@v4",
+        "actions/setup-python@v5",
+        "Install",
+        "Lint",
+        "Type-check",
+        "Test",
+    ]
+    assert steps["actions/setup-python@v5"]["with"]["python-version"] == (
+        "${{ matrix.python-version }}"
+    )
+    assert steps["Lint"]["run"].split("\n")[:2] == ["ruff check .", "ruff format --check ."]
+    assert steps["Type-check"]["run"] == "mypy src"
+    assert steps["Test"]["run"] == "pytest"  # test_generated_project_tests_pass runs it
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_workflows_lint_and_type_check_pass(
+    kind: str, projects: dict[str, Path], venv: Path
+) -> None:
+    steps = _workflow_steps(projects[kind])
+    for name in ("Lint", "Type-check"):
+        for command in filter(None, steps[name]["run"].splitlines()):
+            done = subprocess.run(
+                shlex.split(command),
+                cwd=projects[kind],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=_clean_env(venv),
+            )
+            assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-1000:]}"
 
 
 def test_host_requirement_is_the_current_series() -> None:
@@ -232,5 +311,5 @@ def test_the_wheel_ships_every_template(tmp_path: Path) -> None:
     templates = {
         f"agenthost/scaffold/{p.relative_to(scaffold).as_posix()}" for p in scaffold.rglob("*.tmpl")
     }
-    assert len(templates) == 15
+    assert len(templates) == 16
     assert templates <= shipped

@@ -8,16 +8,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from agenthost.server.ports import free_port as free_port
 from agenthost.testing import RunningServer, running_server
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(markers: Path, **extra: str) -> dict[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from agent_file_sensor.errors import is_transient_error
-from agent_file_sensor.filesystems import FilesystemCache, check_backend_installed
+from agent_file_sensor.clients import FilesystemCache, check_backend_installed
+from agent_file_sensor.failures import is_transient_error
 from agent_file_sensor.paths import PathPolicy, shown_path
 from agenthost import BaseSensor
 

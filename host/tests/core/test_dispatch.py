@@ -1,17 +1,18 @@
-"""In-process tests of the protocol-independent ``Dispatcher`` and the message scrubber."""
+"""In-process tests of the core (``agenthost.core``: the ``Dispatcher``, the agent index, the
+call contract) and the message scrubber."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+from dataclasses import dataclass
 
 import pytest
-from agents_for_tests import JobMeta
 from flyteidl.admin import agent_pb2
 from flyteidl.core import execution_pb2
 
-from agenthost import AsyncAgentBase, Resource, SyncAgentBase, UnknownTaskTypeError
+from agenthost import AsyncAgentBase, Resource, ResourceMeta, SyncAgentBase, UnknownTaskTypeError
 from agenthost.dispatch import (
     AgentCallError,
     Dispatcher,
@@ -24,6 +25,12 @@ from agenthost.errors import InvalidRequestError, ResourceMetaError
 from agenthost.secrets import remember_secret
 from agenthost.server.scrub import Scrubber
 from agenthost.testing import make_inputs, make_template
+
+
+@dataclass
+class JobMeta(ResourceMeta):
+    job_id: str
+    x: int = 0
 
 
 class Versioned(SyncAgentBase):
@@ -54,14 +61,27 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 
 def test_resolution_prefers_version_zero_for_bare_task_type() -> None:
-    dispatcher = Dispatcher([Versioned(3), Versioned(0), Versioned(1)])
-    assert dispatcher.resolve("multi").agent.task_type_version == 0
-    category = agent_pb2.TaskCategory(name="multi", version=3)
-    assert dispatcher.resolve_request("multi", category).agent.task_type_version == 3
+    agents = Dispatcher([Versioned(3), Versioned(0), Versioned(1)]).agents
+    assert agents.resolve("multi").agent.task_type_version == 0
+    assert agents.resolve("multi", 3).agent.task_type_version == 3
     with pytest.raises(UnknownTaskTypeError, match="served versions: 0, 1, 3"):
-        dispatcher.resolve_request("", agent_pb2.TaskCategory(name="multi", version=9))
-    only_two = Dispatcher([Versioned(2), Versioned(5)])
+        agents.resolve("multi", 9)
+    with pytest.raises(InvalidRequestError, match="names no task type"):
+        agents.resolve("")
+    only_two = Dispatcher([Versioned(2), Versioned(5)]).agents
     assert only_two.resolve("multi").agent.task_type_version == 2
+
+
+def test_requests_resolve_by_category_else_by_the_task_type_string() -> None:
+    dispatcher = Dispatcher([Versioned(3), Versioned(0)])
+    meta = run(dispatcher.create(make_template("multi", version=3)))
+    category = agent_pb2.TaskCategory(name="multi", version=3)
+    resource = run(dispatcher.get("ignored", category, meta))
+    assert resource.phase == execution_pb2.TaskExecution.SUCCEEDED
+    with pytest.raises(UnknownTaskTypeError, match="served versions: 0, 3"):
+        run(dispatcher.get("", agent_pb2.TaskCategory(name="multi", version=9), meta))
+    with pytest.raises(UnknownTaskTypeError, match=r"no agent serves task type 'other'$"):
+        run(dispatcher.get("other", None, meta))
 
 
 def test_only_accepted_keywords_are_passed() -> None:

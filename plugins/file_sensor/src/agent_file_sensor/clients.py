@@ -24,12 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
 from agent_file_sensor.paths import EXTRAS, LOCAL_PROTOCOLS, SensorPath
-from agenthost import (
-    BackendUnavailableError,
-    current_connection,
-    get_secret,
-    number_from_env,
-)
+from agent_file_sensor.settings import poke_timeout, storage_options
+from agenthost import BackendUnavailableError
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -37,58 +33,12 @@ if TYPE_CHECKING:
 MAX_CACHED_FILESYSTEMS = 32
 """Filesystems kept per event loop."""
 
-SECRET_GROUP = "file_sensor"
-"""Group of the optional host secrets this plugin reads (see ``storage_options``)."""
-
-_S3_SECRET_OPTIONS = {
-    "aws_access_key_id": "key",
-    "aws_secret_access_key": "secret",
-    "aws_session_token": "token",
-}
-
-
-def storage_options(protocol: str) -> dict[str, Any]:
-    """Options for the protocol's filesystem beyond what its backend reads from the standard
-    environment by itself (botocore: ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...; gcsfs:
-    ``GOOGLE_APPLICATION_CREDENTIALS``, ``STORAGE_EMULATOR_HOST``, ...).
-
-    For ``s3``/``s3a``: the call's connection secrets ``aws_access_key_id``,
-    ``aws_secret_access_key`` and ``aws_session_token`` (Flyte 2: per-task credentials) if it
-    has an access key; else host secrets of those names in group ``file_sensor`` (e.g.
-    ``_FSEC_FILE_SENSOR_AWS_ACCESS_KEY_ID``), which take precedence over the environment when
-    set. The two sources are never mixed.
-    """
-    if protocol in ("s3", "s3a"):
-        per_task = current_connection().secrets
-        if per_task.get("aws_access_key_id"):
-            return {o: per_task[s] for s, o in _S3_SECRET_OPTIONS.items() if per_task.get(s)}
-        options: dict[str, Any] = {}
-        for secret, option in _S3_SECRET_OPTIONS.items():
-            value = get_secret(secret, SECRET_GROUP, default="")
-            if value:
-                options[option] = value
-        return options
-    return {}
-
 
 def cache_key(protocol: str, options: dict[str, Any]) -> str:
     """The cache key of a filesystem: the protocol and a fingerprint of its options (which may
     hold credentials), never the options themselves."""
     encoded = json.dumps(options, sort_keys=True, default=str).encode("utf-8")
     return f"{protocol}:{hashlib.sha256(encoded).hexdigest()[:16]}"
-
-
-POKE_TIMEOUT_ENV = "AGENT_FILE_SENSOR_POKE_TIMEOUT_SECONDS"
-"""Longest one check of a path may take before the poke reports the storage unavailable."""
-
-DEFAULT_POKE_TIMEOUT_S = 8.0
-"""Within propeller's default 10 s deadline for agent calls."""
-
-
-def poke_timeout() -> float:
-    """``$AGENT_FILE_SENSOR_POKE_TIMEOUT_SECONDS``, else ``DEFAULT_POKE_TIMEOUT_S``;
-    ``MisconfiguredError`` if it is not a positive number."""
-    return number_from_env(POKE_TIMEOUT_ENV, DEFAULT_POKE_TIMEOUT_S, minimum=0.001)
 
 
 def _not_installed(protocol: str) -> BackendNotInstalledError:

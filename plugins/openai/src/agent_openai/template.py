@@ -1,4 +1,5 @@
-"""Helpers for the request parameters a template's ``custom`` carries."""
+"""Read the request parameters a template's ``custom`` carries (``chatgpt_config``,
+``config``, ``openai_organization``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from agent_openai.errors import ConfigurationError
 from agent_openai.headers import is_header_safe
-from agent_openai.settings import ConfigurationError
 from agenthost import InvalidRequestError
 
 CLIENT_ONLY_PARAMETERS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
