@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
-    from agenthost.plugins import LoadResult
+    from agenthost.loading.report import LoadResult
 
 LIST_HELP = " Repeat the option or separate names with commas."
 
@@ -71,7 +71,7 @@ class PluginSelection:
 
     def load(self) -> LoadResult:
         """Discover, import and validate the selected plugins."""
-        from agenthost.plugins import load_plugins
+        from agenthost.loading.loader import load_plugins
 
         return load_plugins(allow=self.allow, block=list(self.block), modules=list(self.modules))
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from agenthost.cli.options import AllowOption, BlockOption, ModulesOption, PluginSelection
-from agenthost.reporting import plugins_table
+from agenthost.loading.tables import plugins_table
 
 
 def plugins_command(

@@ -11,7 +11,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 
 if TYPE_CHECKING:
     from agenthost.agent import AgentBase
-    from agenthost.dispatch import Dispatcher
+    from agenthost.core.dispatcher import Dispatcher
 
 DEFAULT_OUTPUT_PREFIX = "file:///tmp/agenthost-run"
 """Where runs tell agents to write outputs unless told otherwise; each task gets a folder named
@@ -72,7 +72,7 @@ class LocalBackend:
         cls, agents: Iterable[AgentBase], *, output_prefix: str = DEFAULT_OUTPUT_PREFIX
     ) -> LocalBackend:
         """A backend serving exactly ``agents``."""
-        from agenthost.dispatch import Dispatcher
+        from agenthost.core.dispatcher import Dispatcher
 
         return cls(Dispatcher(agents), output_prefix=output_prefix)
 
