@@ -4,7 +4,7 @@ Each command lives in a module of this package (``serve``, ``run``, ``health``..
 its one-line summary in ``COMMANDS``. The group lists them from that table, so ``agenthost
 --help`` imports none of them; ``agenthost serve`` imports ``agenthost.cli.serve`` and nothing
 of the other commands (click's lazy group, ``examples/complex``). ``options`` holds the
-option declarations several commands share.
+option declarations several commands share (re-exported here, where they used to live).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ import typer
 import typer.core
 import typer.main
 
+from agenthost.cli.options import AllowOption as AllowOption
+from agenthost.cli.options import BlockOption as BlockOption
+from agenthost.cli.options import ModulesOption as ModulesOption
+from agenthost.cli.options import split_names as split_names
 from agenthost.version import __version__
 
 
