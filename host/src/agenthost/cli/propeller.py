@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
@@ -276,58 +276,17 @@ def propeller_config(
     ] = False,
 ) -> None:
     """Print the FlytePropeller configuration (YAML) that routes this host's task types to it."""
-
-    def fail(message: str) -> None:
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(2)
-
-    if flavor not in FLAVORS:
-        fail(f"--flavor must be one of {', '.join(FLAVORS)}")
-    if flyte not in (1, 2):
-        fail("--flyte must be 1 (FlytePropeller) or 2 (the Flyte 2 executor)")
-    if flyte == 2:
-        if flavor != "connector":
-            fail("--flyte 2 has only the connector flavor (connector-service)")
-        if endpoint == DEFAULT_ENDPOINT:
-            endpoint = flyte2.DEFAULT_ENDPOINT
-        if unreachable := flyte2.endpoint_problem(endpoint):
-            fail(unreachable)
-    if name is not None and not _PLAIN.match(name):
-        fail("--name must be letters, digits, _ . / - (starting with a letter)")
-    rpcs = flyte2.TIMEOUTS if flyte == 2 else DEFAULT_TIMEOUTS
-    chosen: dict[str, str] = {}
-    for item in timeout or ():
-        rpc, sep, value = item.partition("=")
-        if not sep or rpc not in rpcs or not _DURATION.match(value):
-            fail(
-                f"--timeout {item!r} must be RPC=DURATION, RPC one of "
-                f"{', '.join(rpcs)}, DURATION like 30s or 2m"
-            )
-        chosen[rpc] = value
-    if not _DURATION.match(default_timeout):
-        fail(f"--default-timeout {default_timeout!r} must be a duration like 10s")
-    if resync_interval is not None and not _DURATION.match(resync_interval):
-        fail(f"--resync-interval {resync_interval!r} must be a duration like 60s")
-    polling = Polling(
-        resync_interval, read_qps, read_burst, write_qps, write_burst,
-        max_per_project, max_per_namespace,
+    endpoint = _checked_target(flavor, flyte, endpoint, name)
+    chosen = _chosen_timeouts(timeout or (), flyte2.TIMEOUTS if flyte == 2 else DEFAULT_TIMEOUTS)
+    polling = _checked_polling(
+        default_timeout,
+        Polling(
+            resync_interval, read_qps, read_burst, write_qps, write_burst,
+            max_per_project, max_per_namespace,
+        ),
     )  # fmt: skip
-    for option, value in vars(polling).items():
-        if isinstance(value, int) and value < 1:
-            fail(f"--{option.replace('_', '-')} must be at least 1")
-
     result = PluginSelection.from_options(allow, block, modules).load()
-    served = sorted({agent.task_category.name for agent in result.agents})
-    wanted = split_names(only)
-    unknown = [t for t in wanted if t not in served]
-    if unknown:
-        fail(
-            f"--only names task types not served here: {', '.join(unknown)} "
-            f"(served: {', '.join(served) or 'none'})"
-        )
-    task_types = [t for t in served if t in wanted] if wanted else served
-    if not task_types:
-        fail("no agents are installed here (agenthost plugins lists what was found)")
+    task_types = _routed_task_types(result.agents, split_names(only))
     keys = FLAVORS[flavor]
     if flyte == 2:
         sync_types = {a.task_category.name for a in result.agents if a.is_sync}
@@ -377,6 +336,72 @@ def propeller_config(
         header.append(f"WARNING: plugin {problem.label} failed to load: {problem.reason}")
     typer.echo("\n".join(f"# {line}" for line in header))
     typer.echo(to_yaml(config), nl=False)
+
+
+def _fail(message: str) -> NoReturn:
+    """Report a usage error the way typer reports its own (exit code 2)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _checked_target(flavor: str, flyte: int, endpoint: str, name: str | None) -> str:
+    """Check the flavor, Flyte line and deployment name; the endpoint to emit."""
+    if flavor not in FLAVORS:
+        _fail(f"--flavor must be one of {', '.join(FLAVORS)}")
+    if flyte not in (1, 2):
+        _fail("--flyte must be 1 (FlytePropeller) or 2 (the Flyte 2 executor)")
+    if flyte == 2:
+        if flavor != "connector":
+            _fail("--flyte 2 has only the connector flavor (connector-service)")
+        if endpoint == DEFAULT_ENDPOINT:
+            endpoint = flyte2.DEFAULT_ENDPOINT
+        if unreachable := flyte2.endpoint_problem(endpoint):
+            _fail(unreachable)
+    if name is not None and not _PLAIN.match(name):
+        _fail("--name must be letters, digits, _ . / - (starting with a letter)")
+    return endpoint
+
+
+def _chosen_timeouts(items: Sequence[str], rpcs: Iterable[str]) -> dict[str, str]:
+    """The ``--timeout RPC=DURATION`` values, checked against the RPCs of the chosen line."""
+    rpcs = list(rpcs)
+    chosen: dict[str, str] = {}
+    for item in items:
+        rpc, sep, value = item.partition("=")
+        if not sep or rpc not in rpcs or not _DURATION.match(value):
+            _fail(
+                f"--timeout {item!r} must be RPC=DURATION, RPC one of "
+                f"{', '.join(rpcs)}, DURATION like 30s or 2m"
+            )
+        chosen[rpc] = value
+    return chosen
+
+
+def _checked_polling(default_timeout: str, polling: Polling) -> Polling:
+    """Check the durations and the poll-rate numbers; ``polling`` itself."""
+    if not _DURATION.match(default_timeout):
+        _fail(f"--default-timeout {default_timeout!r} must be a duration like 10s")
+    if polling.resync_interval is not None and not _DURATION.match(polling.resync_interval):
+        _fail(f"--resync-interval {polling.resync_interval!r} must be a duration like 60s")
+    for option, value in vars(polling).items():
+        if isinstance(value, int) and value < 1:
+            _fail(f"--{option.replace('_', '-')} must be at least 1")
+    return polling
+
+
+def _routed_task_types(agents: Sequence[Any], wanted: list[str]) -> list[str]:
+    """The served task types to route: all of them, or the ``--only`` ones (each served)."""
+    served = sorted({agent.task_category.name for agent in agents})
+    unknown = [t for t in wanted if t not in served]
+    if unknown:
+        _fail(
+            f"--only names task types not served here: {', '.join(unknown)} "
+            f"(served: {', '.join(served) or 'none'})"
+        )
+    task_types = [t for t in served if t in wanted] if wanted else served
+    if not task_types:
+        _fail("no agents are installed here (agenthost plugins lists what was found)")
+    return task_types
 
 
 def deployment(

@@ -159,53 +159,77 @@ async def run_task(
     and raises ``RunTimeout``. Errors from the agent or the transport propagate.
     """
     inputs = inputs if inputs is not None else literals_pb2.LiteralMap()
-    started = time.monotonic()
-    statuses: list[Status] = []
-
-    def observe(resource: agent_pb2.Resource) -> None:
-        status = Status.of(resource, time.monotonic() - started)
-        statuses.append(status)
-        if on_status is not None:
-            on_status(status)
-
+    observe = _Observer(time.monotonic(), on_status)
     try:
-        sync = await backend.is_sync(template)
-        if sync:
-            resource = await backend.do(template, inputs)
-            observe(resource)
-            return RunResult(resource, template, statuses)
+        if await backend.is_sync(template):
+            resource = observe(await backend.do(template, inputs))
+            return RunResult(resource, template, observe.statuses)
         meta = await backend.create(template, inputs)
     except asyncio.CancelledError:
         raise RunInterrupted(created=False, deleted=False) from None
-
-    async def delete() -> str | None:
-        try:
-            await asyncio.wait_for(backend.delete(template, meta), delete_timeout)
-        except (AgentHostError, asyncio.TimeoutError, OSError) as exc:
-            return str(exc) or type(exc).__name__
-        return None
-
-    delays = iter(backoff.delays())
     try:
-        while True:
-            resource = await backend.get(template, meta)
-            observe(resource)
-            if is_terminal_phase(resource.phase):
-                return RunResult(resource, template, statuses)
-            delay = next(delays)
-            if timeout is not None:
-                left = timeout - (time.monotonic() - started)
-                if left <= 0:
-                    error = await delete()
-                    suffix = "" if error is None else f" (deleting it failed: {error})"
-                    raise RunTimeout(
-                        f"the task did not finish within {timeout:g} s; it was deleted{suffix}"
-                    )
-                delay = min(delay, left)
-            await asyncio.sleep(delay)
+        return await _poll(backend, template, meta, observe, backoff, timeout, delete_timeout)
     except asyncio.CancelledError:
-        error = await delete()
+        error = await _delete(backend, template, meta, delete_timeout)
         raise RunInterrupted(created=True, deleted=error is None, delete_error=error) from None
+
+
+@dataclass
+class _Observer:
+    """Records each status of one run (seconds since ``started``) and passes it on."""
+
+    started: float
+    on_status: Callable[[Status], None] | None
+    statuses: list[Status] = field(default_factory=list)
+
+    def __call__(self, resource: agent_pb2.Resource) -> agent_pb2.Resource:
+        status = Status.of(resource, self.elapsed())
+        self.statuses.append(status)
+        if self.on_status is not None:
+            self.on_status(status)
+        return resource
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+
+async def _poll(
+    backend: Backend,
+    template: tasks_pb2.TaskTemplate,
+    meta: bytes,
+    observe: _Observer,
+    backoff: Backoff,
+    timeout: float | None,
+    delete_timeout: float,
+) -> RunResult:
+    """Get the task until its phase is terminal, deleting it if ``timeout`` runs out."""
+    for delay in backoff.delays():
+        resource = observe(await backend.get(template, meta))
+        if is_terminal_phase(resource.phase):
+            return RunResult(resource, template, observe.statuses)
+        if timeout is not None:
+            left = timeout - observe.elapsed()
+            if left <= 0:
+                error = await _delete(backend, template, meta, delete_timeout)
+                suffix = "" if error is None else f" (deleting it failed: {error})"
+                raise RunTimeout(
+                    f"the task did not finish within {timeout:g} s; it was deleted{suffix}"
+                )
+            delay = min(delay, left)
+        await asyncio.sleep(delay)
+    raise AssertionError("Backoff.delays() ended")
+
+
+async def _delete(
+    backend: Backend, template: tasks_pb2.TaskTemplate, meta: bytes, delete_timeout: float
+) -> str | None:
+    """Delete the task; why that failed, or None."""
+    try:
+        await asyncio.wait_for(backend.delete(template, meta), delete_timeout)
+    except (AgentHostError, asyncio.TimeoutError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def run_blocking(
