@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,8 @@ the real pyspark, since it measures what a peer costs as users install it."""
 PYSPARK_CLIENT = "pyspark-client>=4.1,<5"
 FLYTEIDL2 = "flyteidl2>=2.0.51,<2.1"
 """The v2 stubs of the bench's load generator and bare v2 ceiling."""
+PYTEST_BENCHMARK = "pytest-benchmark>=5,<6"
+"""The codec micro-benchmarks (``host/benchmarks``), run by the bench session only."""
 
 
 def _editable(distribution: str, extras: str = "") -> list[str]:
@@ -216,17 +219,11 @@ def deploy(session: nox.Session) -> None:
 
 
 @nox.session
-def loadtest(session: nox.Session) -> None:
-    """Throughput of ``agenthost serve --workers 1`` vs ``2``
-    (``nox -s loadtest -- --duration 10``)."""
-    session.install(*_editable("agenthost"))
-    session.run("python", "deploy/loadtest.py", *session.posargs)
-
-
-@nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against flytekit's server and a bare grpc.aio ceiling; prints a table and
-    writes bench/RESULTS.md (``nox -s bench -- --quick`` for a short run)."""
+    """Benchmarks against flytekit's server, flyte-sdk's ``c0`` and bare grpc.aio ceilings, and
+    the codec micro-benchmarks (``host/benchmarks``, pytest-benchmark); prints a table and
+    rewrites the generated part of bench/RESULTS.md (``nox -s bench -- --quick`` for a short
+    run; bench/README.md defines every figure)."""
     session.install(
         *_editable("agenthost"),
         *[a for d in PLUGINS for a in _editable(d)],
@@ -236,10 +233,12 @@ def bench(session: nox.Session) -> None:
         "pyinstrument",
         "uv",
     )
+    session.run("python", "-m", "doctest", "bench/report.py")  # RESULTS.md keeps its hand text
     tmp = Path(session.create_tmp()).resolve()  # run.py runs its tools from bench/
     core, flytekit = tmp / "bench-core", tmp / "bench-flytekit"
     flytekit_plugins = tmp / "bench-flytekit-plugins"
     flyte2, flyte2_plugins = tmp / "bench-flyte2", tmp / "bench-flyte2-plugins"
+    micro = tmp / "bench-micro"
     fk_version = FLYTEKIT_REFERENCE[0].split("==")[1]
     for venv, packages in (
         (core, [*_editable("agenthost"), FLYTEIDL2]),
@@ -247,6 +246,9 @@ def bench(session: nox.Session) -> None:
         (flytekit_plugins, [f"flytekit[connector]=={fk_version}", *FLYTEKIT_REFERENCE[1:]]),
         (flyte2, FLYTE2_REFERENCE[:1]),
         (flyte2_plugins, FLYTE2_REFERENCE),
+        # The codec micro-benchmarks compare agenthost.literals with flytekit's TypeEngine in
+        # one process; no server runs from this venv.
+        (micro, [*_editable("agenthost"), "pytest>=8", PYTEST_BENCHMARK, FLYTEKIT_REFERENCE[0]]),
     ):
         _reference_venv(session, venv, packages)
     session.run(
@@ -264,6 +266,8 @@ def bench(session: nox.Session) -> None:
         str(flyte2 / "bin" / "python"),
         "--flyte2-plugins-python",
         str(flyte2_plugins / "bin" / "python"),
+        "--micro-python",
+        str(micro / "bin" / "python"),
         *session.posargs,
     )
 
@@ -316,13 +320,35 @@ def serve(session: nox.Session) -> None:
 
 
 def _reference_venv(session: nox.Session, venv: Path, packages: list[str]) -> Path:
-    """A venv at ``venv`` with ``packages`` (built once, kept between runs); its python.
-    ``packages`` may carry uv options such as ``--override``."""
+    """A venv at ``venv`` with ``packages``, kept between runs and built again when what it
+    was built from changes; its python. ``packages`` may carry uv options such as
+    ``--override``."""
     python = venv / "bin" / "python"
-    if not python.exists():
-        session.run("uv", "venv", "-q", str(venv))
-        session.run("uv", "pip", "install", "-q", "--python", str(python), *packages)
+    stamp = venv / "agenthost-reference.txt"
+    wanted = _reference_stamp(packages)
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    if venv.exists():
+        session.log(f"{venv.name}: its package list changed; building it again")
+        shutil.rmtree(venv)
+    session.run("uv", "venv", "-q", str(venv))
+    session.run("uv", "pip", "install", "-q", "--python", str(python), *packages)
+    stamp.write_text(wanted)
     return python
+
+
+def _reference_stamp(packages: list[str]) -> str:
+    """What a reference venv is built from: its arguments, the content of the files they name
+    (``--override`` files) and the ``pyproject.toml`` of editable folders (their pins)."""
+    lines = list(packages)
+    for argument in packages:
+        path = ROOT / argument
+        if argument.startswith("-") or not path.exists():
+            continue
+        source = path / "pyproject.toml" if path.is_dir() else path
+        if source.is_file():
+            lines += [f"--- {argument}", source.read_text()]
+    return "\n".join(lines) + "\n"
 
 
 @nox.session(tags=["ci"], venv_backend="uv")

@@ -1,5 +1,6 @@
-"""Focused A/B of per-call cost: chosen servers (names from ``run.py``) on chosen RPCs and
-concurrencies, more rounds than the full run. Example::
+"""Focused A/B of per-call cost: chosen servers (names from ``servers.py``) on chosen RPCs and
+concurrencies, more rounds than the full run; the tool behind every A/B table of ``RESULTS.md``
+(a request-path change is judged by it, issue 23's "cost stays"). Example::
 
     python bench/ab.py --servers agenthost,flytekit,bare --rpcs GetTask,CreateTask \\
         --conc 16 --rounds 4 --duration 2 --out bench/results/ab-c16.json
@@ -14,7 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import names
+import phases
 import run
+import servers
 
 
 def main(argv: list[str]) -> int:
@@ -26,28 +30,30 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default="")
     known, rest = parser.parse_known_args(argv)
     args = run.parse_args(rest)
-    specs = run.server_specs(args)
-    servers = [s for s in known.servers.split(",") if s in specs]
+    specs = servers.server_specs(args)
+    chosen = [s for s in known.servers.split(",") if s in specs]
     cells = [
         (server, rpc, int(conc))
         for rpc in known.rpcs.split(",")
         for conc in known.conc.split(",")
-        for server in servers
+        for server in chosen
         if serves(server, rpc)
     ]
     meta = {"loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
     with tempfile.TemporaryDirectory(prefix="agenthost-ab-") as tmp:
-        result = run.phase_load(specs, cells, known.rounds, args.warmup, args.duration, Path(tmp))
+        result = phases.phase_load(
+            specs, cells, known.rounds, args.warmup, args.duration, Path(tmp)
+        )
     meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     result["meta"] = {
         **meta,
         "rounds": known.rounds,
         "duration_s": args.duration,
-        "pinning": run.pinning_meta(),
+        "pinning": servers.pinning_meta(),
     }
     if known.out:
         Path(known.out).write_text(json.dumps(result, indent=2) + "\n")
-    ceilings = {run.CEILING: "v1", run.CEILING_V2: "v2"}
+    ceilings = {names.CEILING: "v1", names.CEILING_V2: "v2"}
     base = {(ceilings[name], cell): row for name, cell, row in _rows(result) if name in ceilings}
     fk = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("flytekit|")}
     print("| server | rpc | conc | server CPU µs/call | vs ceiling | flytekit / this | ops/s |")
@@ -67,19 +73,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-V2_ONLY = (run.CEILING_V2, run.C0)
+V2_ONLY = (names.CEILING_V2, names.C0)
 """Servers that answer only the Flyte 2 services."""
 
 
 def serves(server: str, rpc: str) -> bool:
     """Whether ``server`` answers ``rpc`` (v1-only servers get no v2 cell, and back)."""
-    if rpc in run.RPCS_V2:
-        return server not in (run.CEILING, run.FLYTEKIT, run.CEILING_STREAM_UNARY)
+    if rpc in names.RPCS_V2:
+        return server not in (names.CEILING, names.FLYTEKIT, names.CEILING_STREAM_UNARY)
     return server not in V2_ONLY
 
 
 def _protocol(cell: str) -> str:
-    return "v2" if cell.split("|", 1)[0] in run.RPCS_V2 else "v1"
+    return "v2" if cell.split("|", 1)[0] in names.RPCS_V2 else "v1"
 
 
 def _rows(result: dict) -> list[tuple[str, str, dict]]:

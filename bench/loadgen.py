@@ -2,13 +2,16 @@
 
 Each command ``{"address": "127.0.0.1:PORT", "pid": SERVER_PID, "rpc": "GetTask",
 "concurrency": 16, "warmup": 0.3, "duration": 2.0}`` runs ``concurrency`` callers in a loop
-for ``warmup`` seconds (discarded), then for ``duration`` seconds, and answers one JSON line:
+(``agenthost.testing.load.drive``, with its request builders) for ``warmup`` seconds
+(discarded), then for ``duration`` seconds, and answers one JSON line:
 ``calls``, ``errors``, ``ops``, ``p50_us``, ``p99_us``, ``server_cpu_us`` (utime+stime of the
 server's process tree from ``/proc`` over the measured window, divided by calls) and
 ``client_cpu_us`` (this process, per call).
 
 With ``"get_request"`` (a serialized ``GetTaskRequest``, base64) the ``GetTask`` callers send
-that request and check that the task SUCCEEDED (the plugins section polls real plugins).
+that request and check that the task SUCCEEDED (the plugins section polls real plugins). With
+``"connections": N`` the callers are spread over N connections (the ``--workers`` phase: the
+kernel hands each connection to one worker process).
 
 Also ``python loadgen.py --once ADDRESS RPC`` for a single call (smoke test).
 """
@@ -25,73 +28,32 @@ from typing import Any
 
 import grpc
 from flyteidl.admin import agent_pb2
-from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.service import agent_pb2_grpc
 from procfs import tree_cpu_seconds
+
+from agenthost.testing import make_inputs
+from agenthost.testing.load import (
+    create_request,
+    drive,
+    flytekit_template,
+    get_request,
+    percentile,
+    sync_requests,
+    v2_create_request,
+    v2_get_request,
+)
 
 RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
 RPCS_V2 = ("GetTask v2", "CreateTask v2", "ListConnectors")
 """flyteidl2 connector calls, as the Flyte 2 executor makes them (``v2_calls``)."""
 
-
-def _string_type() -> types_pb2.LiteralType:
-    return types_pb2.LiteralType(simple=types_pb2.SimpleType.STRING)
-
-
-def template(task_type: str, inputs: list[str], outputs: list[str]) -> tasks_pb2.TaskTemplate:
-    """A task template like flytekit serializes: id, type, metadata, interface, container."""
-    return tasks_pb2.TaskTemplate(
-        id=identifier_pb2.Identifier(
-            resource_type=identifier_pb2.ResourceType.TASK,
-            project="flytesnacks",
-            domain="development",
-            name=f"bench.{task_type}",
-            version="v1",
-        ),
-        type=task_type,
-        metadata=tasks_pb2.TaskMetadata(
-            runtime=tasks_pb2.RuntimeMetadata(
-                type=tasks_pb2.RuntimeMetadata.RuntimeType.FLYTE_SDK,
-                version="1.16.0",
-                flavor="python",
-            ),
-            interruptible=False,
-        ),
-        interface=interface_pb2.TypedInterface(
-            inputs=interface_pb2.VariableMap(
-                variables={n: interface_pb2.Variable(type=_string_type()) for n in inputs}
-            ),
-            outputs=interface_pb2.VariableMap(
-                variables={n: interface_pb2.Variable(type=_string_type()) for n in outputs}
-            ),
-        ),
-    )
-
-
-def string_inputs(**values: str) -> literals_pb2.LiteralMap:
-    """A LiteralMap of string primitives."""
-    lm = literals_pb2.LiteralMap()
-    for name, value in values.items():
-        lm.literals[name].scalar.primitive.string_value = value
-    return lm
-
-
-ASYNC_TEMPLATE = template("bench_async", ["x"], ["result"])
-SYNC_TEMPLATE = template("bench_sync", ["x"], ["x"])
-INPUTS = string_inputs(x="hello")
-GET_REQUEST = agent_pb2.GetTaskRequest(
-    task_type="bench_async",
-    task_category=agent_pb2.TaskCategory(name="bench_async", version=0),
-    resource_meta=b'{"job_id": "job-1"}',
-    output_prefix="s3://bench/outputs/abc",
-)
-CREATE_REQUEST = agent_pb2.CreateTaskRequest(
-    template=ASYNC_TEMPLATE, inputs=INPUTS, output_prefix="s3://bench/outputs/abc"
-)
-SYNC_HEADER = agent_pb2.ExecuteTaskSyncRequest(
-    header=agent_pb2.CreateRequestHeader(template=SYNC_TEMPLATE, output_prefix="s3://bench/o")
-)
-SYNC_INPUTS = agent_pb2.ExecuteTaskSyncRequest(inputs=INPUTS)
+ASYNC_TEMPLATE = flytekit_template("bench_async", ["x"], ["result"])
+SYNC_TEMPLATE = flytekit_template("bench_sync", ["x"], ["x"])
+INPUTS = make_inputs(ASYNC_TEMPLATE, {"x": "hello"})
+OUTPUT_PREFIX = "s3://bench/outputs/abc"
+GET_REQUEST = get_request("bench_async", b'{"job_id": "job-1"}', OUTPUT_PREFIX)
+CREATE_REQUEST = create_request(ASYNC_TEMPLATE, INPUTS, OUTPUT_PREFIX)
+SYNC_HEADER, SYNC_INPUTS = sync_requests(SYNC_TEMPLATE, INPUTS, "s3://bench/o")
 LIST_REQUEST = agent_pb2.ListAgentsRequest()
 
 
@@ -100,40 +62,20 @@ def v2_calls(channel: grpc.aio.Channel) -> dict[str, Callable[[], Coroutine[Any,
     here, so v1 runs need no flyteidl2), with an empty ``connection`` as the OSS executor
     sends."""
     from flyteidl2.connector import connector_pb2, service_pb2_grpc
-    from flyteidl2.core import security_pb2
-    from flyteidl2.core import tasks_pb2 as tasks2_pb2
-    from flyteidl2.task import common_pb2
 
-    template = tasks2_pb2.TaskTemplate()
-    template.ParseFromString(ASYNC_TEMPLATE.SerializeToString())  # wire-compatible
-    value = INPUTS.literals["x"].SerializeToString()
-    named = common_pb2.NamedLiteral(name="x")
-    named.value.ParseFromString(value)
-    category = connector_pb2.TaskCategory(name="bench_async", version=0)
-    connection = security_pb2.Connection()
-    create_request = connector_pb2.CreateTaskRequest(
-        template=template,
-        inputs=common_pb2.Inputs(literals=[named]),
-        output_prefix="s3://bench/outputs/abc",
-        connection=connection,
-    )
-    get_request = connector_pb2.GetTaskRequest(
-        task_category=category,
-        resource_meta=GET_REQUEST.resource_meta,
-        output_prefix="s3://bench/outputs/abc",
-        connection=connection,
-    )
+    create2 = v2_create_request(CREATE_REQUEST)
+    get2 = v2_get_request(GET_REQUEST)
     list_request = connector_pb2.ListConnectorsRequest()
     async_stub = service_pb2_grpc.AsyncConnectorServiceStub(channel)
     meta_stub = service_pb2_grpc.ConnectorMetadataServiceStub(channel)
 
     async def get_task() -> None:
-        response = await async_stub.GetTask(get_request)
+        response = await async_stub.GetTask(get2)
         (output,) = response.resource.outputs.literals
         assert output.value.scalar.primitive.string_value == "done"
 
     async def create_task() -> None:
-        response = await async_stub.CreateTask(create_request)
+        response = await async_stub.CreateTask(create2)
         assert response.resource_meta
 
     async def list_connectors() -> None:
@@ -182,36 +124,6 @@ def make_call(channel: grpc.aio.Channel, rpc: str) -> Callable[[], Coroutine[Any
     }[rpc]
 
 
-def percentile(sorted_values: list[int], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1)))
-    return sorted_values[index] / 1000.0
-
-
-async def drive(
-    call: Callable[[], Coroutine[Any, Any, Any]], concurrency: int, seconds: float
-) -> tuple[list[int], int]:
-    latencies: list[int] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    clock = time.perf_counter_ns
-
-    async def worker() -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            start = clock()
-            try:
-                await call()
-            except Exception:
-                errors += 1
-                continue
-            latencies.append(clock() - start)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors
-
-
 def polling_call(
     channel: grpc.aio.Channel, request: bytes
 ) -> Callable[[], Coroutine[Any, Any, Any]]:
@@ -227,43 +139,52 @@ def polling_call(
 
 
 class LoadGenerator:
-    def __init__(self) -> None:
-        self.channels: dict[str, grpc.aio.Channel] = {}
+    """Channels by address, and the measurement of one command (``run``)."""
 
-    def channel(self, address: str) -> grpc.aio.Channel:
-        if address not in self.channels:
-            self.channels[address] = grpc.aio.insecure_channel(address)
-        return self.channels[address]
+    def __init__(self) -> None:
+        self.channels: dict[str, list[grpc.aio.Channel]] = {}
+
+    def connect(self, address: str, connections: int) -> list[grpc.aio.Channel]:
+        """``connections`` channels to ``address``, each its own connection (a local subchannel
+        pool), kept until closed."""
+        channels = self.channels.setdefault(address, [])
+        while len(channels) < connections:
+            options = [("grpc.use_local_subchannel_pool", 1)] if channels else []
+            channels.append(grpc.aio.insecure_channel(address, options=options))
+        return channels[:connections]
 
     async def run(self, command: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channel(command["address"])
+        channels = self.connect(command["address"], int(command.get("connections", 1)))
         if command.get("get_request"):
-            call = polling_call(channel, base64.b64decode(command["get_request"]))
+            request = base64.b64decode(command["get_request"])
+            calls = [polling_call(channel, request) for channel in channels]
         else:
-            call = make_call(channel, command["rpc"])
-        concurrency = int(command["concurrency"])
-        await drive(call, concurrency, float(command.get("warmup", 0.3)))
+            calls = [make_call(channel, command["rpc"]) for channel in channels]
+        callers = [[calls[i % len(calls)]] for i in range(int(command["concurrency"]))]
+        await drive(callers, float(command.get("warmup", 0.3)))
         pid = int(command["pid"])
         cpu0, own0, t0 = tree_cpu_seconds(pid), time.process_time(), time.perf_counter()
-        latencies, errors = await drive(call, concurrency, float(command["duration"]))
+        tally = await drive(callers, float(command["duration"]))
         t1, own1, cpu1 = time.perf_counter(), time.process_time(), tree_cpu_seconds(pid)
-        latencies.sort()
-        calls = len(latencies)
+        latencies = sorted(tally.latency_ns)
+        calls_made = tally.calls
         return {
-            "calls": calls,
-            "errors": errors,
+            "calls": calls_made,
+            "errors": tally.error_count,
             "seconds": t1 - t0,
-            "ops": calls / (t1 - t0),
-            "p50_us": percentile(latencies, 0.50),
-            "p99_us": percentile(latencies, 0.99),
-            "server_cpu_us": (cpu1 - cpu0) * 1e6 / calls if calls else float("nan"),
-            "client_cpu_us": (own1 - own0) * 1e6 / calls if calls else float("nan"),
+            "ops": calls_made / (t1 - t0),
+            "p50_us": percentile(latencies, 0.50) / 1000,
+            "p99_us": percentile(latencies, 0.99) / 1000,
+            "server_cpu_us": (cpu1 - cpu0) * 1e6 / calls_made if calls_made else float("nan"),
+            "client_cpu_us": (own1 - own0) * 1e6 / calls_made if calls_made else float("nan"),
         }
 
-    async def close(self) -> None:
-        for channel in self.channels.values():
-            await channel.close()
-        self.channels.clear()
+    async def close(self, address: str | None = None) -> None:
+        """Close the channels to ``address`` (all addresses: ``None``)."""
+        addresses = list(self.channels) if address is None else [address]
+        for name in addresses:
+            for channel in self.channels.pop(name, []):
+                await channel.close()
 
 
 async def serve_stdin() -> None:
@@ -275,9 +196,7 @@ async def serve_stdin() -> None:
             break
         command = json.loads(line)
         if command.get("close"):
-            channel = generator.channels.pop(command["close"], None)
-            if channel is not None:
-                await channel.close()
+            await generator.close(command["close"])
             print(json.dumps({"closed": True}), flush=True)
             continue
         try:

@@ -5,11 +5,12 @@ agent messages only the values agents themselves take or return."""
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "agenthost"
 
-EDGE = ("protocols", "server", "scaffold", "cli", "runner", "testing", "__main__")
+EDGE = ("protocols", "server", "scaffold", "cli", "run", "testing", "__main__")
 """Modules outside the core: the adapters, the server around them and the tools (CLI, the
 in-process and remote runner, the testing kit), which drive the core from outside."""
 
@@ -102,3 +103,147 @@ def test_adapters_do_not_import_each_other() -> None:
                 and not m.startswith(f"agenthost.protocols.{version}")
             ]
             assert others == [], (path.name, others)
+
+
+SDK = (
+    "agenthost",
+    "agenthost.agent",
+    "agenthost.resource",
+    "agenthost.sensor",
+    "agenthost.errors",
+    "agenthost.phases",
+    "agenthost.template",
+    "agenthost.secrets",
+    "agenthost.connection",
+    "agenthost.hookspecs",
+    "agenthost.version",
+    "agenthost.literals",
+    "agenthost.http_sessions",
+    "agenthost.registry",
+    "agenthost.settings",
+    "agenthost.signatures",
+    "agenthost.threads",
+)
+"""The SDK: what plugin authors import (and the helpers it is built from)."""
+
+ABOVE_SDK = ("core", "loading", "protocols", "server", "cli", "run", "runner", "testing")
+ABOVE_SDK += ("dispatch", "plugins", "validation", "reporting", "scaffold", "__main__")
+LAYER_RULES = {
+    "sdk": ABOVE_SDK,
+    "core": ("protocols", "server", "cli", "loading", "run", "runner", "testing"),
+    "loading": ("server", "cli", "protocols", "run", "runner", "testing"),
+}
+"""Each layer and the top-level ``agenthost`` modules or packages it never imports."""
+
+
+def _layer(module: str) -> str | None:
+    if module == "agenthost" or module.startswith(tuple(f"{m}." for m in SDK[1:])):
+        return "sdk"
+    if module in SDK:
+        return "sdk"
+    part = module.split(".")[1] if module.count(".") else ""
+    return part if part in ("core", "loading") else None
+
+
+def _top_level_imports(path: Path, package: str | None = None) -> set[str]:
+    """The ``agenthost`` modules ``path`` imports at module level (outside functions and
+    ``if TYPE_CHECKING:`` blocks), relative imports resolved against ``package`` (by default
+    the package ``path`` is in)."""
+    tree = ast.parse(path.read_text(), str(path))
+    if package is None:
+        module = _module(path)
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+                visit(node.body + node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body + [s for h in node.handlers for s in h.body] + node.orelse)
+
+    visit(tree.body)
+    return {m for m in found if m == "agenthost" or m.startswith("agenthost.")}
+
+
+def test_layers_import_only_downwards() -> None:
+    bad = {}
+    for path in PACKAGE.rglob("*.py"):
+        module = _module(path)
+        layer = _layer(module)
+        if layer is None:
+            continue
+        forbidden = tuple(f"agenthost.{m}" for m in LAYER_RULES[layer])
+        every = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):  # function-level too
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                every.add(node.module)
+                every.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                every.update(a.name for a in node.names)
+        found = sorted(m for m in every if m == forbidden or m.startswith(forbidden))
+        found = [m for m in found if any(m == f or m.startswith(f + ".") for f in forbidden)]
+        if found:
+            bad[module] = found
+    assert bad == {}
+
+
+def test_the_layers_are_known() -> None:
+    layers = {_module(p): _layer(_module(p)) for p in PACKAGE.rglob("*.py")}
+    assert layers["agenthost.agent"] == layers["agenthost.literals.encode"] == "sdk"
+    assert layers["agenthost.core.dispatcher"] == "core"
+    assert layers["agenthost.loading.loader"] == "loading"
+    assert all(layers[m] == "sdk" for m in SDK)
+
+
+def test_no_import_cycles_between_modules() -> None:
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {
+        name: {m for m in _top_level_imports(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    cycles = []
+    state: dict[str, int] = {}
+
+    def walk(name: str, stack: list[str]) -> None:
+        state[name] = 1
+        for other in sorted(graph[name]):
+            if state.get(other) == 1:
+                # A package importing its own submodules (its public front) is no cycle.
+                cycle = [*stack[stack.index(other) :], other]
+                if not all(
+                    b.startswith(a + ".") or a.startswith(b + ".")
+                    for a, b in itertools.pairwise(cycle)
+                ):
+                    cycles.append(" -> ".join(cycle))
+            elif other not in state:
+                walk(other, [*stack, other])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name, [name])
+    assert cycles == []
+
+
+def test_the_cycle_check_sees_module_level_imports_only(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "import agenthost.agent\n"
+        "from agenthost.core import calls\n"
+        "if TYPE_CHECKING:\n    import agenthost.server\n"
+        "def f():\n    import agenthost.cli\n"
+    )
+    found = _top_level_imports(sample, "agenthost")
+    assert "agenthost.agent" in found and "agenthost.core.calls" in found
+    assert not any(m.startswith(("agenthost.server", "agenthost.cli")) for m in found)

@@ -15,7 +15,7 @@ from agenthost import (
     phase_from_state,
 )
 from agenthost.secrets import known_secret_values
-from agenthost.signatures import accepted_keywords, select_kwargs, signature_problems
+from agenthost.signatures import accepted_keywords, signature_problems
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,6 @@ def test_signature_helpers() -> None:
 
     assert accepted_keywords(named) == {"task_template", "inputs", "output_prefix"}
     assert accepted_keywords(flexible) is None
-    assert select_kwargs(accepted_keywords(named), {"inputs": 1, "other": 2}) == {"inputs": 1}
     assert signature_problems(named, "create", ("task_template",), ("inputs",)) == []
     assert signature_problems(needs_more, "create", ("task_template",), ("inputs",)) == [
         "create() requires argument 'credentials', which the host never passes"

@@ -45,7 +45,7 @@ def test_every_public_name_comes_from_its_module_and_one_server_class_remains() 
         value = getattr(agenthost.testing, name)
         assert value is not None, name
     assert RunningServer is ServerProcess
-    from agenthost.server.app import SERVING_PREFIX
+    from agenthost.server.process import SERVING_PREFIX
 
     assert agenthost.testing.SERVING_LINE_PREFIX == f"{SERVING_PREFIX} "
     with pytest.raises(AttributeError, match="no_such_name"):

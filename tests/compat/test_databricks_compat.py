@@ -31,7 +31,7 @@ from flytekitplugins.spark.connector import (
 )
 from google.protobuf import json_format
 
-from agent_databricks.jobspec import integral_numbers
+from agent_databricks.template import integral_numbers
 from agenthost.testing import RunningServer, run_on_server, running_server
 
 TOKEN = "dapi-compat-0123456789"

@@ -36,6 +36,10 @@ class AgentBase:
 
     is_sync: ClassVar[bool] = False
 
+    kind: ClassVar[str] = "async"
+    """How the host runs this agent, as ``agenthost plugins`` shows it: ``"async"``
+    (create/get/delete), ``"sync"`` (do) or ``"sensor"`` (poke)."""
+
     def __init__(
         self,
         task_type_name: str,
@@ -108,6 +112,7 @@ class SyncAgentBase(AgentBase):
     """
 
     is_sync: ClassVar[bool] = True
+    kind: ClassVar[str] = "sync"
 
     def __init__(self, task_type_name: str, task_type_version: int = 0, **kwargs: Any) -> None:
         super().__init__(task_type_name, task_type_version, **kwargs)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+SUMMARY_LIMIT = 300
+"""Longest exception text ``summarize`` keeps."""
+
+TRACEBACK_HEADER = "Traceback (most recent call last)"
+
 
 class AgentHostError(Exception):
     """Base class of every error agenthost raises on purpose."""
@@ -36,3 +41,17 @@ class UnsupportedOperationError(AgentHostError):
     """The agent does not support the requested operation (e.g. ``ExecuteTaskSync`` on an async
     agent, ``GetTaskMetrics`` on an agent without ``get_metrics``). Mapped to ``UNIMPLEMENTED``
     or ``FAILED_PRECONDITION`` by the server."""
+
+
+def summarize(error: BaseException, limit: int = SUMMARY_LIMIT) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters of message: how the
+    host names an exception in replies, reports and resources. A message that is a formatted
+    traceback (agents sometimes wrap one) is reduced to its final unindented line, so no
+    traceback or source path reaches a client."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    if lines and TRACEBACK_HEADER in lines[0]:
+        lines = [line for line in lines[1:] if not line[:1].isspace()][-1:]
+    line = lines[0].strip() if lines else ""
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return f"{type(error).__name__}: {line}" if line else type(error).__name__

@@ -195,18 +195,20 @@ def check_metadata_type(cls: Any) -> None:
             )
 
 
-_SCALARS: dict[Any, tuple[type, ...]] = {
+JSON_SCALARS: dict[Any, tuple[type, ...]] = {
     str: (str,),
     int: (int,),
     float: (int, float),
     bool: (bool,),
     type(None): (type(None),),
 }
+"""The annotations of JSON scalars, each to the types whose values conform to it (an ``int``
+is a valid ``float``; a ``bool`` is an ``int`` to Python, so callers refuse it apart)."""
 
 
 def _exact_types(annotation: Any) -> frozenset[type]:
     """The types whose values always conform to ``annotation`` (a ``bool`` is no ``int``)."""
-    scalar = _SCALARS.get(annotation)
+    scalar = JSON_SCALARS.get(annotation)
     if scalar is not None:
         return frozenset(scalar)
     if typing.get_origin(annotation) in (Union, types.UnionType):
@@ -216,7 +218,7 @@ def _exact_types(annotation: Any) -> frozenset[type]:
 
 
 def _supported(annotation: Any) -> bool:
-    if annotation is Any or annotation in _SCALARS or annotation in (list, dict):
+    if annotation is Any or annotation in JSON_SCALARS or annotation in (list, dict):
         return True
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -232,7 +234,7 @@ def _supported(annotation: Any) -> bool:
 def _conforms(value: Any, annotation: Any) -> bool:
     if annotation is Any:
         return True
-    scalar = _SCALARS.get(annotation)
+    scalar = JSON_SCALARS.get(annotation)
     if scalar is not None:
         if isinstance(value, bool) and annotation is not bool:
             return False
@@ -253,7 +255,7 @@ def _conforms(value: Any, annotation: Any) -> bool:
 
 
 def _describe(annotation: Any) -> str:
-    if annotation in _SCALARS:
+    if annotation in JSON_SCALARS:
         return {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}.get(
             annotation, "null"
         )

@@ -18,8 +18,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from agenthost.agent import AsyncAgentBase
 from agenthost.connection import current_connection
-from agenthost.errors import BackendUnavailableError, InvalidRequestError, MisconfiguredError
-from agenthost.resource import Resource, ResourceMeta
+from agenthost.errors import (
+    BackendUnavailableError,
+    InvalidRequestError,
+    MisconfiguredError,
+    summarize,
+)
+from agenthost.resource import JSON_SCALARS, Resource, ResourceMeta
 from agenthost.signatures import declares
 from agenthost.template import custom_of, input_values
 from agenthost.threads import run_blocking
@@ -61,14 +66,7 @@ class SensorInputError(InvalidRequestError):
     """The task's inputs do not match the sensor's ``poke`` signature."""
 
 
-_JSON_TYPES: dict[Any, tuple[type, ...]] = {
-    str: (str,),
-    int: (int,),
-    float: (int, float),
-    bool: (bool,),
-    list: (list,),
-    dict: (dict,),
-}
+_JSON_TYPES: dict[Any, tuple[type, ...]] = {**JSON_SCALARS, list: (list,), dict: (dict,)}
 
 
 class BaseSensor(AsyncAgentBase):
@@ -86,6 +84,7 @@ class BaseSensor(AsyncAgentBase):
     """
 
     aliases: ClassVar[tuple[tuple[str, str], ...]] = ()
+    kind: ClassVar[str] = "sensor"
 
     def __init__(
         self,
@@ -166,7 +165,7 @@ class BaseSensor(AsyncAgentBase):
         except (InvalidRequestError, MisconfiguredError):
             raise
         except Exception as exc:
-            summary = f"{type(exc).__name__}: {_short(str(exc), 300)}"
+            summary = summarize(exc)
             if self.is_transient(exc):
                 self.transient_errors += 1
                 return Resource.running(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 
@@ -24,13 +24,6 @@ def declares(fn: Callable[..., Any], name: str) -> bool:
         return False
     param = params.get(name)
     return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-
-
-def select_kwargs(accepted: frozenset[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of ``kwargs`` a method with ``accepted`` keywords can take."""
-    if accepted is None:
-        return dict(kwargs)
-    return {k: v for k, v in kwargs.items() if k in accepted}
 
 
 def signature_problems(

@@ -1,6 +1,8 @@
-"""Load generation against a running server: mixed create/get/delete/ExecuteTaskSync/sensor
-traffic from ``concurrency`` concurrent clients (grpc.aio in a thread of the test process; the
-server is its own process), with latencies, errors and the server's RSS sampled over time."""
+"""Mixed load against a running server for the soak and shutdown tests: create/get/delete,
+ExecuteTaskSync and sensor traffic from ``concurrency`` callers over four connections, built and
+driven by the one load generator (``agenthost.testing.load``; grpc.aio in the test process, the
+server is its own process), with the server's RSS and its own latency summary sampled over
+time."""
 
 from __future__ import annotations
 
@@ -11,11 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 from reliability_kit import rss_bytes, scrape
 
 from agenthost.testing import make_inputs, make_template
+from agenthost.testing.load import (
+    Call,
+    create_request,
+    delete_request,
+    drive,
+    get_request,
+    percentile,
+    sync_requests,
+)
 
 
 @dataclass
@@ -25,9 +35,10 @@ class LoadFigures:
     seconds: float
     concurrency: int
     calls: int = 0
+    """Calls that completed (a create/get/delete cycle counts once)."""
     errors: dict[str, int] = field(default_factory=dict)
     error_samples: dict[str, str] = field(default_factory=dict)
-    """One example of the details of each error code."""
+    """One example of the details of each error code, by ``"<code> <call>"``."""
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (time, seconds)
     rss: list[tuple[float, int]] = field(default_factory=list)  # (time, bytes)
     server_time: list[tuple[float, float, float]] = field(default_factory=list)
@@ -47,7 +58,7 @@ class LoadFigures:
         out = []
         for i in range(3):
             window = self._window(self.warmup + i * span, self.warmup + (i + 1) * span)
-            out.append((percentile(window, 50), percentile(window, 99)))
+            out.append((percentile(window, 0.50), percentile(window, 0.99)))
         return out
 
     def rss_growth(self) -> tuple[int, int, float]:
@@ -87,76 +98,36 @@ class LoadFigures:
         return self.calls / self.seconds
 
 
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    index = min(len(values) - 1, max(0, round(pct / 100 * (len(values) - 1))))
-    return values[index]
+def _traffic(channel: grpc.aio.Channel, sensor_path: str) -> list[Call]:
+    """One connection's cycle of calls: a fast async task's create, get and delete; an
+    ExecuteTaskSync of the echo agent; a sensor's create and first get."""
+    async_stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+    sync_stub = agent_pb2_grpc.SyncAgentServiceStub(channel)
+    fast = make_template("fast_async", inputs={"x": int}, outputs={"y": int})
+    fast_create = create_request(fast, make_inputs(fast, {"x": 3}), "s3://soak")
+    echo = make_template("echo_sync", inputs={"prompt": str}, outputs={"out": str})
+    header, inputs = sync_requests(echo, make_inputs(echo, {"prompt": "soak"}))
+    sensor = make_template(
+        "sensor",
+        inputs={"path": str},
+        custom={"sensor_module": "tests.sensors", "sensor_name": "PathSensor"},
+    )
+    sensor_create = create_request(sensor, make_inputs(sensor, {"path": sensor_path}))
 
+    async def create_get_delete() -> None:
+        meta = (await async_stub.CreateTask(fast_create, timeout=30)).resource_meta
+        await async_stub.GetTask(get_request("fast_async", meta), timeout=30)
+        await async_stub.DeleteTask(delete_request("fast_async", meta), timeout=30)
 
-class _Traffic:
-    """One client's cycle of calls."""
+    async def execute_sync() -> None:
+        async for _ in sync_stub.ExecuteTaskSync(iter((header, inputs)), timeout=30):
+            pass
 
-    def __init__(self, channel: grpc.aio.Channel, sensor_path: str) -> None:
-        self.async_stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
-        self.sync_stub = agent_pb2_grpc.SyncAgentServiceStub(channel)
-        fast = make_template("fast_async", inputs={"x": int}, outputs={"y": int})
-        self.fast_create = agent_pb2.CreateTaskRequest(
-            template=fast, inputs=make_inputs(fast, {"x": 3}), output_prefix="s3://soak"
-        )
-        self.echo = make_template("echo_sync", inputs={"prompt": str}, outputs={"out": str})
-        self.echo_inputs = make_inputs(self.echo, {"prompt": "soak"})
-        sensor = make_template(
-            "sensor",
-            inputs={"path": str},
-            custom={"sensor_module": "tests.sensors", "sensor_name": "PathSensor"},
-        )
-        self.sensor_create = agent_pb2.CreateTaskRequest(
-            template=sensor, inputs=make_inputs(sensor, {"path": sensor_path})
-        )
-        self.fast = agent_pb2.TaskCategory(name="fast_async")
-        self.sensor = agent_pb2.TaskCategory(name="sensor")
+    async def sense() -> None:
+        meta = (await async_stub.CreateTask(sensor_create, timeout=30)).resource_meta
+        await async_stub.GetTask(get_request("sensor", meta), timeout=30)
 
-    async def cycle(self, step: int, timed: Any) -> None:
-        kind = step % 3
-        if kind == 0:
-            meta = (
-                await timed(self.async_stub.CreateTask(self.fast_create, timeout=30))
-            ).resource_meta
-            await timed(
-                self.async_stub.GetTask(
-                    agent_pb2.GetTaskRequest(task_category=self.fast, resource_meta=meta),
-                    timeout=30,
-                )
-            )
-            await timed(
-                self.async_stub.DeleteTask(
-                    agent_pb2.DeleteTaskRequest(task_category=self.fast, resource_meta=meta),
-                    timeout=30,
-                )
-            )
-        elif kind == 1:
-            requests = [
-                agent_pb2.ExecuteTaskSyncRequest(
-                    header=agent_pb2.CreateRequestHeader(template=self.echo)
-                ),
-                agent_pb2.ExecuteTaskSyncRequest(inputs=self.echo_inputs),
-            ]
-
-            async def sync_call() -> Any:
-                return [r async for r in self.sync_stub.ExecuteTaskSync(iter(requests), timeout=30)]
-
-            await timed(sync_call())
-        else:
-            meta = (
-                await timed(self.async_stub.CreateTask(self.sensor_create, timeout=30))
-            ).resource_meta
-            await timed(
-                self.async_stub.GetTask(
-                    agent_pb2.GetTaskRequest(task_category=self.sensor, resource_meta=meta),
-                    timeout=30,
-                )
-            )
+    return [create_get_delete, execute_sync, sense]
 
 
 def _latency_totals(metrics_port: int) -> tuple[float, float]:
@@ -172,33 +143,13 @@ def _latency_totals(metrics_port: int) -> tuple[float, float]:
 async def _run(
     address: str, pid: int, figures: LoadFigures, sensor_path: str, metrics_port: int | None
 ) -> None:
-    start = time.monotonic()
+    start = time.perf_counter()
     deadline = start + figures.seconds
-
-    async def timed(awaitable: Any) -> Any:
-        began = time.monotonic()
-        try:
-            return await awaitable
-        finally:
-            figures.latencies.append((began - start, time.monotonic() - began))
-            figures.calls += 1
-
-    async def client(index: int, channel: grpc.aio.Channel) -> None:
-        traffic = _Traffic(channel, sensor_path)
-        step = index
-        while time.monotonic() < deadline:
-            try:
-                await traffic.cycle(step, timed)
-            except grpc.RpcError as error:
-                code = error.code().name if hasattr(error, "code") else type(error).__name__
-                figures.errors[code] = figures.errors.get(code, 0) + 1
-                figures.error_samples.setdefault(f"{code} kind {step % 3}", str(error.details()))
-            step += 1
 
     async def sampler() -> None:
         loop = asyncio.get_running_loop()
-        while time.monotonic() < deadline:
-            now = time.monotonic() - start
+        while time.perf_counter() < deadline:
+            now = time.perf_counter() - start
             try:
                 figures.rss.append((now, rss_bytes(pid)))
                 if metrics_port is not None:
@@ -209,14 +160,23 @@ async def _run(
             await asyncio.sleep(0.5)
 
     channels = [grpc.aio.insecure_channel(address) for _ in range(4)]
+    cycles = [_traffic(channel, sensor_path) for channel in channels]
+    # Caller i starts its connection's cycle at call i, so the three kinds run side by side.
+    callers = [
+        cycles[i % len(cycles)][i % 3 :] + cycles[i % len(cycles)][: i % 3]
+        for i in range(figures.concurrency)
+    ]
     try:
-        await asyncio.gather(
-            sampler(),
-            *(client(i, channels[i % len(channels)]) for i in range(figures.concurrency)),
-        )
+        _, tally = await asyncio.gather(sampler(), drive(callers, figures.seconds))
     finally:
         for channel in channels:
             await channel.close()
+    figures.calls = tally.calls
+    figures.errors = tally.errors
+    figures.error_samples = tally.error_samples
+    figures.latencies = [
+        (began / 1e9 - start, took / 1e9) for began, took in zip(tally.began_ns, tally.latency_ns)
+    ]
 
 
 def run_load(

@@ -383,12 +383,23 @@ def test_failed_resource_message_is_scrubbed(server: RunningServer) -> None:
 
 
 def test_server_keeps_serving_after_errors(server: RunningServer) -> None:
+    before = server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10)
     for _ in range(3):
-        with pytest.raises(grpc.RpcError):
+        with pytest.raises(grpc.RpcError) as failed:
             create(server, make_template("failing"))
-        raw_call(server, "/flyteidl.service.AsyncAgentService/GetTask", b"\x0a\xff")
-    agents = server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
-    assert agents
+        assert failed.value.code() == grpc.StatusCode.INTERNAL
+        garbled = raw_call(server, "/flyteidl.service.AsyncAgentService/GetTask", b"\x0a\xff")
+        assert garbled.code() == grpc.StatusCode.INVALID_ARGUMENT
+    after = server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10)
+    assert after == before
+    assert "FailingAgent" in {agent.name for agent in after.agents}
+    fast = make_template("fast_async", inputs={"x": int}, outputs={"y": int})
+    meta = create(server, fast, make_inputs(fast, {"x": 4})).resource_meta
+    got = server.async_stub.GetTask(
+        agent_pb2.GetTaskRequest(task_category=category("fast_async"), resource_meta=meta),
+        timeout=10,
+    )
+    assert got.resource.phase == execution_pb2.TaskExecution.SUCCEEDED
 
 
 # -- cancellation and blocking -------------------------------------------------------------

@@ -49,10 +49,11 @@ def _get(agent: BigQueryAgent) -> Resource:
     return asyncio.run(poll())
 
 
-def test_import_registers_one_agent_without_importing_the_client_library() -> None:
+def test_the_plugin_module_registers_one_agent_without_importing_the_client_library() -> None:
     code = (
-        "import sys, agenthost, agent_bigquery.agent as m\n"
-        "agents = agenthost.AgentRegistry.drain()\n"
+        "import sys, agent_bigquery.plugin as m\n"
+        "agents = []\n"
+        "m.register_agents(agents.append)\n"
         "print(len(agents), type(agents[0]).__name__, agents[0].task_type_name,\n"
         "      'google.cloud.bigquery' in sys.modules, m.AGENTHOST_PLUGIN_API)\n"
     )
@@ -62,9 +63,29 @@ def test_import_registers_one_agent_without_importing_the_client_library() -> No
     assert out == ["1", "BigQueryAgent", TASK_TYPE, "False", ">=1.1,<2"]
 
 
+def test_importing_the_agent_module_registers_nothing() -> None:
+    code = "import agenthost, agent_bigquery.agent\nprint(len(agenthost.AgentRegistry.drain()))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["0"]
+
+
+def test_the_loader_registers_the_agent_from_the_entry_point() -> None:
+    from agenthost.plugins import load_plugins
+
+    result = load_plugins(allow=["bigquery"], strict=True)
+    [report] = [p for p in result.plugins if p.name == "bigquery"]
+    assert report.status == "loaded"
+    assert report.entry_point == "agent_bigquery.plugin"
+    assert [(type(a).__name__, a.name) for a in report.agents] == [
+        ("BigQueryAgent", "BigQuery Agent")
+    ]
+
+
 def test_preload_imports_the_client_library_in_the_background() -> None:
     code = (
-        "import sys, agent_bigquery.agent as m\n"
+        "import sys, agent_bigquery.clients as m\n"
         "thread = m.preload_client_library()\n"
         "thread.join(60)\n"
         "print(thread.name, 'google.cloud.bigquery' in sys.modules)\n"

@@ -10,8 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from agent_bigquery.clients import ClientCache, credential_source
+from agent_bigquery.clients import ClientCache
 from agent_bigquery.errors import BigQueryConfigurationError
+from agent_bigquery.settings import credential_source
 
 SECRET_ENV = "_FSEC_BIGQUERY_SERVICE_ACCOUNT_JSON"
 

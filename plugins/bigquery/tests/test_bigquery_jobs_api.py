@@ -13,10 +13,10 @@ from fake_bigquery_http import Canned, error_body, fake_bigquery
 from test_bigquery_clients import service_account_json
 
 from agent_bigquery.agent import BigQueryAgent
-from agent_bigquery.clients import CredentialSource, _service_account
 from agent_bigquery.errors import BigQueryConfigurationError
 from agent_bigquery.jobs_api import JobResource, JobsApi, TableRef
 from agent_bigquery.metadata import BigQueryMetadata
+from agent_bigquery.settings import CredentialSource, _service_account
 from agenthost import Phase
 
 T = TypeVar("T")

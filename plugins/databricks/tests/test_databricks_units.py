@@ -17,10 +17,10 @@ from templates import new_cluster_conf, spark_custom, template
 
 from agent_databricks.agent import DatabricksAgent, idempotency_token
 from agent_databricks.errors import DatabricksConfigurationError
-from agent_databricks.jobspec import run_spec
 from agent_databricks.metadata import DatabricksMetadata
 from agent_databricks.settings import Instance, allowed_instances, resolve_instance
 from agent_databricks.status import resource_from_run
+from agent_databricks.template import run_spec
 from agenthost import Connection, InvalidRequestError
 
 DATA = Path(__file__).parent / "data"

@@ -26,7 +26,7 @@ from agent_file_sensor import (
     PathPolicy,
     UnsupportedPathError,
 )
-from agent_file_sensor.filesystems import FilesystemCache
+from agent_file_sensor.clients import FilesystemCache
 from agent_file_sensor.paths import DEFAULT_SCHEMES
 from agenthost import InvalidRequestError, MisconfiguredError, Phase, Resource
 from agenthost.sensor import SensorRouter
@@ -224,6 +224,17 @@ def test_import_pulls_in_no_fsspec_backend() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_entry_point_is_the_plugin_module_registering_one_sensor() -> None:
+    from agenthost.plugins import load_plugins
+
+    result = load_plugins(allow=["file_sensor"], strict=True)
+    [report] = [p for p in result.plugins if p.name == "file_sensor"]
+    assert (report.status, report.entry_point) == ("loaded", "agent_file_sensor.plugin")
+    assert [(type(a).__name__, a.task_type_name) for a in report.agents] == [
+        ("FileSensor", TASK_TYPE)
+    ]
 
 
 def test_s3_uses_the_connections_credentials(s3_env: MotoServer, bucket_name: str) -> None:

@@ -10,9 +10,10 @@ from aiohttp import ServerDisconnectedError
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from agent_file_sensor import BackendNotInstalledError, FileSensor, PathPolicy, UnsupportedPathError
-from agent_file_sensor.errors import is_transient_error
-from agent_file_sensor.filesystems import filesystem_class, storage_options
+from agent_file_sensor.clients import filesystem_class
+from agent_file_sensor.failures import is_transient_error
 from agent_file_sensor.paths import DEFAULT_SCHEMES, parse_path
+from agent_file_sensor.settings import storage_options
 
 
 @pytest.mark.parametrize(
@@ -169,7 +170,7 @@ def test_connection_credentials_win_and_are_not_mixed(monkeypatch: pytest.Monkey
 
 
 def test_cache_keys_hold_a_fingerprint_not_the_credentials() -> None:
-    from agent_file_sensor.filesystems import cache_key
+    from agent_file_sensor.clients import cache_key
 
     key = cache_key("s3", {"key": "AKIA-x", "secret": "very-secret-value"})
     assert key.startswith("s3:") and "very-secret-value" not in key and "AKIA" not in key

@@ -106,7 +106,7 @@ def test_flytekit_batch_runs_to_succeeded_with_the_batch_as_result(
 
 def test_result_literal_has_flytekits_shape() -> None:
     """Our encoding of a batch dict equals flytekit's literal for the same dict."""
-    from agent_openai.batch import _batch_resource
+    from agent_openai.status import batch_resource
 
     flytekit_literal = json_format.Parse(
         (DATA / "batch_result_literal.json").read_text(), Literal()
@@ -124,7 +124,7 @@ def test_result_literal_has_flytekits_shape() -> None:
             return value
 
     meta = BatchEndpointMetadata(openai_org=None, batch_id=value["id"])
-    outputs = _batch_resource(Batch(), meta, "").outputs
+    outputs = batch_resource(Batch(), meta, "").outputs
     assert isinstance(outputs, LiteralMap)
     ours = outputs.literals["result"]
     assert ours.scalar.binary.tag == flytekit_literal.scalar.binary.tag
@@ -164,8 +164,15 @@ def test_delete_cancels_once_and_is_idempotent(openai_env: FakeOpenAI) -> None:
 
 
 def test_delete_of_an_unknown_batch_is_not_an_error(openai_env: FakeOpenAI) -> None:
-    run(BatchEndpointAgent().delete(BatchEndpointMetadata(openai_org=None, batch_id="batch_gone")))
-    run(BatchEndpointAgent().delete(BatchEndpointMetadata(openai_org=None, batch_id="")))
+    before = len(openai_env.received("/v1/batches"))
+    gone = BatchEndpointMetadata(openai_org=None, batch_id="batch_gone")
+    assert run(BatchEndpointAgent().delete(gone)) is None
+    asked = [(r["method"], r["path"]) for r in openai_env.received("/v1/batches")[before:]]
+    assert asked == [("GET", "/v1/batches/batch_gone")]  # looked it up (404), cancelled nothing
+
+    never_created = BatchEndpointMetadata(openai_org=None, batch_id="")
+    assert run(BatchEndpointAgent().delete(never_created)) is None
+    assert len(openai_env.received("/v1/batches")) == before + 1  # no request at all
 
 
 @pytest.mark.parametrize("batch_id", ["error-401", "error-500"])

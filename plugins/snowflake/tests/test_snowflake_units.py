@@ -13,7 +13,7 @@ from flyteidl.core.execution_pb2 import TaskExecution
 from flyteidl.core.tasks_pb2 import TaskTemplate
 from google.protobuf import json_format
 
-from agent_snowflake.connections import ConnectionKey, ConnectionPool, connection_parameters
+from agent_snowflake.clients import ConnectionKey, ConnectionPool, connection_parameters
 from agent_snowflake.errors import SnowflakeConfigurationError
 from agent_snowflake.metadata import SnowflakeMetadata
 from agent_snowflake.parameters import query_parameters

@@ -1,14 +1,20 @@
 """The literal codec: flyteidl ``Literal``/``LiteralMap`` <-> plain Python values.
 
 Produces the same literals as flytekit's TypeEngine (1.16) without depending on flytekit.
-``to_literal``/``to_literal_map`` encode, ``from_literal``/``literal_map_to_python`` decode,
+``to_literal``/``to_literal_map`` encode, ``from_literal``/``from_literal_map`` decode
+(``literal_map_to_python`` is the former name of ``from_literal_map``),
 ``literal_type_for``/``variable_map`` declare types from Python annotations; ``check_literal``
 checks a literal against a type without keeping the value.
 """
 
 from __future__ import annotations
 
-from agenthost.literals.decode import check_literal, from_literal, literal_map_to_python
+from agenthost.literals.decode import (
+    check_literal,
+    from_literal,
+    from_literal_map,
+    literal_map_to_python,
+)
 from agenthost.literals.encode import to_literal, to_literal_map
 from agenthost.literals.errors import LiteralConversionError
 from agenthost.literals.types import (
@@ -39,6 +45,7 @@ __all__ = [
     "describe_type",
     "enum_type",
     "from_literal",
+    "from_literal_map",
     "literal_map_to_python",
     "literal_type_for",
     "map_type",

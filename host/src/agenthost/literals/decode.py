@@ -19,10 +19,10 @@ from google.protobuf.json_format import MessageToDict
 
 from agenthost.literals.coerce import COERCIBLE_KINDS, SIMPLE_CONVERTERS, coerce, coerce_enum
 from agenthost.literals.errors import LiteralConversionError, describe_value
-from agenthost.literals.types import MSGPACK_TAG, describe_type, variable_types
+from agenthost.literals.types import MSGPACK_TAG, check_names, describe_type, variable_types
 from agenthost.literals.values import Blob, StructuredDataset
 
-__all__ = ["from_literal", "literal_map_to_python"]
+__all__ = ["from_literal", "from_literal_map", "literal_map_to_python"]
 
 # (literal, declared type, variable name, strict) -> value. ``strict`` accepts only the literal
 # kind that the type itself produces; it is used to pick the variant of a bare literal in a union.
@@ -71,7 +71,7 @@ def plainly_of_type(literal: Literal, literal_type: LiteralType) -> bool:
     return expected is not None and literal.scalar.primitive.WhichOneof("value") == expected
 
 
-def literal_map_to_python(
+def from_literal_map(
     literal_map: LiteralMap,
     variables: VariableMap | Mapping[str, LiteralType] | Mapping[str, Variable] | None = None,
     *,
@@ -86,17 +86,14 @@ def literal_map_to_python(
     if variables is None:
         return {key: _decode_untyped(lit, f"{kind} {key!r}") for key, lit in literals.items()}
     declared = variable_types(variables)
-    for key, lt in declared.items():
-        if key not in literals:
-            raise LiteralConversionError(
-                f"{kind} {key!r}: missing, declared as {describe_type(lt)}"
-            )
-    for key in literals:
-        if key not in declared:
-            raise LiteralConversionError(f"{kind} {key!r}: not declared in the interface")
+    check_names(literals, declared, kind)
     return {
         key: from_literal(literals[key], lt, name=f"{kind} {key!r}") for key, lt in declared.items()
     }
+
+
+literal_map_to_python = from_literal_map
+"""The former name of ``from_literal_map``, kept for existing callers."""
 
 
 def describe_literal(literal: Literal) -> str:

@@ -36,6 +36,7 @@ from agenthost.literals.errors import LiteralConversionError, describe_value
 from agenthost.literals.types import (
     MSGPACK_TAG,
     blob_type,
+    check_names,
     describe_type,
     structured_dataset_type,
     variable_types,
@@ -101,21 +102,10 @@ def to_literal_map(
             literals[key].CopyFrom(_encode_untyped(value, f"{kind} {key!r}"))
         return target
     declared = variable_types(variables)
-    _check_names(values, declared, kind)
+    check_names(values, declared, kind)
     for key, lt in declared.items():
         literals[key].CopyFrom(to_literal(values[key], lt, name=f"{kind} {key!r}"))
     return target
-
-
-def _check_names(values: Mapping[str, Any], declared: Mapping[str, LiteralType], kind: str) -> None:
-    for key, lt in declared.items():
-        if key not in values:
-            raise LiteralConversionError(
-                f"{kind} {key!r}: missing, declared as {describe_type(lt)}"
-            )
-    for key in values:
-        if key not in declared:
-            raise LiteralConversionError(f"{kind} {key!r}: not declared in the interface")
 
 
 def _mismatch(name: str, literal_type: LiteralType, value: Any) -> LiteralConversionError:

@@ -25,15 +25,18 @@ from flyteidl.core.types_pb2 import (
     UnionType,
 )
 
+from agenthost.literals.errors import LiteralConversionError
 from agenthost.literals.values import Blob, BlobSpec, StructuredDataset
 
 __all__ = [
     "blob_type",
+    "check_names",
     "collection_type",
     "describe_type",
     "enum_type",
     "literal_type_for",
     "map_type",
+    "missing_and_undeclared",
     "simple_type",
     "struct_type",
     "structured_dataset_type",
@@ -293,3 +296,27 @@ def variable_types(
     if isinstance(variables, VariableMap):
         return {name: var.type for name, var in variables.variables.items()}
     return {name: tp.type if isinstance(tp, Variable) else tp for name, tp in variables.items()}
+
+
+def missing_and_undeclared(
+    given: Iterable[str], declared: Mapping[str, Any]
+) -> tuple[list[str], list[str]]:
+    """The interface-name check: the names ``declared`` that ``given`` lacks, and the names
+    ``given`` that are not ``declared``, each in its own order."""
+    given = list(given)
+    present = set(given)
+    return [n for n in declared if n not in present], [n for n in given if n not in declared]
+
+
+def check_names(given: Iterable[str], declared: Mapping[str, LiteralType], kind: str) -> None:
+    """``LiteralConversionError`` naming the first name ``declared`` that ``given`` lacks
+    (with its type), else the first name ``given`` that is not ``declared``; ``kind``
+    ("input", "output") prefixes the name."""
+    missing, undeclared = missing_and_undeclared(given, declared)
+    if missing:
+        name = missing[0]
+        raise LiteralConversionError(
+            f"{kind} {name!r}: missing, declared as {describe_type(declared[name])}"
+        )
+    if undeclared:
+        raise LiteralConversionError(f"{kind} {undeclared[0]!r}: not declared in the interface")

@@ -1,6 +1,6 @@
 """Protocol adapters: each serves the agents of one core over one wire protocol.
 
-The core (``agenthost.dispatch`` and the SDK modules it uses) knows agents, ``Resource``,
+The core (``agenthost.core`` and the SDK modules it uses) knows agents, ``Resource``,
 ``ResourceMeta``, literals and the call contract, and nothing of gRPC services. Each adapter
 package converts a protocol's request bytes into core calls and the core's results into that
 protocol's response bytes:

@@ -33,7 +33,7 @@ from flyteidl.admin import agent_pb2
 from google.protobuf.message import DecodeError, Message
 
 from agenthost.connection import Connection, reset_current_connection, set_current_connection
-from agenthost.dispatch import AgentEntry, Dispatcher
+from agenthost.core import AgentEntry, Dispatcher
 from agenthost.errors import InvalidRequestError
 from agenthost.server.admission import Admission, ConcurrencyLimitError
 from agenthost.server.logs import bind_call, unbind_call

@@ -3,7 +3,8 @@
 Templates are package data: ``common/`` holds the files every plugin distribution has,
 ``async/``, ``sync/`` and ``sensor/`` the example agent and its tests for each kind. A
 template file ends in ``.tmpl`` (dropped when rendered); ``__package__`` in a path becomes the
-import package and a leading ``dot-`` in a file name becomes ``.``; ``{{ name }}`` in a file
+import package and a leading ``dot-`` in a file or folder name becomes ``.``
+(``dot-github/workflows/ci.yml``); ``{{ name }}`` in a file
 is replaced by the value of ``name`` (an unknown name is an error, so a typo cannot ship).
 """
 
@@ -30,7 +31,8 @@ KINDS = ("async", "sync", "sensor")
 TEMPLATE_SUFFIX = ".tmpl"
 PACKAGE_PLACEHOLDER = "__package__"
 DOT_PREFIX = "dot-"
-"""A template named ``dot-x.tmpl`` renders to ``.x`` (hidden files stay visible to packaging)."""
+"""A template file or folder named ``dot-x`` renders to ``.x`` (hidden files stay visible to
+packaging)."""
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 
@@ -67,6 +69,7 @@ class ProjectSpec:
 
     name: str
     kind: str
+    article: str
     dist: str
     package: str
     entry_point: str
@@ -115,6 +118,7 @@ class ProjectSpec:
         return cls(
             name=slug,
             kind=kind,
+            article="an" if kind[0] in "aeiou" else "a",
             dist=f"agent-{'-'.join(parts)}",
             package=package,
             entry_point=underscored,
@@ -157,6 +161,10 @@ def _walk(root: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
     return found
 
 
+def _undotted(name: str) -> str:
+    return "." + name[len(DOT_PREFIX) :] if name.startswith(DOT_PREFIX) else name
+
+
 def project_files(spec: ProjectSpec) -> dict[str, str]:
     """``{relative path: content}`` of the rendered project."""
     root = resources.files(__name__)
@@ -165,9 +173,7 @@ def project_files(spec: ProjectSpec) -> dict[str, str]:
     for layer in ("common", spec.kind):
         for relative, source in _walk(root / layer):
             target = relative[: -len(TEMPLATE_SUFFIX)].replace(PACKAGE_PLACEHOLDER, spec.package)
-            head, _, name = target.rpartition("/")
-            if name.startswith(DOT_PREFIX):
-                target = f"{head}/" * bool(head) + "." + name[len(DOT_PREFIX) :]
+            target = "/".join(_undotted(part) for part in target.split("/"))
             files[target] = render(source.read_text(encoding="utf-8"), context, relative)
     return files
 

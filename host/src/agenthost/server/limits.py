@@ -13,6 +13,9 @@ connections and bursts.
 * ``grpc.server.max_pending_requests`` (and its hard limit): calls that arrived but that the
   server has not picked up yet. C-core's defaults (1,000, then randomly up to 3,000) cancel
   part of any burst larger than that, even on an idle server; ``--max-pending-calls`` sets both.
+* ``grpc.max_connection_age_ms`` (and its grace): ``--max-connection-age`` (none when 0).
+* ``grpc.http2.min_ping_interval_without_data_ms`` and ``grpc.keepalive_permit_without_calls``:
+  clients may ping every ``MIN_CLIENT_PING_INTERVAL_MS``, during calls and between them.
 """
 
 from __future__ import annotations
@@ -42,6 +45,20 @@ DEFAULT_MAX_CONNECTION_IDLE = 300.0
 DEFAULT_MAX_PENDING_CALLS = 20_000
 """Default number of arrived calls that may wait to be picked up by the server."""
 
+DEFAULT_MAX_CONNECTION_AGE = 300.0
+"""Seconds before a client connection gets GOAWAY: after a scale-out, clients that keep one
+connection per address (``dns:///``, a ClusterIP Service) spread onto the new replicas within
+minutes, for one reconnect per client every five minutes."""
+
+DEFAULT_MAX_CONNECTION_AGE_GRACE = 300.0
+"""Seconds calls on an aged connection get to finish: the longest deadline
+``agenthost propeller-config`` gives propeller (``ExecuteTaskSync``), so no call is cut."""
+
+MIN_CLIENT_PING_INTERVAL_MS = 5000
+"""Clients may send keepalive pings this often (during calls and between them) without being
+cut off with ``too_many_pings``; Flyte 2's executor pings every 30 s, some clients every 10 s.
+grpc's default (5 min without data) cuts a quiet call after ~150 s of 30 s pings."""
+
 
 def server_options(
     *,
@@ -50,6 +67,8 @@ def server_options(
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
     max_connection_idle: float = DEFAULT_MAX_CONNECTION_IDLE,
     max_pending_calls: int = DEFAULT_MAX_PENDING_CALLS,
+    max_connection_age: float = DEFAULT_MAX_CONNECTION_AGE,
+    max_connection_age_grace: float = DEFAULT_MAX_CONNECTION_AGE_GRACE,
 ) -> list[tuple[str, int]]:
     """The ``options`` for ``grpc.aio.server`` (see the module docstring)."""
     options = [
@@ -60,7 +79,12 @@ def server_options(
         ("grpc.server_handshake_timeout_ms", int(handshake_timeout * 1000)),
         ("grpc.server.max_pending_requests", max_pending_calls),
         ("grpc.server.max_pending_requests_hard_limit", max_pending_calls),
+        ("grpc.http2.min_ping_interval_without_data_ms", MIN_CLIENT_PING_INTERVAL_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
     ]
     if max_connection_idle > 0:
         options.append(("grpc.max_connection_idle_ms", int(max_connection_idle * 1000)))
+    if max_connection_age > 0:
+        options.append(("grpc.max_connection_age_ms", int(max_connection_age * 1000)))
+        options.append(("grpc.max_connection_age_grace_ms", int(max_connection_age_grace * 1000)))
     return options

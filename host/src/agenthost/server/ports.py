@@ -21,9 +21,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def bind_problem(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be bound now (one line naming the port), or None if it can.
-    ``SO_REUSEADDR`` is set, so connections of an earlier server in TIME_WAIT do not count."""
+def bind_error(host: str, port: int) -> OSError | None:
+    """The error binding ``host:port`` now gives (with ``SO_REUSEADDR``, so connections of an
+    earlier server in TIME_WAIT do not count), or None if it can be bound."""
     bind_host = host.strip("[]")
     family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
     try:
@@ -31,7 +31,16 @@ def bind_problem(host: str, port: int) -> str | None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((bind_host, port))
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            return f"port {port} is already in use (another process listens on {host}:{port})"
-        return f"cannot bind {host}:{port}: {exc.strerror or exc}"
+        return exc
     return None
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound now (one line naming the port), or None if it can
+    (``bind_error``)."""
+    exc = bind_error(host, port)
+    if exc is None:
+        return None
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use (another process listens on {host}:{port})"
+    return f"cannot bind {host}:{port}: {exc.strerror or exc}"

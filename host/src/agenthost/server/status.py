@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from agenthost.dispatch import AgentCallError, NotImplementedByAgentError
+from agenthost.core.calls import AgentCallError, NotImplementedByAgentError
 from agenthost.errors import (
     BackendUnavailableError,
     InvalidRequestError,

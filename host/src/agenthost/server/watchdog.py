@@ -4,8 +4,9 @@
 A task on the loop wakes every ``interval`` seconds; when it wakes ``threshold`` seconds or
 more late it logs ``event loop blocked for X s (during <agent> <operation>)``. Who was running
 is found by a daemon thread that, while the loop is late, looks once at the loop thread's stack
-for the dispatcher frame of the agent call. Agent calls pay nothing for this: no per-call
-bookkeeping, only the two wake-ups per interval.
+for the frame of an agent method (``call_sites``: the code of every agent method the host
+calls, from ``agenthost.core.agents.AgentIndex.call_sites``). Agent calls pay nothing for this:
+no per-call bookkeeping, only the two wake-ups per interval.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from types import CodeType, FrameType
 
 logger = logging.getLogger("agenthost.server")
@@ -23,33 +25,36 @@ DEFAULT_INTERVAL = 0.1
 DEFAULT_THRESHOLD = 0.5
 
 
-def _dispatcher_codes() -> frozenset[CodeType]:
-    from agenthost.dispatch import Dispatcher
-
-    logs = Dispatcher.logs
-    return frozenset({Dispatcher._call.__code__, logs.__code__})
+CallSites = Mapping[CodeType, Mapping[int, str]]
+"""Code of an agent method to ``{id(agent): "<agent> <operation>"}``."""
 
 
-def agent_call_in(frame: FrameType | None, codes: frozenset[CodeType]) -> str | None:
-    """``<agent> <operation>`` of the innermost dispatcher call frame on ``frame``'s stack."""
+def agent_call_in(frame: FrameType | None, sites: CallSites) -> str | None:
+    """``<agent> <operation>`` of the innermost agent method on ``frame``'s stack. A method
+    that several agents share (a base class's) is told apart by its ``self``."""
     while frame is not None:
-        if frame.f_code in codes:
+        labels = sites.get(frame.f_code)
+        if labels:
+            if len(labels) == 1:
+                return next(iter(labels.values()))
             try:
-                local = frame.f_locals
-                entry = local.get("entry")
-                operation = local.get("operation", "get logs")
-                return f"{entry.name} {operation}" if entry is not None else None
+                owner = frame.f_locals.get("self")
             except Exception:  # a frame changing under us: give up on the name
                 return None
+            return labels.get(id(owner))
         frame = frame.f_back
     return None
 
 
 class LoopWatchdog:
-    """Log event-loop stalls of ``threshold`` seconds or more, naming the agent call."""
+    """Log event-loop stalls of ``threshold`` seconds or more, naming the agent call found
+    through ``call_sites`` (none given: stalls are logged without a name)."""
 
     def __init__(
-        self, threshold: float = DEFAULT_THRESHOLD, interval: float = DEFAULT_INTERVAL
+        self,
+        threshold: float = DEFAULT_THRESHOLD,
+        call_sites: CallSites | None = None,
+        interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self.threshold = threshold
         self.interval = interval
@@ -59,7 +64,7 @@ class LoopWatchdog:
         self._sampled = False
         self._stop = threading.Event()
         self._task: asyncio.Task[None] | None = None
-        self._codes = _dispatcher_codes()
+        self._sites: CallSites = call_sites or {}
         self._loop_thread = threading.get_ident()
 
     def start(self) -> None:
@@ -96,5 +101,5 @@ class LoopWatchdog:
                 continue
             self._sampled = True
             frame = sys._current_frames().get(self._loop_thread)
-            self._culprit = agent_call_in(frame, self._codes)
+            self._culprit = agent_call_in(frame, self._sites)
             del frame

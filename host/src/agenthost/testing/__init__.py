@@ -22,9 +22,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agenthost.runner import Backoff as Backoff
-    from agenthost.runner import RunResult as RunResult
-    from agenthost.runner import Status as Status
+    from agenthost.run.lifecycle import Backoff as Backoff
+    from agenthost.run.lifecycle import RunResult as RunResult
+    from agenthost.run.lifecycle import Status as Status
     from agenthost.testing.lifecycle import TEST_BACKOFF as TEST_BACKOFF
     from agenthost.testing.lifecycle import run_lifecycle as run_lifecycle
     from agenthost.testing.lifecycle import run_on_server as run_on_server
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from agenthost.testing.tls import make_certificates as make_certificates
 
 _HOMES = {
-    "agenthost.runner": ("Backoff", "RunResult", "Status"),
+    "agenthost.run.lifecycle": ("Backoff", "RunResult", "Status"),
     "agenthost.testing.lifecycle": ("TEST_BACKOFF", "run_lifecycle", "run_on_server"),
     "agenthost.testing.net": (
         "Tripwire", "forbidden_requests", "tripwire", "tripwire_fixture", "unreachable_endpoint",

@@ -1,6 +1,6 @@
 """A task's whole lifecycle, as propeller or the Flyte 2 executor would run it: in this process
 through an agent object (``run_lifecycle``), or over gRPC through a running server
-(``run_on_server``). Both are ``agenthost.runner`` with polling tuned for tests."""
+(``run_on_server``). Both are ``agenthost.run`` with polling tuned for tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from flyteidl.core import literals_pb2, tasks_pb2
 
-from agenthost.runner import Backoff, RunResult, Status
+from agenthost.run.lifecycle import Backoff, RunResult, Status, run_blocking
+from agenthost.run.templates import make_inputs
 
 if TYPE_CHECKING:
     from agenthost.testing.server import ServerProcess
@@ -38,8 +39,7 @@ def run_lifecycle(
     A task still running after ``timeout`` seconds is deleted and ``RunTimeout`` raised.
     Call it from synchronous tests (it runs its own event loop).
     """
-    from agenthost.runner import LocalBackend, run_blocking
-    from agenthost.runner import make_inputs as encode_inputs
+    from agenthost.run.backends import LocalBackend
     from agenthost.sensor import BaseSensor, SensorRouter
 
     agents = [agent]
@@ -48,7 +48,7 @@ def run_lifecycle(
     return run_blocking(
         lambda: LocalBackend.for_agents(agents),
         template,
-        encode_inputs(template, inputs),
+        make_inputs(template, inputs),
         on_status=on_status,
         timeout=timeout,
         backoff=backoff,
@@ -70,9 +70,8 @@ def run_on_server(
     over gRPC, with the calls propeller makes (CreateTask/GetTask/DeleteTask or
     ExecuteTaskSync), or with ``protocol="v2"`` the calls the Flyte 2 executor makes (the
     flyteidl2 connector services: CreateTask/GetTask/DeleteTask, sync agents included). gRPC
-    errors are raised as ``agenthost.runner.RemoteCallError``."""
-    from agenthost.runner import RemoteBackend, RemoteConnectorBackend, run_blocking
-    from agenthost.runner import make_inputs as encode_inputs
+    errors are raised as ``agenthost.run.lifecycle.RemoteCallError``."""
+    from agenthost.run.remote import RemoteBackend, RemoteConnectorBackend
 
     if protocol not in ("v1", "v2"):
         raise ValueError(f"protocol must be v1 or v2, not {protocol!r}")
@@ -81,7 +80,7 @@ def run_on_server(
     return run_blocking(
         lambda: backend(address, credentials),
         template,
-        encode_inputs(template, inputs),
+        make_inputs(template, inputs),
         on_status=on_status,
         timeout=timeout,
         backoff=backoff,

@@ -17,7 +17,8 @@ from typing import Any
 import grpc
 from flyteidl.service import agent_pb2_grpc
 
-from agenthost.server.app import SERVING_PREFIX
+from agenthost.run.channels import open_channel
+from agenthost.server.process import SERVING_PREFIX
 
 SERVING_LINE_PREFIX = f"{SERVING_PREFIX} "
 """The line ``agenthost serve`` prints once it listens, followed by ``HOST:PORT``."""
@@ -40,10 +41,7 @@ class ServerProcess:
     def channel(self) -> grpc.Channel:
         """A channel to the server, closed by ``stop()``."""
         if self._channel is None:
-            if self.credentials is None:
-                self._channel = grpc.insecure_channel(self.address)
-            else:
-                self._channel = grpc.secure_channel(self.address, self.credentials)
+            self._channel = open_channel(self.address, self.credentials)
         return self._channel
 
     @property

@@ -28,15 +28,11 @@ class CertificateFiles:
     def client_credentials(self, *, with_certificate: bool = False) -> Any:
         """``grpc.ChannelCredentials`` trusting the CA (and, with ``with_certificate``,
         presenting the client certificate), for ``running_server(credentials=...)``."""
-        import grpc
+        from agenthost.run.channels import client_credentials
 
         if not with_certificate:
-            return grpc.ssl_channel_credentials(root_certificates=self.ca.read_bytes())
-        return grpc.ssl_channel_credentials(
-            root_certificates=self.ca.read_bytes(),
-            private_key=self.client_key.read_bytes(),
-            certificate_chain=self.client_cert.read_bytes(),
-        )
+            return client_credentials(self.ca)
+        return client_credentials(self.ca, self.client_cert, self.client_key)
 
 
 def make_certificates(

@@ -1,6 +1,7 @@
 """agent-bigquery: a Flyte async agent that runs BigQuery query jobs under agenthost.
 
-Importing this package is cheap; the agent is registered by ``agent_bigquery.agent``.
+Importing this package is cheap on purpose: the host imports every plugin when it starts.
+``google-cloud-bigquery`` is imported on first use. ``agent_bigquery.plugin`` is the entry point.
 """
 
 from agent_bigquery.version import __version__

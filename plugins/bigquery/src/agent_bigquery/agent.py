@@ -1,5 +1,5 @@
-"""The BigQuery async agent, registered seed-style when this module is imported (the
-``flyte.agents`` entry point ``bigquery = "agent_bigquery.agent"``).
+"""The BigQuery async agent (task type ``bigquery_query_job_task``), registered by
+``agent_bigquery.plugin``.
 
 ``create`` and ``delete`` are plain ``def`` (agenthost runs them in its thread pool, so the
 blocking client library never runs on the event loop); ``get``, the call propeller repeats,
@@ -9,13 +9,13 @@ is ``async def`` and polls with one REST request on the event loop (``jobs_api``
 from __future__ import annotations
 
 import hashlib
-import importlib
-import os
-import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from agent_bigquery.api_errors import (
+from agent_bigquery import settings
+from agent_bigquery.clients import ClientCache
+from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
+from agent_bigquery.failures import (
     api_error_message,
     is_api_error,
     is_conflict,
@@ -23,20 +23,11 @@ from agent_bigquery.api_errors import (
     is_transient,
     is_unauthenticated,
 )
-from agent_bigquery.clients import ClientCache, credential_source
-from agent_bigquery.errors import BigQueryConfigurationError, BigQueryUnavailableError
 from agent_bigquery.metadata import BigQueryMetadata
 from agent_bigquery.parameters import query_parameters
 from agent_bigquery.status import console_link, resource_from_job
 from agent_bigquery.template import QuerySpec, query_spec
-from agenthost import (
-    AgentRegistry,
-    AsyncAgentBase,
-    InvalidRequestError,
-    Resource,
-    input_values,
-    number_from_env,
-)
+from agenthost import AsyncAgentBase, InvalidRequestError, Resource, input_values
 
 if TYPE_CHECKING:
     from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
@@ -44,9 +35,6 @@ if TYPE_CHECKING:
     from flyteidl.core.tasks_pb2 import TaskTemplate
 
     from agent_bigquery.jobs_api import JobsApi
-
-AGENTHOST_PLUGIN_API = ">=1.1,<2"
-"""agenthost plugin-API versions this plugin supports."""
 
 TASK_TYPE = "bigquery_query_job_task"
 """Task type of flytekit's ``BigQueryTask``."""
@@ -56,17 +44,6 @@ REQUEST_TIMEOUT_S = 8.0
 
 JOB_LEVEL_FIELDS = frozenset({"labels", "jobTimeoutMs"})
 """Keys of ``custom`` that configure the job rather than the query."""
-
-PRELOAD_ENV = "AGENT_BIGQUERY_PRELOAD"
-"""Set to ``1`` to import ``google.cloud.bigquery`` in a background thread at plugin load, so
-the first task does not pay for it (off by default: it competes with the host's start-up)."""
-
-RETRY_DEADLINE_S = 8.0
-"""How long one agent call keeps retrying transient BigQuery errors before giving up: within
-propeller's default 10 s deadline for agent calls (propeller polls ``get`` again anyway)."""
-
-DEADLINE_ENV = "AGENT_BIGQUERY_RETRY_DEADLINE_SECONDS"
-"""Overrides ``RETRY_DEADLINE_S`` (read on every call); requests time out within it too."""
 
 
 class BigQueryAgent(AsyncAgentBase):
@@ -88,8 +65,7 @@ class BigQueryAgent(AsyncAgentBase):
         self._jobs_api: JobsApi | None = None
         self._request_timeout = request_timeout
         self.retry_deadline = retry_deadline
-        """Fixed retry deadline; None: ``$AGENT_BIGQUERY_RETRY_DEADLINE_SECONDS`` or
-        ``RETRY_DEADLINE_S``."""
+        """Fixed retry deadline; None: ``settings.retry_deadline()``."""
 
     def create(
         self,
@@ -132,7 +108,7 @@ class BigQueryAgent(AsyncAgentBase):
         errors within the retry deadline as the client library would."""
         from google.api_core.retry import AsyncRetry
 
-        source = credential_source()
+        source = settings.credential_source()
         retry = AsyncRetry(predicate=is_transient, timeout=self._deadline())
         try:
             job = await retry(self.jobs_api.get_job)(
@@ -202,7 +178,7 @@ class BigQueryAgent(AsyncAgentBase):
     def _deadline(self) -> float:
         if self.retry_deadline is not None:
             return self.retry_deadline
-        return number_from_env(DEADLINE_ENV, RETRY_DEADLINE_S, minimum=0.001)
+        return settings.retry_deadline()
 
     def _retry(self) -> Any:
         from google.cloud.bigquery import DEFAULT_RETRY
@@ -309,21 +285,3 @@ def _get_error_resource(exc: Exception, meta: BigQueryMetadata) -> Resource:
         code="BigQueryError",
         log_links=links,
     )
-
-
-def preload_client_library() -> threading.Thread | None:
-    """Start importing ``google.cloud.bigquery`` in a daemon thread if ``PRELOAD_ENV`` is ``1``."""
-    if os.environ.get(PRELOAD_ENV) != "1":
-        return None
-    thread = threading.Thread(
-        target=importlib.import_module,
-        args=("google.cloud.bigquery",),
-        name="agent-bigquery-preload",
-        daemon=True,
-    )
-    thread.start()
-    return thread
-
-
-AgentRegistry.register(BigQueryAgent())
-preload_client_library()

@@ -1,90 +1,35 @@
-"""BigQuery clients: where credentials come from, and one cached client per
-(project, location, credentials).
-
-Credentials, in order:
-
-1. ``BIGQUERY_EMULATOR_HOST`` set (``http://127.0.0.1:9050`` or ``127.0.0.1:9050``): talk to that
-   endpoint with anonymous credentials (local emulators and tests).
-2. The call's connection secret ``google_application_credentials`` (Flyte 2: the executor
-   resolves the task's ``secrets`` into the call's ``connection``), a service-account JSON key.
-3. The host secret ``BIGQUERY_SERVICE_ACCOUNT_JSON`` (``agenthost.get_secret``: env var
-   ``_FSEC_BIGQUERY_SERVICE_ACCOUNT_JSON`` or file ``/etc/secrets/bigquery_service_account_json``)
-   holding a service-account JSON key.
-4. Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, workload identity, ...).
-
-Clients are cached by a fingerprint of the key, never by the key itself.
+"""BigQuery clients: one cached client per (project, location, credentials), built with the
+credentials ``settings.credential_source`` chooses. Clients are cached by a fingerprint of the
+key, never by the key itself.
 
 ``google.cloud.bigquery`` is imported on the first client built, never at plugin import.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import json
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_bigquery.errors import BigQueryConfigurationError
+from agent_bigquery.settings import (
+    CONNECTION_KEY,
+    PRELOAD_ENV,
+    SERVICE_ACCOUNT_SECRET,
+    CredentialSource,
+    credential_source,
+)
 from agent_bigquery.version import __version__
-from agenthost import current_connection, get_secret
 
 if TYPE_CHECKING:
     from google.cloud.bigquery import Client
 
-EMULATOR_HOST_ENV = "BIGQUERY_EMULATOR_HOST"
-"""Environment variable naming a BigQuery emulator endpoint; set, it wins over credentials."""
-
-SERVICE_ACCOUNT_SECRET = "BIGQUERY_SERVICE_ACCOUNT_JSON"
-"""Host secret key holding a service-account JSON key (read with ``agenthost.get_secret``)."""
-
-CONNECTION_KEY = "google_application_credentials"
-"""The call's ``connection`` secret holding a service-account JSON key (flyte-sdk's name)."""
-
 BIGQUERY_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 MAX_CACHED_CLIENTS = 32
 USER_AGENT = f"agenthost-bigquery/{__version__}"
-
-
-@dataclass(frozen=True)
-class CredentialSource:
-    """Where a client's credentials come from; ``key`` identifies them in the client cache
-    (a fingerprint for secrets, never the secret itself)."""
-
-    kind: str  # "emulator" | "service_account" | "adc"
-    key: str
-    endpoint: str | None = None
-    secret_json: str | None = None
-    secret_name: str = f"secret {SERVICE_ACCOUNT_SECRET}"
-    """Where ``secret_json`` came from, for error messages."""
-
-    def __repr__(self) -> str:
-        return f"CredentialSource(kind={self.kind!r}, key={self.key!r})"
-
-
-def _service_account(secret: str, name: str) -> CredentialSource:
-    fingerprint = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
-    return CredentialSource(
-        "service_account", f"sa:{fingerprint}", secret_json=secret, secret_name=name
-    )
-
-
-def credential_source() -> CredentialSource:
-    """Decide, from the environment, the call's connection and host secrets, how clients
-    authenticate now."""
-    emulator = os.environ.get(EMULATOR_HOST_ENV, "").strip()
-    if emulator:
-        endpoint = emulator if "://" in emulator else f"http://{emulator}"
-        return CredentialSource("emulator", f"emulator:{endpoint}", endpoint=endpoint.rstrip("/"))
-    per_task = current_connection().secrets.get(CONNECTION_KEY)
-    if per_task:
-        return _service_account(per_task, f"connection secret {CONNECTION_KEY}")
-    secret = get_secret(SERVICE_ACCOUNT_SECRET, default="")
-    if secret:
-        return _service_account(secret, f"secret {SERVICE_ACCOUNT_SECRET}")
-    return CredentialSource("adc", "adc")
 
 
 def _service_account_credentials(secret_json: str, name: str) -> Any:
@@ -204,3 +149,17 @@ class ClientCache:
             self._clients.clear()
         for client in clients:
             client.close()  # type: ignore[no-untyped-call]
+
+
+def preload_client_library() -> threading.Thread | None:
+    """Start importing ``google.cloud.bigquery`` in a daemon thread if ``PRELOAD_ENV`` is ``1``."""
+    if os.environ.get(PRELOAD_ENV) != "1":
+        return None
+    thread = threading.Thread(
+        target=importlib.import_module,
+        args=("google.cloud.bigquery",),
+        name="agent-bigquery-preload",
+        daemon=True,
+    )
+    thread.start()
+    return thread

@@ -2,7 +2,7 @@
 
 One ``ClientSession`` (one pool of kept-alive connections) per event loop
 (``agenthost.http_sessions``), shared by every project and credential. Credentials come from
-``clients.credential_source`` as for the client library, are cached by their fingerprint (never
+``settings.credential_source`` as for the client library, are cached by their fingerprint (never
 the secret) and refreshed in the host's thread pool only when their token has expired, so a poll
 costs one HTTP request on the loop instead of a trip through the thread pool and
 ``google-cloud-bigquery``'s request machinery (measured in bench/RESULTS.md). Proxies and the CA
@@ -10,7 +10,7 @@ bundle are read from the environment once per endpoint, as ``requests`` would fo
 
 Errors are raised as ``google.api_core`` raises them for the client library (an HTTP error
 status is the matching ``GoogleAPICallError`` with BigQuery's ``errors``; a connection failure
-or a timeout is ``BigQueryTransportError``, a ``ConnectionError``), so ``api_errors`` sorts
+or a timeout is ``BigQueryTransportError``, a ``ConnectionError``), so ``failures`` sorts
 both paths alike.
 """
 
@@ -26,12 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from agent_bigquery.clients import (
-    MAX_CACHED_CLIENTS,
-    USER_AGENT,
-    CredentialSource,
-    google_credentials,
-)
+from agent_bigquery.clients import MAX_CACHED_CLIENTS, USER_AGENT, google_credentials
+from agent_bigquery.settings import CredentialSource
 from agenthost.http_sessions import HttpSessions
 from agenthost.threads import run_blocking
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from agent_databricks.client import DatabricksClient
+from agent_databricks.clients import DatabricksClient
 from agent_databricks.credentials import (
     Credential,
     auth_type,
@@ -21,10 +21,10 @@ from agent_databricks.credentials import (
 )
 from agent_databricks.errors import DatabricksConfigurationError, DatabricksUnavailableError
 from agent_databricks.failures import ApiError
-from agent_databricks.jobspec import run_spec
 from agent_databricks.metadata import DatabricksMetadata
 from agent_databricks.settings import Instance, resolve_instance
 from agent_databricks.status import resource_from_run, run_link
+from agent_databricks.template import run_spec
 from agenthost import AsyncAgentBase, Connection, InvalidRequestError, Resource
 from agenthost.secrets import remember_secret
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import agenthost
 from agent_databricks.agent import DATABRICKS_TASK_TYPE, SPARK_TASK_TYPE, DatabricksAgent
-from agent_databricks.client import DatabricksClient
+from agent_databricks.clients import DatabricksClient
 
 AGENTHOST_PLUGIN_API = ">=1.1,<2"
 """The agenthost plugin-API versions this plugin works with (checked when the host loads it)."""

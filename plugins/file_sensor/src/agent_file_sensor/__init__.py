@@ -1,17 +1,13 @@
 """agent-file-sensor: an agenthost sensor that waits for a file to exist (local, ``file://``,
 ``s3://``, ``gs://``, or another fsspec protocol the operator allows). Importing it imports no
-fsspec backend."""
+fsspec backend. ``agent_file_sensor.plugin`` is the entry point."""
 
+from agent_file_sensor.agent import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor
 from agent_file_sensor.errors import BackendNotInstalledError, UnsupportedPathError
 from agent_file_sensor.paths import PathPolicy
-from agent_file_sensor.sensor import FLYTEKIT_ALIAS, TASK_TYPE, FileSensor
 from agent_file_sensor.version import __version__
 
-AGENTHOST_PLUGIN_API = ">=1.1,<2"
-"""The agenthost plugin-API range this plugin supports."""
-
 __all__ = [
-    "AGENTHOST_PLUGIN_API",
     "FLYTEKIT_ALIAS",
     "TASK_TYPE",
     "BackendNotInstalledError",

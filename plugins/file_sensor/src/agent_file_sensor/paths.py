@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent_file_sensor.errors import UnsupportedPathError
+from agent_file_sensor.settings import ALLOWED_SCHEMES_ENV, LOCAL_PREFIXES_ENV
 
 LOCAL_PROTOCOLS = frozenset({"file", "local"})
 """Protocols (besides no scheme at all) that mean the host's own filesystem."""
@@ -16,12 +17,6 @@ DEFAULT_SCHEMES = frozenset({"file", "local", "s3", "s3a", "gs", "gcs"})
 """Schemes allowed without configuration: local paths, S3 and Google Cloud Storage. Anything
 else (``http(s)://``, ``ftp://``, ``memory://``...) would let a task make the host send
 requests where the task chooses, so an operator must allow it."""
-
-ALLOWED_SCHEMES_ENV = "AGENT_FILE_SENSOR_ALLOWED_SCHEMES"
-"""Comma-separated further schemes the host allows (e.g. ``abfs,az``)."""
-
-LOCAL_PREFIXES_ENV = "AGENT_FILE_SENSOR_LOCAL_PREFIXES"
-"""Comma-separated directories; when set, local paths must be inside one of them."""
 
 _REJECTED_PROTOCOLS = frozenset(
     {

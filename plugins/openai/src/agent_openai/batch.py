@@ -10,24 +10,21 @@ object as a dict once it completes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flyteidl.core.types_pb2 import LiteralType
 from google.protobuf import json_format
 
 from agent_openai.clients import client_for
-from agent_openai.config import organization, parameters, split_parameters
-from agent_openai.failures import Failure, describe, scrub
-from agent_openai.headers import is_header_safe
-from agent_openai.legacy import looks_pickled, read_flytekit_metadata
-from agent_openai.settings import client_settings
+from agent_openai.errors import BatchCancelError
+from agent_openai.failures import describe
+from agent_openai.metadata import BatchEndpointMetadata
+from agent_openai.settings import ClientSettings, client_settings
+from agent_openai.status import OUTPUT_NAME, RUNNING_STATES, batch_resource
+from agent_openai.template import organization, parameters, split_parameters
 from agenthost import (
     AsyncAgentBase,
     InvalidRequestError,
     Resource,
-    ResourceMeta,
-    ResourceMetaError,
     custom_of,
     input_values,
 )
@@ -35,59 +32,14 @@ from agenthost import (
 if TYPE_CHECKING:
     from flyteidl.core.literals_pb2 import LiteralMap
     from flyteidl.core.tasks_pb2 import TaskTemplate
+    from openai import AsyncOpenAI
 
 logger = logging.getLogger(__name__)
 
 TASK_TYPE = "openai-batch"
 INPUT_NAME = "input_file_id"
-OUTPUT_NAME = "result"
 DEFAULT_COMPLETION_WINDOW = "24h"
 DEFAULT_ENDPOINT = "/v1/chat/completions"
-
-RUNNING_STATES = frozenset({"validating", "in_progress", "finalizing"})
-SUCCEEDED_STATES = frozenset({"completed"})
-FAILED_STATES = frozenset({"failed", "expired", "cancelled", "cancelling"})
-"""Batch states that end the task as FAILED (``cancelling`` too, as flytekit does: the batch
-will produce no complete result)."""
-
-
-@dataclass
-class BatchEndpointMetadata(ResourceMeta):
-    """The handle of one batch, as JSON. ``openai_org`` and ``batch_id`` are the fields of
-    flytekit's metadata of the same name; flytekit's pickled form is read too (see
-    ``agent_openai.legacy``), so batches started under flytekit can still be polled.
-
-    ``base_url`` is the endpoint the template chose (None: the deployment's), ``result_type`` the
-    template's declared type of ``result`` (flyteidl ``LiteralType`` as JSON; None: flytekit's
-    msgpack STRUCT). ``error``/``error_retryable`` carry a failure of ``create`` to ``get``.
-    """
-
-    openai_org: str | None
-    batch_id: str
-    base_url: str | None = None
-    result_type: dict[str, Any] | None = None
-    error: str | None = None
-    error_retryable: bool = False
-
-    @classmethod
-    def decode(cls, data: bytes) -> BatchEndpointMetadata:
-        """Decode our JSON, or the cloudpickle bytes flytekit's connector wrote (parsed, never
-        unpickled); an ``openai_org`` no HTTP header can carry is a ``ResourceMetaError``."""
-        if looks_pickled(data):
-            if len(data) > cls.max_encoded_bytes:
-                raise ResourceMetaError(
-                    f"resource_meta is larger than {cls.max_encoded_bytes} bytes"
-                )
-            fields = read_flytekit_metadata(data)
-            meta = cls(openai_org=fields["openai_org"], batch_id=str(fields["batch_id"]))
-        else:
-            meta = super().decode(data)
-        if meta.openai_org is not None and not is_header_safe(meta.openai_org):
-            raise ResourceMetaError(
-                "resource_meta field 'openai_org' holds a line break, a control or a non-ASCII "
-                "character, which an HTTP header cannot carry"
-            )
-        return meta
 
 
 def batch_request(custom: dict[str, Any], input_file_id: str) -> dict[str, Any]:
@@ -107,19 +59,6 @@ def declared_result_type(task_template: TaskTemplate) -> dict[str, Any] | None:
         return None
     declared: dict[str, Any] = json_format.MessageToDict(outputs[OUTPUT_NAME].type)
     return declared
-
-
-def result_literal_type(meta: BatchEndpointMetadata) -> LiteralType:
-    """The LiteralType ``result`` is encoded as: the template's, else flytekit's (msgpack
-    STRUCT)."""
-    if meta.result_type:
-        try:
-            return json_format.ParseDict(meta.result_type, LiteralType())
-        except json_format.ParseError:
-            raise InvalidRequestError("resource_meta has an invalid result_type") from None
-    from agenthost.literals import struct_type
-
-    return struct_type()
 
 
 class BatchEndpointAgent(AsyncAgentBase):
@@ -182,36 +121,34 @@ class BatchEndpointAgent(AsyncAgentBase):
         if meta.error is not None or not meta.batch_id:
             message = meta.error or "the batch was never created"
             return Resource.failure(message, retryable=meta.error_retryable, code="CreateFailed")
-        key = ""
+        settings: ClientSettings | None = None
         try:
-            settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
-            key = settings.api_key
-            client = await client_for(settings)
+            settings, client = await _client(meta)
             batch = await client.batches.retrieve(meta.batch_id)
         except Exception as exc:
+            key = settings.api_key if settings else ""
             failure = describe(exc, action=f"status check of batch {meta.batch_id}", api_key=key)
             if failure is None:
                 raise
             if failure.retryable:  # the batch itself is fine: poll again
                 return Resource.running(f"{failure.message}; will check again")
             return failure.resource()
-        return _batch_resource(batch, meta, key)
+        return batch_resource(batch, meta, settings.api_key)
 
     async def delete(self, resource_meta: BatchEndpointMetadata, **kwargs: Any) -> None:
         """Cancel the batch unless it already finished or is being cancelled (idempotent)."""
         meta = resource_meta
         if not meta.batch_id:
             return
-        key = ""
+        settings: ClientSettings | None = None
         try:
-            settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
-            key = settings.api_key
-            client = await client_for(settings)
+            settings, client = await _client(meta)
             batch = await client.batches.retrieve(meta.batch_id)
             if batch.status in RUNNING_STATES:
                 await client.batches.cancel(meta.batch_id)
                 logger.info("cancelled OpenAI batch %s", meta.batch_id)
         except Exception as exc:
+            key = settings.api_key if settings else ""
             failure = describe(exc, action=f"cancellation of batch {meta.batch_id}", api_key=key)
             if failure is None:
                 raise
@@ -222,58 +159,16 @@ class BatchEndpointAgent(AsyncAgentBase):
             raise BatchCancelError(failure.message) from None
 
 
-class BatchCancelError(RuntimeError):
-    """The batch could not be cancelled (bad key, API down): propeller will try again. The
-    message is the scrubbed API error; the host reports it as the delete call's failure."""
+async def _client(meta: BatchEndpointMetadata) -> tuple[ClientSettings, AsyncOpenAI]:
+    """The settings (their key is scrubbed from errors) and the shared client for the batch's
+    organization and endpoint."""
+    settings = client_settings(meta.openai_org, {"base_url": meta.base_url})
+    return settings, await client_for(settings)
 
 
 def _already_gone(error: BaseException) -> bool:
     """Whether a cancel failed only because the batch is unknown or no longer cancellable."""
     return getattr(error, "status_code", None) in (400, 404, 409)
-
-
-def _batch_resource(batch: Any, meta: BatchEndpointMetadata, key: str) -> Resource:
-    status = str(batch.status)
-    info = _custom_info(batch)
-    if status in SUCCEEDED_STATES:
-        from agenthost.literals import to_literal_map
-
-        outputs = to_literal_map(
-            {OUTPUT_NAME: batch.to_dict()}, {OUTPUT_NAME: result_literal_type(meta)}
-        )
-        return Resource.succeeded(outputs, custom_info=info)
-    if status in FAILED_STATES:
-        message = _batch_error(batch) or f"batch {batch.id} ended as {status}"
-        return Failure(
-            scrub(message, key), retryable=False, code=f"Batch{status.title()}"
-        ).resource()
-    counts = info.get("request_counts")
-    progress = f" ({counts['completed']}/{counts['total']} requests done)" if counts else ""
-    if status not in RUNNING_STATES:
-        logger.warning("OpenAI batch %s has unknown status %r", batch.id, status)
-    return Resource.running(f"batch {batch.id} is {status}{progress}", custom_info=info)
-
-
-def _batch_error(batch: Any) -> str | None:
-    errors = getattr(batch, "errors", None)
-    data = getattr(errors, "data", None) or []
-    messages = [e.message for e in data if getattr(e, "message", None)]
-    if not messages:
-        return None
-    more = f" (and {len(messages) - 1} more errors)" if len(messages) > 1 else ""
-    return f"batch {batch.id} {batch.status}: {messages[0]}{more}"
-
-
-def _custom_info(batch: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {"batch_id": batch.id, "status": batch.status}
-    counts = getattr(batch, "request_counts", None)
-    if counts is not None:
-        info["request_counts"] = counts.model_dump()
-    for name in ("output_file_id", "error_file_id"):
-        value = getattr(batch, name, None)
-        if value:
-            info[name] = value
-    return info
 
 
 __all__ = ["BatchCancelError", "BatchEndpointAgent", "BatchEndpointMetadata"]

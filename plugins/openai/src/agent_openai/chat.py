@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent_openai.clients import client_for
-from agent_openai.config import organization, parameters, split_parameters
+from agent_openai.errors import ConfigurationError
 from agent_openai.failures import describe
-from agent_openai.settings import ConfigurationError, client_settings
+from agent_openai.settings import client_settings
+from agent_openai.template import organization, parameters, split_parameters
 from agenthost import InvalidRequestError, Resource, SyncAgentBase, custom_of, input_values
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from agent_openai.settings import ConfigurationError
+from agent_openai.errors import ConfigurationError
 from agenthost import BackendUnavailableError, Resource
 
 MAX_MESSAGE_CHARS = 500

@@ -29,8 +29,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from agent_openai.errors import ConfigurationError, DeploymentError
 from agent_openai.headers import is_header_safe
-from agenthost import InvalidRequestError, MisconfiguredError, current_connection, number_from_env
+from agenthost import InvalidRequestError, current_connection, number_from_env
 from agenthost.secrets import get_secret, remember_secret
 
 API_KEY_SECRET = "FLYTE_OPENAI_API_KEY"
@@ -51,14 +52,6 @@ HEADER_ENVS = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 DEFAULT_TIMEOUT_SECONDS = 120.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 4.0
 DEFAULT_MAX_RETRIES = 2
-
-
-class ConfigurationError(Exception):
-    """The template is misconfigured; the task fails with this message."""
-
-
-class DeploymentError(MisconfiguredError):
-    """The host's settings for OpenAI are wrong or missing (gRPC FAILED_PRECONDITION)."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +160,7 @@ def client_settings(
     organization: str | None, custom: dict[str, Any] | None = None
 ) -> ClientSettings:
     """Resolve the settings of the client for ``organization`` (already checked by the caller,
-    see ``agent_openai.config.organization``) and a template's ``custom``."""
+    see ``agent_openai.template.organization``) and a template's ``custom``."""
     _check_header_envs()
     timeout = number_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, 0.001)
     return ClientSettings(

@@ -3,7 +3,7 @@
 ``create`` submits the task's SQL with ``execute_async`` and returns flytekit's handle;
 ``get`` asks Snowflake for the query's status; ``delete`` cancels it with
 ``SYSTEM$CANCEL_QUERY``, the query id bound as a parameter. Connections come from a pool keyed
-by account, user, key fingerprint, database, schema and warehouse (``connections``).
+by account, user, key fingerprint, database, schema and warehouse (``clients``).
 
 The methods are plain ``def``: agenthost runs them in its thread pool, so the blocking
 connector never runs on the event loop.
@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from agent_snowflake.connections import ConnectionKey, ConnectionPool
+from agent_snowflake.clients import ConnectionKey, ConnectionPool
 from agent_snowflake.errors import SnowflakeConfigurationError, SnowflakeUnavailableError
 from agent_snowflake.failures import kind_of, message_of
 from agent_snowflake.metadata import SnowflakeMetadata

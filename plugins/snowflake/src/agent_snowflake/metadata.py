@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 
 from agent_snowflake.template import ACCOUNT_PATTERN, MAX_NAME_CHARS, valid_name
-from agenthost import ResourceMeta
-from agenthost.errors import ResourceMetaError
+from agenthost import ResourceMeta, ResourceMetaError
 
 QUERY_ID_PATTERN = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flyteidl.admin import agent_pb2
 
-from agenthost.dispatch import AgentEntry
+from agenthost.core.agents import AgentEntry
 
 
 def agent_proto(entry: AgentEntry) -> agent_pb2.Agent:

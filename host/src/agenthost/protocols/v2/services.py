@@ -22,7 +22,7 @@ import grpc
 from flyteidl.admin import agent_pb2
 
 from agenthost.connection import Connection, current_connection
-from agenthost.dispatch import AgentEntry
+from agenthost.core.agents import AgentEntry
 from agenthost.errors import InvalidRequestError
 from agenthost.protocols.common import ServiceBase, category_of, template_type
 from agenthost.protocols.v2 import wire

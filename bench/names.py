@@ -1,0 +1,17 @@
+"""The names the driver and the report share: servers that are compared with, and the load
+cells (RPCs and concurrencies). No imports, so ``report.py`` runs in any Python."""
+
+RPCS = ("GetTask", "CreateTask", "ExecuteTaskSync", "ListAgents")
+RPCS_V2 = ("GetTask v2", "CreateTask v2")
+"""The v2 cells (``loadgen.RPCS_V2``): flyteidl2 calls as the Flyte 2 executor makes them."""
+CONCURRENCY = (1, 16, 64)
+FLYTEKIT = "flytekit"
+FLYTEKIT_PLUGINS = "flytekit+plugins"
+CEILING = "bare"
+CEILING_V2 = "bare v2"
+CEILING_BOTH = "bare v1+v2"
+C0 = "c0"
+C0_PLUGINS = "c0+plugins"
+PROTO_OUTPUTS = "agenthost proto outputs"
+CEILING_STREAM_UNARY = "bare stream-unary"
+CEILING_PENDING = "bare max-pending"

@@ -1,0 +1,147 @@
+"""What agents return, checked and made into the messages the agent API speaks.
+
+``create`` returns a ``ResourceMeta`` (or bytes): its encoding must stay within what ``GetTask``
+accepts and never hold a connection secret. ``get`` and ``do`` return an ``agenthost.Resource``
+(or a flyteidl ``Resource``): dict outputs of ``do`` are converted with the template's output
+interface when it declares outputs, untyped otherwise; ``get`` has no template, so its dict
+outputs are converted untyped (agents that need exact types return a ``LiteralMap``). A result
+larger than clients can receive is replaced by a FAILED resource saying so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flyteidl.admin.agent_pb2 import Resource as ResourceProto
+from google.protobuf import struct_pb2
+
+from agenthost.connection import Connection, leaked_secret
+from agenthost.core.calls import AgentCallError
+from agenthost.errors import InvalidRequestError
+from agenthost.literals import to_literal_map
+from agenthost.resource import Resource
+
+if TYPE_CHECKING:
+    from flyteidl.core.tasks_pb2 import TaskTemplate
+
+    from agenthost.core.agents import AgentEntry
+
+CLIENT_RECEIVE_LIMIT = 4 * 1024 * 1024
+"""grpc-go's default receive limit, which FlytePropeller and the Flyte 2 executor keep for
+agent responses."""
+
+DEFAULT_MAX_RESOURCE_BYTES = CLIENT_RECEIVE_LIMIT - 64 * 1024
+"""Largest serialized ``Resource`` (outputs inline) returned to clients; a larger one is
+replaced by a FAILED resource, since the executor could not receive it (headroom for framing)."""
+
+
+def meta_bytes(entry: AgentEntry, meta: Any, connection: Connection | None) -> bytes:
+    """The ``resource_meta`` bytes of what ``create`` returned; ``AgentCallError`` if it is no
+    ``ResourceMeta`` or holds a secret of ``connection``, ``InvalidRequestError`` if it is
+    larger than ``GetTask`` accepts for this agent (a task that could never be polled)."""
+    if isinstance(meta, (bytes, bytearray)):
+        data = bytes(meta)
+    else:
+        encode = getattr(meta, "encode", None)
+        if encode is None:
+            raise AgentCallError(
+                entry.name,
+                "create",
+                TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
+            )
+        data = bytes(encode())
+    if connection:
+        key = leaked_secret(connection, data)
+        if key is not None:  # resource_meta is stored and sent back on every call
+            raise AgentCallError(
+                entry.name,
+                "create",
+                ValueError(f"resource_meta contains the value of connection secret {key!r}"),
+            )
+    limit = getattr(getattr(entry.agent, "metadata_type", None), "max_encoded_bytes", None)
+    if isinstance(limit, int) and len(data) > limit:
+        raise InvalidRequestError(
+            f"agent {entry.name} made a resource_meta of {len(data)} bytes for this request, "
+            f"more than the {limit} bytes GetTask accepts for task type "
+            f"{entry.category.name!r}; make the task's inputs or configuration smaller"
+        )
+    return data
+
+
+def agent_resource(
+    entry: AgentEntry,
+    operation: str,
+    result: Any,
+    template: TaskTemplate | None,
+    into: ResourceProto | None,
+    max_bytes: int,
+) -> ResourceProto:
+    """What ``get`` or ``do`` returned as a flyteidl ``Resource`` (written into ``into`` if
+    given); ``AgentCallError`` if it is no resource or its outputs do not convert."""
+    if isinstance(result, ResourceProto):
+        return deliver(result, into)
+    if not isinstance(result, Resource):
+        raise AgentCallError(
+            entry.name,
+            operation,
+            TypeError(f"{operation} returned {type(result).__name__}, not a Resource"),
+        )
+    try:
+        proto = resource_to_proto(result, template, into)
+    except Exception as exc:  # outputs that do not convert are the agent's fault
+        raise AgentCallError(entry.name, operation, exc) from exc
+    size = proto.ByteSize()
+    if size > max_bytes:
+        proto.Clear()
+        return resource_to_proto(
+            Resource.failure(
+                f"the outputs of {entry.name} are {size} bytes, more than the executor can "
+                f"receive ({CLIENT_RECEIVE_LIMIT} bytes, 4 MiB); return large results as "
+                "files or structured datasets",
+                code="OutputsTooLarge",
+            ),
+            None,
+            proto,
+        )
+    return proto
+
+
+def deliver(resource: ResourceProto, into: ResourceProto | None) -> ResourceProto:
+    """``resource``, copied into ``into`` if given."""
+    if into is None:
+        return resource
+    into.CopyFrom(resource)
+    return into
+
+
+def resource_to_proto(
+    resource: Resource,
+    template: TaskTemplate | None,
+    into: ResourceProto | None = None,
+) -> ResourceProto:
+    """An ``agenthost.Resource`` as a flyteidl ``Resource``; dict outputs are converted with
+    ``template``'s output interface if it declares outputs, untyped otherwise (no template, no
+    interface, or an interface without outputs). With ``into`` (an empty message, such as a
+    response's field), the resource is written there and returned."""
+    proto = ResourceProto() if into is None else into
+    proto.phase = resource.phase
+    if resource.message:
+        proto.message = resource.message
+    if resource.log_links:
+        proto.log_links.extend(resource.log_links)
+    outputs = resource.outputs
+    if outputs is not None:
+        if isinstance(outputs, dict):
+            variables = None
+            if template is not None and template.interface.outputs.variables:
+                variables = template.interface.outputs
+            to_literal_map(outputs, variables, into=proto.outputs)
+        else:
+            proto.outputs.CopyFrom(outputs)
+    if resource.custom_info:
+        info = struct_pb2.Struct()
+        info.update(resource.custom_info)
+        proto.custom_info.CopyFrom(info)
+    if resource.agent_error is not None:
+        proto.agent_error.CopyFrom(resource.agent_error)
+    return proto

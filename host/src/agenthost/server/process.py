@@ -1,0 +1,115 @@
+"""What a server process needs around the server itself: the serving line, start-up errors,
+the event loop, SIGTERM/SIGINT, ``--timeout``, the watch on a worker's supervisor, and the exit
+that does not wait for a blocking agent call stuck past the grace period.
+
+Shared by the single server (``agenthost.server.app.run``), each ``--workers`` worker
+(``agenthost.server.worker``) and the supervisor (``agenthost.server.supervisor``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+logger = logging.getLogger("agenthost.server")
+
+SERVING_PREFIX = "agenthost serving on"
+"""Start of the line printed (and flushed) once the server accepts calls, followed by a space
+and ``HOST:PORT`` (see ``announce_serving``)."""
+
+AGENT_THREAD_PREFIX = "agenthost-agent"
+"""Name prefix of the threads that run blocking agent methods."""
+
+PARENT_POLL_INTERVAL = 1.0
+"""Seconds between checks that a worker's supervisor is still alive."""
+
+
+class StartupError(Exception):
+    """The server cannot start; the message is one line naming what was wrong (a port, an
+    option, a plugin), printed by ``report_error``."""
+
+
+def report_error(message: str | BaseException) -> None:
+    """Print a start-up problem the way ``agenthost serve`` reports them, on stderr."""
+    print(f"agenthost serve: {message}", file=sys.stderr, flush=True)
+
+
+def announce_serving(address: str) -> None:
+    """Print (and flush) the serving line: ``agenthost serving on HOST:PORT``."""
+    print(f"{SERVING_PREFIX} {address}", flush=True)
+
+
+def run_process(main: Coroutine[Any, Any, int]) -> int:
+    """Run the serving coroutine ``main`` (``run_loop``) and return its exit code; exit at once
+    instead if a blocking agent call outlived the grace period (``exit_despite_stuck_agents``)."""
+    code = run_loop(main)
+    exit_despite_stuck_agents(code)
+    return code
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Like ``asyncio.run``, but without waiting for the default executor's threads at the end
+    (a blocking agent call that outlived the grace period must not keep the process alive)."""
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def exit_despite_stuck_agents(code: int) -> None:
+    """Exit now with ``code`` if a blocking agent method outlived the grace period: the
+    interpreter would otherwise wait for its thread forever at exit."""
+    if any(t.name.startswith(AGENT_THREAD_PREFIX) and t.is_alive() for t in threading.enumerate()):
+        logger.warning("blocking agent calls still running after the grace period; exiting")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def stop_requested() -> asyncio.Event:
+    """An event of the running loop that SIGTERM or SIGINT sets."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def wait_for_stop(
+    stop: asyncio.Event, *, run_for: float | None = None, parent_pid: int | None = None
+) -> None:
+    """Wait until ``stop`` is set, ``run_for`` seconds have passed (``--timeout``), or the
+    process's parent ``parent_pid`` (a worker's supervisor) is gone."""
+    if run_for is not None:
+        asyncio.get_running_loop().call_later(run_for, stop.set)
+    watcher = None
+    if parent_pid is not None:
+        watcher = asyncio.create_task(watch_parent(parent_pid, stop))
+    await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
+
+
+async def watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once this process's parent is no longer ``parent_pid``."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(PARENT_POLL_INTERVAL)
+    logger.warning("supervisor %d is gone; stopping", parent_pid)
+    stop.set()

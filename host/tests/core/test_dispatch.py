@@ -1,0 +1,259 @@
+"""In-process tests of the core (``agenthost.core``: the ``Dispatcher``, the agent index, the
+call contract) and the message scrubber."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import dataclass
+
+import pytest
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+
+from agenthost import AsyncAgentBase, Resource, ResourceMeta, SyncAgentBase, UnknownTaskTypeError
+from agenthost.dispatch import (
+    AgentCallError,
+    Dispatcher,
+    NotImplementedByAgentError,
+    SyncResultMeta,
+    WrongAgentKindError,
+    check_inputs,
+)
+from agenthost.errors import InvalidRequestError, ResourceMetaError
+from agenthost.secrets import remember_secret
+from agenthost.server.scrub import Scrubber
+from agenthost.testing import make_inputs, make_template
+
+
+@dataclass
+class JobMeta(ResourceMeta):
+    job_id: str
+    x: int = 0
+
+
+class Versioned(SyncAgentBase):
+    def __init__(self, version: int) -> None:
+        super().__init__("multi", version, name=f"Multi{version}")
+
+    def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+        return Resource.succeeded({"v": self.task_type_version})
+
+
+class Picky(AsyncAgentBase):
+    """Declares only some keywords; records what it received."""
+
+    def __init__(self) -> None:
+        super().__init__("picky", JobMeta, name="Picky")
+        self.seen: dict[str, object] = {}
+
+    async def create(self, task_template, output_prefix):  # type: ignore[no-untyped-def]
+        self.seen = {"output_prefix": output_prefix}
+        return JobMeta(job_id="p")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        raise RuntimeError("x" * 1000)
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_resolution_prefers_version_zero_for_bare_task_type() -> None:
+    agents = Dispatcher([Versioned(3), Versioned(0), Versioned(1)]).agents
+    assert agents.resolve("multi").agent.task_type_version == 0
+    assert agents.resolve("multi", 3).agent.task_type_version == 3
+    with pytest.raises(UnknownTaskTypeError, match="served versions: 0, 1, 3"):
+        agents.resolve("multi", 9)
+    with pytest.raises(InvalidRequestError, match="names no task type"):
+        agents.resolve("")
+    only_two = Dispatcher([Versioned(2), Versioned(5)]).agents
+    assert only_two.resolve("multi").agent.task_type_version == 2
+
+
+def test_requests_resolve_by_category_else_by_the_task_type_string() -> None:
+    dispatcher = Dispatcher([Versioned(3), Versioned(0)])
+    meta = run(dispatcher.create(make_template("multi", version=3)))
+    category = agent_pb2.TaskCategory(name="multi", version=3)
+    resource = run(dispatcher.get("ignored", category, meta))
+    assert resource.phase == execution_pb2.TaskExecution.SUCCEEDED
+    with pytest.raises(UnknownTaskTypeError, match="served versions: 0, 3"):
+        run(dispatcher.get("", agent_pb2.TaskCategory(name="multi", version=9), meta))
+    with pytest.raises(UnknownTaskTypeError, match=r"no agent serves task type 'other'$"):
+        run(dispatcher.get("other", None, meta))
+
+
+def test_only_accepted_keywords_are_passed() -> None:
+    agent = Picky()
+    meta = run(Dispatcher([agent]).create(make_template("picky"), output_prefix="s3://o"))
+    assert json.loads(meta) == {"job_id": "p", "x": 0}
+    assert agent.seen == {"output_prefix": "s3://o"}
+
+
+def test_agent_exception_summary_is_one_bounded_line() -> None:
+    with pytest.raises(AgentCallError) as info:
+        run(Dispatcher([Picky()]).get("picky", None, b'{"job_id": "p"}'))
+    text = str(info.value)
+    assert text.startswith("agent Picky failed to get: RuntimeError: xxx")
+    assert len(text) < 400
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_optional_operations_and_wrong_kind() -> None:
+    dispatcher = Dispatcher([Picky(), Versioned(0)])
+    with pytest.raises(NotImplementedByAgentError):
+        run(dispatcher.metrics("picky", None, b'{"job_id": "p"}'))
+    with pytest.raises(WrongAgentKindError):
+        run(dispatcher.do(make_template("picky")))
+
+
+def test_sync_result_meta_round_trip_and_strictness() -> None:
+    dispatcher = Dispatcher([Versioned(0)])
+    template = make_template("multi", outputs={"v": int})
+    meta = run(dispatcher.create(template, make_inputs(template, {})))
+    resource = run(dispatcher.get("multi", None, meta))
+    assert resource.phase == execution_pb2.TaskExecution.SUCCEEDED
+    assert SyncResultMeta.decode(meta).task_type == "multi"
+    forged = json.loads(meta)
+    forged["extra"] = 1
+    with pytest.raises(ResourceMetaError):
+        SyncResultMeta.decode(json.dumps(forged).encode())
+    forged = json.loads(meta)
+    forged["resource"] = base64.b64encode(b"\xff\xff").decode()
+    with pytest.raises(ResourceMetaError):
+        SyncResultMeta.decode(json.dumps(forged).encode())
+    with pytest.raises(ResourceMetaError):
+        SyncResultMeta.decode(b"{" * 10_000_000)
+
+
+def test_oversized_sync_result_becomes_failed_resource() -> None:
+    class Big(SyncAgentBase):
+        def __init__(self) -> None:
+            super().__init__("big")
+
+        def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+            return Resource.succeeded({"blob": "x" * 5000})
+
+    dispatcher = Dispatcher([Big()], max_sync_meta_bytes=1000)
+    meta = run(dispatcher.create(make_template("big", outputs={"blob": str})))
+    resource = run(dispatcher.get("big", None, meta))
+    assert resource.phase == execution_pb2.TaskExecution.FAILED
+    assert "ExecuteTaskSync" in resource.message
+
+
+class Reporter(AsyncAgentBase):
+    """``get`` answers with what its job id names: dict outputs, a flyteidl Resource, or
+    outputs too large to send."""
+
+    def __init__(self) -> None:
+        super().__init__("reporter", JobMeta, name="Reporter")
+
+    async def create(self, task_template):  # type: ignore[no-untyped-def]
+        return JobMeta(job_id="dict")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        if resource_meta.job_id == "proto":
+            return agent_pb2.Resource(phase=execution_pb2.TaskExecution.RUNNING, message="m")
+        if resource_meta.job_id == "big":
+            return Resource.succeeded({"blob": "x" * 5000})
+        return Resource.succeeded({"n": 1})
+
+
+@pytest.mark.parametrize("job", ["dict", "proto", "big"])
+def test_get_writes_the_resource_into_a_response_field(job: str) -> None:
+    dispatcher = Dispatcher([Reporter()], max_resource_bytes=1000)
+    meta = JobMeta(job_id=job).encode()
+    expected = run(dispatcher.get("reporter", None, meta))
+    response = agent_pb2.GetTaskResponse()
+    returned = run(dispatcher.get("reporter", None, meta, into=response.resource))
+    assert returned == response.resource == expected
+    if job == "big":
+        assert response.resource.agent_error.code == "OutputsTooLarge"
+        assert not response.resource.HasField("outputs")
+
+
+def test_do_and_sync_results_write_into_a_response_field() -> None:
+    dispatcher = Dispatcher([Versioned(0)])
+    template = make_template("multi", outputs={"v": int})
+    response = agent_pb2.ExecuteTaskSyncResponse()
+    run(dispatcher.do(template, into=response.header.resource))
+    assert response.header.resource == run(dispatcher.do(template))
+    meta = run(dispatcher.create(template))
+    into = agent_pb2.GetTaskResponse()
+    run(dispatcher.get("multi", None, meta, into=into.resource))
+    assert into.resource == response.header.resource
+
+
+def test_check_inputs_names_missing_and_undeclared_inputs() -> None:
+    template = make_template("t", inputs={"a": int, "b": str})
+    check_inputs(template, make_inputs(template, {"a": 1, "b": "x"}))
+    with pytest.raises(InvalidRequestError, match=r"missing input\(s\) 'b'"):
+        check_inputs(template, make_inputs(make_template("t", inputs={"a": int}), {"a": 1}))
+    with pytest.raises(InvalidRequestError, match=r"missing input\(s\) 'a', 'b'"):
+        check_inputs(template, None)
+    other = make_template("t", inputs={"a": int, "c": str})
+    with pytest.raises(InvalidRequestError, match=r"input\(s\) 'c' are not declared"):
+        check_inputs(template, make_inputs(other, {"a": 1, "c": "y"}))
+    bare = make_template("t")
+    bare.ClearField("interface")
+    check_inputs(bare, make_inputs(other, {"a": 1, "c": "y"}))
+    check_inputs(bare, None)
+    check_inputs(make_template("t"), None)
+
+
+def test_scrubber_removes_paths_and_secrets() -> None:
+    import agenthost
+
+    remember_secret("sk-test-very-secret")
+    scrub = Scrubber()
+    text = f"failed in {agenthost.__file__} with key sk-test-very-secret"
+    cleaned = scrub(text)
+    assert "sk-test-very-secret" not in cleaned
+    assert agenthost.__file__ not in cleaned
+    assert cleaned.endswith("with key ***")
+
+
+class Closing(SyncAgentBase):
+    """Records its ``aclose`` calls; ``how`` picks async, blocking, raising or hanging."""
+
+    def __init__(self, name: str, how: str, closed: list[str]) -> None:
+        super().__init__(f"closing_{name.lower()}", name=name)
+        self.how = how
+        self.closed = closed
+        if how == "blocking":
+            self.aclose = self._blocking_close  # type: ignore[method-assign]
+
+    def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+        return Resource.succeeded({})
+
+    async def aclose(self) -> None:
+        if self.how == "hanging":
+            await asyncio.sleep(60)
+        if self.how == "raising":
+            raise RuntimeError("session already gone")
+        self.closed.append(self.name)
+
+    def _blocking_close(self) -> None:
+        self.closed.append(self.name)
+
+
+def test_aclose_closes_every_agent_once_and_reports_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closed: list[str] = []
+    ok = Closing("Async", "async", closed)
+    agents = [
+        ok,
+        Closing("Blocking", "blocking", closed),
+        Closing("Raising", "raising", closed),
+        Closing("Hanging", "hanging", closed),
+        Versioned(1),  # no aclose
+    ]
+    dispatcher = Dispatcher(agents)
+    dispatcher.entries.append(dispatcher.entries[0])  # the same agent object twice
+    failed = asyncio.run(dispatcher.aclose(timeout=0.5))
+    assert sorted(closed) == ["Async", "Blocking"]
+    assert sorted(failed) == ["Hanging", "Raising"]
+    assert "agent Raising: aclose failed: RuntimeError: session already gone" in caplog.text
+    assert "agent Hanging: aclose timed out" in caplog.text

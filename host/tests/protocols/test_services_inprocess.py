@@ -1,0 +1,182 @@
+"""The v1 and v2 service handlers in process: raw request bytes in, raw response bytes out,
+with a small fake of the grpc context (as ``bench/inproc.py`` drives them). Behaviour both
+protocols share is one test parametrised by protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+from flyteidl.admin import agent_pb2
+from flyteidl.core import execution_pb2
+
+from agenthost import AsyncAgentBase, Resource, ResourceMeta
+from agenthost.core import Dispatcher
+from agenthost.protocols.common import ServiceBase
+from agenthost.protocols.v1.services import AgentServices
+from agenthost.protocols.v2 import wire
+from agenthost.protocols.v2.services import ConnectorServices
+from agenthost.testing import make_inputs, make_template
+
+SUCCEEDED = execution_pb2.TaskExecution.SUCCEEDED
+FAILED = execution_pb2.TaskExecution.FAILED
+
+
+class Aborted(Exception):
+    """What the fake context raises on ``abort``, with the status it was given."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+class Context:
+    """The parts of ``grpc.aio.ServicerContext`` the handlers use for unary calls given as
+    bytes: ``abort``."""
+
+    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise Aborted(code, details)
+
+
+@dataclass
+class Meta(ResourceMeta):
+    job: str
+    x: int = 0
+
+
+class Doubler(AsyncAgentBase):
+    """Succeeds at once with ``y = 2 * x``; ``x == 7`` fails the job, ``x == 13`` makes ``get``
+    raise."""
+
+    def __init__(self) -> None:
+        super().__init__("doubler", Meta, name="Doubler")
+        self.deleted: list[str] = []
+
+    async def create(self, task_template: Any, inputs: Any = None, **kwargs: Any) -> Meta:
+        x = inputs.literals["x"].scalar.primitive.integer if inputs is not None else 0
+        return Meta(job="j1", x=x)
+
+    async def get(self, resource_meta: Meta, **kwargs: Any) -> Resource:
+        if resource_meta.x == 7:
+            return Resource.failure(f"job {resource_meta.job} failed")
+        if resource_meta.x == 13:
+            raise ValueError("unlucky input")
+        return Resource.succeeded({"y": resource_meta.x * 2})
+
+    async def delete(self, resource_meta: Meta, **kwargs: Any) -> None:
+        self.deleted.append(resource_meta.job)
+
+
+@dataclass
+class Protocol:
+    """How one protocol's requests are made."""
+
+    services: type[ServiceBase]
+    create: Callable[[Any, Any], bytes]
+    get: Callable[[bytes], bytes]
+    delete: Callable[[bytes], bytes]
+
+
+CATEGORY = agent_pb2.TaskCategory(name="doubler", version=0)
+
+PROTOCOLS = {
+    "v1": Protocol(
+        AgentServices,
+        lambda t, i: agent_pb2.CreateTaskRequest(template=t, inputs=i).SerializeToString(),
+        lambda m: agent_pb2.GetTaskRequest(
+            task_category=CATEGORY, resource_meta=m
+        ).SerializeToString(),
+        lambda m: agent_pb2.DeleteTaskRequest(
+            task_category=CATEGORY, resource_meta=m
+        ).SerializeToString(),
+    ),
+    "v2": Protocol(
+        ConnectorServices,
+        lambda t, i: wire.CreateTaskRequest(
+            template=t, inputs=i.SerializeToString()
+        ).SerializeToString(),
+        lambda m: wire.GetTaskRequest(task_category=CATEGORY, resource_meta=m).SerializeToString(),
+        lambda m: wire.DeleteTaskRequest(
+            task_category=CATEGORY, resource_meta=m
+        ).SerializeToString(),
+    ),
+}
+
+
+@pytest.fixture(params=sorted(PROTOCOLS))
+def protocol(request: pytest.FixtureRequest) -> Protocol:
+    return PROTOCOLS[request.param]
+
+
+def serve(protocol: Protocol, agent: Doubler | None = None) -> ServiceBase:
+    return protocol.services(Dispatcher([agent or Doubler()]), None)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+TEMPLATE = make_template("doubler", inputs={"x": int}, outputs={"y": int})
+
+
+def test_create_get_delete_round_trip(protocol: Protocol) -> None:
+    agent = Doubler()
+    services = serve(protocol, agent)
+    create = protocol.create(TEMPLATE, make_inputs(TEMPLATE, {"x": 21}))
+    created = agent_pb2.CreateTaskResponse.FromString(run(services.create_task(create, Context())))
+    meta = created.resource_meta
+    got = agent_pb2.GetTaskResponse.FromString(
+        run(services.get_task(protocol.get(meta), Context()))
+    )
+    assert got.resource.phase == SUCCEEDED
+    assert got.resource.outputs.literals["y"].scalar.primitive.integer == 42
+    assert run(services.delete_task(protocol.delete(meta), Context())) == b""
+    assert agent.deleted == ["j1"]
+
+
+def test_unknown_task_type_is_not_found(protocol: Protocol) -> None:
+    template = make_template("nobody")
+    with pytest.raises(Aborted) as info:
+        run(
+            serve(protocol).create_task(
+                protocol.create(template, make_inputs(template, {})), Context()
+            )
+        )
+    assert info.value.code == grpc.StatusCode.NOT_FOUND
+    assert "no agent serves task type 'nobody'" in info.value.details
+
+
+def test_bad_resource_meta_is_invalid_argument(protocol: Protocol) -> None:
+    with pytest.raises(Aborted) as info:
+        run(serve(protocol).get_task(protocol.get(b"\xff not json"), Context()))
+    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Traceback" not in info.value.details
+
+
+def test_bytes_that_are_no_request_are_invalid_argument(protocol: Protocol) -> None:
+    with pytest.raises(Aborted) as info:
+        run(serve(protocol).get_task(b"\xff\xff\xff", Context()))
+    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_failing_agent_is_reported_as_a_status_naming_it(protocol: Protocol) -> None:
+    services = serve(protocol)
+    meta = Meta(job="j", x=13).encode()
+    with pytest.raises(Aborted) as info:
+        run(services.get_task(protocol.get(meta), Context()))
+    assert info.value.code == grpc.StatusCode.INTERNAL
+    assert info.value.details.startswith("agent Doubler failed to get: ValueError: unlucky input")
+
+
+def test_a_failed_job_is_a_failed_phase_with_its_message(protocol: Protocol) -> None:
+    meta = Meta(job="j", x=7).encode()
+    got = agent_pb2.GetTaskResponse.FromString(
+        run(serve(protocol).get_task(protocol.get(meta), Context()))
+    )
+    assert got.resource.phase == FAILED
+    assert got.resource.message == "job j failed"
