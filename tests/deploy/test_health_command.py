@@ -73,7 +73,7 @@ def test_a_serving_server_is_healthy_and_unknown_services_are_not() -> None:
 def test_options_are_checked_before_dialing(tmp_path: Path) -> None:
     lonely = health("--client-cert", str(tmp_path / "c.pem"))
     assert lonely.returncode == 2
-    assert "--client-certand--client-keygotogether" in _plain(lonely.stderr)
+    assert "--client-certand--client-keymustbegiventogether" in _plain(lonely.stderr)
     missing = health("--tls", "--ca-cert", str(tmp_path / "none.pem"))
     assert missing.returncode == 2
     assert "none.pem:nosuchfile" in _plain(missing.stderr)
