@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN
+from databricks_support import TOKEN
 from fake_databricks import FakeDatabricks
 from flyteidl.core.tasks_pb2 import TaskTemplate
 from google.protobuf import json_format
