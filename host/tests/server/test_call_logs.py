@@ -52,7 +52,7 @@ def _failing_create(server: RunningServer) -> str:
     with pytest.raises(grpc.RpcError) as info:
         server.async_stub.CreateTask(request, timeout=20)
     assert info.value.code() == grpc.StatusCode.INTERNAL
-    return info.value.details().rsplit("correlation id: ", 1)[1].rstrip(")")
+    return str(info.value.details()).rsplit("correlation id: ", 1)[1].rstrip(")")
 
 
 def _line_with(server: RunningServer, text: str) -> str:

@@ -38,7 +38,7 @@ def _refused(server: RunningServer) -> bool:
     try:
         server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=2)
     except grpc.RpcError as error:
-        return error.code() == grpc.StatusCode.UNAVAILABLE
+        return bool(error.code() == grpc.StatusCode.UNAVAILABLE)
     return False
 
 
@@ -134,7 +134,7 @@ def test_options_from_environment_and_json_logs(markers: Path) -> None:
             _create(server, make_template("failing"))
         correlation = info.value.details().rsplit("correlation id: ", 1)[1].rstrip(")")
         line = wait_for(
-            lambda: next((x for x in server.logs().splitlines() if correlation in x), None)
+            lambda: next((x for x in server.logs().splitlines() if correlation in x), "")
         )
         record = json.loads(line)
         assert record["correlation_id"] == correlation
