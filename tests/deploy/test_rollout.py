@@ -34,7 +34,7 @@ from deploy_kit import agent_module
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 
-from agenthost.cli_propeller import service_config
+from agenthost.cli.propeller import service_config
 from agenthost.testing import ServerProcess, make_template, serve_command, start_server, wait_for
 
 TASK_TYPE = "rollout_probe"

@@ -66,7 +66,7 @@ class KeepaliveProbe:
             filter(None, [str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH")])
         )
         env = {"PYTHONPATH": path, "AGENTHOST_TEST_MARKERS": str(self.markers)}
-        self.server = start_server(serve_command("--modules", "agents_for_tests"), env)
+        self.server = start_server(serve_command("--modules", "fake_plugins.basic"), env)
         self.future = self.pool.submit(self._run, self.server.address)
 
     def _run(self, address: str) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def test_json_error_line_names_the_execution_and_the_correlation_id(markers: Pat
         # What the agent itself logged during the call (in a worker thread) names it too.
         agent_record = json.loads(_line_with(server, "fails on purpose"))
         assert agent_record["execution_name"] == EXECUTION["execution_name"]
-        assert agent_record["logger"] == "agents_for_tests"
+        assert agent_record["logger"] == "fake_plugins.basic"
 
 
 def test_text_lines_append_the_execution(markers: Path) -> None:

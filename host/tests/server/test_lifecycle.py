@@ -118,7 +118,7 @@ def test_workers_serve_and_restart(markers: Path) -> None:
 
 def test_options_from_environment_and_json_logs(markers: Path) -> None:
     env = {
-        "AGENTHOST_MODULES": "agents_for_tests",
+        "AGENTHOST_MODULES": "fake_plugins.basic",
         "AGENTHOST_LOG_FORMAT": "json",
         "AGENTHOST_BLOCK": "nothing-installed,other",
     }
