@@ -68,5 +68,9 @@ def test_the_call_limit_counts_agent_calls() -> None:
     admission.enter()
     with pytest.raises(ConcurrencyLimitError, match="limit of 2 concurrent agent calls"):
         admission.enter()
+    admission.leave()  # the refused call leaves too
+    with pytest.raises(ConcurrencyLimitError):
+        admission.enter()
+    admission.leave()
     admission.leave()
     admission.enter()

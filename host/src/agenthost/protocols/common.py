@@ -104,7 +104,13 @@ class ServiceBase:
         self.admission = admission or Admission()
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
-        self._known_types = frozenset(e.category.name for e in dispatcher.entries)
+        self._labels = _Labels((e.category.name, e.category.name) for e in dispatcher.entries)
+        # Metadata calls pass an unlimited admission of their own: counted apart, never refused.
+        unlimited = Admission(max_calls=None)
+        self._admissions = {
+            name: unlimited if name in METADATA_OPERATIONS else self.admission
+            for name in OPERATIONS
+        }
         # Keyed by every operation even without metrics, so a misnamed one fails loudly.
         self._recorders: dict[str, OperationMetrics | None] = {
             name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
@@ -226,7 +232,7 @@ class ServiceBase:
     # -- common path ----------------------------------------------------------------------
 
     def _label(self, task_type: str) -> str:
-        return task_type if task_type in self._known_types else UNKNOWN_TASK_TYPE
+        return self._labels[task_type]
 
     async def _unary(
         self,
@@ -252,15 +258,13 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
-        admission = None
+        admission = self._admissions[operation]
         held = 0
         parts: list[int] | None = None
         bound = None
         connection_token = None
         try:
-            if operation not in METADATA_OPERATIONS:
-                self.admission.enter()
-                admission = self.admission
+            admission.enter()
             if data.__class__ is bytes:
                 request = parse(message_type, data)  # type: ignore[arg-type]
             elif first is not None:
@@ -268,40 +272,28 @@ class ServiceBase:
                 _HELD.set(parts)
                 request = await first(context)
             else:
-                raw, held = await self.admission.read(context, _ONE_REQUEST)
+                raw, held = await admission.read(context, _ONE_REQUEST)
                 request = _one_request(message_type, raw)
                 del raw  # freed once parsed, not held while the call runs
             bound = bind_call(request)
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
-            task_type = task_type_of(request)
-            if task_type not in self._known_types:
-                task_type = UNKNOWN_TASK_TYPE
+            task_type = self._labels[task_type_of(request)]
             if self._debug:
                 logger.debug("call operation=%s task_type=%s", operation, task_type)
             response = await work(request)
             payload = response if isinstance(response, bytes) else response.SerializeToString()
-        except asyncio.CancelledError:
-            if recorder is not None:
-                recorder.failure(task_type, "CANCELLED", _perf() - start)
+        except BaseException as exc:
+            await self._failed(context, exc, task_type, operation, start)
             raise
-        except Exception as exc:
-            await self._abort(context, exc, task_type, operation, start)
-            raise  # unreachable: abort raises
         finally:
-            if admission is not None:
-                if parts:
-                    held += sum(parts)
-                if held:
-                    admission.budget.give_back(held)
-                admission.leave()
-            if recorder is not None:
-                recorder.in_flight -= 1
+            admission.leave(held, parts)
             if bound is not None:
                 unbind_call(bound)
             if connection_token is not None:
                 reset_current_connection(connection_token)
         if recorder is not None:
+            recorder.in_flight -= 1
             recorder.success(task_type, _perf() - start)
         return payload
 
@@ -317,7 +309,7 @@ class ServiceBase:
         """The one request message of a unary agent call served stream-unary, parsed."""
         return _one_request(message_type, await self.read(context, _ONE_REQUEST))
 
-    async def _abort(
+    async def _failed(
         self,
         context: grpc.aio.ServicerContext,
         exc: BaseException,
@@ -325,12 +317,20 @@ class ServiceBase:
         operation: str,
         start: float,
     ) -> None:
-        failure = classify(exc, self.scrub)
-        log_failure(exc, failure, task_type, operation)
+        """The end of a call that raised ``exc``: the call leaves ``in_flight``; an exception
+        is logged, counted by its status code and aborts the call with that status (raises),
+        a cancellation is counted as ``CANCELLED``. The caller re-raises what this does not."""
         recorder = self._recorders[operation]
         if recorder is not None:
-            recorder.failure(task_type, failure.code.name, _perf() - start)
-        await context.abort(failure.code, failure.details)
+            recorder.in_flight -= 1
+        if isinstance(exc, Exception):
+            failure = classify(exc, self.scrub)
+            log_failure(exc, failure, task_type, operation)
+            if recorder is not None:
+                recorder.failure(task_type, failure.code.name, _perf() - start)
+            await context.abort(failure.code, failure.details)
+        elif recorder is not None and isinstance(exc, asyncio.CancelledError):
+            recorder.failure(task_type, "CANCELLED", _perf() - start)
 
     def _count_inputs(self, task_type: str, inputs: Message | None) -> None:
         if self.metrics is not None and inputs is not None:
@@ -345,16 +345,17 @@ class ServiceBase:
     ) -> AsyncIterator[bytes]:
         """Stream ``items`` as one agent call counted against ``--max-concurrent-rpcs``,
         closing them when the call ends however it ends."""
+        admission = self.admission
         try:
-            self.admission.enter()
-        except ConcurrencyLimitError as exc:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        try:
+            try:
+                admission.enter()
+            except ConcurrencyLimitError as exc:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             async with contextlib.aclosing(items) as stream:
                 async for item in stream:
                     yield item
         finally:
-            self.admission.leave()
+            admission.leave()
 
     async def _streamed(
         self,
@@ -378,19 +379,13 @@ class ServiceBase:
             bound = bind_call(request)
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
-            task_type = self._label(task_type_of(request))
+            task_type = self._labels[task_type_of(request)]
             async for item in produce(request):
                 yield item
-        except asyncio.CancelledError:
-            if recorder is not None:
-                recorder.failure(task_type, "CANCELLED", _perf() - start)
+        except BaseException as exc:
+            await self._failed(context, exc, task_type, operation, start)
             raise
-        except Exception as exc:
-            await self._abort(context, exc, task_type, operation, start)
-            return
         finally:
-            if recorder is not None:
-                recorder.in_flight -= 1
             if bound is not None:
                 with contextlib.suppress(ValueError):  # the stream was closed from elsewhere
                     unbind_call(bound)
@@ -398,7 +393,16 @@ class ServiceBase:
                 with contextlib.suppress(ValueError):
                     reset_current_connection(connection_token)
         if recorder is not None:
+            recorder.in_flight -= 1
             recorder.success(task_type, _perf() - start)
+
+
+class _Labels(dict[str, str]):
+    """The metric label of each task type: itself if an agent serves it, else
+    ``UNKNOWN_TASK_TYPE`` (keeps the label set bounded; unknown types are not added)."""
+
+    def __missing__(self, task_type: str) -> str:
+        return UNKNOWN_TASK_TYPE
 
 
 _ONE_REQUEST = "the request message"
