@@ -105,6 +105,7 @@ class ServiceBase:
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
         self._labels = _Labels((e.category.name, e.category.name) for e in dispatcher.entries)
+        self._labels[UNKNOWN_TASK_TYPE] = UNKNOWN_TASK_TYPE  # metadata calls: no __missing__
         # Metadata calls pass an unlimited admission of their own: counted apart, never refused.
         unlimited = Admission(max_calls=None)
         self._admissions = {
