@@ -10,7 +10,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "agenthost"
 
-EDGE = ("protocols", "server", "scaffold", "cli", "runner", "testing", "__main__")
+EDGE = ("protocols", "server", "scaffold", "cli", "run", "testing", "__main__")
 """Modules outside the core: the adapters, the server around them and the tools (CLI, the
 in-process and remote runner, the testing kit), which drive the core from outside."""
 

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from agenthost.scaffold import ProjectSpec, ScaffoldError, write_project
+
 
 def new(
     name: Annotated[
@@ -33,8 +35,6 @@ def new(
     ] = None,
 ) -> None:
     """Scaffold a plugin distribution: pyproject, example agent, tests, README, CHANGELOG."""
-    from agenthost.scaffold import ProjectSpec, ScaffoldError, write_project
-
     try:
         spec = ProjectSpec.create(name, kind, task_type=task_type)
         destination = directory if directory is not None else Path(spec.dist)

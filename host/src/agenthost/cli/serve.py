@@ -1,4 +1,4 @@
-"""``agenthost serve``: the typer command that runs the gRPC server.
+"""``agenthost serve``: the command that runs the gRPC server.
 
 Every option can also be set through the environment variable named in its help
 (``AGENTHOST_PORT=9000``); list options (``--allow``, ``--block``, ``--modules``) take
@@ -15,11 +15,15 @@ from typing import Annotated, Optional
 
 import typer
 
-_LIST_HELP = " Repeat the option or separate names with commas."
-
-
-def _names(values: list[str] | None) -> list[str]:
-    return [n for v in values or () for n in v.replace(",", " ").split() if n]
+from agenthost.cli.options import (
+    AllowOption,
+    BlockOption,
+    ModulesOption,
+    PluginSelection,
+    split_names,
+)
+from agenthost.server import app as server_app
+from agenthost.server.logs import LogSettingError, resolve_log_settings
 
 
 def serve(
@@ -62,25 +66,9 @@ def serve(
             help="Address the --health-port listener binds; default: --host.",
         ),
     ] = None,
-    allow: Annotated[
-        Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
-        typer.Option(
-            envvar="AGENTHOST_ALLOW",
-            help="Only load these plugins (distribution or entry-point names)." + _LIST_HELP,
-        ),
-    ] = None,
-    block: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(envvar="AGENTHOST_BLOCK", help="Never load these plugins." + _LIST_HELP),
-    ] = None,
-    modules: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option(
-            envvar="AGENTHOST_MODULES",
-            help="Extra modules to import as plugins (like `pyflyte serve --modules`)."
-            + _LIST_HELP,
-        ),
-    ] = None,
+    allow: AllowOption = None,
+    block: BlockOption = None,
+    modules: ModulesOption = None,
     strict: Annotated[
         bool,
         typer.Option(envvar="AGENTHOST_STRICT", help="Refuse to start if any plugin fails."),
@@ -233,23 +221,21 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve every loaded agent over gRPC until SIGTERM or SIGINT."""
-    from agenthost.server.app import ServerConfig, run
-    from agenthost.server.logs import LogSettingError, resolve_log_settings
-
+    plugins = PluginSelection.from_options(allow, block, modules)
     try:
         log_level, log_format = resolve_log_settings(log_level, log_format)
     except LogSettingError as exc:
         raise typer.BadParameter(exc.reason, param_hint=exc.option) from None
-    config = ServerConfig(
+    config = server_app.ServerConfig(
         host=host,
         port=port,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
         health_port=health_port,
         health_host=health_host,
-        allow=_names(allow) if allow else None,
-        block=_names(block),
-        modules=_names(modules),
+        allow=plugins.allow,
+        block=list(plugins.block),
+        modules=list(plugins.modules),
         strict=strict,
         max_concurrent_rpcs=max_concurrent_rpcs,
         agent_concurrency=agent_concurrency,
@@ -270,6 +256,6 @@ def serve(
         log_level=log_level,
         log_format=log_format,
         workers=workers,
-        protocols=tuple(_names([protocols])),
+        protocols=tuple(split_names([protocols])),
     )
-    raise typer.Exit(run(config))
+    raise typer.Exit(server_app.run(config))

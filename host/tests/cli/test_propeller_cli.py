@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from people_kit import MODULES, agenthost
 
-from agenthost.cli_propeller import build_config, to_yaml
+from agenthost.cli.propeller import build_config, to_yaml
 
 yaml = pytest.importorskip("yaml", reason="PyYAML validates the emitted YAML (host test extra)")
 
@@ -247,8 +247,8 @@ def test_default_output_is_still_flyte1() -> None:
 def test_flyte2_example_in_the_docs_is_what_the_command_builds() -> None:
     from people_kit import HOST_DIR
 
-    from agenthost.cli_propeller import deployment
-    from agenthost.cli_propeller_flyte2 import (
+    from agenthost.cli.propeller import deployment
+    from agenthost.cli.propeller_flyte2 import (
         CONNECTOR_SERVICES,
         DEFAULT_ENDPOINT,
         build_flyte2_config,

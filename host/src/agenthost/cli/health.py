@@ -12,7 +12,18 @@ import os
 from pathlib import Path
 from typing import Annotated, Optional
 
+import grpc
 import typer
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from agenthost.cli.options import (
+    ClientTLS,
+    ca_cert_option,
+    client_cert_option,
+    client_key_option,
+    server_name_option,
+)
+from agenthost.run.channels import CredentialsFileError, client_credentials, open_channel
 
 EXIT_SERVING = 0
 EXIT_UNHEALTHY = 1
@@ -23,8 +34,6 @@ def _default_endpoint() -> str:
 
 
 def _code_name(exc: BaseException) -> str:
-    import grpc
-
     code = exc.code() if isinstance(exc, grpc.Call) else None
     return code.name if code is not None else "UNKNOWN"
 
@@ -41,22 +50,13 @@ def check_health(
     server_name: str | None = None,
 ) -> str:
     """The health status name of ``service`` at ``endpoint`` (``"SERVING"``, ``"NOT_SERVING"``,
-    ``"SERVICE_UNKNOWN"``, ...). Raises ``grpc.RpcError`` if the server cannot be asked."""
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    options: list[tuple[str, str | int]] = []
-    if server_name:
-        options.append(("grpc.ssl_target_name_override", server_name))
+    ``"SERVICE_UNKNOWN"``, ...). TLS if ``tls`` or a CA or client certificate is given. Raises
+    ``grpc.RpcError`` if the server cannot be asked, ``CredentialsFileError`` if a PEM file
+    cannot be read."""
+    credentials = None
     if tls or ca_cert or client_cert:
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=ca_cert.read_bytes() if ca_cert else None,
-            private_key=client_key.read_bytes() if client_key else None,
-            certificate_chain=client_cert.read_bytes() if client_cert else None,
-        )
-        channel = grpc.secure_channel(endpoint, credentials, options=options)
-    else:
-        channel = grpc.insecure_channel(endpoint, options=options)
+        credentials = client_credentials(ca_cert, client_cert, client_key)
+    channel = open_channel(endpoint, credentials, server_name=server_name)
     with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
@@ -96,35 +96,25 @@ def health(
     ] = False,
     ca_cert: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(
-            envvar="AGENTHOST_HEALTH_CA_CERT", help="PEM CA bundle to verify the server (TLS)."
-        ),
+        ca_cert_option(envvar="AGENTHOST_HEALTH_CA_CERT"),
     ] = None,
     client_cert: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(
-            envvar="AGENTHOST_HEALTH_CLIENT_CERT", help="PEM client certificate (mutual TLS)."
-        ),
+        client_cert_option(envvar="AGENTHOST_HEALTH_CLIENT_CERT"),
     ] = None,
     client_key: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(
-            envvar="AGENTHOST_HEALTH_CLIENT_KEY", help="PEM private key of --client-cert."
-        ),
+        client_key_option(envvar="AGENTHOST_HEALTH_CLIENT_KEY"),
     ] = None,
     server_name: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(
-            envvar="AGENTHOST_HEALTH_SERVER_NAME",
-            help="Name to expect in the server certificate (default: the endpoint's host).",
-        ),
+        server_name_option(envvar="AGENTHOST_HEALTH_SERVER_NAME"),
     ] = None,
 ) -> None:
     """Check a server's gRPC health service; exit 0 if SERVING, 1 otherwise."""
-    import grpc
-
-    if (client_cert is None) != (client_key is None):
-        raise typer.BadParameter("--client-cert and --client-key go together")
+    problem = ClientTLS(ca_cert, client_cert, client_key, server_name).problem()
+    if problem is not None:
+        raise typer.BadParameter(problem)
     for path in (ca_cert, client_cert, client_key):
         if path is not None and not path.is_file():
             raise typer.BadParameter(f"{path}: no such file")
@@ -140,6 +130,8 @@ def health(
             client_key=client_key,
             server_name=server_name,
         )
+    except CredentialsFileError as exc:
+        raise typer.BadParameter(str(exc)) from None
     except grpc.RpcError as exc:
         details = exc.details() if isinstance(exc, grpc.Call) else ""
         typer.echo(f"agenthost health: {target}: {_code_name(exc)}: {details}", err=True)

@@ -1,5 +1,5 @@
 """The lifecycle driver in-process: ``agenthost.testing.run_lifecycle`` / ``run_on_server`` and the
-template and input helpers of ``agenthost.runner``."""
+template and input helpers of ``agenthost.run`` (``agenthost.runner`` keeps re-exporting them)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ import pytest
 from flyteidl.admin import task_pb2
 
 from agenthost import InvalidRequestError
-from agenthost.runner import (
-    Backoff,
-    RemoteCallError,
-    RunTimeout,
-    Status,
-    TemplateError,
-    load_template,
-    parse_input_assignments,
-)
+from agenthost.run.lifecycle import Backoff, RemoteCallError, RunTimeout, Status
+from agenthost.run.taskfiles import TemplateError, load_template, parse_input_assignments
 from agenthost.testing import RunningServer, make_template, run_lifecycle, run_on_server
 
 SUM = make_template("people_sum", inputs={"a": int, "b": int}, outputs={"total": int})
@@ -156,3 +149,14 @@ def test_input_assignments_keep_declared_strings_as_text() -> None:
     }
     with pytest.raises(TemplateError, match="is not NAME=VALUE"):
         parse_input_assignments(["=3"], None)
+
+
+def test_the_old_runner_module_re_exports_the_run_package() -> None:
+    import agenthost.runner
+    from agenthost.run import backends, lifecycle, remote, taskfiles, templates
+
+    assert agenthost.runner.run_task is lifecycle.run_task
+    assert agenthost.runner.LocalBackend is backends.LocalBackend
+    assert agenthost.runner.RemoteBackend is remote.RemoteBackend
+    assert agenthost.runner.load_template is taskfiles.load_template
+    assert agenthost.runner.make_inputs is templates.make_inputs
