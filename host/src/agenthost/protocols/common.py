@@ -104,14 +104,9 @@ class ServiceBase:
         self.admission = admission or Admission()
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
-        self._labels = _Labels((e.category.name, e.category.name) for e in dispatcher.entries)
-        self._labels[UNKNOWN_TASK_TYPE] = UNKNOWN_TASK_TYPE  # metadata calls: no __missing__
-        # Metadata calls pass an unlimited admission of their own: counted apart, never refused.
-        unlimited = Admission(max_calls=None)
-        self._admissions = {
-            name: unlimited if name in METADATA_OPERATIONS else self.admission
-            for name in OPERATIONS
-        }
+        # The metric label of each task type an agent serves (any other is UNKNOWN_TASK_TYPE,
+        # which keeps the label set bounded).
+        self._labels = {e.category.name: e.category.name for e in dispatcher.entries}
         # Keyed by every operation even without metrics, so a misnamed one fails loudly.
         self._recorders: dict[str, OperationMetrics | None] = {
             name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
@@ -209,8 +204,8 @@ class ServiceBase:
         async def work(request: agent_pb2.ListAgentsRequest) -> Message | bytes:
             return answer
 
-        return await self._unary(
-            context, "list_agents", agent_pb2.ListAgentsRequest, data, no_type, work
+        return await self._metadata_call(
+            context, "list_agents", agent_pb2.ListAgentsRequest, data, work
         )
 
     async def _by_name(
@@ -226,14 +221,14 @@ class ServiceBase:
             entry = self.dispatcher.agent_named(request.name)
             return agent_pb2.GetAgentResponse(agent=describe(entry))
 
-        return await self._unary(
-            context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
+        return await self._metadata_call(
+            context, "get_agent", agent_pb2.GetAgentRequest, data, work
         )
 
     # -- common path ----------------------------------------------------------------------
 
     def _label(self, task_type: str) -> str:
-        return self._labels[task_type]
+        return self._labels.get(task_type, UNKNOWN_TASK_TYPE)
 
     async def _unary(
         self,
@@ -245,11 +240,11 @@ class ServiceBase:
         work: Callable[[M], Awaitable[Message | bytes]],
         first: Callable[[grpc.aio.ServicerContext], Awaitable[M]] | None = None,
     ) -> bytes:
-        """One call: admission, parsing ``data`` as ``message_type``, ``work``, metrics, and
-        exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
+        """One agent call: admission, parsing ``data`` as ``message_type``, ``work``, metrics,
+        and exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
 
-        Every operation but the metadata ones (``METADATA_OPERATIONS``) counts against
-        ``--max-concurrent-rpcs``. ``data`` not bytes (None, or the request iterator grpc
+        Every agent call counts against ``--max-concurrent-rpcs`` (metadata calls, which never
+        do, are ``_metadata_call``'s). ``data`` not bytes (None, or the request iterator grpc
         passes a stream-unary handler): the request is read from ``context`` within the
         request-bytes budget, by ``first`` (for a stream) or as the call's one message, and
         the bytes it holds are given back at the end; agent RPCs should be served this way
@@ -259,7 +254,7 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
-        admission = self._admissions[operation]
+        admission = self.admission
         held = 0
         parts: list[int] | None = None
         bound = None
@@ -279,7 +274,7 @@ class ServiceBase:
             bound = bind_call(request)
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
-            task_type = self._labels[task_type_of(request)]
+            task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
             if self._debug:
                 logger.debug("call operation=%s task_type=%s", operation, task_type)
             response = await work(request)
@@ -296,6 +291,35 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight -= 1
             recorder.success(task_type, _perf() - start)
+        return payload
+
+    async def _metadata_call(
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        message_type: type[M],
+        data: bytes,
+        work: Callable[[M], Awaitable[Message | bytes]],
+    ) -> bytes:
+        """One metadata call (``METADATA_OPERATIONS``): parse ``data``, ``work``, metrics and
+        errors as ``_unary``, outside the call limit and the request-bytes budget (grpc read
+        the small request already). It names no task type, nor a Flyte execution to log."""
+        start = _perf()
+        recorder = self._recorders[operation]
+        if recorder is not None:
+            recorder.in_flight += 1
+        try:
+            request = parse(message_type, data)
+            if self._debug:
+                logger.debug("call operation=%s task_type=%s", operation, UNKNOWN_TASK_TYPE)
+            response = await work(request)
+            payload = response if isinstance(response, bytes) else response.SerializeToString()
+        except BaseException as exc:
+            await self._failed(context, exc, UNKNOWN_TASK_TYPE, operation, start)
+            raise
+        if recorder is not None:
+            recorder.in_flight -= 1
+            recorder.success(UNKNOWN_TASK_TYPE, _perf() - start)
         return payload
 
     async def read(self, context: grpc.aio.ServicerContext, what: str) -> bytes | None:
@@ -380,7 +404,7 @@ class ServiceBase:
             bound = bind_call(request)
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
-            task_type = self._labels[task_type_of(request)]
+            task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
             async for item in produce(request):
                 yield item
         except BaseException as exc:
@@ -396,14 +420,6 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight -= 1
             recorder.success(task_type, _perf() - start)
-
-
-class _Labels(dict[str, str]):
-    """The metric label of each task type: itself if an agent serves it, else
-    ``UNKNOWN_TASK_TYPE`` (keeps the label set bounded; unknown types are not added)."""
-
-    def __missing__(self, task_type: str) -> str:
-        return UNKNOWN_TASK_TYPE
 
 
 _ONE_REQUEST = "the request message"
@@ -441,8 +457,3 @@ def request_type(request: Any) -> str:
     if request.HasField("task_category") and request.task_category.name:
         return str(request.task_category.name)
     return str(request.task_type)
-
-
-def no_type(request: Any) -> str:
-    """The metric label of calls that name no task type."""
-    return UNKNOWN_TASK_TYPE
