@@ -119,6 +119,7 @@ def types(session: nox.Session) -> None:
     session.install(
         "mypy>=1.10",
         "types-protobuf",
+        "pytest>=8",  # agenthost.testing's pytest plugin is typed against it
         *_editable("agenthost"),
         *[a for d in PLUGINS for a in _editable(d)],
     )

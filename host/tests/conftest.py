@@ -1,15 +1,20 @@
-"""Shared fixtures for the host's tests."""
+"""Shared fixtures for the host's tests: throwaway plugin sites, and (through
+``pytest_plugins``) the reliability tests' fixtures and summary. The test support on pytest's
+``pythonpath`` (``fake_plugins``, the kits) is declared in the root ``pyproject.toml``."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+
+from agenthost.testing import pythonpath_env, run_cli
+
+pytest_plugins = ["pytester", "reliability_fixtures"]
 
 
 class PluginSite:
@@ -39,20 +44,11 @@ class PluginSite:
 
     def env(self) -> dict[str, str]:
         """An environment in which this site is on the import path."""
-        path = os.pathsep.join(filter(None, [str(self.root), os.environ.get("PYTHONPATH")]))
-        return {**os.environ, "PYTHONPATH": path}
+        return {**os.environ, **pythonpath_env(self.root)}
 
     def run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         """Run ``python -m agenthost *args`` with this site on the path."""
-        return subprocess.run(
-            [sys.executable, "-m", "agenthost", *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=check,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_cli(*args, env=self.env(), check=check)
 
 
 @pytest.fixture

@@ -43,12 +43,15 @@ def get(stub: Any, category: agent_pb2.TaskCategory, resource_meta: bytes) -> ag
     return stub.GetTask(request, timeout=CALL_TIMEOUT).resource
 
 
-def delete(stub: Any, category: agent_pb2.TaskCategory, resource_meta: bytes) -> None:
-    """DeleteTask as propeller sends it on abort."""
+def delete(
+    stub: Any, category: agent_pb2.TaskCategory, resource_meta: bytes
+) -> agent_pb2.DeleteTaskResponse:
+    """DeleteTask as propeller sends it on abort; the response (a failed call raises)."""
     request = agent_pb2.DeleteTaskRequest(
         task_type=category.name, task_category=category, resource_meta=resource_meta
     )
-    stub.DeleteTask(request, timeout=CALL_TIMEOUT)
+    response: agent_pb2.DeleteTaskResponse = stub.DeleteTask(request, timeout=CALL_TIMEOUT)
+    return response
 
 
 def poll(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,26 +16,23 @@ import pytest
 
 pytest.importorskip("flytekitplugins.spark")
 
-PLUGIN_TESTS = Path(__file__).resolve().parents[2] / "plugins" / "databricks" / "tests"
-if str(PLUGIN_TESTS) not in sys.path:
-    sys.path.append(str(PLUGIN_TESTS))
 
-from fake_databricks import FakeDatabricks  # noqa: E402
-from flyteidl.admin import agent_pb2  # noqa: E402
-from flyteidl.core import tasks_pb2  # noqa: E402
-from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402
-from flytekit import task  # noqa: E402
-from flytekit.models.task import TaskTemplate as FlytekitTemplate  # noqa: E402
-from flytekit_side import inputs, serialize  # noqa: E402
-from flytekitplugins.spark import Databricks, DatabricksV2  # noqa: E402
-from flytekitplugins.spark.connector import (  # noqa: E402
+from fake_databricks import FakeDatabricks
+from flyteidl.admin import agent_pb2
+from flyteidl.core import tasks_pb2
+from flyteidl.core.execution_pb2 import TaskExecution
+from flytekit import task
+from flytekit.models.task import TaskTemplate as FlytekitTemplate
+from flytekit_side import inputs, serialize
+from flytekitplugins.spark import Databricks, DatabricksV2
+from flytekitplugins.spark.connector import (
     DatabricksJobMetadata,
     _get_databricks_job_spec,
 )
-from google.protobuf import json_format  # noqa: E402
+from google.protobuf import json_format
 
-from agent_databricks.template import integral_numbers  # noqa: E402
-from agenthost.testing import RunningServer, run_on_server, running_server  # noqa: E402
+from agent_databricks.template import integral_numbers
+from agenthost.testing import RunningServer, run_on_server, running_server
 
 TOKEN = "dapi-compat-0123456789"
 INSTANCE = "placeholder"  # replaced by the fake's address in each template

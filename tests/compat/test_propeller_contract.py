@@ -24,7 +24,7 @@ import flytekit_side as fk
 import grpc
 import propeller
 import pytest
-from compat_agents import ASYNC_TASK_TYPE, SYNC_TASK_TYPE
+from fake_plugins.sized import ASYNC_TASK_TYPE, SYNC_TASK_TYPE
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 

@@ -12,11 +12,12 @@ import flytekit_side as fk
 import grpc
 import propeller
 import pytest
+from flyteidl.admin import agent_pb2
 from flytekitplugins.bigquery.connector import BigQueryMetadata
 from flytekitplugins.openai.batch.connector import BatchEndpointMetadata
 from google.protobuf import json_format
 
-from agenthost import Phase
+from agenthost import Phase, is_terminal_phase
 from agenthost.testing import RunningServer
 
 # -- BigQuery: flytekit writes json.dumps of {job_id, project, location} ----------------------
@@ -49,8 +50,12 @@ def test_flytekit_bigquery_meta_can_be_deleted_twice(server: RunningServer, bq_c
     category = propeller.category_of(fk.serialize(fk.bigquery_plain_task()))
     job_id = _job_started_by_flytekits_server(bq_client, "SELECT 6 AS six")
     meta = BigQueryMetadata(job_id=job_id, project=fk.BQ_PROJECT, location="US").encode()
-    propeller.delete(server.async_stub, category, meta)
-    propeller.delete(server.async_stub, category, meta)
+    # Both calls answer OK with the empty response propeller expects (a failure would raise).
+    assert propeller.delete(server.async_stub, category, meta) == agent_pb2.DeleteTaskResponse()
+    assert propeller.delete(server.async_stub, category, meta) == agent_pb2.DeleteTaskResponse()
+    # The job is over on BigQuery's side, and the handle still reads as a finished task.
+    assert bq_client.get_job(job_id, location="US").state == "DONE"
+    assert is_terminal_phase(propeller.get(server.async_stub, category, meta).phase)
 
 
 def test_flytekit_bigquery_meta_of_an_unknown_job_fails_the_task(server: RunningServer) -> None:
@@ -177,7 +182,10 @@ def test_flytekit_file_sensor_meta_keeps_waiting_then_succeeds(
 
 def test_flytekit_file_sensor_meta_can_be_deleted(server: RunningServer, tmp_path: Any) -> None:
     category = propeller.category_of(fk.serialize(fk.file_sensor()))
-    propeller.delete(server.async_stub, category, _flytekit_sensor_meta(str(tmp_path / "x")))
+    meta = _flytekit_sensor_meta(str(tmp_path / "x"))
+    assert propeller.delete(server.async_stub, category, meta) == agent_pb2.DeleteTaskResponse()
+    # A sensor holds nothing to release: the same handle still polls (the file is absent).
+    assert propeller.get(server.async_stub, category, meta).phase == Phase.RUNNING
 
 
 def test_agenthost_sensor_meta_is_readable_by_flytekit(

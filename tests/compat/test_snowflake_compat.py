@@ -74,7 +74,7 @@ def test_flytekit_snowflake_meta_is_polled_and_deleted(
 
 
 def test_flytekits_connector_polls_agenthosts_meta(
-    server: RunningServer, fakesnow: Any, snowflake_key_pem: str, monkeypatch: pytest.MonkeyPatch
+    server: RunningServer, fakesnow: Any, key_pair: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rolling back is safe: flytekit decodes agenthost's handle and its connector polls it."""
     import snowflake.connector
@@ -90,7 +90,7 @@ def test_flytekits_connector_polls_agenthosts_meta(
     real_connect = snowflake.connector.connect
     endpoint = {"host": fakesnow.host, "port": fakesnow.port, "protocol": "http"}
     monkeypatch.setattr(fk_connector.sc, "connect", lambda **kw: real_connect(**kw, **endpoint))
-    monkeypatch.setenv("_FSEC_SNOWFLAKE_PRIVATE_KEY", snowflake_key_pem)
+    monkeypatch.setenv("_FSEC_SNOWFLAKE_PRIVATE_KEY", key_pair.private_pem)
     resource = asyncio.run(fk_connector.SnowflakeConnector().get(decoded))
     assert resource.phase == Phase.SUCCEEDED
 

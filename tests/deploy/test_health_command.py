@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_kit import CHART, free_port, serving
+from deploy_kit import CHART
 
-from agenthost.testing import make_certificates, running_server, serve_command
+from agenthost.testing import (
+    free_port,
+    make_certificates,
+    run_cli,
+    running_server,
+    serve_command,
+    serving,
+)
 
 SERVICE_DNS = "rel-agenthost.flyte.svc"
 """The name the chart's probes expect in the certificate (release rel, namespace flyte)."""
@@ -21,13 +28,7 @@ SERVE = serve_command()
 
 
 def health(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agenthost", "health", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli("health", *args, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_a_serving_server_is_healthy_and_unknown_services_are_not() -> None:
 def test_options_are_checked_before_dialing(tmp_path: Path) -> None:
     lonely = health("--client-cert", str(tmp_path / "c.pem"))
     assert lonely.returncode == 2
-    assert "--client-certand--client-keygotogether" in _plain(lonely.stderr)
+    assert "--client-certand--client-keymustbegiventogether" in _plain(lonely.stderr)
     missing = health("--tls", "--ca-cert", str(tmp_path / "none.pem"))
     assert missing.returncode == 2
     assert "none.pem:nosuchfile" in _plain(missing.stderr)

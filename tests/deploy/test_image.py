@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import grpc
 import pytest
-from deploy_kit import REPO, serving
+from deploy_kit import REPO
 from flyteidl.admin import agent_pb2
-from flyteidl.service import agent_pb2_grpc
+
+from agenthost.testing import serving
 
 INSTALL = REPO / "deploy" / "image" / "install.py"
 SELECTED = ["agent-openai", "agent-file-sensor"]
@@ -63,9 +63,7 @@ def test_the_image_serves_and_reports_healthy(image_venv: Path) -> None:
         health = run(agenthost, "health", "--endpoint", server.address, timeout=60)
         assert health.returncode == 0, health.stderr
         assert health.stdout.strip() == "SERVING"
-        with grpc.insecure_channel(server.address) as channel:
-            stub = agent_pb2_grpc.AgentMetadataServiceStub(channel)
-            agents = stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
+        agents = server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
         served = {c.name for a in agents for c in a.supported_task_categories}
         assert {"chatgpt", "openai-batch", "file_sensor"} <= served
         assert "bigquery_query_job_task" not in served

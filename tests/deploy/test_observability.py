@@ -14,11 +14,10 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from deploy_kit import CHART, agent_module, free_port, serving
+from deploy_kit import CHART, agent_module
 from flyteidl.admin import agent_pb2
-from flyteidl.service import agent_pb2_grpc
 
-from agenthost.testing import make_inputs, make_template, serve_command
+from agenthost.testing import free_port, make_inputs, make_template, serve_command, serving
 
 METRIC = re.compile(r"\b((?:flyte_connector|agenthost|process)_[a-z0-9_]+)\b")
 """Metric names of the server (``process_*`` are the standard process metrics)."""
@@ -112,8 +111,8 @@ def scrape(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     modules = f"{AGENT_MODULE},no_such_module_for_the_gauge"
     command = serve_command("--modules", modules, "--workers", str(request.param))
     command[command.index("--metrics-port") + 1] = str(metrics_port)
-    with serving(command, env) as server, grpc.insecure_channel(server.address) as channel:
-        stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+    with serving(command, env) as server:
+        stub = server.async_stub
         template = make_template("observed", inputs={"x": int})
 
         def create(x: int) -> None:

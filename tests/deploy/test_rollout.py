@@ -218,16 +218,13 @@ def test_sigterm_to_one_replica_fails_no_call(agent_env: dict[str, str], tmp_pat
         long_call = agent_pb2.CreateTaskRequest(
             template=make_template(TASK_TYPE, custom={"seconds": 1.5, "marker": str(marker)})
         )
-        with grpc.insecure_channel(leaving.address) as direct:
-            pending = agent_pb2_grpc.AsyncAgentServiceStub(direct).CreateTask.future(
-                long_call, timeout=20
-            )
-            wait_for(marker.exists, timeout=10)
-            signalled = time.monotonic()
-            assert traffic.sigterm(leaving) == 0
-            exited = time.monotonic() - signalled
-            # The call in flight at SIGTERM finished, and the replica waited for it.
-            assert json.loads(pending.result().resource_meta)["pid"] == leaving.process.pid
+        pending = leaving.async_stub.CreateTask.future(long_call, timeout=20)
+        wait_for(marker.exists, timeout=10)
+        signalled = time.monotonic()
+        assert traffic.sigterm(leaving) == 0
+        exited = time.monotonic() - signalled
+        # The call in flight at SIGTERM finished, and the replica waited for it.
+        assert json.loads(pending.result().resource_meta)["pid"] == leaving.process.pid
         assert 1.0 <= exited < 10
         calls_before = traffic.ok
         wait_for(lambda: traffic.ok >= calls_before + 50, timeout=10)

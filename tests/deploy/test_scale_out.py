@@ -26,6 +26,7 @@ from google.protobuf import json_format
 from agenthost.testing import (
     ServerProcess,
     make_template,
+    pythonpath_env,
     serve_command,
     start_server,
     wait_for,
@@ -121,10 +122,7 @@ def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @contextlib.contextmanager
 def replicas(agent_dir: Path, count: int) -> Iterator[list[ServerProcess]]:
-    env = {
-        "PYTHONPATH": os.pathsep.join([str(agent_dir), os.environ.get("PYTHONPATH", "")]),
-        "REPLICA_PROBE_MARKERS": str(agent_dir / "markers"),
-    }
+    env = pythonpath_env(agent_dir, REPLICA_PROBE_MARKERS=str(agent_dir / "markers"))
     command = serve_command(
         "--modules",
         AGENT_MODULE,

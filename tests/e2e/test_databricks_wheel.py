@@ -4,17 +4,11 @@ the plugin's local Jobs API fake (imported from the plugin's test folder)."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-PLUGIN_TESTS = Path(__file__).resolve().parents[2] / "plugins" / "databricks" / "tests"
-if str(PLUGIN_TESTS) not in sys.path:
-    sys.path.append(str(PLUGIN_TESTS))
+from fake_databricks import FakeDatabricks
+from templates import new_cluster_conf, spark_custom, template
 
-from fake_databricks import FakeDatabricks  # noqa: E402
-from templates import new_cluster_conf, spark_custom, template  # noqa: E402
-
-from agenthost.testing import run_on_server, running_server  # noqa: E402
+from agenthost.testing import run_on_server, running_server
 
 
 def test_a_databricks_run_succeeds_and_its_handle_holds_no_token() -> None:

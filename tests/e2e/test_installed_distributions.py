@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.core.execution_pb2 import TaskExecution
 
-from agenthost.testing import make_inputs, make_template, running_server, wait_for
+from agenthost.testing import make_inputs, make_template, run_cli, running_server, wait_for
 
 FIRST_PARTY = {
     "agent-bigquery": {("bigquery_query_job_task", 0, False)},
@@ -24,24 +23,14 @@ FIRST_PARTY = {
 }
 
 
-def agenthost(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [python, "-m", "agenthost", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_every_first_party_plugin_loads_from_its_wheel() -> None:
-    result = agenthost("plugins", "--json")
+    result = run_cli("plugins", "--json")
     assert result.returncode == 0, result.stderr
     plugins = json.loads(result.stdout)["plugins"]
     loaded = {p["distribution"] for p in plugins if p["status"] == "loaded"}
     assert loaded == {*FIRST_PARTY, "agenthost"}
     assert [p for p in plugins if p["status"] != "loaded"] == []
-    check = agenthost("check", "--strict")
+    check = run_cli("check", "--strict")
     assert check.returncode == 0, check.stdout
     assert "0 failed" in check.stdout
 
@@ -154,7 +143,7 @@ def test_a_fresh_install_of_host_and_one_plugin_lists_only_that_plugin(
         timeout=600,
         stdin=subprocess.DEVNULL,
     )
-    result = agenthost("plugins", "--json", python=python)
+    result = run_cli("plugins", "--json", python=python)
     assert result.returncode == 0, result.stderr
     plugins = json.loads(result.stdout)["plugins"]
     assert {p["distribution"] for p in plugins} == {"agent-file-sensor", "agenthost"}

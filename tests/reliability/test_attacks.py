@@ -25,11 +25,11 @@ from hardening_kit import (
     start_on_port,
     still_open,
 )
-from reliability_kit import free_port, record, rel_server, server_env
+from reliability_kit import record, rel_server, server_env
 
-from agenthost.testing import RunningServer, make_template
+from agenthost.testing import RunningServer, free_port, make_template
 
-MODULES = "agents_for_tests,faulty_agents,hardening_agents"
+MODULES = "fake_plugins.basic,fake_plugins.faulty,fake_plugins.hardening"
 SYNC_AGENT_SECONDS = float(os.environ.get("AGENTHOST_BURST_AGENT_SECONDS", "20"))
 """How long the agent of the 2,000-stream burst takes (issue 25: 20 s)."""
 

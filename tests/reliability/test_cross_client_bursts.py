@@ -20,7 +20,7 @@ from reliability_kit import record, rel_server
 from agenthost.testing import RunningServer, make_inputs, make_template
 
 HERE = Path(__file__).resolve().parent
-MODULES = "agents_for_tests,hardening_agents"
+MODULES = "fake_plugins.basic,fake_plugins.hardening"
 SYNC_AGENT_SECONDS = float(os.environ.get("AGENTHOST_BURST_AGENT_SECONDS", "20"))
 METHODS: dict[str, str] = {}
 """The method path of each request file (filled by the ``requests`` fixture)."""

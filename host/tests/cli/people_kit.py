@@ -20,7 +20,9 @@ MODULES = ("--modules", "people_agents")
 
 def people_env(**extra: str) -> dict[str, str]:
     """The environment in which ``people_agents`` is importable."""
-    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    path = os.pathsep.join(
+        filter(None, [str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH")])
+    )
     return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
 
 

@@ -146,7 +146,7 @@ json_values = st.recursive(
 )
 sensor_customs = st.fixed_dictionaries(
     {
-        "sensor_module": st.sampled_from(["tests.sensors", "os", "rel_import_side_effect"])
+        "sensor_module": st.sampled_from(["tests.sensors", "os", "fake_plugins.import_side_effect"])
         | st.text(max_size=20),
         "sensor_name": st.sampled_from(["PathSensor", "system", "X"]) | st.text(max_size=20),
     },

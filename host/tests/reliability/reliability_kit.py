@@ -4,10 +4,8 @@ check that error details are clean, and collect figures for the summary table.""
 
 from __future__ import annotations
 
-import os
 import re
 import site
-import socket
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -15,13 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import fake_plugins
 import grpc
 
 import agenthost
 from agenthost.testing import RunningServer, running_server
-
-HERE = Path(__file__).resolve().parent
-SERVER_TESTS = HERE.parent / "server"
 
 ENV_SECRET = "rel-env-secret-5f1c9e"
 """Planted in the server's environment as ``_FSEC_REL_TOKEN``."""
@@ -73,25 +69,10 @@ def summary_lines() -> list[str]:
     return lines
 
 
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def server_env(markers: Path, secrets_dir: Path | None = None, **extra: str) -> dict[str, str]:
-    """Environment for a server that can import the test agents and the faulty agents, with
+    """Environment for a server that can import the fake plugins (``fake_plugins``), with
     both secrets planted."""
-    path = os.pathsep.join(
-        filter(None, [str(HERE), str(SERVER_TESTS), os.environ.get("PYTHONPATH")])
-    )
-    env = {
-        "PYTHONPATH": path,
-        "AGENTHOST_TEST_MARKERS": str(markers),
-        "_FSEC_REL_TOKEN": ENV_SECRET,
-        **extra,
-    }
+    env = fake_plugins.env(AGENTHOST_TEST_MARKERS=str(markers), _FSEC_REL_TOKEN=ENV_SECRET, **extra)
     if secrets_dir is not None:
         group = secrets_dir / "rel"
         group.mkdir(parents=True, exist_ok=True)
@@ -106,12 +87,12 @@ def server_env(markers: Path, secrets_dir: Path | None = None, **extra: str) -> 
 def rel_server(
     markers: Path,
     *args: str,
-    modules: str = "agents_for_tests,faulty_agents",
+    modules: str = "fake_plugins.basic,fake_plugins.faulty",
     secrets_dir: Path | None = None,
     env: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> Iterator[RunningServer]:
-    """``agenthost serve`` (a subprocess) with the test and faulty agents loaded."""
+    """``agenthost serve`` (a subprocess) with the basic and faulty fake plugins loaded."""
     full_env = server_env(markers, secrets_dir, **(env or {}))
     with running_server("--modules", modules, *args, env=full_env, **kwargs) as server:
         yield server

@@ -14,11 +14,18 @@ import grpc
 import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.core import execution_pb2
-from reliability_kit import free_port, record, rel_server, sample, scrape
+from reliability_kit import record, rel_server, sample, scrape
 
-from agenthost.testing import RunningServer, make_inputs, make_template, stop_process, wait_for
+from agenthost.testing import (
+    RunningServer,
+    free_port,
+    make_inputs,
+    make_template,
+    stop_process,
+    wait_for,
+)
 
-BROKEN_IMPORTS = ("rel_exit_on_import", "rel_baseexception_on_import")
+BROKEN_IMPORTS = ("fake_plugins.exit_on_import", "fake_plugins.baseexception_on_import")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +36,7 @@ def metrics_port() -> int:
 @pytest.fixture(scope="module")
 def server(markers: Path, metrics_port: int) -> Iterator[RunningServer]:
     """A server with a 2-thread pool, the faulty agents and two plugins that break at import."""
-    modules = ",".join(("agents_for_tests", "faulty_agents", *BROKEN_IMPORTS))
+    modules = ",".join(("fake_plugins.basic", "fake_plugins.faulty", *BROKEN_IMPORTS))
     args = ("--max-threads", "2", "--metrics-port", str(metrics_port))
     with rel_server(markers, *args, modules=modules) as running:
         yield running

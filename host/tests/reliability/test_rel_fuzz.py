@@ -28,9 +28,9 @@ from rel_fuzz_cases import (
     special_cases,
     sync_streams,
 )
-from reliability_kit import free_port, record, rel_server, rss_bytes
+from reliability_kit import record, rel_server, rss_bytes
 
-from agenthost.testing import RunningServer
+from agenthost.testing import RunningServer, free_port
 
 EXAMPLES = int(os.environ.get("AGENTHOST_FUZZ_EXAMPLES", "150"))
 RAW_PER_METHOD = int(os.environ.get("AGENTHOST_FUZZ_RAW", "90"))

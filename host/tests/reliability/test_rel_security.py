@@ -65,7 +65,7 @@ def test_pickled_resource_meta_is_never_unpickled(
 
 @pytest.mark.parametrize(
     ("module", "name"),
-    [("os", "system"), ("rel_import_side_effect", "X"), ("subprocess", "Popen")],
+    [("os", "system"), ("fake_plugins.import_side_effect", "X"), ("subprocess", "Popen")],
 )
 def test_sensor_alias_never_imports_the_named_module(
     server: RunningServer, markers: Path, module: str, name: str
@@ -93,7 +93,7 @@ def test_sensor_alias_never_imports_the_named_module(
         agent_pb2.GetTaskRequest(task_category=category("sensor"), resource_meta=meta),
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert not (markers / "imported-rel_import_side_effect").exists()
+    assert not (markers / "imported-import_side_effect").exists()
     record("security", "module-naming requests refused", 3)
 
 

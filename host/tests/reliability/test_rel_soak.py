@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 
 from rel_load import run_load, soak_table
-from reliability_kit import free_port, record, rel_server
+from reliability_kit import record, rel_server
+
+from agenthost.testing import free_port
 
 SECONDS = float(os.environ.get("AGENTHOST_SOAK_SECONDS", "10"))
 CONCURRENCY = int(os.environ.get("AGENTHOST_SOAK_CONCURRENCY", "64"))

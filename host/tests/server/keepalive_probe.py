@@ -62,7 +62,9 @@ class KeepaliveProbe:
 
     def start(self) -> None:
         """Start the server and the calls; returns at once."""
-        path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+        path = os.pathsep.join(
+            filter(None, [str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH")])
+        )
         env = {"PYTHONPATH": path, "AGENTHOST_TEST_MARKERS": str(self.markers)}
         self.server = start_server(serve_command("--modules", "agents_for_tests"), env)
         self.future = self.pool.submit(self._run, self.server.address)

@@ -8,16 +8,15 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from agenthost.server.ports import free_port as free_port
-from agenthost.testing import RunningServer, running_server
+from agenthost.testing import RunningServer, pythonpath_env, running_server
+from agenthost.testing import free_port as free_port
 
 HERE = Path(__file__).resolve().parent
 
 
 def server_env(markers: Path, **extra: str) -> dict[str, str]:
     """Environment for a server that can import ``agents_for_tests``."""
-    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    return {"PYTHONPATH": path, "AGENTHOST_TEST_MARKERS": str(markers), **extra}
+    return pythonpath_env(HERE, HERE.parent, AGENTHOST_TEST_MARKERS=str(markers), **extra)
 
 
 def test_server(markers: Path, *args: str, **kwargs: Any) -> AbstractContextManager[RunningServer]:

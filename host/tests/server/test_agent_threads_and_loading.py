@@ -25,7 +25,7 @@ SHARE = 2
 @pytest.fixture(scope="module")
 def ops_server(markers: Path) -> Iterator[RunningServer]:
     with test_server(
-        markers, "--modules", "ops_agents,seed_plugin", "--max-threads", "3", "--strict"
+        markers, "--modules", "fake_plugins.ops,fake_plugins.seed", "--max-threads", "3", "--strict"
     ) as running:
         yield running
 
@@ -104,11 +104,11 @@ def test_blocking_log_iterators_cannot_starve_other_agents(
 def test_plugin_module_imported_before_the_loader_keeps_its_agents(
     ops_server: RunningServer,
 ) -> None:
-    # --strict: the server would not have started if seed_plugin had "registered no agents".
+    # --strict: the server would not have started if fake_plugins.seed had "registered no agents".
     rows = [line.split() for line in ops_server.logs().splitlines()]
     owners = {row[6]: row[0] for row in rows if len(row) == 7 and row[2] == "loaded"}
-    assert owners["SeedAgent"] == "module:seed_plugin"
-    assert owners["BlockingPokeSensor"] == "module:ops_agents"
+    assert owners["SeedAgent"] == "module:fake_plugins.seed"
+    assert owners["BlockingPokeSensor"] == "module:fake_plugins.ops"
     listed = ops_server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10)
     assert [a.name for a in listed.agents].count("SeedAgent") == 1
 

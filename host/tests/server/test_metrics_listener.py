@@ -81,7 +81,14 @@ def workers(
     """A ``--workers 2`` server, its metrics port and the TMPDIR it keeps its files in."""
     tmp = tmp_path_factory.mktemp("workers-tmp")
     port = free_port()
-    args = ("--modules", "ops_agents,seed_plugin", "--workers", "2", "--metrics-port", str(port))
+    args = (
+        "--modules",
+        "fake_plugins.ops,fake_plugins.seed",
+        "--workers",
+        "2",
+        "--metrics-port",
+        str(port),
+    )
     with test_server(markers, *args, env={"TMPDIR": str(tmp)}) as running:
         yield running, port, tmp
     assert not list(tmp.glob("agenthost-metrics-*")), "metrics files left behind"

@@ -41,7 +41,7 @@ def markers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _config(**overrides: Any) -> ServerConfig:
     """A loopback server on a free port with the test agents and no entry-point plugins."""
     config = ServerConfig(
-        host="127.0.0.1", port=free_port(), metrics_port=0, modules=["agents_for_tests"], allow=[]
+        host="127.0.0.1", port=free_port(), metrics_port=0, modules=["fake_plugins.basic"], allow=[]
     )
     return dataclasses.replace(config, **overrides)
 

@@ -1,23 +1,30 @@
-"""Helpers for the file sensor tests: free ports, polling, and a real moto S3 server
-subprocess on 127.0.0.1."""
+"""Helpers for the file sensor tests: a real moto S3 server and a GCS emulator as subprocesses
+on 127.0.0.1, and the calls the server tests make (``free_port`` is ``agenthost.testing``'s)."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flyteidl.admin import agent_pb2
 
-from agenthost.testing import RunningServer, make_inputs, make_template, wait_for
+from agenthost.testing import (
+    RunningServer,
+    free_port,
+    make_inputs,
+    make_template,
+    stop_process,
+    wait_for,
+)
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -28,13 +35,6 @@ FAKE_CREDENTIALS = {
     "AWS_MAX_ATTEMPTS": "1",
     "AWS_RETRY_MODE": "standard",
 }
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -184,15 +184,8 @@ def start_strict_moto(bucket: str, key: str) -> tuple[MotoServer, dict[str, str]
     return strict, secrets
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate ``process`` and reap it (kill after 10 s)."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+stop = stop_process
+"""Stop and reap an emulator process (``agenthost.testing.stop_process``)."""
 
 
 BACKENDLESS_CANDIDATES = ("oci", "dropbox", "wandb", "lakefs", "tos", "abfs", "box")
@@ -236,3 +229,45 @@ def get(server: RunningServer, task_type: str, meta: bytes) -> agent_pb2.Resourc
 def file_sensor_template(**inputs: Any) -> Any:
     """A ``file_sensor`` template with the given interface (default ``path: str``)."""
     return make_template("file_sensor", inputs=inputs or {"path": str})
+
+
+# -- fixtures (this folder's conftest.py imports them) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """A moto S3 server shared by the session's tests (each test uses its own bucket)."""
+    server = start_moto()
+    try:
+        yield server
+    finally:
+        stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    """A gcp-storage-emulator shared by the session's tests (each test uses its own bucket)."""
+    emulator = start_gcs_emulator()
+    try:
+        yield emulator
+    finally:
+        stop(emulator.process)
+
+
+@pytest.fixture
+def s3_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The current process's AWS environment pointed at the moto server."""
+    for name in [n for n in os.environ if n.startswith(("AWS_", "_FSEC_"))]:
+        monkeypatch.delenv(name)
+    for name, value in moto_server.env.items():
+        monkeypatch.setenv(name, value)
+    return moto_server
+
+
+_bucket_counter = iter(range(10**6))
+
+
+@pytest.fixture
+def bucket_name() -> str:
+    """A bucket name no other test in this session uses."""
+    return f"sensor-test-{os.getpid()}-{next(_bucket_counter)}"

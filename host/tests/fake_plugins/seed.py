@@ -1,4 +1,4 @@
-"""A seed-style plugin (``AgentRegistry.register`` at import) that ``ops_agents`` imports
+"""A seed-style plugin (``AgentRegistry.register`` at import) that ``fake_plugins.ops`` imports
 before the plugin loader imports it through ``--modules``."""
 
 from __future__ import annotations

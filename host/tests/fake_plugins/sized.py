@@ -1,5 +1,5 @@
 """Test agents for the propeller-contract tests, loaded with ``agenthost serve --modules
-compat_agents``: they return a string output of the size the task asks for, so the tests can
+fake_plugins.sized``: they return a string output of the size the task asks for, so the tests can
 see what the host does with outputs around propeller's 4 MiB gRPC receive limit.
 
 * ``compat-sized-output`` (sync): input ``size: int``; output ``text``: ``size`` bytes.

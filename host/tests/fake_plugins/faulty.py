@@ -1,5 +1,5 @@
 """Misbehaving agents for the reliability tests, loaded with ``agenthost serve --modules
-faulty_agents`` (this directory is put on the server's PYTHONPATH by ``reliability_kit``).
+fake_plugins.faulty``.
 
 Each agent's task type starts with ``fault_``; what it does is chosen by the template's
 ``custom`` so one loaded module serves every scenario. Marker files (directory in

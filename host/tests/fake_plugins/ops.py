@@ -1,6 +1,7 @@
-"""Agents for the operator tests (``--modules ops_agents``): blocking work that an agent's
-async methods hand to threads, a sync agent naming the process that served it, and a seed-style plugin
-that imports another seed-style plugin (``seed_plugin``) before the loader reaches it."""
+"""Agents for the operator tests (``--modules fake_plugins.ops``): blocking work that an
+agent's async methods hand to threads, a sync agent naming the process that served it, and a
+seed-style plugin that imports another seed-style plugin (``fake_plugins.seed``) before the
+loader reaches it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import seed_plugin  # noqa: F401 - imported before the loader imports it as a plugin
 from flyteidl.admin import agent_pb2
 
 from agenthost import (
@@ -21,6 +21,7 @@ from agenthost import (
     ResourceMeta,
     SyncAgentBase,
 )
+from fake_plugins import seed  # noqa: F401 - imported before the loader imports it as a plugin
 
 AGENTHOST_PLUGIN_API = ">=1.0,<2"
 

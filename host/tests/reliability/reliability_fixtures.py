@@ -1,4 +1,6 @@
-"""Fixtures of the quick reliability tests, and the summary table of their figures."""
+"""The reliability tests' pytest plugin: their fixtures and the summary table of the figures
+they collect. Loaded once per run by ``pytest_plugins`` in ``host/tests/conftest.py`` and in
+the long session's ``tests/reliability/conftest.py`` (one module, so one summary)."""
 
 from __future__ import annotations
 
@@ -21,13 +23,7 @@ def secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the figures the reliability tests collected (once, also when the long session's
-    conftest in ``tests/reliability`` is loaded too)."""
-    import reliability_kit
-
-    if getattr(reliability_kit, "summary_printed", False):
-        return
-    reliability_kit.summary_printed = True  # type: ignore[attr-defined]
+    """Print the figures the reliability tests collected, if any."""
     lines = summary_lines()
     if lines:
         terminalreporter.section("agenthost reliability summary")

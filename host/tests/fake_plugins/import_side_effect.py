@@ -6,4 +6,4 @@ from pathlib import Path
 
 _directory = os.environ.get("AGENTHOST_TEST_MARKERS")
 if _directory:
-    Path(_directory, "imported-rel_import_side_effect").write_text("imported")
+    Path(_directory, "imported-import_side_effect").write_text("imported")
