@@ -1,5 +1,5 @@
-"""Kept so ``agenthost.cli_propeller`` imports keep working: the ``propeller-config`` command
-and its configuration builders live in ``agenthost.cli.propeller``."""
+"""The old import path of ``agenthost.cli.propeller`` (the ``propeller-config`` command and
+its configuration builders), re-exported."""
 
 from agenthost.cli.propeller import AGENT_SERVICES as AGENT_SERVICES
 from agenthost.cli.propeller import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
