@@ -119,66 +119,93 @@ def load_tables(results: dict[str, Any]) -> list[str]:
 
 
 def targets(results: dict[str, Any]) -> list[str]:
+    """The targets table: cold start and RSS, CPU per call and p99 against the ceiling and
+    flytekit, then issue 19's rows; empty if ``results`` measured none of them."""
     cold = results.get("cold_start", {})
     cells = results.get("load", {}).get("cells", {})
-    rows = []
+    rows = [
+        *_cold_start_rows(cold),
+        *_cpu_rows(cells),
+        *_p99_rows(cells),
+        *flyte2_targets(results),
+    ]
+    if not rows:
+        return []
+    return ["| target | wanted | measured | verdict |", "|---|---|---|---|", *rows]
 
-    def add(what: str, target: str, value: str, ok: bool | None) -> None:
-        verdict = "–" if ok is None else ("met" if ok else "**missed**")
-        rows.append(f"| {what} | {target} | {value} | {verdict} |")
 
+def _row(what: str, target: str, value: str, ok: bool | None) -> str:
+    verdict = "–" if ok is None else ("met" if ok else "**missed**")
+    return f"| {what} | {target} | {value} | {verdict} |"
+
+
+def _cold_start_rows(cold: dict[str, Any]) -> list[str]:
     plugins = cold.get("agenthost+plugins", {})
+    if not plugins:
+        return []
     # Like for like: flytekit with its counterparts of the first-party plugins installed.
     reference = FLYTEKIT_PLUGINS if FLYTEKIT_PLUGINS in cold else FLYTEKIT
     fk = cold.get(reference, {})
-    if plugins:
-        add(
+    return [
+        _row(
             "cold start, all plugins installed",
             f"≤ 250 ms and ≥ 4x faster than {reference}",
             f"{plugins['median_s'] * 1000:.0f} ms; "
             f"{_faster(fk.get('median_s'), plugins['median_s'])}",
             plugins["median_s"] <= 0.25 and (not fk or fk["median_s"] / plugins["median_s"] >= 4),
-        )
-        add(
+        ),
+        _row(
             "RSS after start, all plugins installed",
             "≤ 50 MB",
             f"{plugins['rss_start_mb']:.1f} MB"
             + (f" ({reference}: {fk['rss_start_mb']:.1f} MB)" if fk else ""),
             plugins["rss_start_mb"] <= 50,
-        )
+        ),
+    ]
+
+
+def _cpu_rows(cells: dict[str, Any]) -> list[str]:
+    rows = []
     for rpc in ("GetTask", "CreateTask", "ExecuteTaskSync"):
         for conc in CONCURRENCY:
             ours = cells.get(f"agenthost|{rpc}|{conc}", {}).get("server_cpu_us")
             base = cells.get(f"{CEILING}|{rpc}|{conc}", {}).get("server_cpu_us")
             theirs = cells.get(f"{FLYTEKIT}|{rpc}|{conc}", {}).get("server_cpu_us")
             if ours and base:
-                ceiling_ok = ours / base <= 1.15
-                flytekit_ok = None if not theirs else theirs / ours >= 1.5
-                verdict = "ceiling: " + ("met" if ceiling_ok else "**missed**")
-                if flytekit_ok is not None:
-                    verdict += "; flytekit: " + ("met" if flytekit_ok else "**missed**")
-                    if not flytekit_ok:
-                        verdict += f" (needs {theirs / base / 1.5:.2f}x ceiling)"
                 rows.append(
                     f"| {rpc} CPU/call, c={conc} | ≤ 1.15x ceiling, ≥ 1.5x better than "
                     f"flytekit | {ours / base:.2f}x ceiling; flytekit/ours "
                     f"{_ratio(theirs, ours)} (flytekit: {_ratio(theirs, base)} ceiling) | "
-                    f"{verdict} |"
+                    f"{_cpu_verdict(ours, base, theirs)} |"
                 )
+    return rows
+
+
+def _cpu_verdict(ours: float, base: float, theirs: float | None) -> str:
+    verdict = "ceiling: " + ("met" if ours / base <= 1.15 else "**missed**")
+    if theirs:
+        flytekit_ok = theirs / ours >= 1.5
+        verdict += "; flytekit: " + ("met" if flytekit_ok else "**missed**")
+        if not flytekit_ok:
+            verdict += f" (needs {theirs / base / 1.5:.2f}x ceiling)"
+    return verdict
+
+
+def _p99_rows(cells: dict[str, Any]) -> list[str]:
+    rows = []
     for rpc in RPCS:
         ours = cells.get(f"agenthost|{rpc}|64", {}).get("p99_us")
         base = cells.get(f"{CEILING}|{rpc}|64", {}).get("p99_us")
         if ours and base:
-            add(
-                f"{rpc} p99, c=64",
-                "≤ 1.20x ceiling",
-                f"{ours / base:.2f}x ({ours:,.0f} µs)",
-                ours / base <= 1.2,
+            rows.append(
+                _row(
+                    f"{rpc} p99, c=64",
+                    "≤ 1.20x ceiling",
+                    f"{ours / base:.2f}x ({ours:,.0f} µs)",
+                    ours / base <= 1.2,
+                )
             )
-    rows += flyte2_targets(results)
-    if not rows:
-        return []
-    return ["| target | wanted | measured | verdict |", "|---|---|---|---|", *rows]
+    return rows
 
 
 def flyte2_targets(results: dict[str, Any]) -> list[str]:

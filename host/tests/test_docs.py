@@ -71,3 +71,32 @@ def test_architecture_names_every_host_module() -> None:
     modules += [f"{p.name}/" for p in package.iterdir() if p.is_dir() and p.name[0] not in "_."]
     unnamed = [m for m in modules if f"`{m}" not in text]
     assert not unnamed, unnamed
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_architecture_walkthrough_and_layers_name_real_files_and_functions() -> None:
+    """Every path in "Where things are" and "The layers" exists, and every ``file:name``
+    names a function or class defined in that file."""
+    text = (DOCS / "architecture.md").read_text()
+    package = HOST_DIR / "src" / "agenthost"
+    named = re.findall(
+        r"`([\w./]+(?:\.py|/))(?::([\w.]+))?`",
+        _section(text, "Where things are") + _section(text, "The layers"),
+    )
+    assert len(named) > 30
+    missing = []
+    for path, attribute in named:
+        root = HOST_DIR.parent if path.startswith(("plugins/", "host/")) else package
+        file = root / path
+        if not file.exists():
+            missing.append(path)
+        elif attribute:
+            name = attribute.split(".")[-1]
+            if not re.search(rf"^\s*(async def|def|class) {name}\b", file.read_text(), re.M):
+                missing.append(f"{path}:{attribute}")
+    assert not missing, missing

@@ -10,17 +10,11 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "agenthost"
 
-EDGE: tuple[str, ...] = ("protocols", "server", "scaffold", "cli", "run", "testing", "__main__")
+EDGE = ("protocols", "server", "scaffold", "cli", "run", "testing", "__main__")
 """Modules outside the core: the adapters, the server around them and the tools (CLI, the
 in-process and remote runner, the testing kit), which drive the core from outside."""
 
-FORBIDDEN: tuple[str, ...] = (
-    "agenthost.protocols",
-    "agenthost.server",
-    "agenthost.cli",
-    "grpc",
-    "flyteidl2",
-)
+FORBIDDEN: tuple[str, ...] = ("agenthost.protocols", "agenthost.server", "agenthost.cli", "grpc", "flyteidl2")
 FORBIDDEN += ("flyteidl.service",)
 
 AGENT_VALUES = {
@@ -111,55 +105,6 @@ def test_adapters_do_not_import_each_other() -> None:
             assert others == [], (path.name, others)
 
 
-SDK = (
-    "agenthost",
-    "agenthost.agent",
-    "agenthost.resource",
-    "agenthost.sensor",
-    "agenthost.errors",
-    "agenthost.phases",
-    "agenthost.template",
-    "agenthost.secrets",
-    "agenthost.connection",
-    "agenthost.hookspecs",
-    "agenthost.version",
-    "agenthost.literals",
-    "agenthost.http_sessions",
-    "agenthost.registry",
-    "agenthost.settings",
-    "agenthost.signatures",
-    "agenthost.threads",
-)
-"""The SDK: what plugin authors import (and the helpers it is built from)."""
-
-ABOVE_SDK: tuple[str, ...] = (
-    "core",
-    "loading",
-    "protocols",
-    "server",
-    "cli",
-    "run",
-    "runner",
-    "testing",
-)
-ABOVE_SDK += ("dispatch", "plugins", "validation", "reporting", "scaffold", "__main__")
-LAYER_RULES = {
-    "sdk": ABOVE_SDK,
-    "core": ("protocols", "server", "cli", "loading", "run", "runner", "testing"),
-    "loading": ("server", "cli", "protocols", "run", "runner", "testing"),
-}
-"""Each layer and the top-level ``agenthost`` modules or packages it never imports."""
-
-
-def _layer(module: str) -> str | None:
-    if module == "agenthost" or module.startswith(tuple(f"{m}." for m in SDK[1:])):
-        return "sdk"
-    if module in SDK:
-        return "sdk"
-    part = module.split(".")[1] if module.count(".") else ""
-    return part if part in ("core", "loading") else None
-
-
 def _top_level_imports(path: Path, package: str | None = None) -> set[str]:
     """The ``agenthost`` modules ``path`` imports at module level (outside functions and
     ``if TYPE_CHECKING:`` blocks), relative imports resolved against ``package`` (by default
@@ -188,35 +133,6 @@ def _top_level_imports(path: Path, package: str | None = None) -> set[str]:
 
     visit(tree.body)
     return {m for m in found if m == "agenthost" or m.startswith("agenthost.")}
-
-
-def test_layers_import_only_downwards() -> None:
-    bad = {}
-    for path in PACKAGE.rglob("*.py"):
-        module = _module(path)
-        layer = _layer(module)
-        if layer is None:
-            continue
-        forbidden = tuple(f"agenthost.{m}" for m in LAYER_RULES[layer])
-        every = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):  # function-level too
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                every.add(node.module)
-                every.update(f"{node.module}.{a.name}" for a in node.names)
-            elif isinstance(node, ast.Import):
-                every.update(a.name for a in node.names)
-        found = sorted(m for m in every if any(m == f or m.startswith(f + ".") for f in forbidden))
-        if found:
-            bad[module] = found
-    assert bad == {}
-
-
-def test_the_layers_are_known() -> None:
-    layers = {_module(p): _layer(_module(p)) for p in PACKAGE.rglob("*.py")}
-    assert layers["agenthost.agent"] == layers["agenthost.literals.encode"] == "sdk"
-    assert layers["agenthost.core.dispatcher"] == "core"
-    assert layers["agenthost.loading.loader"] == "loading"
-    assert all(layers[m] == "sdk" for m in SDK)
 
 
 def test_no_import_cycles_between_modules() -> None:
@@ -261,3 +177,80 @@ def test_the_cycle_check_sees_module_level_imports_only(tmp_path: Path) -> None:
     found = _top_level_imports(sample, "agenthost")
     assert "agenthost.agent" in found and "agenthost.core.calls" in found
     assert not any(m.startswith(("agenthost.server", "agenthost.cli")) for m in found)
+
+
+ARCHITECTURE = PACKAGE.parents[2] / "docs" / "architecture.md"
+
+
+def layer_table() -> dict[str, tuple[list[str], set[str]]]:
+    """docs/architecture.md's table of layers: each layer's paths and the layers it may import."""
+    text = ARCHITECTURE.read_text()
+    rows = text[text.index("| layer | where | imports only |") :].splitlines()[2:]
+    table: dict[str, tuple[list[str], set[str]]] = {}
+    for row in itertools.takewhile(lambda line: line.startswith("|"), rows):
+        layer, where, allowed = (cell.strip() for cell in row.strip("|").split("|"))
+        name = layer.split(" (")[0]
+        paths = [p.strip("`") for p in where.split(", ")]
+        table[name] = (paths, {a.strip() for a in allowed.split(",")})
+    return table
+
+
+def _layer_of(module: str, table: dict[str, tuple[list[str], set[str]]]) -> str | None:
+    parts = module.split(".")[1:] or ["__init__"]
+    for layer, (paths, _) in table.items():
+        for path in paths:
+            if path.endswith("/") and parts[0] == path[:-1]:
+                return layer
+            if path == f"{parts[0]}.py" and len(parts) == 1:
+                return layer
+    return None
+
+
+def layer_problems(table: dict[str, tuple[list[str], set[str]]]) -> tuple[list[str], list[str]]:
+    """Modules in no layer of ``table`` (other than re-export modules), and every import (at
+    any level, function-local too) that ``table`` does not allow, or that goes through an old
+    re-export path from inside the package."""
+    short = {"protocol adapters": "protocols", "testing kit": "testing"}
+    reexports: set[str] = set()
+    unplaced = []
+    for path in PACKAGE.rglob("*.py"):
+        module = _module(path)
+        if _layer_of(module, table) is None and module != "agenthost.__main__":
+            docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+            if docstring.startswith("The old import path"):
+                reexports.add(module)
+            else:
+                unplaced.append(module)
+    broken = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module(path)
+        layer = _layer_of(module, table)
+        if layer is None:
+            continue
+        allowed = {short.get(a, a) for a in table[layer][1]} | {short.get(layer, layer)}
+        for imported, _ in _imports(path):
+            if imported in reexports:
+                broken.append(f"{module} imports the old path {imported}")
+                continue
+            target = _layer_of(imported, table) if imported.startswith("agenthost") else None
+            if target is not None and short.get(target, target) not in allowed:
+                broken.append(f"{module} ({layer}) imports {imported} ({target})")
+    return sorted(unplaced), broken
+
+
+def test_the_layer_table_of_the_architecture_doc_holds_for_every_import() -> None:
+    table = layer_table()
+    assert set(table) == {
+        "SDK", "core", "loading", "protocol adapters", "server", "runner", "CLI", "testing kit"
+    }  # fmt: skip
+    unplaced, broken = layer_problems(table)
+    assert unplaced == [], f"modules in no layer of docs/architecture.md: {unplaced}"
+    assert broken == []
+
+
+def test_the_layer_check_catches_a_forbidden_import() -> None:
+    table = layer_table()
+    paths, allowed = table["loading"]
+    table["loading"] = (paths, allowed - {"core"})
+    _, broken = layer_problems(table)
+    assert any(line.startswith("agenthost.loading.") and "(core)" in line for line in broken)

@@ -1,5 +1,5 @@
-"""The former home of the core, kept so existing imports work: ``agenthost.core`` is the
-package (``Dispatcher`` in ``agenthost.core.dispatcher``)."""
+"""The old import path of the core, re-exported: ``agenthost.core`` is the package
+(``Dispatcher`` in ``agenthost.core.dispatcher``)."""
 
 from agenthost.core.agents import AgentEntry, CategoryLike
 from agenthost.core.calls import (

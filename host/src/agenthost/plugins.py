@@ -1,5 +1,4 @@
-"""The former home of the plugin loader, kept so existing imports work: see
-``agenthost.loading``."""
+"""The old import path of the plugin loader, re-exported: see ``agenthost.loading``."""
 
 from agenthost.agent import AgentBase
 from agenthost.loading.checks import API_ATTRIBUTE

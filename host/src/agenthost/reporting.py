@@ -1,4 +1,4 @@
-"""The former home of the plugin tables: see ``agenthost.loading.tables``."""
+"""The old import path of the plugin tables, re-exported: see ``agenthost.loading.tables``."""
 
 from agenthost.loading.tables import format_table, plugins_table
 

@@ -1,6 +1,5 @@
-"""The runner's former single module, kept so ``agenthost.runner`` imports keep working: the
-names now live in the ``agenthost.run`` package (``lifecycle``, ``backends``, ``remote``,
-``channels``, ``taskfiles``, ``templates``)."""
+"""The old import path of the runner, re-exported: the names live in the ``agenthost.run``
+package (``lifecycle``, ``backends``, ``remote``, ``channels``, ``taskfiles``, ``templates``)."""
 
 from agenthost.run.backends import DEFAULT_OUTPUT_PREFIX as DEFAULT_OUTPUT_PREFIX
 from agenthost.run.backends import Backend as Backend

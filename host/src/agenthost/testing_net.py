@@ -1,4 +1,4 @@
-"""Moved to :mod:`agenthost.testing.net`; this name keeps old imports working."""
+"""The old import path of :mod:`agenthost.testing.net`, re-exported."""
 
 from agenthost.testing.net import Tripwire as Tripwire
 from agenthost.testing.net import forbidden_requests as forbidden_requests

@@ -1,4 +1,5 @@
-"""The former home of the built-in agent validators: see ``agenthost.loading.validation``."""
+"""The old import path of the built-in agent validators, re-exported: see
+``agenthost.loading.validation``."""
 
 from agenthost.core.calls import CALL_CONTRACT
 from agenthost.loading.validation import TASK_TYPE_PATTERN, validate_agent

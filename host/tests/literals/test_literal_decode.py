@@ -33,6 +33,7 @@ from agenthost.literals import (
     to_literal,
     variable_map,
 )
+from agenthost.literals.decode import describe_literal
 
 UTC = datetime.timezone.utc
 
@@ -313,3 +314,27 @@ def test_out_of_range_literal_of_the_wrong_kind_is_described_safely() -> None:
     with pytest.raises(LiteralConversionError) as info:
         from_literal(primitive(datetime={"seconds": 10**12}), literal_type_for(int), name="n")
     assert str(info.value) == "n: expected integer, got out-of-range datetime literal"
+
+
+def _scalar(**fields: Any) -> Literal:
+    return Literal(scalar=Scalar(**fields))
+
+
+@pytest.mark.parametrize(
+    ("literal", "described"),
+    [
+        (Literal(), "empty literal"),
+        (Literal(map=LiteralMap()), "map literal"),
+        (Literal(offloaded_metadata=LiteralOffloadedMetadata()), "offloaded literal"),
+        (_scalar(primitive=Primitive()), "empty primitive literal"),
+        (_scalar(primitive=Primitive(integer=3)), "integer literal 3"),
+        (_scalar(binary=Binary(value=b"x")), "binary literal"),
+        (_scalar(binary=Binary(value=b"x", tag="msgpack")), "binary literal (tag 'msgpack')"),
+        (to_literal(Blob("s3://b/d", multipart=True)), "directory literal"),
+        (to_literal(Blob("s3://b/f")), "file literal"),
+        (_scalar(generic=struct_pb2.Struct()), "generic struct literal"),
+        (_scalar(), "empty literal"),
+    ],
+)
+def test_describe_literal_names_each_kind(literal: Literal, described: str) -> None:
+    assert describe_literal(literal) == described

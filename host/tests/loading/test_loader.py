@@ -219,3 +219,48 @@ def test_a_misspelt_hook_is_caught_by_check_pending(monkeypatch: pytest.MonkeyPa
     assert report.status == "failed"
     assert str(report.reason).startswith("invalid hook implementation")
     assert str(report.reason).count("register_agent") >= 1
+
+
+WRONG_HANDOVERS = """
+from agenthost import Resource, SyncAgentBase, hookimpl
+
+
+class NeedsArguments(SyncAgentBase):
+    def __init__(self, task_type):
+        super().__init__(task_type)
+
+    def do(self, task_template, inputs=None):
+        return Resource.succeeded()
+
+
+class Raises:
+    @hookimpl
+    def register_agents(self, register):
+        raise KeyError("no credentials")
+
+
+number = 42
+raises = Raises()
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        (
+            "NeedsArguments",
+            "could not instantiate NeedsArguments: TypeError: "
+            "NeedsArguments.__init__() missing 1 required positional argument: 'task_type'",
+        ),
+        ("number", "names a int, not a module, agent class or agent instance"),
+        ("raises", "register_agents raised KeyError: 'no credentials'"),
+    ],
+)
+def test_an_entry_point_that_hands_over_no_agents_rightly_fails(
+    site: Site, target: str, reason: str
+) -> None:
+    module = f"wrong_{uuid.uuid4().hex[:8]}"
+    site.add("wrong-dist", {"wrong": f"{module}:{target}"}, {module: WRONG_HANDOVERS})
+    report = site.load()["wrong"]
+    assert report.status == "failed"
+    assert str(report.reason).endswith(reason)

@@ -13,6 +13,8 @@ import grpc
 import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.core import execution_pb2
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from agenthost import AsyncAgentBase, Resource, ResourceMeta
 from agenthost.core import Dispatcher
@@ -20,6 +22,8 @@ from agenthost.protocols.common import ServiceBase
 from agenthost.protocols.v1.services import AgentServices
 from agenthost.protocols.v2 import wire
 from agenthost.protocols.v2.services import ConnectorServices
+from agenthost.server.admission import Admission
+from agenthost.server.metrics import Metrics
 from agenthost.testing import make_inputs, make_template
 
 SUCCEEDED = execution_pb2.TaskExecution.SUCCEEDED
@@ -180,3 +184,65 @@ def test_a_failed_job_is_a_failed_phase_with_its_message(protocol: Protocol) -> 
     )
     assert got.resource.phase == FAILED
     assert got.resource.message == "job j failed"
+
+
+class Blocker(Doubler):
+    """``get`` waits until cancelled (after setting ``started``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def get(self, resource_meta: Meta, **kwargs: Any) -> Resource:
+        self.started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_every_way_a_call_ends_is_counted_once_and_leaves_nothing_held(
+    protocol: Protocol,
+) -> None:
+    """Success, a failure, a refusal at the call limit and a cancellation: each is counted
+    once by how it ended, and afterwards no call is in flight or admitted."""
+    agent = Blocker()
+    metrics = Metrics()
+    admission = Admission(max_calls=1)
+    services = protocol.services(Dispatcher([agent]), metrics, admission=admission)
+
+    async def scenario() -> None:
+        fine, unlucky = protocol.get(Meta(job="j", x=7).encode()), protocol.get(b"\xff")
+        with pytest.raises(Aborted, match="INVALID_ARGUMENT"):
+            await services.get_task(unlucky, Context())
+        blocked = asyncio.ensure_future(services.get_task(fine, Context()))
+        await agent.started.wait()
+        with pytest.raises(Aborted, match="RESOURCE_EXHAUSTED"):
+            await services.get_task(fine, Context())
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+        created = await services.create_task(
+            protocol.create(TEMPLATE, make_inputs(TEMPLATE, {"x": 1})), Context()
+        )
+        assert agent_pb2.CreateTaskResponse.FromString(created).resource_meta
+
+    run(scenario())
+    text = generate_latest(metrics.registry).decode()
+    got = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    labels = (("operation", "get"), ("task_type", "doubler"))
+    unknown = (("operation", "get"), ("task_type", "unknown"))
+    failed = "flyte_connector_requests_failure_total"
+    assert got[(failed, (("error_code", "400"), ("grpc_code", "INVALID_ARGUMENT"), *labels))] == 1
+    assert (
+        got[(failed, (("error_code", "429"), ("grpc_code", "RESOURCE_EXHAUSTED"), *unknown))] == 1
+    )
+    assert got[(failed, (("error_code", "499"), ("grpc_code", "CANCELLED"), *labels))] == 1
+    created = (("operation", "create"), ("task_type", "doubler"))
+    assert got[("flyte_connector_requests_success_total", created)] == 1
+    assert got[("agenthost_requests_in_flight", (("operation", "get"),))] == 0
+    assert got[("agenthost_requests_in_flight", (("operation", "create"),))] == 0
+    assert admission.calls == 0
+    assert admission.budget.in_use == 0

@@ -68,5 +68,23 @@ def test_the_call_limit_counts_agent_calls() -> None:
     admission.enter()
     with pytest.raises(ConcurrencyLimitError, match="limit of 2 concurrent agent calls"):
         admission.enter()
+    admission.leave()  # the refused call leaves too
+    with pytest.raises(ConcurrencyLimitError):
+        admission.enter()
+    admission.leave()
     admission.leave()
     admission.enter()
+
+
+def test_leaving_gives_back_the_bytes_a_call_held() -> None:
+    async def scenario() -> None:
+        admission = Admission(max_request_bytes=100)
+        admission.enter()
+        for size in (30, 20, 10):
+            assert await admission.budget.reserve(size) == size
+        assert admission.budget.in_use == 60
+        admission.leave(30, [20, 10])
+        assert admission.budget.in_use == 0
+        assert admission.calls == 0
+
+    asyncio.run(scenario())

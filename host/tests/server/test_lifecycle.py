@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import grpc
@@ -22,6 +23,7 @@ from agenthost.testing import (
     make_inputs,
     make_template,
     running_server,
+    serve_command,
     stop_process,
     wait_for,
 )
@@ -114,6 +116,17 @@ def test_workers_serve_and_restart(markers: Path) -> None:
         for _ in range(4):
             assert _create(server, fast, make_inputs(fast, {"x": 1})).resource_meta
         assert stop_process(server.process) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs SO_REUSEPORT (POSIX)")
+def test_workers_that_keep_failing_at_start_make_the_supervisor_give_up() -> None:
+    """Workers whose plugins fail under ``--strict`` exit at once: the supervisor restarts
+    them with a growing backoff, then gives up with exit code 1 (about 4 s)."""
+    command = serve_command("--workers", "2", "--strict", "--modules", "no_such_module_23")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "exited with code 1; restarting in 0.2 s" in result.stderr
+    assert "keeps failing at start; giving up" in result.stderr
 
 
 def test_options_from_environment_and_json_logs(markers: Path) -> None:

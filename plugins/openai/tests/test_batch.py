@@ -19,6 +19,7 @@ from google.protobuf import json_format
 from openai_support import API_KEY, DATA, load_inputs, load_template, run
 
 from agent_openai.batch import BatchCancelError, BatchEndpointAgent, BatchEndpointMetadata
+from agent_openai.legacy import read_flytekit_metadata
 from agenthost import Phase, ResourceMetaError
 from agenthost.literals import to_literal_map
 from agenthost.testing import make_template
@@ -264,6 +265,31 @@ def test_other_pickles_are_rejected(payload: bytes, capsys: pytest.CaptureFixtur
     with pytest.raises(ResourceMetaError):
         BatchEndpointMetadata.decode(payload)
     assert "pwned" not in capsys.readouterr().out
+
+
+_CLASS = b"cflytekitplugins.openai.batch.connector\nBatchEndpointMetadata\n"
+"""GLOBAL: flytekit's metadata class by name (protocol 0's spelling)."""
+
+
+@pytest.mark.parametrize(
+    ("opcodes", "reason"),
+    [
+        (b"h\x05", "unsupported BINGET opcode"),  # a memo entry never put
+        (b"\x94", "unsupported MEMOIZE opcode"),  # memoizing an empty stack
+        (b"\x8c\x01a\x93", "unsupported STACK_GLOBAL opcode"),  # one name, not two
+        (b"cos\nsystem\n", "a pickle of an unexpected class"),
+        (_CLASS + b"}\x81", "unsupported NEWOBJ opcode"),  # arguments that are not ()
+        (b"}\x8c\x01a\x8c\x01bu", "unsupported SETITEMS opcode"),  # no MARK
+        (b"N\x8c\x01a\x8c\x01bs", "unsupported SETITEM opcode"),  # into no dict
+        (b"N}b", "unsupported BUILD opcode"),  # the state of no object
+        (_CLASS + b")\x81Nb", "unsupported BUILD opcode"),  # a state that is no dict
+        (_CLASS + b")\x81" + _CLASS + b")\x81", "does not hold flytekit batch metadata"),
+        (_CLASS + b")\x81}\x8c\x01a\x8c\x01bsb", "unexpected batch metadata fields"),
+    ],
+)
+def test_each_opcode_is_checked_before_it_is_applied(opcodes: bytes, reason: str) -> None:
+    with pytest.raises(ResourceMetaError, match=reason):
+        read_flytekit_metadata(b"\x80\x04" + opcodes + b".")
 
 
 def flytekit_pickle(openai_org: str | None, batch_id: str) -> bytes:

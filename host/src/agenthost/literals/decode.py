@@ -107,18 +107,14 @@ def describe_literal(literal: Literal) -> str:
         return "offloaded literal"
     if kind != "scalar":
         return "empty literal"
-    scalar = literal.scalar
+    return _describe_scalar(literal.scalar)
+
+
+def _describe_scalar(scalar: Scalar) -> str:
+    """``describe_literal`` of a scalar literal."""
     scalar_kind = scalar.WhichOneof("value")
     if scalar_kind == "primitive":
-        primitive_kind = scalar.primitive.WhichOneof("value")
-        if primitive_kind is None:
-            return "empty primitive literal"
-        label = f"{_PRIMITIVE_NAMES[primitive_kind]} literal"
-        try:
-            value = _PRIMITIVES[primitive_kind](scalar.primitive)
-        except _CONVERSION_ERRORS:  # e.g. a timestamp beyond datetime's range
-            return f"out-of-range {label}"
-        return f"{label} {describe_value(value).split(' ', 1)[1]}"
+        return _describe_primitive(scalar.primitive)
     if scalar_kind == "binary":
         tag = scalar.binary.tag
         return f"binary literal (tag {tag!r})" if tag else "binary literal"
@@ -128,6 +124,19 @@ def describe_literal(literal: Literal) -> str:
         multipart = scalar.blob.metadata.type.dimensionality == BlobType.MULTIPART
         return "directory literal" if multipart else "file literal"
     return f"{_SCALAR_NAMES.get(scalar_kind, 'empty')} literal"
+
+
+def _describe_primitive(primitive: Primitive) -> str:
+    """``describe_literal`` of a primitive literal: its type and value."""
+    primitive_kind = primitive.WhichOneof("value")
+    if primitive_kind is None:
+        return "empty primitive literal"
+    label = f"{_PRIMITIVE_NAMES[primitive_kind]} literal"
+    try:
+        value = _PRIMITIVES[primitive_kind](primitive)
+    except _CONVERSION_ERRORS:  # e.g. a timestamp beyond datetime's range
+        return f"out-of-range {label}"
+    return f"{label} {describe_value(value).split(' ', 1)[1]}"
 
 
 def _mismatch(name: str, literal_type: LiteralType, literal: Literal) -> LiteralConversionError:

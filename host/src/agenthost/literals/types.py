@@ -234,17 +234,28 @@ def _build(tp: Any) -> tuple[LiteralType, str]:
     if origin is Union or origin is types.UnionType:
         return union_type(*(_tagged(_build(arg)) for arg in get_args(tp))), _TAG_UNION
     if origin is list or tp is list:
-        args = get_args(tp)
-        if len(args) != 1:
-            raise TypeError(
-                f"unsupported type {tp!r}: a list needs one element type, e.g. list[int]"
-            )
-        return collection_type(_build(args[0])[0]), _TAG_LIST
+        return _build_list(tp)
     if origin is dict or tp is dict:
-        args = get_args(tp)
-        if args and args[0] is str:
-            return map_type(_build(args[1])[0]), _TAG_DICT
-        return struct_type(), _TAG_DICT
+        return _build_dict(tp)
+    return _build_class(tp)
+
+
+def _build_list(tp: Any) -> tuple[LiteralType, str]:
+    args = get_args(tp)
+    if len(args) != 1:
+        raise TypeError(f"unsupported type {tp!r}: a list needs one element type, e.g. list[int]")
+    return collection_type(_build(args[0])[0]), _TAG_LIST
+
+
+def _build_dict(tp: Any) -> tuple[LiteralType, str]:
+    args = get_args(tp)
+    if args and args[0] is str:
+        return map_type(_build(args[1])[0]), _TAG_DICT
+    return struct_type(), _TAG_DICT
+
+
+def _build_class(tp: Any) -> tuple[LiteralType, str]:
+    """A plain class: an enum, a structured dataset or a file/directory."""
     if isinstance(tp, type):
         if issubclass(tp, enum.Enum):
             return _enum_literal_type(tp), _TAG_ENUM

@@ -65,14 +65,11 @@ def load_plugins(
             version=candidate.version,
         )
         reports.append(report)
-        if candidate.entry_point is not None:
-            if matches(candidate, block):
-                report.status, report.reason = "blocked", "in the block list"
-                continue
-            if allow is not None and not matches(candidate, allow):
-                report.status, report.reason = "blocked", "not in the allow list"
-                continue
-        loading.append((candidate, report))
+        blocked = _blocked(candidate, allow, block)
+        if blocked:
+            report.status, report.reason = "blocked", blocked
+        else:
+            loading.append((candidate, report))
     plugin_modules = {candidate.module for candidate, _report in loading}
     for candidate, report in loading:
         _load_one(pm, candidate, report, plugin_modules)
@@ -82,6 +79,28 @@ def load_plugins(
             validate(pm, report)
     reject_duplicates(reports)
     agents = [a for r in reports if r.status == "loaded" for a in r.agents]
+    _add_sensor_router(reports, agents)
+    result = LoadResult(plugins=reports, agents=agents)
+    for report in result.failed:
+        logger.warning("plugin %s failed: %s", report.label, report.reason)
+    if strict and result.failed:
+        raise PluginLoadError(result.failed)
+    return result
+
+
+def _blocked(candidate: Candidate, allow: Sequence[str] | None, block: Sequence[str]) -> str | None:
+    """Why ``candidate`` is not loaded, or None to load it. Extra modules are never blocked."""
+    if candidate.entry_point is None:
+        return None
+    if matches(candidate, block):
+        return "in the block list"
+    if allow is not None and not matches(candidate, allow):
+        return "not in the allow list"
+    return None
+
+
+def _add_sensor_router(reports: list[PluginReport], agents: list[AgentBase]) -> None:
+    """Add the sensor router (with a report of its own) if ``agents`` include sensors."""
     router = sensor_router(agents)
     if router is not None:
         reports.append(
@@ -94,12 +113,6 @@ def load_plugins(
             )
         )
         agents.append(router)
-    result = LoadResult(plugins=reports, agents=agents)
-    for report in result.failed:
-        logger.warning("plugin %s failed: %s", report.label, report.reason)
-    if strict and result.failed:
-        raise PluginLoadError(result.failed)
-    return result
 
 
 def _owner(module: str, plugin_modules: set[str]) -> str | None:
@@ -144,43 +157,71 @@ def _load_one(
         report.fail(f"import failed: {summarize(exc)}")
         return
     agents = _registered_agents(candidate, AgentRegistry.drain_with_modules(), plugin_modules)
-    has_hooks = False
-    if not isinstance(obj, (type, AgentBase)):
-        try:
-            has_hooks = _register_hooks(pm, obj, candidate.name)
-        except (pluggy.PluginValidationError, ValueError) as exc:
-            # pluggy appends the plugin's repr (with its file path); the name is in the report.
-            report.fail(f"invalid hook implementation: {summarize(exc).split(' in plugin ')[0]}")
-            return
-    if has_hooks:
-        for impl in pm.hook.register_agents.get_hookimpls():
-            if impl.plugin is obj:
-                try:
-                    impl.function(register=agents.append)
-                except KeyboardInterrupt:
-                    raise
-                except BaseException as exc:
-                    report.fail(f"register_agents raised {summarize(exc)}")
-                    return
-    elif isinstance(obj, type) and issubclass(obj, AgentBase):
-        try:
-            agents.append(obj())  # type: ignore[call-arg]  # plugin classes take no arguments
-        except Exception as exc:
-            report.fail(f"could not instantiate {obj.__name__}: {summarize(exc)}")
-            return
-    elif isinstance(obj, AgentBase):
-        agents.append(obj)
-    elif not isinstance(obj, types.ModuleType) and not agents:
-        report.fail(
-            f"entry point {candidate.value!r} names a {type(obj).__name__}, not a module, "
-            "agent class or agent instance"
-        )
+    try:
+        has_hooks = _take_agents(pm, candidate, obj, agents)
+    except _Refused as exc:
+        report.fail(str(exc))
         return
     if not agents and not has_hooks:
         report.fail("registered no agents and implements no hooks")
         return
     report.agents = agents
     check_api_range(candidate, report)
+
+
+class _Refused(Exception):
+    """A plugin's agents cannot be taken; the message is the report's reason."""
+
+
+def _take_agents(
+    pm: pluggy.PluginManager, candidate: Candidate, obj: Any, agents: list[AgentBase]
+) -> bool:
+    """Add the agents the loaded ``obj`` hands over to ``agents``; whether it implements
+    hooks. ``_Refused`` if it hands them over wrongly."""
+    if isinstance(obj, AgentBase):
+        agents.append(obj)
+        return False
+    if isinstance(obj, type):
+        if issubclass(obj, AgentBase):
+            agents.append(_instantiate(obj))
+            return False
+    elif _hook_agents(pm, obj, candidate.name, agents):
+        return True
+    if not isinstance(obj, types.ModuleType) and not agents:
+        raise _Refused(
+            f"entry point {candidate.value!r} names a {type(obj).__name__}, not a module, "
+            "agent class or agent instance"
+        )
+    return False
+
+
+def _instantiate(cls: type[AgentBase]) -> AgentBase:
+    """An instance of the agent class an entry point names (plugin classes take no arguments)."""
+    try:
+        return cls()  # type: ignore[call-arg]
+    except Exception as exc:
+        raise _Refused(f"could not instantiate {cls.__name__}: {summarize(exc)}") from None
+
+
+def _hook_agents(pm: pluggy.PluginManager, obj: Any, name: str, agents: list[AgentBase]) -> bool:
+    """Register ``obj``'s hook implementations and add the agents its ``register_agents``
+    registers; False if it implements no hooks."""
+    try:
+        if not _register_hooks(pm, obj, name):
+            return False
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        # pluggy appends the plugin's repr (with its file path); the name is in the report.
+        reason = summarize(exc).split(" in plugin ")[0]
+        raise _Refused(f"invalid hook implementation: {reason}") from None
+    for impl in pm.hook.register_agents.get_hookimpls():
+        if impl.plugin is obj:
+            try:
+                impl.function(register=agents.append)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                raise _Refused(f"register_agents raised {summarize(exc)}") from None
+    return True
 
 
 def _register_hooks(pm: pluggy.PluginManager, obj: Any, name: str) -> bool:

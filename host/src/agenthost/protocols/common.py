@@ -104,7 +104,9 @@ class ServiceBase:
         self.admission = admission or Admission()
         self.metrics = metrics
         self.scrub = scrub or Scrubber()
-        self._known_types = frozenset(e.category.name for e in dispatcher.entries)
+        # The metric label of each task type an agent serves (any other is UNKNOWN_TASK_TYPE,
+        # which keeps the label set bounded).
+        self._labels = {e.category.name: e.category.name for e in dispatcher.entries}
         # Keyed by every operation even without metrics, so a misnamed one fails loudly.
         self._recorders: dict[str, OperationMetrics | None] = {
             name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
@@ -202,8 +204,8 @@ class ServiceBase:
         async def work(request: agent_pb2.ListAgentsRequest) -> Message | bytes:
             return answer
 
-        return await self._unary(
-            context, "list_agents", agent_pb2.ListAgentsRequest, data, no_type, work
+        return await self._metadata_call(
+            context, "list_agents", agent_pb2.ListAgentsRequest, data, work
         )
 
     async def _by_name(
@@ -219,14 +221,14 @@ class ServiceBase:
             entry = self.dispatcher.agent_named(request.name)
             return agent_pb2.GetAgentResponse(agent=describe(entry))
 
-        return await self._unary(
-            context, "get_agent", agent_pb2.GetAgentRequest, data, no_type, work
+        return await self._metadata_call(
+            context, "get_agent", agent_pb2.GetAgentRequest, data, work
         )
 
     # -- common path ----------------------------------------------------------------------
 
     def _label(self, task_type: str) -> str:
-        return task_type if task_type in self._known_types else UNKNOWN_TASK_TYPE
+        return self._labels.get(task_type, UNKNOWN_TASK_TYPE)
 
     async def _unary(
         self,
@@ -238,11 +240,11 @@ class ServiceBase:
         work: Callable[[M], Awaitable[Message | bytes]],
         first: Callable[[grpc.aio.ServicerContext], Awaitable[M]] | None = None,
     ) -> bytes:
-        """One call: admission, parsing ``data`` as ``message_type``, ``work``, metrics, and
-        exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
+        """One agent call: admission, parsing ``data`` as ``message_type``, ``work``, metrics,
+        and exceptions mapped to a status. ``work`` returns a message or its serialized bytes.
 
-        Every operation but the metadata ones (``METADATA_OPERATIONS``) counts against
-        ``--max-concurrent-rpcs``. ``data`` not bytes (None, or the request iterator grpc
+        Every agent call counts against ``--max-concurrent-rpcs`` (metadata calls, which never
+        do, are ``_metadata_call``'s). ``data`` not bytes (None, or the request iterator grpc
         passes a stream-unary handler): the request is read from ``context`` within the
         request-bytes budget, by ``first`` (for a stream) or as the call's one message, and
         the bytes it holds are given back at the end; agent RPCs should be served this way
@@ -252,15 +254,13 @@ class ServiceBase:
         if recorder is not None:
             recorder.in_flight += 1
         task_type = UNKNOWN_TASK_TYPE
-        admission = None
+        admission = self.admission
         held = 0
         parts: list[int] | None = None
         bound = None
         connection_token = None
         try:
-            if operation not in METADATA_OPERATIONS:
-                self.admission.enter()
-                admission = self.admission
+            admission.enter()
             if data.__class__ is bytes:
                 request = parse(message_type, data)  # type: ignore[arg-type]
             elif first is not None:
@@ -268,41 +268,58 @@ class ServiceBase:
                 _HELD.set(parts)
                 request = await first(context)
             else:
-                raw, held = await self.admission.read(context, _ONE_REQUEST)
+                raw, held = await admission.read(context, _ONE_REQUEST)
                 request = _one_request(message_type, raw)
                 del raw  # freed once parsed, not held while the call runs
             bound = bind_call(request)
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
-            task_type = task_type_of(request)
-            if task_type not in self._known_types:
-                task_type = UNKNOWN_TASK_TYPE
+            task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
             if self._debug:
                 logger.debug("call operation=%s task_type=%s", operation, task_type)
             response = await work(request)
             payload = response if isinstance(response, bytes) else response.SerializeToString()
-        except asyncio.CancelledError:
-            if recorder is not None:
-                recorder.failure(task_type, "CANCELLED", _perf() - start)
+        except BaseException as exc:
+            await self._failed(context, exc, task_type, operation, start)
             raise
-        except Exception as exc:
-            await self._abort(context, exc, task_type, operation, start)
-            raise  # unreachable: abort raises
         finally:
-            if admission is not None:
-                if parts:
-                    held += sum(parts)
-                if held:
-                    admission.budget.give_back(held)
-                admission.leave()
-            if recorder is not None:
-                recorder.in_flight -= 1
+            admission.leave(held, parts)
             if bound is not None:
                 unbind_call(bound)
             if connection_token is not None:
                 reset_current_connection(connection_token)
         if recorder is not None:
+            recorder.in_flight -= 1
             recorder.success(task_type, _perf() - start)
+        return payload
+
+    async def _metadata_call(
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        message_type: type[M],
+        data: bytes,
+        work: Callable[[M], Awaitable[Message | bytes]],
+    ) -> bytes:
+        """One metadata call (``METADATA_OPERATIONS``): parse ``data``, ``work``, metrics and
+        errors as ``_unary``, outside the call limit and the request-bytes budget (grpc read
+        the small request already). It names no task type, nor a Flyte execution to log."""
+        start = _perf()
+        recorder = self._recorders[operation]
+        if recorder is not None:
+            recorder.in_flight += 1
+        try:
+            request = parse(message_type, data)
+            if self._debug:
+                logger.debug("call operation=%s task_type=%s", operation, UNKNOWN_TASK_TYPE)
+            response = await work(request)
+            payload = response if isinstance(response, bytes) else response.SerializeToString()
+        except BaseException as exc:
+            await self._failed(context, exc, UNKNOWN_TASK_TYPE, operation, start)
+            raise
+        if recorder is not None:
+            recorder.in_flight -= 1
+            recorder.success(UNKNOWN_TASK_TYPE, _perf() - start)
         return payload
 
     async def read(self, context: grpc.aio.ServicerContext, what: str) -> bytes | None:
@@ -317,7 +334,7 @@ class ServiceBase:
         """The one request message of a unary agent call served stream-unary, parsed."""
         return _one_request(message_type, await self.read(context, _ONE_REQUEST))
 
-    async def _abort(
+    async def _failed(
         self,
         context: grpc.aio.ServicerContext,
         exc: BaseException,
@@ -325,12 +342,20 @@ class ServiceBase:
         operation: str,
         start: float,
     ) -> None:
-        failure = classify(exc, self.scrub)
-        log_failure(exc, failure, task_type, operation)
+        """The end of a call that raised ``exc``: the call leaves ``in_flight``; an exception
+        is logged, counted by its status code and aborts the call with that status (raises),
+        a cancellation is counted as ``CANCELLED``. The caller re-raises what this does not."""
         recorder = self._recorders[operation]
         if recorder is not None:
-            recorder.failure(task_type, failure.code.name, _perf() - start)
-        await context.abort(failure.code, failure.details)
+            recorder.in_flight -= 1
+        if isinstance(exc, Exception):
+            failure = classify(exc, self.scrub)
+            log_failure(exc, failure, task_type, operation)
+            if recorder is not None:
+                recorder.failure(task_type, failure.code.name, _perf() - start)
+            await context.abort(failure.code, failure.details)
+        elif recorder is not None and isinstance(exc, asyncio.CancelledError):
+            recorder.failure(task_type, "CANCELLED", _perf() - start)
 
     def _count_inputs(self, task_type: str, inputs: Message | None) -> None:
         if self.metrics is not None and inputs is not None:
@@ -345,16 +370,17 @@ class ServiceBase:
     ) -> AsyncIterator[bytes]:
         """Stream ``items`` as one agent call counted against ``--max-concurrent-rpcs``,
         closing them when the call ends however it ends."""
+        admission = self.admission
         try:
-            self.admission.enter()
-        except ConcurrencyLimitError as exc:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        try:
+            try:
+                admission.enter()
+            except ConcurrencyLimitError as exc:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             async with contextlib.aclosing(items) as stream:
                 async for item in stream:
                     yield item
         finally:
-            self.admission.leave()
+            admission.leave()
 
     async def _streamed(
         self,
@@ -378,19 +404,13 @@ class ServiceBase:
             bound = bind_call(request)
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
-            task_type = self._label(task_type_of(request))
+            task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
             async for item in produce(request):
                 yield item
-        except asyncio.CancelledError:
-            if recorder is not None:
-                recorder.failure(task_type, "CANCELLED", _perf() - start)
+        except BaseException as exc:
+            await self._failed(context, exc, task_type, operation, start)
             raise
-        except Exception as exc:
-            await self._abort(context, exc, task_type, operation, start)
-            return
         finally:
-            if recorder is not None:
-                recorder.in_flight -= 1
             if bound is not None:
                 with contextlib.suppress(ValueError):  # the stream was closed from elsewhere
                     unbind_call(bound)
@@ -398,6 +418,7 @@ class ServiceBase:
                 with contextlib.suppress(ValueError):
                     reset_current_connection(connection_token)
         if recorder is not None:
+            recorder.in_flight -= 1
             recorder.success(task_type, _perf() - start)
 
 
@@ -436,8 +457,3 @@ def request_type(request: Any) -> str:
     if request.HasField("task_category") and request.task_category.name:
         return str(request.task_category.name)
     return str(request.task_type)
-
-
-def no_type(request: Any) -> str:
-    """The metric label of calls that name no task type."""
-    return UNKNOWN_TASK_TYPE

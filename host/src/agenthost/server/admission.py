@@ -128,13 +128,19 @@ class Admission:
         self._sweeper: asyncio.Future[None] | None = None
 
     def enter(self) -> None:
-        """Count one agent call in; ``ConcurrencyLimitError`` if the limit is reached."""
-        if self.max_calls is not None and self.calls >= self.max_calls:
-            raise ConcurrencyLimitError(self.max_calls)
+        """Count one agent call in; ``ConcurrencyLimitError`` if that goes over the limit.
+        Every call that entered leaves (``leave``), refused or not."""
         self.calls += 1
+        if self.max_calls is not None and self.calls > self.max_calls:
+            raise ConcurrencyLimitError(self.max_calls)
 
-    def leave(self) -> None:
-        """Count one agent call out."""
+    def leave(self, held: int = 0, reads: list[int] | None = None) -> None:
+        """Count one agent call out, giving back the request bytes it held: ``held`` and
+        the sizes in ``reads``."""
+        if reads:
+            held += sum(reads)
+        if held:
+            self.budget.give_back(held)
         self.calls -= 1
 
     async def read(self, context: grpc.aio.ServicerContext, what: str) -> tuple[bytes | None, int]:

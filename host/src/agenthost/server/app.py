@@ -44,7 +44,7 @@ from agenthost.server.process import (
 if TYPE_CHECKING:
     from agenthost.agent import AgentBase
     from agenthost.core.dispatcher import Dispatcher
-    from agenthost.plugins import LoadResult
+    from agenthost.loading.report import LoadResult
     from agenthost.protocols.common import ServiceBase
     from agenthost.server.admission import Admission
     from agenthost.server.metrics import Metrics
@@ -91,7 +91,7 @@ async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:
         return 1
     announce_serving(server.address)
     if config.worker_index in (None, 0):
-        from agenthost.reporting import plugins_table
+        from agenthost.loading.tables import plugins_table
 
         print(plugins_table(plugins), flush=True)
     # After the banner, so start-up does not wait for ctypes; the threads that matter (agent
@@ -107,7 +107,8 @@ async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:
 
 def load(config: ServerConfig) -> LoadResult:
     """The plugins ``config`` allows, loaded; ``StartupError`` if ``--strict`` loading failed."""
-    from agenthost.plugins import PluginLoadError, load_plugins
+    from agenthost.loading.loader import load_plugins
+    from agenthost.loading.report import PluginLoadError
 
     try:
         return load_plugins(

@@ -28,6 +28,18 @@ CONFIG_ENV = "AGENTHOST_WORKER_CONFIG"
 """Environment variable carrying a worker's configuration as JSON (``ServerConfig.to_json``)."""
 
 _PATHS = ("tls_cert", "tls_key", "tls_client_ca")
+_AT_LEAST_ONE = (
+    "agent_concurrency",
+    "max_threads",
+    "max_message_size",
+    "max_request_bytes",
+    "max_pending_calls",
+)
+
+
+def _option(name: str) -> str:
+    """The ``serve`` option of a ``ServerConfig`` field, without its dashes."""
+    return name.replace("_", "-")
 
 
 @dataclass
@@ -88,6 +100,15 @@ class ServerConfig:
 
     def validate(self) -> list[str]:
         """Problems with the configuration, one line each."""
+        return (
+            self._tls_problems()
+            + self._serving_problems()
+            + self._duration_problems()
+            + self._limit_problems()
+            + self._port_problems()
+        )
+
+    def _tls_problems(self) -> list[str]:
         problems = []
         if (self.tls_cert is None) != (self.tls_key is None):
             problems.append("--tls-cert and --tls-key must be given together")
@@ -96,7 +117,11 @@ class ServerConfig:
         for name in _PATHS:
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
-                problems.append(f"--{name.replace('_', '-')} {path}: no such file")
+                problems.append(f"--{_option(name)} {path}: no such file")
+        return problems
+
+    def _serving_problems(self) -> list[str]:
+        problems = []
         unknown = [p for p in self.protocols if p not in PROTOCOLS]
         if unknown or not self.protocols:
             problems.append(
@@ -105,29 +130,34 @@ class ServerConfig:
             )
         if self.workers < 1:
             problems.append("--workers must be at least 1")
-        for name in ("grace_period", "max_connection_age", "max_connection_age_grace"):
-            if getattr(self, name) < 0:
-                problems.append(f"--{name.replace('_', '-')} must not be negative")
+        return problems
+
+    def _duration_problems(self) -> list[str]:
+        problems = [
+            f"--{_option(name)} must not be negative"
+            for name in ("grace_period", "max_connection_age", "max_connection_age_grace")
+            if getattr(self, name) < 0
+        ]
         if self.run_for is not None and self.run_for <= 0:
             problems.append("--timeout must be positive")
-        for name in ("read_timeout", "handshake_timeout"):
-            if getattr(self, name) <= 0:
-                problems.append(f"--{name.replace('_', '-')} must be positive")
+        problems += [
+            f"--{_option(name)} must be positive"
+            for name in ("read_timeout", "handshake_timeout")
+            if getattr(self, name) <= 0
+        ]
         if self.max_connection_idle < 0:
             problems.append("--max-connection-idle must not be negative (0: never close)")
+        return problems
+
+    def _limit_problems(self) -> list[str]:
+        problems = []
         if self.max_concurrent_rpcs is not None and self.max_concurrent_rpcs < 0:
             problems.append("--max-concurrent-rpcs must not be negative (0: no limit)")
-        for name in (
-            "agent_concurrency",
-            "max_threads",
-            "max_message_size",
-            "max_request_bytes",
-            "max_pending_calls",
-        ):
+        for name in _AT_LEAST_ONE:
             value = getattr(self, name)
             if value is not None and value < 1:
-                problems.append(f"--{name.replace('_', '-')} must be at least 1")
-        return problems + self._port_problems()
+                problems.append(f"--{_option(name)} must be at least 1")
+        return problems
 
     def _port_problems(self) -> list[str]:
         ports = {"--port": self.port, "--metrics-port": self.metrics_port}

@@ -193,37 +193,54 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
             announced = True
         now = time.monotonic()
         for worker in workers:
-            process = worker.process
-            assert process is not None
-            code = process.poll()
-            if code is None or stopping.is_set():
-                continue
-            if worker.index not in restart_at:
-                quick = not worker.ready.is_set() or now - worker.started_at < 1.0
-                worker.quick_failures = worker.quick_failures + 1 if quick else 0
-                if not announced and worker.quick_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
-                    logger.error("worker %d keeps failing at start; giving up", worker.index)
-                    _stop_all(workers)
-                    _wait_all(workers, config.grace_period)
-                    return 1
-                delay = min(MAX_BACKOFF, 0.1 * 2**worker.quick_failures) if quick else 0.0
-                logger.warning(
-                    "worker %d (pid %d) exited with code %d; restarting in %.1f s",
-                    worker.index,
-                    process.pid,
-                    code,
-                    delay,
-                )
-                restart_at[worker.index] = now + delay
-            if now >= restart_at[worker.index]:
-                del restart_at[worker.index]
-                if metrics is not None:
-                    metrics.forget(worker.index)
-                worker.start()
+            if stopping.is_set():
+                break
+            if not _tend(worker, now, restart_at, announced, metrics):
+                _stop_all(workers)
+                _wait_all(workers, config.grace_period)
+                return 1
         stopping.wait(0.1)
     _stop_all(workers)
     _wait_all(workers, config.grace_period)
     return 0
+
+
+def _tend(
+    worker: _Worker,
+    now: float,
+    restart_at: dict[int, float],
+    announced: bool,
+    metrics: _MetricsService | None,
+) -> bool:
+    """Restart ``worker`` if it exited, once its backoff (``restart_at``) has passed: none
+    after a long run, growing while it keeps failing quickly. False if it keeps failing at
+    start before the server was announced: then the supervisor gives up."""
+    process = worker.process
+    assert process is not None
+    code = process.poll()
+    if code is None:
+        return True
+    if worker.index not in restart_at:
+        quick = not worker.ready.is_set() or now - worker.started_at < 1.0
+        worker.quick_failures = worker.quick_failures + 1 if quick else 0
+        if not announced and worker.quick_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
+            logger.error("worker %d keeps failing at start; giving up", worker.index)
+            return False
+        delay = min(MAX_BACKOFF, 0.1 * 2**worker.quick_failures) if quick else 0.0
+        logger.warning(
+            "worker %d (pid %d) exited with code %d; restarting in %.1f s",
+            worker.index,
+            process.pid,
+            code,
+            delay,
+        )
+        restart_at[worker.index] = now + delay
+    if now >= restart_at[worker.index]:
+        del restart_at[worker.index]
+        if metrics is not None:
+            metrics.forget(worker.index)
+        worker.start()
+    return True
 
 
 def _stop_all(workers: list[_Worker]) -> None:

@@ -1,0 +1,55 @@
+"""``ServerConfig.validate`` in process: every problem named, one line each, in option order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agenthost.server.config import ServerConfig
+
+
+def test_a_valid_configuration_has_no_problems() -> None:
+    assert ServerConfig().validate() == []
+
+
+def test_every_problem_is_named_once_in_option_order(tmp_path: Path) -> None:
+    config = ServerConfig(
+        tls_key=tmp_path / "key.pem",
+        tls_client_ca=tmp_path / "ca.pem",
+        protocols=("v1", "v3"),
+        workers=0,
+        grace_period=-1,
+        max_connection_age_grace=-1,
+        run_for=0,
+        read_timeout=0,
+        max_connection_idle=-1,
+        max_concurrent_rpcs=-1,
+        agent_concurrency=0,
+        max_pending_calls=0,
+        port=70000,
+        metrics_port=9000,
+        health_port=9000,
+    )
+    assert config.validate() == [
+        "--tls-cert and --tls-key must be given together",
+        "--tls-client-ca needs --tls-cert and --tls-key",
+        f"--tls-key {tmp_path / 'key.pem'}: no such file",
+        f"--tls-client-ca {tmp_path / 'ca.pem'}: no such file",
+        "--protocols must name one or more of v1, v2 (got v1,v3)",
+        "--workers must be at least 1",
+        "--grace-period must not be negative",
+        "--max-connection-age-grace must not be negative",
+        "--timeout must be positive",
+        "--read-timeout must be positive",
+        "--max-connection-idle must not be negative (0: never close)",
+        "--max-concurrent-rpcs must not be negative (0: no limit)",
+        "--agent-concurrency must be at least 1",
+        "--max-pending-calls must be at least 1",
+        "--port 70000 is not a port number (0-65535)",
+        "--metrics-port and --health-port are both 9000",
+    ]
+
+
+def test_no_protocol_at_all_is_named() -> None:
+    assert ServerConfig(protocols=()).validate() == [
+        "--protocols must name one or more of v1, v2 (got nothing)"
+    ]
