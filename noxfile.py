@@ -137,8 +137,14 @@ def _test_files(root: Path, roots: list[Path]) -> list[str]:
     return sorted(
         str(f.relative_to(ROOT))
         for f in root.rglob("*.py")
-        if not any(n in f.parents for n in nested) and "fixtures" not in f.parts
+        if not any(n in f.parents for n in nested)
     )
+
+
+def _pytest_pythonpath() -> list[str]:
+    """The root pyproject's pytest ``pythonpath``: the test support folders on ``sys.path``."""
+    config = nox.project.load_toml(ROOT / "pyproject.toml")
+    return list(config["tool"]["pytest"]["ini_options"]["pythonpath"])
 
 
 @nox.session(tags=["ci"])
@@ -154,7 +160,6 @@ def types(session: nox.Session) -> None:
         PYTEST_BENCHMARK,
     )
     session.run("mypy", "host/src/agenthost", *[f"{DISTRIBUTIONS[d]}/src" for d in PLUGINS])
-    # The test support folders pytest puts on sys.path (the root pyproject's ``pythonpath``).
     pythonpath = _pytest_pythonpath()
     roots = _test_roots()
     for root in roots:
@@ -167,14 +172,6 @@ def types(session: nox.Session) -> None:
             *files,
             env={"MYPYPATH": os.pathsep.join(pythonpath)},
         )
-
-
-def _pytest_pythonpath() -> list[str]:
-    """The root pyproject's pytest ``pythonpath``."""
-    import tomllib
-
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return list(config["tool"]["pytest"]["ini_options"]["pythonpath"])
 
 
 @nox.session
