@@ -14,8 +14,8 @@ EDGE = ("protocols", "server", "scaffold", "cli", "run", "testing", "__main__")
 """Modules outside the core: the adapters, the server around them and the tools (CLI, the
 in-process and remote runner, the testing kit), which drive the core from outside."""
 
-FORBIDDEN: tuple[str, ...] = ("agenthost.protocols", "agenthost.server", "agenthost.cli", "grpc", "flyteidl2")
-FORBIDDEN += ("flyteidl.service",)
+FORBIDDEN: tuple[str, ...] = ("agenthost.protocols", "agenthost.server", "agenthost.cli")
+FORBIDDEN += ("grpc", "flyteidl2", "flyteidl.service")
 
 AGENT_VALUES = {
     "AgentError",
