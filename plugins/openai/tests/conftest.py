@@ -1,5 +1,5 @@
-"""Fixtures and helpers of the OpenAI tests (``openai_support``; test modules import the helpers
-from here)."""
+"""Fixtures of the OpenAI tests (from ``openai_support``, where test modules import its helpers
+from)."""
 
 from openai_support import (  # noqa: F401
     API_KEY,
