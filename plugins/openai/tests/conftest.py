@@ -1,5 +1,5 @@
-"""Fixtures of the OpenAI tests (from ``openai_support``, where test modules import its helpers
-from)."""
+"""The OpenAI tests' fixtures, defined in ``openai_support`` (test modules import its helpers
+from there)."""
 
 from openai_support import (  # noqa: F401
     API_KEY,
