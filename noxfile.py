@@ -30,6 +30,7 @@ DISTRIBUTIONS: dict[str, str] = {
 """Every distribution in the repository and its folder."""
 
 PLUGINS = [d for d in DISTRIBUTIONS if d != "agenthost"]
+PLUGIN_FOLDERS = [DISTRIBUTIONS[d] for d in PLUGINS]
 FLYTEKIT_REFERENCE = [
     "flytekit==1.16.31",
     "flytekitplugins-bigquery==1.16.31",
@@ -113,21 +114,64 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+TEST_MYPY_PROFILE = ["--allow-untyped-defs", "--allow-incomplete-defs", "--allow-untyped-calls"]
+"""Tests are checked with ``strict`` (hence ``check_untyped_defs``: every body is checked) less
+the three flags that would make each test function spell out ``-> None`` and its fixtures'
+types; the support code tests share (kits, fakes, emulators) is annotated anyway."""
+
+
+def _test_roots() -> list[Path]:
+    """Every folder holding a ``conftest.py``: pytest imports each as module ``conftest`` and
+    every test module by its bare name, so each such folder is one mypy run."""
+    roots = [
+        *(ROOT / "host" / "tests").rglob("conftest.py"),
+        *(ROOT / d / "tests" / "conftest.py" for d in PLUGIN_FOLDERS),
+        *(ROOT / "tests").glob("*/conftest.py"),
+    ]
+    return sorted(r.parent for r in roots)
+
+
+def _test_files(root: Path, roots: list[Path]) -> list[str]:
+    """The Python files of ``root``, less those under a nested root (checked on their own)."""
+    nested = [r for r in roots if r != root and root in r.parents]
+    return sorted(
+        str(f.relative_to(ROOT))
+        for f in root.rglob("*.py")
+        if not any(n in f.parents for n in nested)
+    )
+
+
+def _pytest_pythonpath() -> list[str]:
+    """The root pyproject's pytest ``pythonpath``: the test support folders on ``sys.path``."""
+    config = nox.project.load_toml(ROOT / "pyproject.toml")
+    return list(config["tool"]["pytest"]["ini_options"]["pythonpath"])
+
+
 @nox.session(tags=["ci"])
 def types(session: nox.Session) -> None:
-    """mypy (strict) over every distribution's source."""
+    """mypy: ``strict`` over every distribution's source, then each test folder (with what its
+    tests import) in a run of its own with the tests' profile (``TEST_MYPY_PROFILE``)."""
     session.install(
         "mypy>=1.10",
         "types-protobuf",
-        "pytest>=8",  # agenthost.testing's pytest plugin is typed against it
-        *_editable("agenthost"),
-        *[a for d in PLUGINS for a in _editable(d)],
+        "types-PyYAML",
+        *_editable("agenthost", "[test]"),
+        *[a for d in PLUGINS for a in _editable(d, "[test]")],
+        PYTEST_BENCHMARK,
     )
-    session.run(
-        "mypy",
-        "host/src/agenthost",
-        *[f"{DISTRIBUTIONS[d]}/src" for d in PLUGINS],
-    )
+    session.run("mypy", "host/src/agenthost", *[f"{DISTRIBUTIONS[d]}/src" for d in PLUGINS])
+    pythonpath = _pytest_pythonpath()
+    roots = _test_roots()
+    for root in roots:
+        files = _test_files(root, roots)
+        if root == ROOT / "host" / "tests":
+            files += [str(f.relative_to(ROOT)) for f in (ROOT / "host" / "benchmarks").glob("*.py")]
+        session.run(
+            "mypy",
+            *TEST_MYPY_PROFILE,
+            *files,
+            env={"MYPYPATH": os.pathsep.join(pythonpath)},
+        )
 
 
 @nox.session

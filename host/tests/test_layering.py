@@ -14,8 +14,8 @@ EDGE = ("protocols", "server", "scaffold", "cli", "run", "testing", "__main__")
 """Modules outside the core: the adapters, the server around them and the tools (CLI, the
 in-process and remote runner, the testing kit), which drive the core from outside."""
 
-FORBIDDEN = ("agenthost.protocols", "agenthost.server", "agenthost.cli", "grpc", "flyteidl2")
-FORBIDDEN += ("flyteidl.service",)
+FORBIDDEN: tuple[str, ...] = ("agenthost.protocols", "agenthost.server", "agenthost.cli")
+FORBIDDEN += ("grpc", "flyteidl2", "flyteidl.service")
 
 AGENT_VALUES = {
     "AgentError",
@@ -41,7 +41,7 @@ def core_modules() -> list[Path]:
 
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
-    found = []
+    found: list[tuple[str, list[str]]] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found += [(alias.name, []) for alias in node.names]

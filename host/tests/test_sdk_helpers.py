@@ -52,7 +52,8 @@ def test_failure_helper_sets_phase_and_agent_error() -> None:
     assert retry.phase == Phase.RETRYABLE_FAILED and retry.agent_error is not None
     assert retry.agent_error.kind == retry.agent_error.RECOVERABLE
     final = Resource.failure("bad sql", code="InvalidQuery")
-    assert final.phase == Phase.FAILED and final.agent_error.code == "InvalidQuery"
+    assert final.phase == Phase.FAILED and final.agent_error is not None
+    assert final.agent_error.code == "InvalidQuery"
 
 
 def test_secrets_from_env_and_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +80,7 @@ def test_signature_helpers() -> None:
     def needs_more(task_template, credentials):  # type: ignore[no-untyped-def]
         ...
 
-    assert accepted_keywords(named) == {"task_template", "inputs", "output_prefix"}
+    assert accepted_keywords(named) == frozenset({"task_template", "inputs", "output_prefix"})
     assert accepted_keywords(flexible) is None
     assert signature_problems(named, "create", ("task_template",), ("inputs",)) == []
     assert signature_problems(needs_more, "create", ("task_template",), ("inputs",)) == [

@@ -390,7 +390,7 @@ Pair = tuple[Any, st.SearchStrategy[Any]]
 
 _INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 _FLOATS = st.floats(allow_nan=False)
-_AWARE = st.builds(
+_AWARE_MOMENTS = st.builds(
     lambda moment, offset: moment.replace(tzinfo=datetime.timezone(offset)),
     st.datetimes(min_value=datetime.datetime(2, 1, 1), max_value=datetime.datetime(9998, 1, 1)),
     st.timedeltas(min_value=datetime.timedelta(hours=-23), max_value=datetime.timedelta(hours=23)),
@@ -410,7 +410,7 @@ _LEAVES: list[Pair] = [
     (float, _FLOATS),
     (str, st.text(max_size=10)),
     (bool, st.booleans()),
-    (datetime.datetime, _AWARE),
+    (datetime.datetime, _AWARE_MOMENTS),
     (datetime.timedelta, _DURATIONS),
     (dict, st.dictionaries(st.text(max_size=4), _MSGPACK, max_size=3)),
     (Union[int, str], _INT64 | st.text(max_size=5)),

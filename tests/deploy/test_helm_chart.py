@@ -14,7 +14,7 @@ import pytest
 import yaml
 from deploy_kit import CHART
 
-from agenthost.cli_propeller import DEFAULT_SERVICE_CONFIG, service_config
+from agenthost.cli.propeller import DEFAULT_SERVICE_CONFIG, service_config
 
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 """The oldest Kubernetes the chart supports (native preStop sleep) and the newest schema."""

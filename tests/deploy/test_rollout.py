@@ -24,7 +24,9 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -32,7 +34,7 @@ from deploy_kit import agent_module
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 
-from agenthost.cli_propeller import service_config
+from agenthost.cli.propeller import service_config
 from agenthost.testing import ServerProcess, make_template, serve_command, start_server, wait_for
 
 TASK_TYPE = "rollout_probe"
@@ -76,7 +78,7 @@ class RolloutProbe(AsyncAgentBase):
 AgentRegistry.register(RolloutProbe())
 '''
 
-PROPELLER_SERVICE_CONFIG = {"loadBalancingConfig": [{"round_robin": {}}]}
+PROPELLER_SERVICE_CONFIG: dict[str, Any] = {"loadBalancingConfig": [{"round_robin": {}}]}
 """Propeller's default ``defaultServiceConfig``: round robin, no retry policy."""
 
 CLIENT_THREADS = 6
@@ -238,7 +240,7 @@ def _rolling_restart(
         assert traffic.sigterm(replicas[index]) == 0
         replicas[index] = _replica(agent_env, workers, port=replicas[index].port)
         # The restarted replica is back in rotation before the next one leaves.
-        wait_for(lambda index=index: traffic.reached(replicas[index]), timeout=30)
+        wait_for(partial(traffic.reached, replicas[index]), timeout=30)
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["workers-1", "workers-2"])

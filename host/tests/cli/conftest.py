@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from people_kit import MODULES, LiveProcess, people_env
+from cli_kit import CLI_ENV, MODULES, CliProcess
 
 from agenthost.testing import RunningServer, running_server
 
 
 @pytest.fixture
-def live() -> Iterator[Callable[..., LiveProcess]]:
+def live() -> Iterator[Callable[..., CliProcess]]:
     """Start ``agenthost`` subprocesses that are killed at the end of the test if still running."""
-    started: list[LiveProcess] = []
+    started: list[CliProcess] = []
 
-    def start(*args: str) -> LiveProcess:
-        proc = LiveProcess(*args)
+    def start(*args: str) -> CliProcess:
+        proc = CliProcess(*args)
         started.append(proc)
         return proc
 
@@ -26,7 +26,7 @@ def live() -> Iterator[Callable[..., LiveProcess]]:
 
 
 @pytest.fixture(scope="module")
-def people_server() -> Iterator[RunningServer]:
+def cli_server() -> Iterator[RunningServer]:
     """``agenthost serve`` with the test agents, shared by a module's tests."""
-    with running_server(*MODULES, env={"PYTHONPATH": people_env()["PYTHONPATH"]}) as server:
+    with running_server(*MODULES, env=CLI_ENV) as server:
         yield server

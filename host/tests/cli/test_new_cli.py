@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
-from people_kit import HOST_DIR, agenthost
+from cli_kit import HOST_DIR
 
 from agenthost.scaffold import ProjectSpec, host_requirement, plugin_api_range, project_files
+from agenthost.testing import run_cli
 
 KINDS = ("async", "sync", "sensor")
 REPO = HOST_DIR.parent
@@ -68,7 +69,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made = {}
     for kind in KINDS:
         target = root / f"agent-people-{kind}"
-        done = agenthost("new", f"people-{kind}", "--kind", kind, "--dir", str(target))
+        done = run_cli("new", f"people-{kind}", "--kind", kind, "--dir", str(target))
         assert done.returncode == 0, done.stderr
         assert f"created agent-people-{kind} ({kind} agent" in done.stdout
         made[kind] = target
@@ -260,7 +261,7 @@ def test_names_are_derived_once() -> None:
     ],
 )
 def test_bad_requests_exit_2(args: tuple[str, ...], message: str, tmp_path: Path) -> None:
-    done = agenthost("new", *args, "--dir", str(tmp_path / "p"))
+    done = run_cli("new", *args, "--dir", str(tmp_path / "p"))
     assert done.returncode == 2
     assert message in done.stderr
     assert not (tmp_path / "p").exists()
@@ -268,14 +269,14 @@ def test_bad_requests_exit_2(args: tuple[str, ...], message: str, tmp_path: Path
 
 def test_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
-    done = agenthost("new", "acme", "--dir", str(tmp_path))
+    done = run_cli("new", "acme", "--dir", str(tmp_path))
     assert done.returncode == 2
     assert "already exists" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
 def test_default_directory_is_the_distribution_name(tmp_path: Path) -> None:
-    done = agenthost("new", "acme", "--kind", "sync", cwd=tmp_path)
+    done = run_cli("new", "acme", "--kind", "sync", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "agent-acme" / "src" / "agent_acme" / "agent.py").is_file()
 

@@ -7,21 +7,22 @@ import json
 from typing import Any
 
 import pytest
-from people_kit import MODULES, agenthost
+from cli_kit import CLI_ENV, MODULES
 
 from agenthost.cli.propeller import build_config, to_yaml
+from agenthost.testing import run_cli
 
 yaml = pytest.importorskip("yaml", reason="PyYAML validates the emitted YAML (host test extra)")
 
 
 def config(*args: str) -> tuple[dict[str, Any], str]:
-    done = agenthost("propeller-config", *MODULES, *args)
+    done = run_cli("propeller-config", *MODULES, *args, env=CLI_ENV)
     assert done.returncode == 0, done.stderr
     return yaml.safe_load(done.stdout), done.stdout
 
 
 def installed_task_types() -> set[str]:
-    done = agenthost("plugins", "--json", *MODULES)
+    done = run_cli("plugins", "--json", *MODULES, env=CLI_ENV)
     assert done.returncode == 0, done.stderr
     return {
         task_type["name"]
@@ -153,7 +154,7 @@ def test_poll_rate_and_concurrency_keys_are_emitted_when_asked() -> None:
     ],
 )
 def test_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:
-    done = agenthost("propeller-config", *MODULES, *args)
+    done = run_cli("propeller-config", *MODULES, *args, env=CLI_ENV)
     assert done.returncode == 2
     assert message in done.stderr
 
@@ -245,7 +246,7 @@ def test_default_output_is_still_flyte1() -> None:
 
 
 def test_flyte2_example_in_the_docs_is_what_the_command_builds() -> None:
-    from people_kit import HOST_DIR
+    from cli_kit import HOST_DIR
 
     from agenthost.cli.propeller import deployment
     from agenthost.cli.propeller_flyte2 import (

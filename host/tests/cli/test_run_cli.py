@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_kit import CLI_ENV, MODULES, CliProcess
 from flyteidl.admin import task_pb2
 from google.protobuf import json_format
-from people_kit import MODULES, LiveProcess, agenthost
 
-from agenthost.testing import RunningServer, make_inputs, make_template
+from agenthost.testing import RunningServer, make_inputs, make_template, run_cli
 
 FAST = ("--max-poll-interval", "0.1")
 
@@ -32,7 +32,7 @@ def assert_clean(stderr: str) -> None:
 
 
 def test_sensor_in_process_succeeds_once_the_file_appears(
-    live: Callable[..., LiveProcess], tmp_path: Path
+    live: Callable[..., CliProcess], tmp_path: Path
 ) -> None:
     ready = tmp_path / "ready"
     proc = live("run", "people_file_sensor", *MODULES, "--input", f"path={ready}", *FAST)
@@ -48,7 +48,7 @@ def test_sensor_in_process_succeeds_once_the_file_appears(
 
 
 def test_sensor_against_a_server_succeeds_once_the_file_appears(
-    live: Callable[..., LiveProcess], people_server: RunningServer, tmp_path: Path
+    live: Callable[..., CliProcess], cli_server: RunningServer, tmp_path: Path
 ) -> None:
     ready = tmp_path / "ready"
     # flytekit's generic ``sensor`` task type, routed by the sensor's alias on the server.
@@ -56,7 +56,7 @@ def test_sensor_against_a_server_succeeds_once_the_file_appears(
         "run",
         "sensor",
         "--endpoint",
-        people_server.address,
+        cli_server.address,
         "--custom",
         json.dumps({"sensor_module": "people.sensors", "sensor_name": "WaitFileSensor"}),
         "--input",
@@ -66,7 +66,7 @@ def test_sensor_against_a_server_succeeds_once_the_file_appears(
     proc.wait_for_line(running)
     ready.touch()
     assert proc.finish() == 0, proc.err
-    assert f"running sensor (v0) {people_server.address}" in proc.err
+    assert f"running sensor (v0) {cli_server.address}" in proc.err
     assert "SUCCEEDED" in proc.err
     assert_clean(proc.err)
 
@@ -75,7 +75,7 @@ def test_sensor_against_a_server_succeeds_once_the_file_appears(
 
 
 def test_ctrl_c_in_process_deletes_the_task(
-    live: Callable[..., LiveProcess], tmp_path: Path
+    live: Callable[..., CliProcess], tmp_path: Path
 ) -> None:
     marker = tmp_path / "deleted"
     proc = live(
@@ -92,14 +92,14 @@ def test_ctrl_c_in_process_deletes_the_task(
 
 
 def test_ctrl_c_against_a_server_deletes_the_task(
-    live: Callable[..., LiveProcess], people_server: RunningServer, tmp_path: Path
+    live: Callable[..., CliProcess], cli_server: RunningServer, tmp_path: Path
 ) -> None:
     marker = tmp_path / "deleted-remote"
     proc = live(
         "run",
         "people_forever",
         "--endpoint",
-        people_server.address,
+        cli_server.address,
         "--custom",
         json.dumps({"marker": str(marker)}),
         *FAST,
@@ -115,33 +115,35 @@ def test_ctrl_c_against_a_server_deletes_the_task(
 
 
 def test_async_agent_outputs_as_json() -> None:
-    done = agenthost("run", "people_sum", *MODULES, "-i", "a=2", "-i", "b=40")
+    done = run_cli("run", "people_sum", *MODULES, "-i", "a=2", "-i", "b=40", env=CLI_ENV)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"total": 42}
     assert "SUCCEEDED" in done.stderr
 
 
-def test_sync_agent_with_custom_and_table_output(people_server: RunningServer) -> None:
+def test_sync_agent_with_custom_and_table_output(cli_server: RunningServer) -> None:
     args = ("people_shout", "-i", "text=hello", "--custom", '{"suffix": "!"}', "-o", "table")
-    for where in (MODULES, ("--endpoint", people_server.address)):
-        done = agenthost("run", *args, *where)
+    for where in (MODULES, ("--endpoint", cli_server.address)):
+        done = run_cli("run", *args, *where, env=CLI_ENV)
         assert done.returncode == 0, done.stderr
         assert "out" in done.stdout
         assert '"HELLO!"' in done.stdout
 
 
 def test_sql_task_of_a_given_version() -> None:
-    done = agenthost("run", "people_sql", "--task-type-version", "2", "--sql", "SELECT 1", *MODULES)
+    done = run_cli(
+        "run", "people_sql", "--task-type-version", "2", "--sql", "SELECT 1", *MODULES, env=CLI_ENV
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"statement": "SELECT 1", "dialect": 1}
     assert "running people_sql (v2) in-process" in done.stderr
-    wrong = agenthost("run", "people_sql", "--sql", "SELECT 1", *MODULES)
+    wrong = run_cli("run", "people_sql", "--sql", "SELECT 1", *MODULES, env=CLI_ENV)
     assert wrong.returncode == 2
     assert "served versions: 2" in wrong.stderr
 
 
 def test_failed_task_exits_1_with_its_message() -> None:
-    done = agenthost("run", "people_sum", *MODULES, "--inputs", '{"a": 1, "b": -5}')
+    done = run_cli("run", "people_sum", *MODULES, "--inputs", '{"a": 1, "b": -5}', env=CLI_ENV)
     assert done.returncode == 1
     assert "FAILED" in done.stderr
     assert "negative total -4" in done.stderr
@@ -164,25 +166,27 @@ def test_failed_task_exits_1_with_its_message() -> None:
     ],
 )
 def test_usage_errors_exit_2_with_a_clear_message(args: tuple[str, ...], message: str) -> None:
-    done = agenthost("run", *args, *MODULES)
+    done = run_cli("run", *args, *MODULES, env=CLI_ENV)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert_clean(done.stderr)
 
 
 def test_unknown_task_type_names_what_is_served() -> None:
-    done = agenthost("run", "no_such_type", *MODULES)
+    done = run_cli("run", "no_such_type", *MODULES, env=CLI_ENV)
     assert "people_sum (v0)" in done.stderr
 
 
-def test_unknown_task_type_on_a_server_is_a_usage_error(people_server: RunningServer) -> None:
-    done = agenthost("run", "no_such_type", "--endpoint", people_server.address)
+def test_unknown_task_type_on_a_server_is_a_usage_error(cli_server: RunningServer) -> None:
+    done = run_cli("run", "no_such_type", "--endpoint", cli_server.address, env=CLI_ENV)
     assert done.returncode == 2
     assert "no agent serves task type 'no_such_type'" in done.stderr
 
 
 def test_unreachable_endpoint_exits_1() -> None:
-    done = agenthost("run", "people_sum", "--endpoint", "127.0.0.1:1", "--rpc-timeout", "5")
+    done = run_cli(
+        "run", "people_sum", "--endpoint", "127.0.0.1:1", "--rpc-timeout", "5", env=CLI_ENV
+    )
     assert done.returncode == 1
     assert "cannot reach 127.0.0.1:1" in done.stderr
     assert_clean(done.stderr)
@@ -190,7 +194,7 @@ def test_unreachable_endpoint_exits_1() -> None:
 
 def test_timeout_deletes_and_exits_1(tmp_path: Path) -> None:
     marker = tmp_path / "deleted"
-    done = agenthost(
+    done = run_cli(
         "run",
         "people_forever",
         *MODULES,
@@ -199,6 +203,7 @@ def test_timeout_deletes_and_exits_1(tmp_path: Path) -> None:
         "--timeout",
         "0.5",
         *FAST,
+        env=CLI_ENV,
     )
     assert done.returncode == 1
     assert "did not finish within 0.5 s" in done.stderr
@@ -226,7 +231,7 @@ def test_template_files_type_the_inputs(tmp_path: Path, form: str) -> None:
             json.dumps({"id": {}, "closure": {"compiledTask": {"template": template_dict}}})
         )
     # "7" is typed as an integer by the interface; the typed output comes back as a number.
-    done = agenthost("run", "--template", str(path), *MODULES, "-i", "a=7", "-i", "b=8")
+    done = run_cli("run", "--template", str(path), *MODULES, "-i", "a=7", "-i", "b=8", env=CLI_ENV)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"total": 15}
 
@@ -234,7 +239,7 @@ def test_template_files_type_the_inputs(tmp_path: Path, form: str) -> None:
 def test_template_input_of_the_wrong_type_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "t.pb"
     path.write_bytes(SUM_TEMPLATE.SerializeToString())
-    done = agenthost("run", str(path), *MODULES, "-i", "a=seven", "-i", "b=8")
+    done = run_cli("run", str(path), *MODULES, "-i", "a=seven", "-i", "b=8", env=CLI_ENV)
     assert done.returncode == 2, done.stderr
     assert "input 'a'" in done.stderr
     assert_clean(done.stderr)
@@ -246,7 +251,7 @@ def test_inputs_as_a_literal_map_json(tmp_path: Path) -> None:
     literal_map = json_format.MessageToDict(make_inputs(SUM_TEMPLATE, {"a": 20, "b": 22}))
     inputs = tmp_path / "inputs.json"
     inputs.write_text(json.dumps(literal_map))
-    done = agenthost("run", "-t", str(path), "--inputs", f"@{inputs}", *MODULES)
+    done = run_cli("run", "-t", str(path), "--inputs", f"@{inputs}", *MODULES, env=CLI_ENV)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"total": 42}
 
@@ -254,7 +259,7 @@ def test_inputs_as_a_literal_map_json(tmp_path: Path) -> None:
 def test_not_a_template_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text('{"nonsense": 1}')
-    done = agenthost("run", "-t", str(path), *MODULES)
+    done = run_cli("run", "-t", str(path), *MODULES, env=CLI_ENV)
     assert done.returncode == 2
     assert "is not a flyteidl TaskTemplate" in done.stderr
 
@@ -262,30 +267,34 @@ def test_not_a_template_is_a_usage_error(tmp_path: Path) -> None:
 # -- --protocol v2 (as the Flyte 2 executor) ---------------------------------------------
 
 
-def test_run_over_v2_async_sync_and_errors(people_server: RunningServer) -> None:
-    v2 = ("--endpoint", people_server.address, "--protocol", "v2")
-    done = agenthost("run", "people_sum", *v2, "-i", "a=2", "-i", "b=40")
+def test_run_over_v2_async_sync_and_errors(cli_server: RunningServer) -> None:
+    v2 = ("--endpoint", cli_server.address, "--protocol", "v2")
+    done = run_cli("run", "people_sum", *v2, "-i", "a=2", "-i", "b=40", env=CLI_ENV)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"total": 42}
     # a sync agent runs through CreateTask on v2; GetTask returns its result
-    done = agenthost("run", "people_shout", *v2, "-i", "text=hello", "--custom", '{"suffix": "!"}')
+    done = run_cli(
+        "run", "people_shout", *v2, "-i", "text=hello", "--custom", '{"suffix": "!"}', env=CLI_ENV
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"out": "HELLO!"}
-    done = agenthost("run", "no_such_type", *v2)
+    done = run_cli("run", "no_such_type", *v2, env=CLI_ENV)
     assert done.returncode == 2 and "no agent serves task type 'no_such_type'" in done.stderr
-    done = agenthost("run", "people_sum", "--endpoint", people_server.address, "--protocol", "v3")
+    done = run_cli(
+        "run", "people_sum", "--endpoint", cli_server.address, "--protocol", "v3", env=CLI_ENV
+    )
     assert done.returncode == 2 and "--protocol must be v1 or v2" in done.stderr
 
 
 def test_ctrl_c_over_v2_deletes_the_task(
-    live: Callable[..., LiveProcess], people_server: RunningServer, tmp_path: Path
+    live: Callable[..., CliProcess], cli_server: RunningServer, tmp_path: Path
 ) -> None:
     marker = tmp_path / "deleted-v2"
     proc = live(
         "run",
         "people_forever",
         "--endpoint",
-        people_server.address,
+        cli_server.address,
         "--protocol",
         "v2",
         "--custom",

@@ -7,9 +7,15 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from people_kit import MODULES, agenthost, people_env
+from cli_kit import CLI_ENV, MODULES
 
-from agenthost.testing import CertificateFiles, RunningServer, make_certificates, running_server
+from agenthost.testing import (
+    CertificateFiles,
+    RunningServer,
+    make_certificates,
+    run_cli,
+    running_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +39,7 @@ def mtls_server(pki: CertificateFiles) -> Iterator[RunningServer]:
         "--tls-cert", str(pki.server_cert),
         "--tls-key", str(pki.server_key),
         "--tls-client-ca", str(pki.ca),
-        env={"PYTHONPATH": people_env()["PYTHONPATH"]},
+        env=CLI_ENV,
         credentials=credentials,
     ) as server:  # fmt: skip
         yield server
@@ -43,12 +49,13 @@ SUM = ("run", "people_sum", "-i", "a=1", "-i", "b=2", "--rpc-timeout", "10")
 
 
 def test_run_with_a_client_certificate(mtls_server: RunningServer, pki: CertificateFiles) -> None:
-    done = agenthost(
+    done = run_cli(
         *SUM,
         "--endpoint", mtls_server.address,
         "--ca-cert", str(pki.ca),
         "--client-cert", str(pki.client_cert),
         "--client-key", str(pki.client_key),
+        env=CLI_ENV,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"total": 3}
@@ -57,7 +64,7 @@ def test_run_with_a_client_certificate(mtls_server: RunningServer, pki: Certific
 def test_run_without_a_client_certificate_is_refused(
     mtls_server: RunningServer, pki: CertificateFiles
 ) -> None:
-    done = agenthost(*SUM, "--endpoint", mtls_server.address, "--ca-cert", str(pki.ca))
+    done = run_cli(*SUM, "--endpoint", mtls_server.address, "--ca-cert", str(pki.ca), env=CLI_ENV)
     assert done.returncode == 1
     assert f"cannot reach {mtls_server.address}" in done.stderr
     assert "Traceback" not in done.stderr
@@ -66,12 +73,14 @@ def test_run_without_a_client_certificate_is_refused(
 def test_loopback_defaults_to_plaintext_which_a_tls_server_refuses(
     mtls_server: RunningServer,
 ) -> None:
-    done = agenthost(*SUM, "--endpoint", mtls_server.address)
+    done = run_cli(*SUM, "--endpoint", mtls_server.address, env=CLI_ENV)
     assert done.returncode == 1
     assert "cannot reach" in done.stderr
 
 
 def test_client_cert_needs_its_key(pki: CertificateFiles) -> None:
-    done = agenthost(*SUM, "--endpoint", "127.0.0.1:1", "--client-cert", str(pki.client_cert))
+    done = run_cli(
+        *SUM, "--endpoint", "127.0.0.1:1", "--client-cert", str(pki.client_cert), env=CLI_ENV
+    )
     assert done.returncode == 2
     assert "--client-cert and --client-key must be given together" in done.stderr

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-import people_agents
 import pytest
+from fake_plugins import cli_agents
 from flyteidl.admin import task_pb2
 
 from agenthost import InvalidRequestError
@@ -19,7 +19,7 @@ SUM = make_template("people_sum", inputs={"a": int, "b": int}, outputs={"total":
 
 
 def test_async_agent_runs_to_success_with_typed_outputs() -> None:
-    result = run_lifecycle(people_agents.SumJob(), SUM, {"a": 1, "b": 2})
+    result = run_lifecycle(cli_agents.SumJob(), SUM, {"a": 1, "b": 2})
     assert result.succeeded
     assert result.phase_name == "SUCCEEDED"
     assert result.outputs == {"total": 3}
@@ -27,7 +27,7 @@ def test_async_agent_runs_to_success_with_typed_outputs() -> None:
 
 
 def test_failure_is_a_phase_not_an_exception() -> None:
-    result = run_lifecycle(people_agents.SumJob(), SUM, {"a": 1, "b": -3})
+    result = run_lifecycle(cli_agents.SumJob(), SUM, {"a": 1, "b": -3})
     assert not result.succeeded
     assert result.phase_name == "FAILED"
     assert result.message == "negative total -2"
@@ -35,7 +35,7 @@ def test_failure_is_a_phase_not_an_exception() -> None:
 
 def test_sync_agent_is_called_once() -> None:
     template = make_template("people_shout", inputs={"text": str}, outputs={"out": str})
-    result = run_lifecycle(people_agents.ShoutSync(), template, {"text": "hey"})
+    result = run_lifecycle(cli_agents.ShoutSync(), template, {"text": "hey"})
     assert result.outputs == {"out": "HEY"}
     assert len(result.statuses) == 1
 
@@ -51,7 +51,7 @@ def test_sensor_sees_the_file_created_while_running(tmp_path: Path) -> None:
 
     template = make_template("people_file_sensor", inputs={"path": str})
     result = run_lifecycle(
-        people_agents.WaitFileSensor(), template, {"path": str(ready)}, on_status=on_status
+        cli_agents.WaitFileSensor(), template, {"path": str(ready)}, on_status=on_status
     )
     assert [s.phase_name for s in seen] == ["RUNNING", "SUCCEEDED"]
     assert seen[0].message == f"waiting for WaitFileSensor(path={ready})"
@@ -65,7 +65,7 @@ def test_sensor_alias_routes_through_the_sensor_router(tmp_path: Path) -> None:
         inputs={"path": str},
         custom={"sensor_module": "people.sensors", "sensor_name": "WaitFileSensor"},
     )
-    result = run_lifecycle(people_agents.WaitFileSensor(), template, {"path": str(tmp_path)})
+    result = run_lifecycle(cli_agents.WaitFileSensor(), template, {"path": str(tmp_path)})
     assert result.succeeded
 
 
@@ -73,36 +73,34 @@ def test_timeout_deletes_the_task(tmp_path: Path) -> None:
     marker = tmp_path / "deleted"
     template = make_template("people_forever", custom={"marker": str(marker)})
     with pytest.raises(RunTimeout, match=r"did not finish within 0\.3 s"):
-        run_lifecycle(people_agents.ForeverJob(), template, timeout=0.3)
+        run_lifecycle(cli_agents.ForeverJob(), template, timeout=0.3)
     assert marker.read_text() == "deleted"
 
 
 def test_bad_inputs_raise_the_hosts_error() -> None:
     with pytest.raises(InvalidRequestError, match=r"input .b."):
-        run_lifecycle(people_agents.SumJob(), SUM, {"a": 1})
+        run_lifecycle(cli_agents.SumJob(), SUM, {"a": 1})
 
 
-def test_run_on_server_uses_the_grpc_calls(people_server: RunningServer, tmp_path: Path) -> None:
-    assert run_on_server(people_server, SUM, {"a": 40, "b": 2}).outputs == {"total": 42}
+def test_run_on_server_uses_the_grpc_calls(cli_server: RunningServer, tmp_path: Path) -> None:
+    assert run_on_server(cli_server, SUM, {"a": 40, "b": 2}).outputs == {"total": 42}
     shout = make_template("people_shout", inputs={"text": str}, outputs={"out": str})
-    assert run_on_server(people_server.address, shout, {"text": "x"}).outputs == {"out": "X"}
+    assert run_on_server(cli_server.address, shout, {"text": "x"}).outputs == {"out": "X"}
     with pytest.raises(RemoteCallError) as caught:
-        run_on_server(people_server, make_template("nobody_serves_this"))
+        run_on_server(cli_server, make_template("nobody_serves_this"))
     assert caught.value.code == "NOT_FOUND"
 
 
-def test_run_on_server_over_v2(people_server: RunningServer) -> None:
-    assert run_on_server(people_server, SUM, {"a": 1, "b": 2}, protocol="v2").outputs == {
-        "total": 3
-    }
+def test_run_on_server_over_v2(cli_server: RunningServer) -> None:
+    assert run_on_server(cli_server, SUM, {"a": 1, "b": 2}, protocol="v2").outputs == {"total": 3}
     shout = make_template("people_shout", inputs={"text": str}, outputs={"out": str})
-    result = run_on_server(people_server, shout, {"text": "y"}, protocol="v2")
+    result = run_on_server(cli_server, shout, {"text": "y"}, protocol="v2")
     assert result.outputs == {"out": "Y"}  # a sync agent through CreateTask, then GetTask
     with pytest.raises(RemoteCallError) as caught:
-        run_on_server(people_server, make_template("nobody_serves_this"), protocol="v2")
+        run_on_server(cli_server, make_template("nobody_serves_this"), protocol="v2")
     assert caught.value.code == "NOT_FOUND"
     with pytest.raises(ValueError, match="protocol"):
-        run_on_server(people_server, SUM, {"a": 1, "b": 2}, protocol="v9")
+        run_on_server(cli_server, SUM, {"a": 1, "b": 2}, protocol="v9")
 
 
 def test_backoff_grows_to_its_maximum() -> None:

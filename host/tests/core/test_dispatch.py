@@ -222,7 +222,7 @@ class Closing(SyncAgentBase):
         self.how = how
         self.closed = closed
         if how == "blocking":
-            self.aclose = self._blocking_close  # type: ignore[method-assign]
+            self.aclose = self._blocking_close  # type: ignore[method-assign, assignment]
 
     def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
         return Resource.succeeded({})

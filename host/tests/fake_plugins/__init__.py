@@ -6,7 +6,7 @@ per purpose, loaded by a server with ``--modules fake_plugins.<module>`` (as dat
 - ``hardening``: agents that hold calls in flight or return big metadata;
 - ``ops``, ``seed``: blocking work handed to threads, and a seed-style plugin imported before
   the loader reaches it;
-- ``people``: the agents of the ``run``/``propeller-config`` command tests;
+- ``cli_agents``: the agents of the ``run``/``propeller-config`` command tests;
 - ``faulty``: misbehaving agents (raising, hanging, leaking, crashing...);
 - ``exit_on_import``, ``baseexception_on_import``, ``import_side_effect``: plugins whose
   import misbehaves;

@@ -139,7 +139,7 @@ class FailingAgent(AsyncAgentBase):
         super().__init__("failing", JobMeta, name="FailingAgent")
 
     def create(self, task_template: Any, **kwargs: Any) -> JobMeta:
-        logging.getLogger("agents_for_tests").warning("FailingAgent fails on purpose")
+        logging.getLogger(__name__).warning("FailingAgent fails on purpose")
         secret = agenthost.get_secret("test_token", default="")
         raise ValueError(f"boom at {agenthost.__file__} token={secret}\nsecond line of detail")
 

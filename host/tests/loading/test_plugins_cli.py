@@ -66,7 +66,8 @@ class PathSensor(BaseSensor):
 def plugins_json(site: Any, *args: str) -> dict[str, Any]:
     result = site.run("plugins", "--json", *args)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    listing: dict[str, Any] = json.loads(result.stdout)
+    return listing
 
 
 def by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -273,7 +273,7 @@ def create_requests(draw: st.DrawFn) -> bytes:
         request.template.CopyFrom(draw(templates()))
     if draw(st.booleans()):
         request.inputs.CopyFrom(draw(literal_maps))
-    return request.SerializeToString()
+    return bytes(request.SerializeToString())
 
 
 @st.composite
@@ -356,7 +356,9 @@ def _varint(value: int) -> bytes:
 
 
 def _with_invalid_utf8(message: Any, placeholder: str = "UTF8HOLE") -> bytes:
-    return message.SerializeToString().replace(placeholder.encode(), b"\xff\xfe\xc3\x28\xa0\xa1")
+    return bytes(message.SerializeToString()).replace(
+        placeholder.encode(), b"\xff\xfe\xc3\x28\xa0\xa1"
+    )
 
 
 def sample_requests() -> dict[str, bytes]:

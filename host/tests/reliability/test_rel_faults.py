@@ -58,7 +58,7 @@ def _healthy_sync_call(server: RunningServer, timeout: float = 5) -> bool:
         yield agent_pb2.ExecuteTaskSyncRequest(inputs=make_inputs(template, {}))
 
     (response,) = server.sync_stub.ExecuteTaskSync(stream(), timeout=timeout)
-    return response.header.resource.phase == execution_pb2.TaskExecution.SUCCEEDED
+    return bool(response.header.resource.phase == execution_pb2.TaskExecution.SUCCEEDED)
 
 
 def test_plugins_that_exit_or_raise_baseexception_at_import_do_not_stop_the_host(
@@ -117,9 +117,7 @@ def test_hanging_agent_cannot_starve_the_thread_pool(
 def test_agent_blocking_the_event_loop_is_named_in_the_log(server: RunningServer) -> None:
     assert _create(server, "fault_loop_block", seconds=1.2).resource_meta
     line = wait_for(
-        lambda: next(
-            (x for x in server.logs().splitlines() if "event loop blocked for" in x), None
-        ),
+        lambda: next((x for x in server.logs().splitlines() if "event loop blocked for" in x), ""),
         timeout=10,
     )
     match = re.search(r"event loop blocked for ([\d.]+) s \(during (.+)\)", line)

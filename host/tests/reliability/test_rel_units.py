@@ -77,7 +77,8 @@ def test_server_logs_scrub_secret_values(
             except ValueError:
                 logging.getLogger("plugin").exception("failed with %s", token)
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
     text = stream.getvalue()
     assert "value-that-must-not-be-logged" not in text
     assert text.count("***") >= 4

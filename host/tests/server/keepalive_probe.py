@@ -11,7 +11,6 @@ for the outcome.
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,13 @@ import grpc
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
 
-from agenthost.testing import ServerProcess, make_template, serve_command, start_server
+from agenthost.testing import (
+    ServerProcess,
+    make_template,
+    pythonpath_env,
+    serve_command,
+    start_server,
+)
 
 QUIET_SECONDS = 72.0
 PING_MS = 10_000
@@ -62,11 +67,8 @@ class KeepaliveProbe:
 
     def start(self) -> None:
         """Start the server and the calls; returns at once."""
-        path = os.pathsep.join(
-            filter(None, [str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH")])
-        )
-        env = {"PYTHONPATH": path, "AGENTHOST_TEST_MARKERS": str(self.markers)}
-        self.server = start_server(serve_command("--modules", "agents_for_tests"), env)
+        env = pythonpath_env(HERE.parent, AGENTHOST_TEST_MARKERS=str(self.markers))
+        self.server = start_server(serve_command("--modules", "fake_plugins.basic"), env)
         self.future = self.pool.submit(self._run, self.server.address)
 
     def _run(self, address: str) -> dict[str, Any]:

@@ -15,14 +15,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def server_env(markers: Path, **extra: str) -> dict[str, str]:
-    """Environment for a server that can import ``agents_for_tests``."""
+    """Environment for a server that can import ``fake_plugins``."""
     return pythonpath_env(HERE, HERE.parent, AGENTHOST_TEST_MARKERS=str(markers), **extra)
 
 
 def test_server(markers: Path, *args: str, **kwargs: Any) -> AbstractContextManager[RunningServer]:
     """``running_server`` with the test agents loaded."""
     env = server_env(markers, **kwargs.pop("env", {}))
-    return running_server("--modules", "agents_for_tests", *args, env=env, **kwargs)
+    return running_server("--modules", "fake_plugins.basic", *args, env=env, **kwargs)
 
 
 test_server.__test__ = False  # type: ignore[attr-defined]
@@ -40,7 +40,7 @@ def serve_on_taken_port(markers: Path, option: str, *args: str) -> tuple[int, An
         taken.listen()
         port = int(taken.getsockname()[1])
         result = subprocess.run(
-            [*serve_command(option, str(port), *args), "--modules", "agents_for_tests"],
+            [*serve_command(option, str(port), *args), "--modules", "fake_plugins.basic"],
             env={**os.environ, **server_env(markers)},
             capture_output=True,
             text=True,

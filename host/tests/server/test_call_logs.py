@@ -52,7 +52,7 @@ def _failing_create(server: RunningServer) -> str:
     with pytest.raises(grpc.RpcError) as info:
         server.async_stub.CreateTask(request, timeout=20)
     assert info.value.code() == grpc.StatusCode.INTERNAL
-    return info.value.details().rsplit("correlation id: ", 1)[1].rstrip(")")
+    return str(info.value.details()).rsplit("correlation id: ", 1)[1].rstrip(")")
 
 
 def _line_with(server: RunningServer, text: str) -> str:
@@ -72,7 +72,7 @@ def test_json_error_line_names_the_execution_and_the_correlation_id(markers: Pat
         # What the agent itself logged during the call (in a worker thread) names it too.
         agent_record = json.loads(_line_with(server, "fails on purpose"))
         assert agent_record["execution_name"] == EXECUTION["execution_name"]
-        assert agent_record["logger"] == "agents_for_tests"
+        assert agent_record["logger"] == "fake_plugins.basic"
 
 
 def test_text_lines_append_the_execution(markers: Path) -> None:

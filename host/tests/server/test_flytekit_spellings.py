@@ -70,7 +70,7 @@ def test_bad_flyte_sdk_logging_level_is_named(monkeypatch: pytest.MonkeyPatch) -
 
 def test_flytekit_command_line_serves_metrics_and_stops_after_timeout(tmp_path: Path) -> None:
     metrics_port = free_port()
-    command = serve_command("--modules", "agents_for_tests", "--timeout", "3")
+    command = serve_command("--modules", "fake_plugins.basic", "--timeout", "3")
     command[command.index("--metrics-port")] = "--prometheus_port"
     command[command.index("--prometheus_port") + 1] = str(metrics_port)
     server = start_server(command, server_env(tmp_path, FLYTE_SDK_LOGGING_LEVEL="10"))

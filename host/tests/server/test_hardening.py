@@ -34,7 +34,7 @@ from agenthost.testing import (
     wait_for,
 )
 
-MODULES = "agents_for_tests,hardening_agents"
+MODULES = "fake_plugins.basic,fake_plugins.hardening"
 
 
 def hardened(markers: Path, *args: str) -> object:

@@ -38,7 +38,7 @@ def test_tls_server_answers_health_in_plaintext_and_nothing_else(
 ) -> None:
     health_port = free_port()
     credentials = grpc.ssl_channel_credentials(root_certificates=pki.ca.read_bytes())
-    args = ("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key))
+    args: tuple[str, ...] = ("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key))
     args += ("--health-port", str(health_port), "--workers", workers)
     with test_server(markers, *args, credentials=credentials) as server:
         assert _check(server.channel) == SERVING  # the TLS port keeps its health service

@@ -40,7 +40,7 @@ def _refused(server: RunningServer) -> bool:
     try:
         server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=2)
     except grpc.RpcError as error:
-        return error.code() == grpc.StatusCode.UNAVAILABLE
+        return bool(error.code() == grpc.StatusCode.UNAVAILABLE)
     return False
 
 
@@ -131,7 +131,7 @@ def test_workers_that_keep_failing_at_start_make_the_supervisor_give_up() -> Non
 
 def test_options_from_environment_and_json_logs(markers: Path) -> None:
     env = {
-        "AGENTHOST_MODULES": "agents_for_tests",
+        "AGENTHOST_MODULES": "fake_plugins.basic",
         "AGENTHOST_LOG_FORMAT": "json",
         "AGENTHOST_BLOCK": "nothing-installed,other",
     }
@@ -147,7 +147,7 @@ def test_options_from_environment_and_json_logs(markers: Path) -> None:
             _create(server, make_template("failing"))
         correlation = info.value.details().rsplit("correlation id: ", 1)[1].rstrip(")")
         line = wait_for(
-            lambda: next((x for x in server.logs().splitlines() if correlation in x), None)
+            lambda: next((x for x in server.logs().splitlines() if correlation in x), "")
         )
         record = json.loads(line)
         assert record["correlation_id"] == correlation

@@ -22,7 +22,7 @@ def _serve(markers: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_strict_refuses_to_start_when_a_plugin_fails(tmp_path: Path) -> None:
-    result = _serve(tmp_path, "--modules", "agents_for_tests,no_such_module_xyz", "--strict")
+    result = _serve(tmp_path, "--modules", "fake_plugins.basic,no_such_module_xyz", "--strict")
     assert result.returncode == 1
     assert "no_such_module_xyz" in result.stderr
     assert "agenthost serving on" not in result.stdout

@@ -169,7 +169,7 @@ def test_binary_inputs_stay_opaque_bytes(server: RunningServer, tmp_path: Path) 
 
 
 def test_same_resource_meta_and_cross_protocol_polling(server: RunningServer) -> None:
-    kwargs = {"inputs": {"x": int}, "outputs": {"y": int}}
+    kwargs: dict[str, Any] = {"inputs": {"x": int}, "outputs": {"y": int}}
     v1_request = agent_pb2.CreateTaskRequest(
         template=make_template("fast_async", **kwargs),
         inputs=make_inputs(make_template("fast_async", **kwargs), {"x": 5}),
@@ -203,7 +203,7 @@ def test_same_resource_meta_and_cross_protocol_polling(server: RunningServer) ->
 def test_another_replica_serving_only_v2_polls_a_v1_task(
     server: RunningServer, markers: Path
 ) -> None:
-    kwargs = {"inputs": {"x": int}, "outputs": {"y": int}}
+    kwargs: dict[str, Any] = {"inputs": {"x": int}, "outputs": {"y": int}}
     template = make_template("fast_async", **kwargs)
     meta = server.async_stub.CreateTask(
         agent_pb2.CreateTaskRequest(template=template, inputs=make_inputs(template, {"x": 4})),
@@ -443,7 +443,7 @@ def test_drain_flips_every_service_and_refuses_v2_calls(markers: Path) -> None:
                         c2.ListConnectorsRequest(), timeout=2
                     )
                 except grpc.RpcError as error:
-                    return error.code() == grpc.StatusCode.UNAVAILABLE
+                    return bool(error.code() == grpc.StatusCode.UNAVAILABLE)
                 return False
 
             wait_for(refused, timeout=10)

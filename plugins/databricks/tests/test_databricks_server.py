@@ -8,7 +8,7 @@ import time
 
 import grpc
 import pytest
-from conftest import TOKEN, server_env
+from databricks_support import TOKEN, server_env
 from fake_databricks import FakeDatabricks
 from flyteidl.admin import agent_pb2
 from flyteidl.core.tasks_pb2 import TaskTemplate

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN
+from databricks_support import TOKEN
 from fake_databricks import FakeDatabricks
 from flyteidl.core.tasks_pb2 import TaskTemplate
 from google.protobuf import json_format
@@ -217,7 +217,9 @@ def test_state_mapping(answer: dict[str, Any], phase: str) -> None:
 
     resource = resource_from_run(INSTANCE, answer, "9")
     assert phase_name(resource.phase) == phase
-    assert resource.log_links[0].uri.startswith("https://myorg.cloud.databricks.com/")
+    assert resource.log_links and resource.log_links[0].uri.startswith(
+        "https://myorg.cloud.databricks.com/"
+    )
 
 
 def test_failure_message_is_databricks_message_on_one_line() -> None:
@@ -229,10 +231,8 @@ def test_failure_message_is_databricks_message_on_one_line() -> None:
 
 def test_run_page_from_another_host_is_not_trusted() -> None:
     answer = run("RUNNING") | {"run_page_url": "https://evil.example/x"}
-    assert (
-        resource_from_run(INSTANCE, answer, "9").log_links[0].uri
-        == "https://myorg.cloud.databricks.com/#job/5/run/9"
-    )
+    links = resource_from_run(INSTANCE, answer, "9").log_links
+    assert links and links[0].uri == "https://myorg.cloud.databricks.com/#job/5/run/9"
 
 
 # -- allow-list ---------------------------------------------------------------------------

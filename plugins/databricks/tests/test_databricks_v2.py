@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import TOKEN, server_env
+from databricks_support import TOKEN, server_env
 from fake_databricks import FakeDatabricks
 from templates import new_cluster_conf, spark_custom, template
 

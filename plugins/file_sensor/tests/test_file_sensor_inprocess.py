@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from file_sensor_support import (
     MotoServer,
-    free_port,
     protocol_without_backend,
     start_moto,
     start_strict_moto,
@@ -30,7 +29,7 @@ from agent_file_sensor.clients import FilesystemCache
 from agent_file_sensor.paths import DEFAULT_SCHEMES
 from agenthost import InvalidRequestError, MisconfiguredError, Phase, Resource
 from agenthost.sensor import SensorRouter
-from agenthost.testing import make_inputs, make_template
+from agenthost.testing import free_port, make_inputs, make_template
 
 FLYTEKIT_CUSTOM = {
     "sensor_module": "flytekit.sensor.file_sensor",

@@ -15,12 +15,13 @@ from typing import Any
 
 import grpc
 import pytest
-from file_sensor_support import FAKE_CREDENTIALS, create, file_sensor_template, free_port, get
+from file_sensor_support import FAKE_CREDENTIALS, create, file_sensor_template, get
 
 from agenthost import Phase
 from agenthost.testing import (
     RunningServer,
     Tripwire,
+    free_port,
     make_template,
     running_server,
     tripwire_fixture,

@@ -15,7 +15,6 @@ from file_sensor_support import (
     MotoServer,
     create,
     file_sensor_template,
-    free_port,
     get,
     protocol_without_backend,
 )
@@ -24,6 +23,7 @@ from flyteidl.admin import agent_pb2
 from agenthost import Phase
 from agenthost.testing import (
     RunningServer,
+    free_port,
     make_template,
     running_server,
     stop_process,

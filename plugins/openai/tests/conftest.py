@@ -1,5 +1,5 @@
-"""Fixtures and helpers of the OpenAI tests (``openai_support``; test modules import the helpers
-from here)."""
+"""The OpenAI tests' fixtures, defined in ``openai_support`` (test modules import its helpers
+from there)."""
 
 from openai_support import (  # noqa: F401
     API_KEY,

@@ -13,10 +13,10 @@ from unittest import mock
 
 import msgpack
 import pytest
-from conftest import API_KEY, DATA, load_inputs, load_template, run
 from fake_openai import FakeOpenAI
 from flyteidl.core.literals_pb2 import Literal, LiteralMap
 from google.protobuf import json_format
+from openai_support import API_KEY, DATA, load_inputs, load_template, run
 
 from agent_openai.batch import BatchCancelError, BatchEndpointAgent, BatchEndpointMetadata
 from agent_openai.legacy import read_flytekit_metadata

@@ -6,8 +6,8 @@ import socket
 from typing import Any
 
 import pytest
-from conftest import API_KEY, load_inputs, load_template, run
 from fake_openai import FakeOpenAI
+from openai_support import API_KEY, load_inputs, load_template, run
 
 from agent_openai.chat import ChatGPTAgent
 from agenthost import BackendUnavailableError, MisconfiguredError, Phase

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import API_KEY
+from openai_support import API_KEY
 
 from agent_openai.clients import client_for
 from agent_openai.settings import ClientSettings, client_settings

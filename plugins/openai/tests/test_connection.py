@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import API_KEY, load_inputs, load_template, server_env
 from fake_openai import FakeOpenAI
 from flyteidl.admin import agent_pb2
 from flyteidl.core.literals_pb2 import LiteralMap
 from flyteidl.core.tasks_pb2 import TaskTemplate
+from openai_support import API_KEY, load_inputs, load_template, server_env
 
 from agenthost import Phase
 from agenthost.literals import to_literal_map

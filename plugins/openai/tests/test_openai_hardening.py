@@ -12,8 +12,8 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import API_KEY, DATA
 from flyteidl.admin import agent_pb2
+from openai_support import API_KEY, DATA
 
 from agenthost.literals import to_literal_map
 from agenthost.testing import (

@@ -10,10 +10,10 @@ from typing import Any
 
 import msgpack
 import pytest
-from conftest import API_KEY, load_inputs, load_template, server_env
 from fake_openai import FakeOpenAI
 from flyteidl.admin import agent_pb2
 from flyteidl.core.tasks_pb2 import TaskTemplate
+from openai_support import API_KEY, load_inputs, load_template, server_env
 
 from agenthost import Phase
 from agenthost.literals import to_literal_map

@@ -28,7 +28,7 @@ from agenthost.testing import make_template
 DATA = Path(__file__).with_name("data")
 CUSTOM = {"account": "myorg-myaccount", "user": "flyte", "database": "DB", "warehouse": "WH"}
 QUERY_ID = "01b2c3d4-0000-1a2b-0000-0001a2b3c4d5"
-FLYTEKIT_META = {
+FLYTEKIT_META: dict[str, Any] = {
     "user": "flyte", "account": "myorg-myaccount", "database": "DB", "schema": "PUBLIC",
     "warehouse": "WH", "query_id": QUERY_ID, "has_output": True,
 }  # fmt: skip
@@ -258,7 +258,7 @@ def test_pool_reuses_per_key_and_closes_everything() -> None:
     pool.get(other_key, pair)
     pool.get(other_warehouse, pair)  # evicts the least recently used
     assert pool.opened == 3 and len(pool) == 2 and opened[0].closed
-    pool.discard(other_key, opened[1])
+    pool.discard(other_key, pool.get(other_key, pair))  # the connection opened[1] stands for
     assert opened[1].closed and len(pool) == 1
     pool.close()
     assert all(c.closed for c in opened) and len(pool) == 0
@@ -297,8 +297,13 @@ def test_a_status_snowflake_refuses_is_a_failed_phase(monkeypatch: pytest.Monkey
     from agent_snowflake.agent import SnowflakeAgent
 
     monkeypatch.setenv("_FSEC_SNOWFLAKE_PRIVATE_KEY", make_key_pair().private_pem)
-    agent = SnowflakeAgent(ConnectionPool(lambda key, pair: Refusing()))
+
+    def refusing(key: ConnectionKey, pair: KeyPair) -> Any:
+        return Refusing()
+
+    agent = SnowflakeAgent(ConnectionPool(refusing))
     resource = agent.get(SnowflakeMetadata(**FLYTEKIT_META))
     assert resource.phase == TaskExecution.FAILED
-    assert "Query not found" in resource.message and QUERY_ID in resource.message
-    assert resource.log_links[0].name == "Snowflake Query Details"
+    assert resource.message and "Query not found" in resource.message
+    assert QUERY_ID in resource.message
+    assert resource.log_links and resource.log_links[0].name == "Snowflake Query Details"

@@ -1,6 +1,7 @@
 """A real ``agenthost serve`` as a subprocess: start it on a free loopback port, wait for its
 serving line, talk to it with flyteidl's stubs, read what it printed, and stop and reap it
-(its whole process group) afterwards."""
+(its whole process group) afterwards; if the starting process ends first, so does the server
+(``agenthost.testing.cleanup``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from flyteidl.service import agent_pb2_grpc
 
 from agenthost.run.channels import open_channel
 from agenthost.server.process import SERVING_PREFIX
+from agenthost.testing.cleanup import signal_group, track, untrack
 
 SERVING_LINE_PREFIX = f"{SERVING_PREFIX} "
 """The line ``agenthost serve`` prints once it listens, followed by ``HOST:PORT``."""
@@ -113,7 +115,8 @@ def start_server(
     ``env`` entries are added to the current environment of the subprocess. If the server
     exits or times out first, it is stopped and ``RuntimeError`` carries the end of its output.
     Another server (an emulator a test starts) works too if it prints ``ready_prefix`` followed
-    by its ``HOST:PORT`` once it listens. The caller stops it (``ServerProcess.stop``).
+    by its ``HOST:PORT`` once it listens. The caller stops it (``ServerProcess.stop``); if this
+    process exits or is terminated (SIGTERM, SIGHUP) first, the server is stopped then.
     """
     process = subprocess.Popen(
         list(command),
@@ -124,6 +127,7 @@ def start_server(
         text=True,
         start_new_session=True,
     )
+    track(process)
     lines: list[str] = []
     ready = threading.Event()
     reader = threading.Thread(
@@ -147,21 +151,14 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 20.0) -> int:
     """SIGTERM ``process`` (its whole process group if it leads one, as processes started with
     ``start_new_session=True`` do), wait up to ``timeout``, then SIGKILL; return its exit code."""
     if process.poll() is None:
-        _signal(process, signal.SIGTERM)
+        signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            _signal(process, signal.SIGKILL)
+            signal_group(process, signal.SIGKILL)
             process.wait()
+    untrack(process)
     return process.returncode
-
-
-def _signal(process: subprocess.Popen[Any], signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        if os.getpgid(process.pid) == process.pid:
-            os.killpg(process.pid, signum)
-        else:
-            process.send_signal(signum)
 
 
 def serve_command(*extra_args: str, python: str = sys.executable) -> list[str]:

@@ -1,5 +1,7 @@
-"""Helpers for the ``run``, ``new`` and ``propeller-config`` tests: the CLI as a subprocess, with
-the test agents (``people_agents``) importable, and its output read line by line as it comes."""
+"""Helpers for the ``run``, ``new`` and ``propeller-config`` tests: the test agents' ``--modules``
+(``fake_plugins.cli_agents``), the environment in which a CLI subprocess imports them (for
+``agenthost.testing.run_cli`` and ``running_server``), and a CLI process whose progress (stderr)
+is read line by line as it comes."""
 
 from __future__ import annotations
 
@@ -11,42 +13,25 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-HOST_DIR = HERE.parents[1]
-MODULES = ("--modules", "people_agents")
+from agenthost.testing import pythonpath_env
 
-
-def people_env(**extra: str) -> dict[str, str]:
-    """The environment in which ``people_agents`` is importable."""
-    path = os.pathsep.join(
-        filter(None, [str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH")])
-    )
-    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
+HOST_DIR = Path(__file__).resolve().parents[2]
+"""The host distribution's folder."""
+MODULES = ("--modules", "fake_plugins.cli_agents")
+"""The CLI options that load the test agents."""
+CLI_ENV = pythonpath_env(HOST_DIR / "tests", PYTHONUNBUFFERED="1")
+"""Environment entries in which a CLI subprocess can import ``fake_plugins``."""
 
 
-def agenthost(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m agenthost *args`` to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "agenthost", *args],
-        env=people_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        **kwargs,
-    )
-
-
-class LiveProcess:
+class CliProcess:
     """``python -m agenthost *args`` running, with its stderr read line by line as it comes
     (the progress) and its stdout collected (the outputs)."""
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "agenthost", *args],
-            env=people_env(),
+            env={**os.environ, **CLI_ENV},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

@@ -1,5 +1,5 @@
 """Agents for the ``run``/``propeller-config`` tests, loaded with
-``--modules fake_plugins.people``. No third-party plugin is needed."""
+``--modules fake_plugins.cli_agents``. No third-party plugin is needed."""
 
 from __future__ import annotations
 
