@@ -286,12 +286,24 @@ def list_agents_once(address: str, timeout: float, protocol: str = "v1") -> bool
         return len(response.agents) > 0
 
 
-def pin_to(role: str) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that confines the child to ``role``'s CPUs under ``--pin``."""
-    cpus = PINNING.get(role)
+@contextlib.contextmanager
+def pinned_to(role: str | None) -> Iterator[None]:
+    """Children spawned inside run on ``role``'s CPUs under ``--pin`` (None: anywhere).
+
+    The spawning thread takes the CPUs for the moment of the spawn and the child inherits them.
+    A ``preexec_fn`` would do the same in the child, but it makes ``subprocess`` fork instead
+    of vfork, which runs gRPC's fork handlers: with gRPC's threads alive in this process, that
+    fork can hang for good (seen in an A/B run)."""
+    cpus = PINNING.get(role) if role else None
     if not cpus:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def pin_cpus(wanted: bool | None) -> None:
@@ -318,7 +330,7 @@ def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     log = logdir / f"{spec.name.replace(' ', '_').replace('/', '_')}-{port}.log"
     address = f"127.0.0.1:{port}"
-    with open(log, "wb") as out:
+    with open(log, "wb") as out, pinned_to("server" if spec.pinned else None):
         began = time.perf_counter()
         process = subprocess.Popen(
             [spec.python, *spec.argv(port, metrics_port)],
@@ -327,7 +339,6 @@ def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=pin_to("server") if spec.pinned else None,
         )
     deadline = began + deadline_s
     while True:
@@ -381,15 +392,15 @@ class LoadGen:
     CPU under ``--pin`` unless ``pinned`` is false."""
 
     def __init__(self, pinned: bool = True) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "loadgen.py")],
-            cwd=HERE,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(HERE)},
-            preexec_fn=pin_to("loadgen") if pinned else None,
-        )
+        with pinned_to("loadgen" if pinned else None):
+            self.process = subprocess.Popen(
+                [sys.executable, str(HERE / "loadgen.py")],
+                cwd=HERE,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(HERE)},
+            )
 
     def ask(self, command: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin is not None

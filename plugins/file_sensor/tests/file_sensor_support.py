@@ -10,7 +10,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,23 +101,51 @@ class GcsEmulator:
 
 def start_gcs_emulator() -> GcsEmulator:
     """Start ``gcp-storage-emulator`` in memory on a free loopback port; wait until it answers."""
-    port = free_port()
     command = [sys.executable, "-m", "gcp_storage_emulator", "start", "-H", "127.0.0.1"]
+    process, endpoint = _start_http_emulator(
+        lambda port: [*command, "--port", str(port), "--in-memory", "-q"],
+        "/storage/v1/b",
+        "gcp-storage-emulator",
+    )
+    return GcsEmulator(endpoint=endpoint, process=process)
+
+
+def start_moto(extra_env: dict[str, str] | None = None) -> MotoServer:
+    """Start ``python -m moto.server`` on a free loopback port and wait until it answers."""
+    process, endpoint = _start_http_emulator(
+        lambda port: [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        "/moto-api/",
+        "moto server",
+        extra_env,
+    )
+    return MotoServer(endpoint=endpoint, process=process)
+
+
+def _start_http_emulator(
+    command: Callable[[int], list[str]],
+    probe: str,
+    name: str,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``command(port)`` on a free loopback port; once any HTTP answer comes from
+    ``probe``, the process and its endpoint (stopped again if it never answers)."""
+    port = free_port()
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--in-memory", "-q"],
+        command(port),
+        env={**os.environ, **(extra_env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: process.poll() is not None or _answers(endpoint + "/storage/v1/b"))
+        wait_for(lambda: process.poll() is not None or _answers(endpoint + probe))
         if process.poll() is not None:
-            raise RuntimeError(f"gcp-storage-emulator exited with {process.returncode}")
+            raise RuntimeError(f"{name} exited with {process.returncode}")
     except BaseException:
         stop(process)
         raise
-    return GcsEmulator(endpoint=endpoint, process=process)
+    return process, endpoint
 
 
 def _answers(url: str) -> bool:
@@ -128,27 +156,6 @@ def _answers(url: str) -> bool:
         return True  # any HTTP answer means the server is up
     except OSError:
         return False
-
-
-def start_moto(extra_env: dict[str, str] | None = None) -> MotoServer:
-    """Start ``python -m moto.server`` on a free loopback port and wait until it answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, **(extra_env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: process.poll() is not None or _answers(endpoint + "/moto-api/"))
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited with {process.returncode}")
-    except BaseException:
-        stop(process)
-        raise
-    return MotoServer(endpoint=endpoint, process=process)
 
 
 def start_strict_moto(bucket: str, key: str) -> tuple[MotoServer, dict[str, str]]:

@@ -113,6 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_error(self, status: int, message: str) -> None:
+        """An OpenAI API error body (``invalid_request_error``) with ``status``."""
+        self._send(
+            status, {"error": {"message": message, "type": "invalid_request_error", "code": None}}
+        )
+
     def _error(self, trigger: str) -> bool:
         if trigger not in ERRORS:
             return False
@@ -229,16 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
                 snapshot = json.loads(json.dumps(batch))
                 _advance(batch)
         if snapshot is None:
-            self._send(
-                404,
-                {
-                    "error": {
-                        "message": f"No batch found with id '{batch_id}'.",
-                        "type": "invalid_request_error",
-                        "code": None,
-                    }
-                },
-            )
+            self._send_error(404, f"No batch found with id '{batch_id}'.")
         else:
             self._send(200, snapshot)
 
@@ -249,27 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
                 batch["status"] = "cancelling"
             snapshot = json.loads(json.dumps(batch)) if batch else None
         if snapshot is None:
-            self._send(
-                404,
-                {
-                    "error": {
-                        "message": f"No batch found with id '{batch_id}'.",
-                        "type": "invalid_request_error",
-                        "code": None,
-                    }
-                },
-            )
+            self._send_error(404, f"No batch found with id '{batch_id}'.")
         elif snapshot["status"] != "cancelling":
-            self._send(
-                409,
-                {
-                    "error": {
-                        "message": f"Cannot cancel a batch with status '{snapshot['status']}'.",
-                        "type": "invalid_request_error",
-                        "code": None,
-                    }
-                },
-            )
+            self._send_error(409, f"Cannot cancel a batch with status '{snapshot['status']}'.")
         else:
             self._send(200, snapshot)
 
