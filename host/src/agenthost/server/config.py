@@ -44,7 +44,7 @@ def _option(name: str) -> str:
 
 @dataclass
 class ServerConfig:
-    """Everything ``agenthost serve`` can be told (see ``agenthost.cli_serve``)."""
+    """Everything ``agenthost serve`` can be told (see ``agenthost.cli.serve``)."""
 
     host: str = "[::]"
     port: int = 8000

@@ -1,5 +1,5 @@
-"""Moved to ``agenthost.protocols.v1.services`` (the v1 protocol adapter); this path keeps
-working."""
+"""The old import path of the v1 adapter's names (``agenthost.protocols.v1.services``),
+re-exported."""
 
 from agenthost.protocols.v1.services import (
     ASYNC_SERVICE,

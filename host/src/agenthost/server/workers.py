@@ -1,7 +1,7 @@
-"""The old path of the ``--workers`` modules: the supervisor is ``agenthost.server.supervisor``,
-a worker process ``agenthost.server.worker``, the configuration's JSON form
-``ServerConfig.to_json``/``from_json``. ``python -m agenthost.server.workers`` still runs a
-worker."""
+"""The old import path of the ``--workers`` modules, re-exported: the supervisor is
+``agenthost.server.supervisor``, a worker process ``agenthost.server.worker``, the
+configuration's JSON form ``ServerConfig.to_json``/``from_json``. ``python -m
+agenthost.server.workers`` still runs a worker."""
 
 from agenthost.server.config import CONFIG_ENV, ServerConfig
 from agenthost.server.supervisor import MAX_BACKOFF, STOP_STAGGER, supervise
