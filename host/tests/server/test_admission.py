@@ -88,3 +88,51 @@ def test_leaving_gives_back_the_bytes_a_call_held() -> None:
         assert admission.calls == 0
 
     asyncio.run(scenario())
+
+
+class _Message:
+    """A context whose next read returns ``size`` bytes at once."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    async def read(self) -> bytes:
+        return b"x" * self.size
+
+
+def test_a_stream_never_waits_for_the_budget_it_holds_itself() -> None:
+    """Max message size = budget: the second message of a stream is read beside the first."""
+
+    async def scenario() -> None:
+        admission = Admission(max_request_bytes=100, max_message_bytes=100, read_timeout=5)
+        _, first = await admission.read(_Message(10), "the header")  # type: ignore[arg-type]
+        data, second = await asyncio.wait_for(
+            admission.read(_Message(20), "the inputs", first),  # type: ignore[arg-type]
+            timeout=1,
+        )
+        assert (len(data or b""), first, second, admission.budget.in_use) == (20, 10, 20, 30)
+        admission.close()
+
+    asyncio.run(scenario())
+
+
+def test_streams_waiting_for_each_others_budget_time_out() -> None:
+    """Two streams each hold most of the budget and wait for more: their waits count
+    towards the read timeout, so they end and give their bytes back."""
+
+    async def scenario() -> None:
+        admission = Admission(max_request_bytes=100, max_message_bytes=50, read_timeout=0.2)
+        holds = [(await admission.read(_Message(45), "the header"))[1] for _ in range(2)]  # type: ignore[arg-type]
+        assert admission.budget.in_use == 90
+        waits = [
+            admission.read(_Message(1), "the inputs", held)  # type: ignore[arg-type]
+            for held in holds
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), 5)
+        assert all(isinstance(r, ReadTimeoutError) for r in results), results
+        assert admission.budget.in_use == 90  # the headers' bytes: given back when calls end
+        admission.leave(sum(holds))
+        assert admission.budget.in_use == 0
+        admission.close()
+
+    asyncio.run(scenario())

@@ -1,6 +1,6 @@
 """Hardening against an outside attacker and bursts of calls (issues 20 and 25), each case
 against a real ``agenthost serve`` subprocess. The reliability session runs the same attacks
-at full size (``host/tests/reliability/test_rel_hardening.py``)."""
+at full size (``tests/reliability/test_attacks.py``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import grpc
 import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.core import literals_pb2
+from flyteidl.core.execution_pb2 import TaskExecution
 from hardening_kit import (
     MIB,
     burst,
@@ -99,6 +100,20 @@ def test_calls_over_the_budget_wait_for_it(markers: Path) -> None:
         result = memory_burst(server.address, server.process.pid, 8, 4 * MIB, hold=0.2)
     assert result.codes == {"OK": 8}
     assert result.peak_rss - result.baseline_rss <= 100 * MIB, result
+
+
+def test_execute_task_sync_works_with_a_message_size_equal_to_the_budget(markers: Path) -> None:
+    """A stream's inputs are read beside its header's bytes, never waiting for itself (it
+    did, until the call's deadline, when ``--max-message-size`` was the whole budget)."""
+    args = ("--max-message-size", str(8 * MIB), "--max-request-bytes", str(8 * MIB))
+    template = make_template("sleep_sync")
+    requests = [
+        agent_pb2.ExecuteTaskSyncRequest(header=agent_pb2.CreateRequestHeader(template=template)),
+        agent_pb2.ExecuteTaskSyncRequest(inputs=make_inputs(template, {})),
+    ]
+    with hardened(markers, *args) as server:  # type: ignore[attr-defined]
+        (response,) = server.sync_stub.ExecuteTaskSync(iter(requests), timeout=10)
+    assert response.header.resource.phase == TaskExecution.SUCCEEDED
 
 
 # -- 20.3 connections that go nowhere are closed -------------------------------------------

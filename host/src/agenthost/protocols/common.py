@@ -325,9 +325,10 @@ class ServiceBase:
     async def read(self, context: grpc.aio.ServicerContext, what: str) -> bytes | None:
         """The next request message of an agent call (None at the end of the stream), read
         within the request-bytes budget; its bytes stay reserved until the call ends."""
-        data, size = await self.admission.read(context, what)
+        held = _HELD.get()
+        data, size = await self.admission.read(context, what, sum(held))
         if size:
-            _HELD.get().append(size)
+            held.append(size)
         return data
 
     async def read_request(self, context: grpc.aio.ServicerContext, message_type: type[M]) -> M:

@@ -9,7 +9,10 @@ The services read each request message themselves (``context.read()``), only aft
 ``--max-message-size`` bytes of the budget for it; once read, the reservation shrinks to the
 message's real size and is held until the call ends. A call that finds the budget spent waits
 before reading, so its bytes stay in the client, held back by HTTP/2 flow control; at most
-``budget // max_message_size`` reads of unknown size are in progress at once.
+``budget // max_message_size`` reads of unknown size are in progress at once. A later message
+of a stream reserves at most the budget minus what its call already holds (so a stream never
+waits for itself), and its wait for budget counts towards the read timeout (so streams holding
+budget cannot wait for each other for ever).
 
 A read that has started must finish within ``--read-timeout`` seconds (a client that sends a
 header and then nothing, or trickles a message, cannot hold a reservation for ever); one
@@ -143,26 +146,38 @@ class Admission:
             self.budget.give_back(held)
         self.calls -= 1
 
-    async def read(self, context: grpc.aio.ServicerContext, what: str) -> tuple[bytes | None, int]:
+    async def read(
+        self, context: grpc.aio.ServicerContext, what: str, holding: int = 0
+    ) -> tuple[bytes | None, int]:
         """The next request message of ``context`` (None at the end of the stream) and the
         bytes of the budget it holds: the caller gives them back (``budget.give_back``) when
         the call ends. Waits for budget before reading; ``ReadTimeoutError`` if the read
-        takes longer than the read timeout."""
+        takes longer than the read timeout.
+
+        ``holding``: budget bytes the call already holds (earlier messages of its stream).
+        Such a read reserves at most what the budget has beside them, so a stream alone
+        never waits for itself, and its wait for budget counts towards the read timeout, so
+        streams that hold budget while they wait for each other cannot wait for ever."""
         budget = self.budget
-        size = self.read_reservation
-        if budget._waiters or budget.available < size:
-            size = await budget.reserve(size)
-        else:
-            budget.available -= size
+        size = min(self.read_reservation, budget.capacity - holding)
         task = current_task()
         reads = self._reads
-        reads[task] = monotonic() + self.read_timeout  # type: ignore[index]
-        if self._sweeper is None:
-            self._sweeper = asyncio.ensure_future(self._sweep())
+        if holding:
+            reads[task] = monotonic() + self.read_timeout  # type: ignore[index]
+            self._start_sweeper()
+        taken = 0
         try:
+            if budget._waiters or budget.available < size:
+                taken = await budget.reserve(size)
+            else:
+                budget.available -= size
+                taken = size
+            if not holding:
+                reads[task] = monotonic() + self.read_timeout  # type: ignore[index]
+                self._start_sweeper()
             data = await context.read()
         except asyncio.CancelledError:
-            budget.give_back(size)
+            budget.give_back(taken)
             if task not in self._expired:
                 raise
             self._expired.discard(task)
@@ -171,18 +186,22 @@ class Admission:
                 uncancel()
             raise ReadTimeoutError(what, self.read_timeout) from None
         except BaseException:
-            budget.give_back(size)
+            budget.give_back(taken)
             raise
         finally:
-            del reads[task]  # type: ignore[arg-type]
+            reads.pop(task, None)  # type: ignore[arg-type]
         if data is grpc.aio.EOF:
-            budget.give_back(size)
+            budget.give_back(taken)
             return None, 0
         length = len(data)
-        if length < size:
-            budget.give_back(size - length)
-            size = length
-        return data, size  # type: ignore[return-value]
+        if length < taken:
+            budget.give_back(taken - length)
+            taken = length
+        return data, taken  # type: ignore[return-value]
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep())
 
     async def _sweep(self) -> None:
         """Cancel reads that outlived the read timeout (checked every ``SWEEP_INTERVAL``
