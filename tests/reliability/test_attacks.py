@@ -18,15 +18,22 @@ from hardening_kit import (
     MIB,
     burst,
     during_saturation,
+    hold_slow_connections,
     idle_connection_closed_after,
+    left_open,
+    listening_addresses,
     memory_burst,
     open_silent_connections,
+    process_tree,
     serve_on_taken_port,
     start_on_port,
     still_open,
+    threads_of,
 )
-from reliability_kit import record, rel_server, server_env
+from reliability_kit import record, rel_server, scrape, server_env
+from server_test_kit import serve_on_taken_port as serve_on_taken_metrics_port
 
+from agenthost.server.metrics_http import REQUEST_TIMEOUT
 from agenthost.testing import RunningServer, free_port, make_template
 
 MODULES = "fake_plugins.basic,fake_plugins.faulty,fake_plugins.hardening"
@@ -150,6 +157,39 @@ def test_a_second_server_on_a_taken_port_is_refused(markers: Path) -> None:
     )
     assert code == 1
     assert f"port {port} is already in use" in stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_metrics_listener_is_no_side_door(markers: Path, workers: str) -> None:
+    """O7b, T4, O7: with ``--host 127.0.0.1``, no process listens elsewhere (the metrics
+    listener included); 150 half-sent requests on the metrics port add no thread and are
+    closed; a taken metrics port is a start-up error."""
+    port = free_port()
+    args = ("--metrics-port", str(port), "--workers", workers)
+    with rel_server(markers, *args, modules=MODULES) as running:
+        pid = running.process.pid
+        addresses = listening_addresses(process_tree(pid))
+        threads = threads_of(pid)
+        held = hold_slow_connections(port, 150)
+        try:
+            added = threads_of(pid) - threads
+            scraped = "process_resident_memory_bytes" in scrape(port)
+        finally:
+            remaining = left_open(held, REQUEST_TIMEOUT + 10)
+    taken_port, taken = serve_on_taken_metrics_port(markers, "--metrics-port", "--workers", workers)
+    label = f"--workers {workers}"
+    hosts = sorted({host for host, _ in addresses})
+    record("attacks", f"{label}: addresses listened on with --host 127.0.0.1", hosts)
+    record("attacks", f"{label}: threads added by 150 half-sent /metrics requests", added)
+    record(
+        "attacks",
+        f"{label}: of those, still open after {REQUEST_TIMEOUT + 10:g} s",
+        remaining,
+    )
+    record("attacks", f"{label}: taken --metrics-port", f"exit {taken.returncode}")
+    assert hosts == ["127.0.0.1"] and ("127.0.0.1", port) in addresses
+    assert added <= 1 and scraped and remaining == 0
+    assert taken.returncode != 0 and f"--metrics-port {taken_port}" in taken.stderr
 
 
 def _record_burst(label: str, result: object) -> None:

@@ -110,8 +110,8 @@ def _sensor_create(server: RunningServer, task_type: str, path: str) -> Any:
     return server.async_stub.CreateTask(request, timeout=60)
 
 
-def _chat(server: RunningServer, organization: Any) -> Any:
-    custom = {"openai_organization": organization, "chatgpt_config": {"model": "m"}}
+def _chat(server: RunningServer, organization: Any, config: Any = None) -> Any:
+    custom = {"openai_organization": organization, "chatgpt_config": config or {"model": "m"}}
     template = make_template("chatgpt", inputs={"message": str}, outputs={"o0": str}, custom=custom)
     inputs = to_literal_map({"message": "hi"}, template.interface.inputs)
     header = agent_pb2.CreateRequestHeader(template=template)
@@ -256,3 +256,65 @@ def _timed(call: Callable[[], Any]) -> tuple[float, str]:
     if phase is not None:
         return seconds, f"{TaskExecution.Phase.Name(phase)}: {result.message}"
     return seconds, f"OK: {result!r}"[:200]
+
+
+def test_malformed_content_is_the_callers_fault(server: RunningServer, allowed: Path) -> None:
+    """P3c and point 10: NaN/±Infinity in each first-party agent's ``custom``, and an input
+    of the wrong literal type, are INVALID_ARGUMENT naming the field, never an agent failure."""
+    nan, inf = float("nan"), float("inf")
+    ready = str(allowed / "ready")
+    sensor = make_template(
+        "file_sensor", inputs={"path": str}, custom={"sensor_config": {"x": nan}}
+    )
+    sensor_call = agent_pb2.CreateTaskRequest(
+        template=sensor, inputs=make_inputs(sensor, {"path": ready})
+    )
+    custom = {"ProjectID": "my-project", "Location": "US", "maximumBytesBilled": inf}
+    cases: dict[str, tuple[Callable[[], Any], str]] = {
+        "file sensor sensor_config": (
+            lambda: server.async_stub.CreateTask(sensor_call, timeout=60),
+            "'sensor_config.x'",
+        ),
+        "chatgpt temperature": (
+            lambda: _chat(server, None, {"model": "m", "temperature": nan}),
+            "'chatgpt_config.temperature'",
+        ),
+        "bigquery maximumBytesBilled": (
+            lambda: _bigquery_create(server, custom),
+            "'maximumBytesBilled'",
+        ),
+    }
+    declared = make_template("file_sensor", inputs={"path": str})
+    wrong = make_inputs(make_template("file_sensor", inputs={"path": int}), {"path": 3})
+    wrong_call = agent_pb2.CreateTaskRequest(template=declared, inputs=wrong)
+    cases["file sensor path given as an integer"] = (
+        lambda: server.async_stub.CreateTask(wrong_call, timeout=60),
+        "input 'path': expected string, got integer",
+    )
+    for name, (call, field) in cases.items():
+        code, details = _status(call)
+        assert code == "INVALID_ARGUMENT" and field in details, (name, code, details)
+    record(SECTION, "non-finite numbers and wrong input types refused (INVALID_ARGUMENT)", 4)
+
+
+def test_create_task_never_returns_what_get_task_refuses(
+    server: RunningServer, allowed: Path
+) -> None:
+    """P3d and point 11: a 70,000-character path and a 60,000-key ``sensor_config`` would
+    make a ``resource_meta`` over GetTask's limit; CreateTask refuses them, naming it."""
+    many = {f"k{i}": i for i in range(60_000)}
+    sensor = make_template("file_sensor", inputs={"path": str}, custom={"sensor_config": many})
+    big_config = agent_pb2.CreateTaskRequest(
+        template=sensor, inputs=make_inputs(sensor, {"path": str(allowed / "ready")})
+    )
+    calls = {
+        "70,000-character path": lambda: _sensor_create(
+            server, "file_sensor", "s3://bucket/" + "a" * 70_000
+        ),
+        "60,000-key sensor_config": lambda: server.async_stub.CreateTask(big_config, timeout=60),
+    }
+    for name, call in calls.items():
+        code, details = _status(call)
+        assert code == "INVALID_ARGUMENT", (name, code, details)
+        assert "65536 bytes GetTask accepts" in details, (name, details)
+    record(SECTION, "oversize resource_meta refused at CreateTask", len(calls))

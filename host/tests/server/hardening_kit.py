@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -405,3 +405,82 @@ def serve_on_taken_port(port: int, env: dict[str, str], *args: str) -> tuple[int
         stdin=subprocess.DEVNULL,
     )
     return done.returncode, done.stderr, time.monotonic() - began
+
+
+def threads_of(pid: int) -> int:
+    """How many threads process ``pid`` has."""
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def hold_slow_connections(port: int, count: int, host: str = "127.0.0.1") -> list[socket.socket]:
+    """``count`` connections to an HTTP listener that each send half a request line and then
+    nothing (slowloris)."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection((host, port), timeout=5)
+        sock.sendall(b"GET /metr")
+        held.append(sock)
+    return held
+
+
+def left_open(held: list[socket.socket], timeout: float) -> int:
+    """Close ``held`` after waiting up to ``timeout`` seconds in all for the server to close
+    each one without an answer; how many it answered or left open."""
+    deadline = time.monotonic() + timeout
+    remaining = 0
+    for sock in held:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            remaining += sock.recv(1024) != b""
+        except ConnectionResetError:
+            pass
+        except TimeoutError:
+            remaining += 1
+        finally:
+            sock.close()
+    return remaining
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from ``/proc/<pid>/task/<tid>/children``)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            with suppress(OSError):
+                queue.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def _listening_sockets() -> dict[str, tuple[str, int]]:
+    """Listening TCP sockets of this network namespace: ``{inode: (address, port)}``."""
+    found = {}
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        for line in lines:
+            fields = line.split()
+            if fields[3] != "0A":  # TCP_LISTEN
+                continue
+            address, port = fields[1].split(":")
+            packed = bytes.fromhex(address)
+            # /proc prints each 32-bit word of the address in host (little-endian) order
+            words = b"".join(packed[i : i + 4][::-1] for i in range(0, len(packed), 4))
+            host = socket.inet_ntop(family, words).removeprefix("::ffff:")  # v4-mapped
+            found[fields[9]] = (host, int(port, 16))
+    return found
+
+
+def listening_addresses(pids: list[int]) -> set[tuple[str, int]]:
+    """Every ``(address, port)`` the processes ``pids`` listen on (what ``ss -ltnp`` shows
+    for them)."""
+    listening = _listening_sockets()
+    found = set()
+    for process in pids:
+        with suppress(OSError):
+            for fd in Path(f"/proc/{process}/fd").iterdir():
+                with suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:[") and target[8:-1] in listening:
+                        found.add(listening[target[8:-1]])
+    return found

@@ -9,7 +9,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +18,13 @@ import grpc
 import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.service import agent_pb2_grpc
+from hardening_kit import (
+    hold_slow_connections,
+    left_open,
+    listening_addresses,
+    process_tree,
+    threads_of,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from server_test_kit import free_port, serve_on_taken_port, server_env, test_server
 
@@ -68,10 +74,6 @@ def worker_pids(server: RunningServer) -> dict[int, int]:
     """The latest pid of each worker, from the supervisor's ``worker i pid P serving`` lines."""
     found = re.findall(r"agenthost worker (\d+) pid (\d+) serving", server.logs())
     return {int(index): int(pid) for index, pid in found}
-
-
-def threads_of(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/task"))
 
 
 @pytest.fixture(scope="module")
@@ -134,28 +136,6 @@ def test_counts_survive_a_worker_restart_without_new_files(
     assert sorted(p.name for p in directory.iterdir()) == files
 
 
-def hold_slow_connections(port: int, count: int) -> list[socket.socket]:
-    """``count`` connections that each send half a request line and then nothing."""
-    held = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(b"GET /metr")
-        held.append(sock)
-    return held
-
-
-def assert_closed_by_server(held: list[socket.socket]) -> None:
-    deadline = time.monotonic() + REQUEST_TIMEOUT + 10
-    for sock in held:
-        sock.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            assert sock.recv(1024) == b""  # closed without an answer
-        except ConnectionResetError:
-            pass
-        finally:
-            sock.close()
-
-
 def test_slow_clients_hold_no_supervisor_thread_and_time_out(
     workers: tuple[RunningServer, int, Path],
 ) -> None:
@@ -166,7 +146,7 @@ def test_slow_clients_hold_no_supervisor_thread_and_time_out(
         assert scrape(port)[("flyte_connector_requests_success_total", PID_CALLS)] > 0
         assert threads_of(server.process.pid) <= threads + 1
     finally:
-        assert_closed_by_server(held)
+        assert left_open(held, REQUEST_TIMEOUT + 10) == 0
 
 
 def test_single_process_metrics_bind_the_grpc_address_and_time_out_slow_clients(
@@ -183,13 +163,30 @@ def test_single_process_metrics_bind_the_grpc_address_and_time_out_slow_clients(
             assert ("process_resident_memory_bytes", ()) in scrape(port)
             assert threads_of(server.process.pid) <= threads + 1
         finally:
-            assert_closed_by_server(held)
+            assert left_open(held, REQUEST_TIMEOUT + 10) == 0
 
 
-def test_metrics_host_option_overrides_the_grpc_address(markers: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_process_listens_on_the_grpc_bind_address_only(markers: Path, workers: str) -> None:
+    """Issue 20.4: ``ss -ltnp`` of the server's processes, with ``--host 127.0.0.1``: the
+    metrics listener binds it too (not 0.0.0.0), and with ``--workers`` the workers listen on
+    the gRPC port alone (the supervisor serves ``/metrics``)."""
     port = free_port()
-    with test_server(markers, "--metrics-port", str(port), "--metrics-host", "127.0.0.2"):
-        assert ("process_resident_memory_bytes", ()) in scrape(port, "127.0.0.2")
+    with test_server(markers, "--metrics-port", str(port), "--workers", workers) as server:
+        grpc_port = int(server.address.rsplit(":", 1)[1])
+        tree = process_tree(server.process.pid)
+        assert len(tree) >= (1 if workers == "1" else 3)
+        assert listening_addresses(tree) == {("127.0.0.1", grpc_port), ("127.0.0.1", port)}
+        for worker in tree[1:] if workers != "1" else []:
+            assert listening_addresses([worker]) <= {("127.0.0.1", grpc_port)}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_metrics_host_option_overrides_the_grpc_address(markers: Path, workers: str) -> None:
+    port = free_port()
+    args = ("--metrics-port", str(port), "--metrics-host", "127.0.0.2", "--workers", workers)
+    with test_server(markers, *args):
+        assert any(name == "process_resident_memory_bytes" for name, _ in scrape(port, "127.0.0.2"))
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
