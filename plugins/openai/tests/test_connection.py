@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 from fake_openai import FakeOpenAI
 from flyteidl.admin import agent_pb2
@@ -161,3 +162,18 @@ def test_flytekit_batch_template_over_v1_keeps_the_deployment_key(
     )
     server.async_stub.CreateTask(request, timeout=60)
     assert set(bearers(fake_openai, "/v1/batches", before)) == {f"Bearer {API_KEY}"}
+
+
+def test_a_connection_key_no_header_can_carry_is_invalid_argument(
+    server: RunningServer, fake_openai: FakeOpenAI
+) -> None:
+    """Issue 20.8: like the organization, a per-task key with CR/LF is the caller's error,
+    refused before any request, never a retryable "could not connect"."""
+    seen = len(fake_openai.received("/v1/chat/completions"))
+    with pytest.raises(grpc.RpcError) as caught:
+        run_v2(server, *chat("m"), connection("sk-conn\r\nX-Evil: 1"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = caught.value.details() or ""
+    assert details.startswith("connection secret openai_api_key holds a line break")
+    assert "X-Evil" not in details
+    assert len(fake_openai.received("/v1/chat/completions")) == seen
