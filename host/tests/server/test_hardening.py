@@ -1,6 +1,6 @@
 """Hardening against an outside attacker and bursts of calls (issues 20 and 25), each case
 against a real ``agenthost serve`` subprocess. The reliability session runs the same attacks
-at full size (``host/tests/reliability/test_rel_hardening.py``)."""
+at full size (``tests/reliability/test_attacks.py``, ``test_cross_client_bursts.py``)."""
 
 from __future__ import annotations
 
