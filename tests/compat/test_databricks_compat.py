@@ -37,9 +37,12 @@ from agenthost.testing import RunningServer, run_on_server, running_server
 TOKEN = "dapi-compat-0123456789"
 INSTANCE = "placeholder"  # replaced by the fake's address in each template
 NEW_CLUSTER = {"spark_version": "13.3.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2}
+ENVIRONMENT = {"LOG_LEVEL": "debug"}
+"""The task's environment variables: injected into the run as flytekit's connector does."""
 
 
 @task(
+    environment=ENVIRONMENT,
     task_config=DatabricksV2(
         databricks_conf={
             "run_name": "new-cluster",
@@ -48,7 +51,7 @@ NEW_CLUSTER = {"spark_version": "13.3.x-scala2.12", "node_type_id": "m5.xlarge",
         },
         databricks_instance=INSTANCE,
         spark_conf={"spark.driver.memory": "1g"},
-    )
+    ),
 )
 def dbx_new_cluster(n: int) -> int:
     return n
@@ -65,6 +68,7 @@ def dbx_existing_cluster(n: int) -> int:
 
 
 @task(
+    environment=ENVIRONMENT,
     task_config=DatabricksV2(
         databricks_conf={
             "run_name": "serverless",
@@ -78,13 +82,14 @@ def dbx_existing_cluster(n: int) -> int:
         },
         databricks_instance=INSTANCE,
         databricks_service_credential_provider="flyte-s3",
-    )
+    ),
 )
 def dbx_serverless(n: int) -> int:
     return n
 
 
 @task(
+    environment=ENVIRONMENT,
     task_config=DatabricksV2(
         databricks_conf={
             "run_name": "notebook",
@@ -98,7 +103,7 @@ def dbx_serverless(n: int) -> int:
         databricks_instance=INSTANCE,
         notebook_path="etl/daily",
         notebook_base_parameters={"day": "2026-12-05"},
-    )
+    ),
 )
 def dbx_notebook(n: int) -> int:
     return n
@@ -166,6 +171,11 @@ def test_flytekit_template_submits_what_flytekit_submits(
     sent.pop("idempotency_token", None)
     expected = _get_databricks_job_spec(FlytekitTemplate.from_flyte_idl(built))
     assert sent == integral_numbers(json.loads(json.dumps(expected)))
+    if any(kv.key in ENVIRONMENT for kv in built.container.env):
+        injected = sent.get("new_cluster", {}).get("spark_env_vars") or next(
+            e["spec"]["environment_vars"] for e in sent["environments"]
+        )
+        assert injected == {**ENVIRONMENT, "FLYTE_FAIL_ON_ERROR": "true"}
 
 
 def test_failed_run_is_failed_with_databricks_message(

@@ -148,6 +148,26 @@ def test_the_dockerfile_runs_the_tested_install_steps() -> None:
     assert ("ENTRYPOINT", '["agenthost", "serve"]') in runtime
 
 
+def test_the_image_bundles_every_first_party_plugin_by_default(
+    install_script: ModuleType,
+) -> None:
+    """Both stages' default ``PLUGINS`` name every plugin in plugins/ (not the template)."""
+    first_party = {
+        name
+        for name, folder in install_script.repository_distributions().items()
+        if folder.parent.name == "plugins" and not folder.name.startswith("_")
+    }
+    assert {"agent-snowflake", "agent-databricks"} <= first_party
+    defaults = [
+        rest.split("=", 1)[1].strip('"')
+        for keyword, rest in _instructions((REPO / "Dockerfile").read_text())
+        if keyword == "ARG" and rest.startswith("PLUGINS=")
+    ]
+    assert len(defaults) == 2
+    for default in defaults:
+        assert sorted(default.split()) == sorted(first_party)
+
+
 def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
     ignore = (REPO / ".dockerignore").read_text().split()
     assert ignore[ignore.index("*") :][:4] == ["*", "!host/", "!plugins/", "!deploy/image/"]

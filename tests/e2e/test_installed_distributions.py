@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import venv
 from pathlib import Path
@@ -108,6 +109,14 @@ def test_a_file_sensor_task_runs_until_the_file_appears(
             ),
             timeout=10,
         )
+
+
+def test_propeller_config_routes_every_bundled_task_type() -> None:
+    result = run_cli("propeller-config")
+    assert result.returncode == 0, result.stderr
+    routed = set(re.findall(r"^ +([\w-]+): connector-service$", result.stdout, re.MULTILINE))
+    for task_types in FIRST_PARTY.values():
+        assert {name for name, _, _ in task_types} <= routed
 
 
 def test_unknown_task_type_is_not_found_and_the_server_keeps_serving() -> None:

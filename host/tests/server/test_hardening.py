@@ -1,6 +1,6 @@
 """Hardening against an outside attacker and bursts of calls (issues 20 and 25), each case
 against a real ``agenthost serve`` subprocess. The reliability session runs the same attacks
-at full size (``host/tests/reliability/test_rel_hardening.py``)."""
+at full size (``tests/reliability/test_attacks.py``, ``test_cross_client_bursts.py``)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ from agenthost.testing import (
 MODULES = "fake_plugins.basic,fake_plugins.hardening"
 
 
-def hardened(markers: Path, *args: str) -> object:
-    """A server with the test and hardening agents."""
-    return test_server(markers, "--modules", MODULES, *args)
+def hardened(markers: Path, *args: str, **kwargs: object) -> object:
+    """A server with the test and hardening agents (``kwargs``: ``test_server``'s)."""
+    return test_server(markers, "--modules", MODULES, *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +253,17 @@ def test_a_burst_of_2000_execute_task_sync_streams_loses_none(server: RunningSer
     result = burst(server.address, 2000, "sync", seconds=2.0, pid=server.process.pid)
     assert result.codes == {"OK": 2000}
     assert result.peak_rss - result.baseline_rss <= 64 * MIB
+
+
+def test_max_pending_calls_from_the_environment_reaches_grpc(markers: Path) -> None:
+    """With ``AGENTHOST_MAX_PENDING_CALLS=100`` grpc cancels part of a 2,000-call burst, as its
+    own defaults do with 5,000: the default of 20,000 is what the bursts above rely on."""
+    env = {"AGENTHOST_MAX_PENDING_CALLS": "100"}
+    with hardened(markers, env=env) as server:  # type: ignore[attr-defined]
+        result = burst(server.address, 2000, "create")
+        assert result.codes.get("CANCELLED", 0) > 0, result.codes
+        assert burst(server.address, 1, "create").codes == {"OK": 1}
+        assert server.process.poll() is None
 
 
 def test_bursts_hold_with_workers(markers: Path) -> None:
