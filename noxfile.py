@@ -18,6 +18,13 @@ nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = []
 
+RESOLVED_AS_OF = "2026-12-05T18:00:00Z"
+"""uv resolves every package of every session as the index stood at this instant
+(``UV_EXCLUDE_NEWER``, which reaches the uv runs inside tests too), so a release made after it
+cannot break a commit that passed. Move it forward on purpose, and run ``nox -t ci`` when you
+do (CONTRIBUTING.md). ``UV_EXCLUDE_NEWER`` set in the environment wins."""
+os.environ.setdefault("UV_EXCLUDE_NEWER", RESOLVED_AS_OF)
+
 ROOT = Path(__file__).parent
 DISTRIBUTIONS: dict[str, str] = {
     "agenthost": "host",

@@ -46,6 +46,19 @@ plugin = Plugin()
 instance = Echo("{task}-instance")
 """
 
+SEED_STYLE = """
+from agenthost import AgentRegistry, Resource, SyncAgentBase
+
+
+class Seed(SyncAgentBase):
+    def do(self, task_template, inputs=None):
+        return Resource.succeeded()
+
+
+AgentRegistry.register(Seed("{task}"))
+"""
+"""A seed-style plugin module: its agent registered at import."""
+
 
 class Site:
     """Distributions written under ``tmp_path`` (on ``sys.path``), each with entry points in
@@ -121,18 +134,22 @@ def test_every_registration_style_hands_over_its_agents(site: Site) -> None:
 
 def test_a_module_registering_at_import_is_attributed_its_agents(site: Site) -> None:
     uid = uuid.uuid4().hex[:8]
-    source = (
-        "from agenthost import AgentRegistry, Resource, SyncAgentBase\n"
-        "class Seed(SyncAgentBase):\n"
-        "    def do(self, task_template, inputs=None):\n"
-        "        return Resource.succeeded()\n"
-        f"AgentRegistry.register(Seed('seed{uid}'))\n"
-    )
+    source = SEED_STYLE.format(task=f"seed{uid}")
     site.add("seed-dist", {"seed": f"seed_{uid}"}, {f"seed_{uid}": source})
     report = site.load()["seed"]
     assert report.status == "loaded"
     assert [a.task_category.name for a in report.agents] == [f"seed{uid}"]
     assert report.warnings == ["declares no AGENTHOST_PLUGIN_API range"]
+
+
+def test_a_seed_module_imported_before_the_loader_keeps_its_agents(site: Site) -> None:
+    uid = uuid.uuid4().hex[:8]
+    source = SEED_STYLE.format(task=f"early{uid}")
+    site.add("early-dist", {"early": f"early_{uid}"}, {f"early_{uid}": source})
+    __import__(f"early_{uid}")  # as a test (or another plugin) would, before the loader runs
+    report = site.load()["early"]
+    assert (report.status, report.reason) == ("loaded", None)
+    assert [a.task_category.name for a in report.agents] == [f"early{uid}"]
 
 
 def test_allow_and_block_lists_select_distributions(site: Site) -> None:

@@ -1,7 +1,7 @@
 """Against a real server: blocking work handed to threads by async agent methods (a sensor's
-``poke``, a ``get_logs`` iterator) stays within the agent's thread share; a plugin module
-imported before the loader is reported with its agents; dict outputs of a template whose
-interface declares no outputs are converted untyped."""
+``poke``, a ``get_logs`` iterator) stays within the agent's thread share and its
+``--agent-concurrency`` limit; a plugin module imported before the loader is reported with its
+agents; dict outputs of a template whose interface declares no outputs are converted untyped."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import concurrent.futures
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flyteidl.admin import agent_pb2
@@ -45,8 +46,8 @@ def _blocking_def_call_answers(server: RunningServer) -> bool:
     return bool(response.header.resource.phase == execution_pb2.TaskExecution.SUCCEEDED)
 
 
-def _started(markers: Path, prefix: str) -> int:
-    return len(list(markers.glob(f"{prefix}-*")))
+def _started(markers: Path, prefix: str, tag: str = "") -> int:
+    return len(list(markers.glob(f"{prefix}-{tag}*")))
 
 
 def test_blocking_pokes_cannot_starve_other_agents(
@@ -99,6 +100,50 @@ def test_blocking_log_iterators_cannot_starve_other_agents(
         assert _started(markers, "logs") == SHARE
         release.write_text("go")
         assert [s.result(timeout=30) for s in streams] == [["released"]] * len(streams)
+
+
+def _poll_blocking_poke(server: RunningServer, release: Path, tag: str) -> int:
+    template = make_template("blocking_poke_sensor", inputs={"release": str, "tag": str})
+    inputs = make_inputs(template, {"release": str(release), "tag": tag})
+    create = agent_pb2.CreateTaskRequest(template=template, inputs=inputs)
+    meta = server.async_stub.CreateTask(create, timeout=10).resource_meta
+    get = agent_pb2.GetTaskRequest(task_type="blocking_poke_sensor", resource_meta=meta)
+    return int(server.async_stub.GetTask(get, timeout=60).resource.phase)
+
+
+def _read_blocking_logs(server: RunningServer, release: Path, tag: str) -> int:
+    meta = json.dumps({"release": str(release), "tag": tag}).encode()
+    request = agent_pb2.GetTaskLogsRequest(task_type="blocking_logs", resource_meta=meta)
+    lines = [r for r in server.async_stub.GetTaskLogs(request, timeout=60) if r.HasField("body")]
+    return len(lines)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "blocking_call", "answer"),
+    [
+        ("poke", _poll_blocking_poke, execution_pb2.TaskExecution.SUCCEEDED),
+        ("logs", _read_blocking_logs, 1),
+    ],
+)
+def test_blocking_pokes_and_log_iterators_stay_within_agent_concurrency(
+    markers: Path, tmp_path: Path, prefix: str, blocking_call: Any, answer: int
+) -> None:
+    # A share of 7 threads, but one call at a time into each agent.
+    args = ("--modules", "fake_plugins.ops", "--max-threads", "8", "--agent-concurrency", "1")
+    release = tmp_path / "release"
+    with (
+        test_server(markers, *args) as server,
+        concurrent.futures.ThreadPoolExecutor(3) as pool,
+    ):
+        calls = [pool.submit(blocking_call, server, release, f"ac{i}") for i in range(3)]
+        try:
+            wait_for(lambda: _started(markers, prefix, "ac") >= 1, timeout=20)
+            assert _blocking_def_call_answers(server)
+            assert _started(markers, prefix, "ac") == 1  # the others wait for the agent
+        finally:
+            release.write_text("go")
+        assert [c.result(timeout=30) for c in calls] == [answer] * len(calls)
+    assert _started(markers, prefix, "ac") == 3
 
 
 def test_plugin_module_imported_before_the_loader_keeps_its_agents(

@@ -71,6 +71,20 @@ def test_tls_server_answers_health_in_plaintext_and_nothing_else(
             socket.create_connection(("127.0.0.2", health_port), timeout=5).close()
 
 
+def test_health_port_and_host_come_from_the_environment_too(
+    markers: Path, pki: CertificateFiles
+) -> None:
+    health_port = free_port()
+    env = {"AGENTHOST_HEALTH_PORT": str(health_port), "AGENTHOST_HEALTH_HOST": "127.0.0.2"}
+    credentials = grpc.ssl_channel_credentials(root_certificates=pki.ca.read_bytes())
+    args = ("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key))
+    with test_server(markers, *args, env=env, credentials=credentials):
+        with grpc.insecure_channel(f"127.0.0.2:{health_port}") as plain:
+            assert _check(plain) == SERVING
+        with pytest.raises(ConnectionRefusedError):  # AGENTHOST_HEALTH_HOST, not --host
+            socket.create_connection(("127.0.0.1", health_port), timeout=5).close()
+
+
 def test_health_port_reports_not_serving_while_draining(markers: Path) -> None:
     health_port = free_port()
     args = ("--health-port", str(health_port), "--grace-period", "20")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -10,7 +13,7 @@ from agenthost.server.metrics import Metrics
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a scrape, keyed by name and sorted labels."""
-    text = generate_latest(metrics.registry).decode()
+    text = generate_latest(metrics).decode()  # type: ignore[arg-type]
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -98,3 +101,27 @@ def test_error_code_is_flytekits_http_code_and_grpc_code_the_status() -> None:
             ("operation", "create"), ("task_type", task_type),
         )  # fmt: skip
         assert got[(name, labels)] == 1
+
+
+def test_prometheus_client_is_imported_at_the_first_scrape_not_before() -> None:
+    """Recording calls and plugin failures needs no prometheus_client: the server starts
+    without importing it, and the first scrape (through the recorder itself, as the listener
+    serves it) exports what was recorded before."""
+    script = """
+import sys
+from agenthost.server.metrics import Metrics
+metrics = Metrics()
+metrics.operation("get").success("bq", 0.1)
+metrics.plugin_failed("agent-broken")
+assert "prometheus_client" not in sys.modules, "imported before the first scrape"
+from prometheus_client import generate_latest
+print(generate_latest(metrics).decode())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (
+        'flyte_connector_requests_success_total{operation="get",task_type="bq"} 1.0' in done.stdout
+    )
+    assert 'agenthost_plugin_load_failures{plugin="agent-broken"} 1.0' in done.stdout

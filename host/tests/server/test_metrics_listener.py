@@ -12,6 +12,7 @@ import subprocess
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -134,6 +135,34 @@ def test_counts_survive_a_worker_restart_without_new_files(
     call_pid_agent(server.address, 4)
     assert scrape(port)[("flyte_connector_requests_success_total", PID_CALLS)] == before + 4
     assert sorted(p.name for p in directory.iterdir()) == files
+
+
+def test_in_flight_calls_of_killed_workers_leave_the_gauge(
+    workers: tuple[RunningServer, int, Path],
+) -> None:
+    server, port, _tmp = workers
+    template = make_template("slow_async", custom={"seconds": 60, "tag": "killed-worker"})
+    in_flight = ("agenthost_requests_in_flight", (("operation", "create"),))
+
+    def create() -> grpc.StatusCode:
+        options = [("grpc.use_local_subchannel_pool", 1)]  # a new connection every time
+        with grpc.insecure_channel(server.address, options=options) as channel:
+            stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as info:
+                stub.CreateTask(agent_pb2.CreateTaskRequest(template=template), timeout=60)
+            return info.value.code()
+
+    old = worker_pids(server)
+    with ThreadPoolExecutor(6) as pool:
+        calls = [pool.submit(create) for _ in range(6)]
+        wait_for(lambda: scrape(port).get(in_flight) == len(calls), timeout=30)
+        for pid in old.values():
+            os.kill(pid, signal.SIGKILL)
+        assert {call.result(timeout=30) for call in calls} == {grpc.StatusCode.UNAVAILABLE}
+    restarted = lambda: all(worker_pids(server).get(i) not in (None, old[i]) for i in old)  # noqa: E731
+    wait_for(restarted, timeout=30)
+    # not the 6 calls the dead workers had in flight (their files are reused by the new ones)
+    assert scrape(port)[in_flight] == 0
 
 
 def test_slow_clients_hold_no_supervisor_thread_and_time_out(

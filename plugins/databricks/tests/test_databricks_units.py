@@ -291,6 +291,27 @@ def test_handle_never_encodes_a_token() -> None:
     assert DatabricksMetadata.decode(flytekit.encode()).auth_token == "t"
 
 
+def test_a_handles_token_is_a_secret_of_its_call_only() -> None:
+    """A token read from a flytekit handle is scrubbed in the call that carried it, and
+    forgotten with the call: request values never join the process-wide secrets."""
+    import contextvars
+
+    from agent_databricks.agent import _meta_credential
+    from agenthost.connection import current_connection
+    from agenthost.secrets import known_secret_values
+
+    before = known_secret_values()
+    meta = DatabricksMetadata("a.example", "12", auth_token="dapi-from-the-handle")
+
+    def in_the_call() -> list[str]:
+        _meta_credential(None, meta)
+        return list(current_connection().secrets.values())
+
+    assert contextvars.copy_context().run(in_the_call) == ["dapi-from-the-handle"]
+    assert known_secret_values() == before
+    assert "dapi-from-the-handle" not in current_connection().secrets.values()
+
+
 def test_idempotency_token_is_stable_per_attempt() -> None:
     from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
     from flyteidl.core.identifier_pb2 import TaskExecutionIdentifier

@@ -202,7 +202,7 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLo
             done = object()
             while True:
                 step = functools.partial(contextvars.copy_context().run, next, iterator, done)
-                item = await run_in_share(entry.thread_slots, step)
+                item = await _blocking_step(entry, step)
                 if item is done:
                     break
                 yield _log_item(item)
@@ -212,6 +212,15 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLo
         raise
     except Exception as exc:
         raise AgentCallError(entry.name, OPERATIONS["get_logs"], exc) from exc
+
+
+async def _blocking_step(entry: AgentEntry, step: Callable[[], Any]) -> Any:
+    """Run one blocking step of ``entry``'s agent code (the next item of a plain log iterator)
+    like a blocking ``def`` method: within the agent's concurrency limit and thread share."""
+    if entry.semaphore is None:
+        return await run_in_share(entry.thread_slots, step)
+    async with entry.semaphore:
+        return await run_in_share(entry.thread_slots, step)
 
 
 def _log_item(item: Any) -> GetTaskLogsResponse:

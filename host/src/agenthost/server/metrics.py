@@ -14,6 +14,7 @@ Task types that no agent serves are labelled ``unknown`` to bound the label set.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ SUCCESS = f"{PREFIX}requests_success"
 FAILURE = f"{PREFIX}requests_failure"
 INPUT_BYTES = f"{PREFIX}input_literal_bytes"
 IN_FLIGHT = "agenthost_requests_in_flight"
+PLUGIN_LOAD_FAILURES = "agenthost_plugin_load_failures"
 
 HTTP_CODES: dict[str, str] = {
     "CANCELLED": "499",
@@ -128,19 +130,26 @@ class Metrics:
     """
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
-
-        self.registry = CollectorRegistry(auto_describe=True)
-        ProcessCollector(registry=self.registry)
         self._operations: dict[str, OperationMetrics] = {}
         self._input_bytes: dict[str, _Series] = {}
-        self.registry.register(_CallCollector(self))
-        self._plugin_failures = Gauge(
-            "agenthost_plugin_load_failures",
-            "Plugins that failed to load (1 per failed plugin)",
-            ["plugin"],
-            registry=self.registry,
-        )
+        self._plugin_failures: list[str] = []
+
+    @functools.cached_property
+    def registry(self) -> Any:
+        """The ``CollectorRegistry`` these metrics are exported from (with the ``process_*``
+        metrics), made on first use: prometheus_client is imported at the first scrape, not
+        while the server starts."""
+        from prometheus_client import CollectorRegistry, ProcessCollector
+
+        registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=registry)
+        registry.register(_CallCollector(self))
+        return registry
+
+    def collect(self) -> Iterator[Any]:
+        """Every metric family, as ``registry.collect()`` gives them: this object can be
+        served, or passed to ``generate_latest``, in place of its registry."""
+        return self.registry.collect()  # type: ignore[no-any-return]
 
     def operation(self, name: str) -> OperationMetrics:
         """The recorder of ``name``'s calls (the same one on every call with that name)."""
@@ -159,7 +168,8 @@ class Metrics:
 
     def plugin_failed(self, plugin: str) -> None:
         """Record a plugin that failed to load."""
-        self._plugin_failures.labels(plugin).set(1)
+        if plugin not in self._plugin_failures:
+            self._plugin_failures.append(plugin)
 
 
 class _CallCollector:
@@ -200,4 +210,11 @@ class _CallCollector:
         sizes = SummaryMetricFamily(INPUT_BYTES, "Size of input literals", labels=["task_type"])
         for task_type, series in self._metrics._input_bytes.copy().items():
             sizes.add_metric([task_type], series.count, series.total)
-        yield from (success, failure, latency, sizes, in_flight)
+        plugins = GaugeMetricFamily(
+            PLUGIN_LOAD_FAILURES,
+            "Plugins that failed to load (1 per failed plugin)",
+            labels=["plugin"],
+        )
+        for plugin in self._metrics._plugin_failures:
+            plugins.add_metric([plugin], 1)
+        yield from (success, failure, latency, sizes, in_flight, plugins)

@@ -32,6 +32,7 @@ from agenthost.server.metrics import (
     IN_FLIGHT,
     INPUT_BYTES,
     LATENCY,
+    PLUGIN_LOAD_FAILURES,
     SUCCESS,
     Metrics,
     OperationMetrics,
@@ -40,8 +41,6 @@ from agenthost.server.metrics import (
 
 DIRECTORY_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """The environment variable prometheus_client's multiprocess mode reads its directory from."""
-
-PLUGIN_FAILURES = "agenthost_plugin_load_failures"
 
 
 def _identifier(worker_index: int) -> str:
@@ -127,8 +126,8 @@ class SharedMetrics(Metrics):
                 registry=None,
                 multiprocess_mode="livesum",
             ),
-            PLUGIN_FAILURES: Gauge(
-                PLUGIN_FAILURES,
+            PLUGIN_LOAD_FAILURES: Gauge(
+                PLUGIN_LOAD_FAILURES,
                 "Plugins that failed to load (1 per failed plugin)",
                 ["plugin"],
                 registry=None,
@@ -154,7 +153,7 @@ class SharedMetrics(Metrics):
 
     def plugin_failed(self, plugin: str) -> None:
         """Record a plugin that failed to load."""
-        self._families[PLUGIN_FAILURES].labels(plugin).set(1)
+        self._families[PLUGIN_LOAD_FAILURES].labels(plugin).set(1)
 
 
 def forget_worker(directory: str, worker_index: int) -> None:
