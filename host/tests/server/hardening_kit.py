@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,13 +276,20 @@ def burst(
     return result
 
 
-def saturate(address: str, calls: int, seconds: float) -> list[grpc.Future]:
-    """Start ``calls`` CreateTask of ``hold_async`` that each take ``seconds``."""
+def saturate(
+    address: str, calls: int, seconds: float
+) -> tuple[list[grpc.Future], Callable[[], grpc.Future]]:
+    """Start ``calls`` CreateTask of ``hold_async`` that each take ``seconds``; also return
+    how to start one more (to replace a call that lost its slot to a concurrent call)."""
     channel = grpc.insecure_channel(address)
     stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
     template = make_template("hold_async", custom={"seconds": seconds})
     request = agent_pb2.CreateTaskRequest(template=template)
-    return [stub.CreateTask.future(request, timeout=seconds + 30) for _ in range(calls)]
+
+    def hold() -> grpc.Future:
+        return stub.CreateTask.future(request, timeout=seconds + 30)
+
+    return [hold() for _ in range(calls)], hold
 
 
 @dataclass
@@ -306,17 +313,20 @@ def during_saturation(address: str, limit: int, rounds: int = 5, v2: bool = True
 
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    held = saturate(address, limit, 30.0)
+    held, hold = saturate(address, limit, 30.0)
     with grpc.insecure_channel(address) as channel:
         stub = agent_pb2_grpc.AsyncAgentServiceStub(channel)
         extra = agent_pb2.CreateTaskRequest(
-            template=make_template("hold_async", custom={"seconds": 30})
+            template=make_template("hold_async", custom={"seconds": 0})
         )
         deadline = time.monotonic() + 30
         shed: grpc.RpcError | None = None
         while shed is None and time.monotonic() < deadline:
-            try:  # succeeds (after 30 s) only if a slot was still free: poll with a deadline
-                stub.CreateTask(extra, timeout=0.5)
+            for index, future in enumerate(held):
+                if future.done():  # shed because a probe had its slot: take one again
+                    held[index] = hold()
+            try:  # succeeds at once while a slot is still free: poll with a deadline
+                stub.CreateTask(extra, timeout=5)
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                     shed = exc
