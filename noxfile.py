@@ -328,10 +328,15 @@ def reliability(session: nox.Session) -> None:
     """Fuzzing at volume, faulty plugins, shutdown under load, the red team's attacks (plugins,
     memory, saturation, connections, ports), call bursts (also from Node's grpc-js when
     node/npm exist) and a 10-minute soak against a real ``agenthost serve``; prints a summary
-    table (durations from the environment)."""
+    table (durations from the environment). Test paths among the arguments run instead of the
+    whole set (``nox -s reliability -- tests/reliability/test_attacks.py``)."""
     session.install(
         *_editable("agenthost", "[test]"), *[a for d in PLUGINS for a in _editable(d, "[test]")]
     )
+    suites = ["host/tests/reliability", "host/tests/server/test_tls.py", "tests/reliability"]
+    chosen = [
+        a for a in session.posargs if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()
+    ]
     defaults = {
         "AGENTHOST_SOAK_SECONDS": "600",
         "AGENTHOST_FUZZ_EXAMPLES": "2000",
@@ -340,15 +345,7 @@ def reliability(session: nox.Session) -> None:
         "AGENTHOST_CRASHES": "5",
     }
     env = {key: os.environ.get(key, value) for key, value in defaults.items()}
-    session.run(
-        "pytest",
-        "host/tests/reliability",
-        "host/tests/server/test_tls.py",
-        "tests/reliability",
-        "-rA",
-        *session.posargs,
-        env=env,
-    )
+    session.run("pytest", *([] if chosen else suites), "-rA", *session.posargs, env=env)
 
 
 @nox.session
