@@ -36,8 +36,35 @@ def test_importing_the_sdk_does_not_import_server_cli_or_plugins() -> None:
         "aiohttp",
         "fsspec",
         "snowflake.connector",
+        "flyteidl",
+        "google.protobuf",
     }
     assert modules & forbidden == set()
+
+
+def test_every_public_name_resolves_to_its_module_object() -> None:
+    """The front imports each name from its module on first use: the same object, listed by
+    ``dir``; a name it does not export is an ``AttributeError``."""
+    code = """
+import importlib, sys
+import agenthost
+assert "agenthost.resource" not in sys.modules
+for name in agenthost.__all__:
+    home = importlib.import_module(agenthost._HOME_OF[name])
+    assert getattr(agenthost, name) is getattr(home, name), name
+    assert name in dir(agenthost), name
+from agenthost import Resource, hookimpl
+try:
+    agenthost.no_such_name
+except AttributeError as exc:
+    assert "no_such_name" in str(exc)
+else:
+    raise SystemExit("no AttributeError")
+print(len(agenthost.__all__))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout) >= 29
 
 
 def _hook_names() -> list[str]:
