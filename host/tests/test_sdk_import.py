@@ -49,8 +49,10 @@ def test_every_public_name_resolves_to_its_module_object() -> None:
 import importlib, sys
 import agenthost
 assert "agenthost.resource" not in sys.modules
+home_of = {n: module for module, names in agenthost._HOMES.items() for n in names}
+assert sorted(home_of) == agenthost.__all__
 for name in agenthost.__all__:
-    home = importlib.import_module(agenthost._HOME_OF[name])
+    home = importlib.import_module(home_of[name])
     assert getattr(agenthost, name) is getattr(home, name), name
     assert name in dir(agenthost), name
 from agenthost import Resource, hookimpl

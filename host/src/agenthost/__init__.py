@@ -8,8 +8,9 @@ every project that has agenthost installed) does not import flyteidl either.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agenthost.lazy import lazy_front
 
 if TYPE_CHECKING:
     from agenthost.agent import AgentBase as AgentBase
@@ -59,21 +60,5 @@ _HOMES = {
     "agenthost.template": ("custom_of", "input_values"),
     "agenthost.version": ("PLUGIN_API_VERSION", "__version__"),
 }  # fmt: skip
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
-__all__ = sorted(_HOME_OF)
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use (and keep it here)."""
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's names, the lazily imported ones included."""
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_front(__name__, globals(), _HOMES)
