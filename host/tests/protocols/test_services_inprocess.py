@@ -16,7 +16,8 @@ from flyteidl.core import execution_pb2
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agenthost import AsyncAgentBase, Resource, ResourceMeta
+from agenthost import AsyncAgentBase, Connection, Resource, ResourceMeta
+from agenthost.connection import current_connection, set_current_connection
 from agenthost.core import Dispatcher
 from agenthost.protocols.common import ServiceBase
 from agenthost.protocols.v1.services import AgentServices
@@ -184,6 +185,33 @@ def test_a_failed_job_is_a_failed_phase_with_its_message(protocol: Protocol) -> 
     )
     assert got.resource.phase == FAILED
     assert got.resource.message == "job j failed"
+
+
+class AddsASecret(Doubler):
+    """``get`` makes a value from its handle a secret of the call (as agent-databricks does
+    with a flytekit handle's token), then fails with a message that carries it."""
+
+    async def get(self, resource_meta: Meta, **kwargs: Any) -> Resource:
+        current = current_connection()
+        secrets = {**current.secrets, "handle token": "tok-from-the-handle"}
+        set_current_connection(Connection(secrets=secrets, configs=current.configs))
+        raise ValueError("the backend refused tok-from-the-handle")
+
+
+def test_a_secret_the_agent_adds_to_its_call_is_scrubbed_from_the_status(
+    protocol: Protocol,
+) -> None:
+    """On v2 the call's own ``connection`` is current around the agent; what the agent adds
+    to it must still be current when the host maps the error (on v1 there is none)."""
+    request = protocol.get(Meta(job="j", x=1).encode())
+    if protocol.services is ConnectorServices:
+        parsed = wire.GetTaskRequest.FromString(request)
+        parsed.connection = wire.Connection(secrets={"api_key": "k-1234"}).SerializeToString()
+        request = parsed.SerializeToString()
+    with pytest.raises(Aborted) as info:
+        run(serve(protocol, AddsASecret()).get_task(request, Context()))
+    assert "the backend refused ***" in info.value.details
+    assert "tok-from-the-handle" not in info.value.details
 
 
 class Blocker(Doubler):

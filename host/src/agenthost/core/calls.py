@@ -25,6 +25,7 @@ from agenthost.agent import AgentBase, implements
 from agenthost.connection import (
     EMPTY_CONNECTION,
     Connection,
+    current_connection,
     reset_current_connection,
     set_current_connection,
 )
@@ -148,7 +149,13 @@ async def call(
     kwargs = {name: values[i] for name, i in picks} if picks else {}
     if method.takes_connection:
         kwargs[CONNECTION] = connection or EMPTY_CONNECTION
-    connection_token = None if connection is None else set_current_connection(connection)
+    # Already current when a protocol adapter made it so for the whole call: then what the
+    # agent adds to it (call-scoped secrets) stays current until the adapter ends the call.
+    connection_token = (
+        None
+        if connection is None or connection is current_connection()
+        else set_current_connection(connection)
+    )
     semaphore = entry.semaphore
     # Blocking work an async method hands to run_blocking counts against this agent.
     token = current_thread_slots.set(entry.thread_slots)

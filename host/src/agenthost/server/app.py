@@ -193,9 +193,8 @@ class Server:
         try:
             self.port = self._bind()
             if self._metrics is not None and self.config.metrics_dir is None:
-                # The recorder itself, not its registry: prometheus_client loads at first scrape.
-                metrics = self._metrics
-                self._metrics_listener = await start_metrics_listener(metrics, self.config)
+                # The recorder, not its registry: prometheus_client loads at the first scrape.
+                self._metrics_listener = await start_metrics_listener(self._metrics, self.config)
             if self.config.health_port:
                 self._health_listener = start_health_listener(self._health, self.config)
                 await self._health_listener.start()

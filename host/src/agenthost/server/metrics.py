@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
 
 PREFIX = "flyte_connector_"
 
@@ -135,7 +139,7 @@ class Metrics:
         self._plugin_failures: list[str] = []
 
     @functools.cached_property
-    def registry(self) -> Any:
+    def registry(self) -> CollectorRegistry:
         """The ``CollectorRegistry`` these metrics are exported from (with the ``process_*``
         metrics), made on first use: prometheus_client is imported at the first scrape, not
         while the server starts."""
@@ -146,10 +150,10 @@ class Metrics:
         registry.register(_CallCollector(self))
         return registry
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterable[Metric]:
         """Every metric family, as ``registry.collect()`` gives them: this object can be
         served, or passed to ``generate_latest``, in place of its registry."""
-        return self.registry.collect()  # type: ignore[no-any-return]
+        return self.registry.collect()
 
     def operation(self, name: str) -> OperationMetrics:
         """The recorder of ``name``'s calls (the same one on every call with that name)."""
