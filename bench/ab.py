@@ -5,7 +5,8 @@ concurrencies, more rounds than the full run; the tool behind every A/B table of
     python bench/ab.py --servers agenthost,flytekit,bare --rpcs GetTask,CreateTask \\
         --conc 16 --rounds 4 --duration 2 --out bench/results/ab-c16.json
 
-Any ``run.py`` option (``--core-python``, ``--patched-host DIR``, ...) may follow."""
+Any ``run.py`` option (``--core-python``, ``--patched-host DIR``, ``--env-variant``, ...) may
+follow."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
         for rpc in known.rpcs.split(",")
         for conc in known.conc.split(",")
         for server in chosen
-        if serves(server, rpc)
+        if serves(specs[server].variant_of or server, rpc)
     ]
     meta = {"loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
     with tempfile.TemporaryDirectory(prefix="agenthost-ab-") as tmp:

@@ -96,6 +96,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "agenthost package to measure as server 'agenthost patched'",
     )
     parser.add_argument(
+        "--env-variant",
+        action="append",
+        default=[],
+        metavar="NAME=SERVER:KEY=VALUE",
+        help="also measure SERVER (a server name) with KEY=VALUE in its environment, as server "
+        "NAME; repeatable (e.g. 'agenthost pollset=agenthost:GRPC_EXPERIMENTS="
+        "pollset_alternative')",
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="keep the phases of the existing --json file that this run skips",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -61,6 +62,8 @@ class ServerSpec:
     """Whether ``--pin`` confines it to the server CPU (not a multi-process server)."""
     protocol: str = "v1"
     """Which metadata call tells that it serves: ``v1`` ListAgents, ``v2`` ListConnectors."""
+    variant_of: str = ""
+    """The server this one is an ``--env-variant`` of (it answers the same RPCs)."""
 
 
 def agenthost_argv(*extra: str, direct: bool = False) -> Callable[[int, int], list[str]]:
@@ -243,6 +246,9 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             cold_start=False,
         )
     )
+    by_name = {s.name: s for s in specs}
+    for variant in getattr(args, "env_variant", ()):
+        specs.append(env_variant(variant, by_name))
     if args.patched_host:
         specs.append(
             ServerSpec(
@@ -254,6 +260,25 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             )
         )
     return {s.name: s for s in specs if s.python}
+
+
+def env_variant(text: str, specs: dict[str, ServerSpec]) -> ServerSpec:
+    """The server ``--env-variant NAME=SERVER:KEY=VALUE`` describes: ``SERVER`` started with
+    ``KEY=VALUE`` added to its environment, measured as ``NAME`` (not in the cold-start phase)."""
+    name, _, rest = text.partition("=")
+    base_name, _, assignment = rest.partition(":")
+    key, _, value = assignment.partition("=")
+    base = specs.get(base_name)
+    if not (name and key and base):
+        raise SystemExit(f"--env-variant {text!r}: want NAME=SERVER:KEY=VALUE, SERVER a server")
+    return dataclasses.replace(
+        base,
+        name=name,
+        description=f"{base.description}, with {key}={value}",
+        env={**base.env, key: value},
+        cold_start=False,
+        variant_of=base.variant_of or base.name,
+    )
 
 
 # -- servers ---------------------------------------------------------------------------

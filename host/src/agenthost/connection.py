@@ -92,12 +92,6 @@ def using_connection(connection: Connection | None) -> Iterator[None]:
         _current.reset(token)
 
 
-def has_current_connection() -> bool:
-    """Whether a non-empty connection is current (blocking calls then copy the context into
-    their thread)."""
-    return _current.get() is not EMPTY_CONNECTION
-
-
 def leaked_secret(connection: Connection | None, data: bytes) -> str | None:
     """The key of a secret of ``connection`` whose value appears in ``data``, if any."""
     if not connection:

@@ -43,13 +43,15 @@ def discover(group: str = ENTRY_POINT_GROUP) -> list[Candidate]:
     found = []
     for ep in metadata.entry_points(group=group):
         dist = getattr(ep, "dist", None)
+        # ``dist.name`` and ``dist.version`` would each read and parse METADATA again.
+        about = dist.metadata if dist else None
         found.append(
             Candidate(
                 name=ep.name,
                 value=ep.value,
                 module=ep.module,
-                distribution=dist.name if dist else None,
-                version=dist.version if dist else None,
+                distribution=about["Name"] if about else None,
+                version=about["Version"] if about else None,
                 entry_point=ep,
             )
         )

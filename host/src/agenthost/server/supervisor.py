@@ -235,10 +235,10 @@ def _tend(
             delay,
         )
         restart_at[worker.index] = now + delay
+        if metrics is not None:  # its calls ended with it, not when it restarts
+            metrics.forget(worker.index)
     if now >= restart_at[worker.index]:
         del restart_at[worker.index]
-        if metrics is not None:
-            metrics.forget(worker.index)
         worker.start()
     return True
 

@@ -1,0 +1,45 @@
+"""The supervisor's restart step (``_tend``), in process, over a real worker process that has
+exited; the supervisor itself is tested through the CLI in ``test_metrics_listener`` and
+``tests/deploy``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from agenthost.server.config import ServerConfig
+from agenthost.server.supervisor import _tend, _Worker
+
+
+class ForgetRecorder:
+    """Stands in for the supervisor's metrics service: records which workers it forgot."""
+
+    def __init__(self) -> None:
+        self.forgotten: list[int] = []
+
+    def forget(self, worker_index: int) -> None:
+        self.forgotten.append(worker_index)
+
+
+def exited_worker(index: int) -> _Worker:
+    worker = _Worker(index, ServerConfig())
+    worker.process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    worker.process.wait(timeout=30)
+    worker.started_at = 0.0
+    return worker
+
+
+def test_a_dead_workers_gauges_go_when_its_death_is_noticed_not_at_its_restart() -> None:
+    worker = exited_worker(1)
+    worker.quick_failures = 3  # crash-looping: the restart waits out a backoff
+    metrics = ForgetRecorder()
+    restart_at: dict[int, float] = {}
+
+    assert _tend(worker, 100.0, restart_at, True, metrics)  # type: ignore[arg-type]
+
+    assert restart_at[1] > 100.0  # not restarted yet
+    assert metrics.forgotten == [1]
+    dead = worker.process
+    assert _tend(worker, 100.0, restart_at, True, metrics)  # type: ignore[arg-type]
+    assert metrics.forgotten == [1]  # once per death
+    assert worker.process is dead
