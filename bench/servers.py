@@ -351,9 +351,13 @@ def start(spec: ServerSpec, logdir: Path, deadline_s: float = 60.0) -> Running:
     """Spawn ``spec`` and wait for its first successful ListAgents or ListConnectors (the cold
     start)."""
     port, metrics_port = free_port(), free_port()
-    env = {**os.environ, "PYTHONPATH": str(AGENTS), **spec.env}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     log = logdir / f"{spec.name.replace(' ', '_').replace('/', '_')}-{port}.log"
+    # flytekit and flyte-sdk make a sandbox directory in the temporary directory at every
+    # start and leave it behind; this one goes with the run's log directory.
+    scratch = logdir / f"tmp-{log.stem}"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(AGENTS), "TMPDIR": str(scratch), **spec.env}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     address = f"127.0.0.1:{port}"
     with open(log, "wb") as out, pinned_to("server" if spec.pinned else None):
         began = time.perf_counter()
