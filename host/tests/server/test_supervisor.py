@@ -23,9 +23,9 @@ class ForgetRecorder:
 
 def exited_worker(index: int) -> _Worker:
     worker = _Worker(index, ServerConfig())
-    worker.process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
-    worker.process.wait(timeout=30)
-    worker.started_at = 0.0
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], text=True)
+    process.wait(timeout=30)
+    worker.process = process
     return worker
 
 
