@@ -219,6 +219,14 @@ def serve(
             help="Serve from N processes sharing the port (SO_REUSEPORT), restarted if they crash.",
         ),
     ] = 1,
+    event_loop: Annotated[
+        str,
+        typer.Option(
+            envvar="AGENTHOST_EVENT_LOOP",
+            help="auto (uvloop if installed, as it is with agenthost on Linux and macOS), "
+            "uvloop or asyncio.",
+        ),
+    ] = "auto",
 ) -> None:
     """Serve every loaded agent over gRPC until SIGTERM or SIGINT."""
     plugins = PluginSelection.from_options(allow, block, modules)
@@ -256,6 +264,7 @@ def serve(
         log_level=log_level,
         log_format=log_format,
         workers=workers,
+        event_loop=event_loop,
         protocols=tuple(split_names([protocols])),
     )
     raise typer.Exit(server_app.run(config))

@@ -75,7 +75,7 @@ def run(config: ServerConfig) -> int:
         from agenthost.server.supervisor import supervise
 
         return supervise(config)
-    return run_process(serve(config))
+    return run_process(serve(config), config.event_loop)
 
 
 async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:

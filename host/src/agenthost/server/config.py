@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agenthost.server.event_loop import event_loop_problem
 from agenthost.server.limits import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_CONCURRENT_RPCS,
@@ -75,6 +76,7 @@ class ServerConfig:
     log_level: str = "INFO"
     log_format: str = "text"
     workers: int = 1
+    event_loop: str = "auto"
     loop_block_threshold: float = 0.5
     reuse_port: bool = False
     worker_index: int | None = None
@@ -130,6 +132,9 @@ class ServerConfig:
             )
         if self.workers < 1:
             problems.append("--workers must be at least 1")
+        loop_problem = event_loop_problem(self.event_loop)
+        if loop_problem:
+            problems.append(loop_problem)
         return problems
 
     def _duration_problems(self) -> list[str]:

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
+from agenthost.server.event_loop import new_event_loop
+
 logger = logging.getLogger("agenthost.server")
 
 SERVING_PREFIX = "agenthost serving on"
@@ -44,18 +46,20 @@ def announce_serving(address: str) -> None:
     print(f"{SERVING_PREFIX} {address}", flush=True)
 
 
-def run_process(main: Coroutine[Any, Any, int]) -> int:
+def run_process(main: Coroutine[Any, Any, int], event_loop: str = "auto") -> int:
     """Run the serving coroutine ``main`` (``run_loop``) and return its exit code; exit at once
     instead if a blocking agent call outlived the grace period (``exit_despite_stuck_agents``)."""
-    code = run_loop(main)
+    code = run_loop(main, event_loop)
     exit_despite_stuck_agents(code)
     return code
 
 
-def run_loop(main: Coroutine[Any, Any, int]) -> int:
-    """Like ``asyncio.run``, but without waiting for the default executor's threads at the end
-    (a blocking agent call that outlived the grace period must not keep the process alive)."""
-    loop = asyncio.new_event_loop()
+def run_loop(main: Coroutine[Any, Any, int], event_loop: str = "auto") -> int:
+    """Like ``asyncio.run``, on the loop ``--event-loop`` names
+    (``agenthost.server.event_loop``), but without waiting for the default executor's threads
+    at the end (a blocking agent call that outlived the grace period must not keep the process
+    alive)."""
+    loop = new_event_loop(event_loop)
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main)

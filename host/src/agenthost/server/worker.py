@@ -17,7 +17,7 @@ def main() -> None:
     """Entry point of a worker process."""
     config = ServerConfig.from_json(os.environ[CONFIG_ENV])
     configure_logging(config.log_level, config.log_format)
-    sys.exit(run_process(serve(config, parent_pid=os.getppid())))
+    sys.exit(run_process(serve(config, parent_pid=os.getppid()), config.event_loop))
 
 
 if __name__ == "__main__":
