@@ -81,6 +81,11 @@ def run(config: ServerConfig) -> int:
 async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:
     """Load the plugins, start a ``Server``, serve until SIGTERM/SIGINT, ``--timeout`` or (for
     a worker) the end of its supervisor ``parent_pid``, and stop; return the exit code."""
+    # Before grpc and the event loop start their threads, so that none of them gets an arena
+    # of its own (on uvloop, capping once serving left RSS creeping up by ~4 MiB a minute).
+    from agenthost.server.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
     stop = stop_requested()
     try:
         plugins = load(config)
@@ -94,11 +99,6 @@ async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:
         from agenthost.loading.tables import plugins_table
 
         print(plugins_table(plugins), flush=True)
-    # After the banner, so start-up does not wait for ctypes; the threads that matter (agent
-    # pool, metrics scrapes) start later and share the capped arenas.
-    from agenthost.server.memory import limit_malloc_arenas
-
-    limit_malloc_arenas()
     run_for = config.run_for if config.worker_index is None else None
     await wait_for_stop(stop, run_for=run_for, parent_pid=parent_pid)
     await server.stop()
