@@ -16,7 +16,6 @@ import hashlib
 import importlib.util
 import inspect
 import json
-import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -130,15 +129,21 @@ class FilesystemCache:
         ``BackendUnavailableError`` if the answer takes longer than ``timeout`` seconds
         (default: ``poke_timeout()``)."""
         limit = poke_timeout() if timeout is None else timeout
-        started = time.monotonic()
+        # asyncio.wait, not wait_for: a TimeoutError the backend raises itself stays its own,
+        # however close to the limit it comes (loops' timers may fire a little early by
+        # time.monotonic(), uvloop's by up to a millisecond).
+        answer = asyncio.ensure_future(self._exists(path))
         try:
-            return await asyncio.wait_for(self._exists(path), limit)
-        except asyncio.TimeoutError:
-            if time.monotonic() - started < limit:
-                raise  # the backend's own timeout, not ours
+            done, _ = await asyncio.wait((answer,), timeout=limit)
+        finally:
+            if not answer.done():
+                answer.cancel()  # not awaited: a backend that ignores it must not hold us
+                answer.add_done_callback(_retrieve)
+        if not done:
             raise BackendUnavailableError(
                 f"{path.protocol}:// storage did not answer within {limit:g} s"
-            ) from None
+            )
+        return answer.result()
 
     async def _exists(self, path: SensorPath) -> bool:
         fs = await self.filesystem(path.protocol, path.url)
@@ -154,6 +159,12 @@ class FilesystemCache:
         for future in cache.values():
             if future.done() and not future.cancelled() and future.exception() is None:
                 await _close_sessions(future.result())
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark what an abandoned backend call ended with as seen (asyncio would log it)."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def _close_sessions(fs: AbstractFileSystem) -> None:
