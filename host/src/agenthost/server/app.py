@@ -82,7 +82,7 @@ async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:
     """Load the plugins, start a ``Server``, serve until SIGTERM/SIGINT, ``--timeout`` or (for
     a worker) the end of its supervisor ``parent_pid``, and stop; return the exit code."""
     # Before grpc and the event loop start their threads, so that none of them gets an arena
-    # of its own (on uvloop, capping once serving left RSS creeping up by ~4 MiB a minute).
+    # of its own (on uvloop, capping once serving left RSS creeping up by ~2 MiB a minute).
     from agenthost.server.memory import limit_malloc_arenas
 
     limit_malloc_arenas()
