@@ -247,7 +247,7 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
         )
     )
     by_name = {s.name: s for s in specs}
-    for variant in getattr(args, "env_variant", ()):
+    for variant in args.env_variant:
         specs.append(env_variant(variant, by_name))
     if args.patched_host:
         specs.append(
