@@ -54,35 +54,49 @@ def main(argv: list[str]) -> int:
     }
     if known.out:
         Path(known.out).write_text(json.dumps(result, indent=2) + "\n")
-    ceilings = {names.CEILING: "v1", names.CEILING_V2: "v2"}
-    base = {(ceilings[name], cell): row for name, cell, row in _rows(result) if name in ceilings}
+    rows = {f"{name}|{cell}": row for name, cell, row in _rows(result)}
     fk = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("flytekit|")}
-    print("| server | rpc | conc | server CPU µs/call | vs ceiling | flytekit / this | ops/s |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| server | rpc | conc | server CPU µs/call | vs ceiling | vs uvloop ceiling "
+        "| flytekit / this | ops/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name, cell, row in _rows(result):
         cpu = row.get("server_cpu_us")
         if cpu is None:
-            print(f"| {name} | {cell.replace('|', ' | ')} | failed | – | – | – |")
+            print(f"| {name} | {cell.replace('|', ' | ')} | failed | – | – | – | – |")
             continue
-        ceiling = base.get((_protocol(cell), cell), {}).get("server_cpu_us")
+        ceiling = names.CEILING_V2 if _protocol(cell) == "v2" else names.CEILING
         theirs = fk.get(cell, {}).get("server_cpu_us")
         print(
             f"| {name} | {cell.replace('|', ' | ')} | {cpu:.0f} | "
-            f"{f'{cpu / ceiling:.2f}x' if ceiling else '–'} | "
+            f"{_times(cpu, rows.get(f'{ceiling}|{cell}'))} | "
+            f"{_times(cpu, rows.get(f'{names.SAME_LOOP[ceiling]}|{cell}'))} | "
             f"{f'{theirs / cpu:.2f}x' if theirs else '–'} | {row.get('ops', 0):,.0f} |"
         )
     return 0
 
 
-V2_ONLY = (names.CEILING_V2, names.C0)
+V2_ONLY = (names.CEILING_V2, names.CEILING_V2_UVLOOP, names.C0)
 """Servers that answer only the Flyte 2 services."""
 
 
 def serves(server: str, rpc: str) -> bool:
     """Whether ``server`` answers ``rpc`` (v1-only servers get no v2 cell, and back)."""
     if rpc in names.RPCS_V2:
-        return server not in (names.CEILING, names.FLYTEKIT, names.CEILING_STREAM_UNARY)
+        return server not in (
+            names.CEILING,
+            names.CEILING_UVLOOP,
+            names.FLYTEKIT,
+            names.CEILING_STREAM_UNARY,
+        )
     return server not in V2_ONLY
+
+
+def _times(cpu: float, reference: dict | None) -> str:
+    """``cpu`` as a multiple of ``reference``'s server CPU per call ("–" if not measured)."""
+    base = (reference or {}).get("server_cpu_us")
+    return f"{cpu / base:.2f}x" if base else "–"
 
 
 def _protocol(cell: str) -> str:

@@ -15,3 +15,9 @@ C0_PLUGINS = "c0+plugins"
 PROTO_OUTPUTS = "agenthost proto outputs"
 CEILING_STREAM_UNARY = "bare stream-unary"
 CEILING_PENDING = "bare max-pending"
+CEILING_UVLOOP = "bare uvloop"
+CEILING_V2_UVLOOP = "bare v2 uvloop"
+"""The two ceilings on uvloop's event loop, as agenthost serves by default: the same-loop
+ceilings, shown beside the ceilings on asyncio's own loop that the targets name."""
+SAME_LOOP = {CEILING: CEILING_UVLOOP, CEILING_V2: CEILING_V2_UVLOOP}
+"""Each ceiling's uvloop counterpart."""

@@ -35,7 +35,9 @@ from names import (
     C0,
     CEILING,
     CEILING_STREAM_UNARY,
+    CEILING_UVLOOP,
     CEILING_V2,
+    CEILING_V2_UVLOOP,
     CONCURRENCY,
     FLYTEKIT,
     PROTO_OUTPUTS,
@@ -101,8 +103,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[],
         metavar="NAME=SERVER:KEY=VALUE",
         help="also measure SERVER (a server name) with KEY=VALUE in its environment, as server "
-        "NAME; repeatable (e.g. 'agenthost pollset=agenthost:GRPC_EXPERIMENTS="
-        "pollset_alternative')",
+        "NAME; repeatable, and SERVER may be an earlier variant, to set more than one variable "
+        "(e.g. 'agenthost pollset=agenthost:GRPC_EXPERIMENTS=pollset_alternative')",
     )
     parser.add_argument(
         "--update",
@@ -149,7 +151,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def load_cells(quick: bool, specs: dict[str, ServerSpec]) -> list[tuple[str, str, int]]:
-    main = ["agenthost", FLYTEKIT, CEILING, "agenthost patched"]
+    main = ["agenthost", FLYTEKIT, CEILING, CEILING_UVLOOP, "agenthost patched"]
     if not quick:
         main.append("agenthost+plugins")
     cells = [(s, rpc, c) for rpc in RPCS for c in CONCURRENCY for s in main]
@@ -158,7 +160,7 @@ def load_cells(quick: bool, specs: dict[str, ServerSpec]) -> list[tuple[str, str
     workers_conc = (16,) if quick else CONCURRENCY
     cells += [("agenthost --workers 2", rpc, c) for rpc in RPCS for c in workers_conc]
     cells += [("agenthost 1000 agents", rpc, 16) for rpc in ("GetTask", "CreateTask", "ListAgents")]
-    v2 = ["agenthost", CEILING_V2, C0, "agenthost patched"]
+    v2 = ["agenthost", CEILING_V2, CEILING_V2_UVLOOP, C0, "agenthost patched"]
     cells += [(s, rpc, c) for rpc in RPCS_V2 for c in CONCURRENCY for s in v2]
     if not quick:
         cells += [(PROTO_OUTPUTS, "GetTask", c) for c in (16, 64)]

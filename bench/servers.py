@@ -30,7 +30,9 @@ from names import (
     CEILING_BOTH,
     CEILING_PENDING,
     CEILING_STREAM_UNARY,
+    CEILING_UVLOOP,
     CEILING_V2,
+    CEILING_V2_UVLOOP,
     FLYTEKIT,
     FLYTEKIT_PLUGINS,
     PROTO_OUTPUTS,
@@ -247,8 +249,23 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
         )
     )
     by_name = {s.name: s for s in specs}
-    for variant in args.env_variant:
-        specs.append(env_variant(variant, by_name))
+    for name, base in ((CEILING_UVLOOP, CEILING), (CEILING_V2_UVLOOP, CEILING_V2)):
+        specs.append(
+            dataclasses.replace(
+                by_name[base],
+                name=name,
+                description=f"{by_name[base].description}, on uvloop's event loop (as "
+                "agenthost serves by default): the same-loop ceiling",
+                env={**by_name[base].env, "BENCH_EVENT_LOOP": "uvloop"},
+                cold_start=False,
+                variant_of=base,
+            )
+        )
+        by_name[name] = specs[-1]
+    for variant in args.env_variant:  # a variant may build on an earlier one
+        spec = env_variant(variant, by_name)
+        specs.append(spec)
+        by_name[spec.name] = spec
     if args.patched_host:
         specs.append(
             ServerSpec(
@@ -264,7 +281,8 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
 
 def env_variant(text: str, specs: dict[str, ServerSpec]) -> ServerSpec:
     """The server ``--env-variant NAME=SERVER:KEY=VALUE`` describes: ``SERVER`` started with
-    ``KEY=VALUE`` added to its environment, measured as ``NAME`` (not in the cold-start phase)."""
+    ``KEY=VALUE`` added to its environment, measured as ``NAME`` (not in the cold-start phase).
+    ``SERVER`` may be an earlier variant, to set more than one variable."""
     name, _, rest = text.partition("=")
     base_name, _, assignment = rest.partition(":")
     key, _, value = assignment.partition("=")

@@ -5,7 +5,9 @@ Usage: ``python bare_server.py --port N`` (0 picks a free port); prints
 ``agenthost serving on 127.0.0.1:PORT`` once it accepts calls. ``--stream-unary`` serves
 ExecuteTaskSync through a stream-unary handler (one response, sent with the status), as
 agenthost does, instead of the generated bidirectional servicer. ``--max-pending N`` sets grpc's
-``grpc.server.max_pending_requests`` and its hard limit (the bursts phase).
+``grpc.server.max_pending_requests`` and its hard limit (the bursts phase). With
+``BENCH_EVENT_LOOP=uvloop`` in the environment it serves on uvloop (as agenthost does by
+default) instead of asyncio's own loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 import grpc
 from flyteidl.admin import agent_pb2
@@ -117,6 +121,16 @@ async def main(port: int, stream_unary: bool, max_pending: int | None = None) ->
     await serve(server, port)
 
 
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on asyncio's loop, or on uvloop's if ``BENCH_EVENT_LOOP=uvloop``."""
+    if os.environ.get("BENCH_EVENT_LOOP") == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
+
+
 async def serve(server: grpc.aio.Server, port: int) -> None:
     """Listen on 127.0.0.1:``port``, announce it, and serve until SIGTERM or SIGINT."""
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
@@ -136,4 +150,4 @@ if __name__ == "__main__":
     parser.add_argument("--stream-unary", action="store_true")
     parser.add_argument("--max-pending", type=int, help="grpc's pending-call limits (both)")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.stream_unary, args.max_pending))
+    run(main(args.port, args.stream_unary, args.max_pending))

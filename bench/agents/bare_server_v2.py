@@ -3,15 +3,17 @@ against flyteidl2's generated connector servicers (no host, no metrics, no valid
 
 Usage: ``python bare_server_v2.py --port N`` (0 picks a free port); ``--with-v1`` also serves
 ``bare_server.py``'s v1 services (ExecuteTaskSync stream-unary, as agenthost serves it) on the
-same server (the ceiling of a host serving both
-protocols). Prints ``agenthost serving on 127.0.0.1:PORT`` once it accepts calls.
+same server (the ceiling of a host serving both protocols). Prints ``agenthost serving on
+127.0.0.1:PORT`` once it accepts calls. ``BENCH_EVENT_LOOP=uvloop`` serves on uvloop, as for
+``bare_server.py``; ``BENCH_CREATE_STREAM_UNARY=1`` serves CreateTask stream-unary, reading
+the request with ``context.read()`` as agenthost does (what that way of serving costs alone).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import os
 
 import bare_server
 import grpc
@@ -57,8 +59,27 @@ class MetadataService(service_pb2_grpc.ConnectorMetadataServiceServicer):
         return connector_pb2.ListConnectorsResponse(connectors=CONNECTORS)
 
 
+async def create_stream_unary(request_iterator, context):
+    request = connector_pb2.CreateTaskRequest.FromString(await context.read())
+    return await AsyncService().CreateTask(request, context)
+
+
 async def main(port: int, with_v1: bool) -> None:
     server = grpc.aio.server()
+    if os.environ.get("BENCH_CREATE_STREAM_UNARY"):
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "flyteidl2.connector.AsyncConnectorService",
+                    {
+                        "CreateTask": grpc.stream_unary_rpc_method_handler(
+                            create_stream_unary,
+                            response_serializer=connector_pb2.CreateTaskResponse.SerializeToString,
+                        )
+                    },
+                ),
+            )
+        )
     service_pb2_grpc.add_AsyncConnectorServiceServicer_to_server(AsyncService(), server)
     service_pb2_grpc.add_ConnectorMetadataServiceServicer_to_server(MetadataService(), server)
     if with_v1:
@@ -71,4 +92,4 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--with-v1", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.with_v1))
+    bare_server.run(main(args.port, args.with_v1))
