@@ -4,6 +4,7 @@ CI job, a closed terminal) stops them, and they stop their worker processes."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -56,11 +57,14 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_terminated_pytest_stops_its_servers(pytester: pytest.Pytester, signum: int) -> None:
+    # The child starts with the signal's default action, as the kit expects: run under
+    # ``nohup`` it would inherit SIGHUP ignored, which the kit leaves alone (and so would pytest).
     pytester.makepyfile(test_hanging=HANGING_TEST)
     run = pytester.popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=functools.partial(signal.signal, signum, signal.SIG_DFL),
     )
     pid_file = pytester.path / "server.pid"
     server, workers = 0, []
