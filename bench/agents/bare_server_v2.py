@@ -59,9 +59,12 @@ class MetadataService(service_pb2_grpc.ConnectorMetadataServiceServicer):
         return connector_pb2.ListConnectorsResponse(connectors=CONNECTORS)
 
 
+ASYNC_SERVICE = AsyncService()
+
+
 async def create_stream_unary(request_iterator, context):
     request = connector_pb2.CreateTaskRequest.FromString(await context.read())
-    return await AsyncService().CreateTask(request, context)
+    return await ASYNC_SERVICE.CreateTask(request, context)
 
 
 async def main(port: int, with_v1: bool) -> None:
@@ -80,7 +83,7 @@ async def main(port: int, with_v1: bool) -> None:
                 ),
             )
         )
-    service_pb2_grpc.add_AsyncConnectorServiceServicer_to_server(AsyncService(), server)
+    service_pb2_grpc.add_AsyncConnectorServiceServicer_to_server(ASYNC_SERVICE, server)
     service_pb2_grpc.add_ConnectorMetadataServiceServicer_to_server(MetadataService(), server)
     if with_v1:
         bare_server.add_v1_services(server, stream_unary=True)
