@@ -1,8 +1,9 @@
-"""agent-databricks against flytekit 1.16.31's ``flytekitplugins-spark`` (and a template
-flyte-sdk 2.12.1 serialized): templates serialized by the real plugin run through
+"""agent-databricks against flytekit 1.16.31's ``flytekitplugins-spark`` and flyte-sdk 2.12.1's
+``flyteplugins-databricks``: templates serialized by the real plugins run through
 ``agenthost serve`` against the plugin's local Jobs API fake, and the ``runs/submit`` body
-agenthost sends is the one flytekit's own connector builds from the same template; handles go
-both ways (flytekit reads agenthost's, agenthost reads flytekit's, ``auth_token`` included)."""
+agenthost sends is the one each SDK's own connector builds from the same template (flyte-sdk's
+is generated beside its template, ``flyte2_fixtures/databricks_job_spec``); handles go both
+ways (flytekit reads agenthost's, agenthost reads flytekit's, ``auth_token`` included)."""
 
 from __future__ import annotations
 
@@ -236,13 +237,22 @@ def test_agenthost_reads_flytekit_handle_in_flight_with_its_token(
 def flyte_sdk_template() -> tasks_pb2.TaskTemplate:
     """flyte-sdk 2.12.1's Databricks template, read as flyteidl's: the one the compat session
     generates with flyte-sdk (``AGENTHOST_FLYTE2_FIXTURES``), else the committed fixture."""
-    generated = Path(os.environ.get("AGENTHOST_FLYTE2_FIXTURES", "/nonexistent"))
-    path = generated / "databricks_task_template.json"
-    if not path.is_file():
-        path = Path(__file__).resolve().parent / "flyte2_fixtures" / "databricks_task_template.json"
-    data = json.loads(path.read_text())
+    data = json.loads(_flyte2_fixture("databricks_task_template.json").read_text())
     data.pop("interface", None)  # flyteidl2's variable list; the task has no outputs we return
     return json_format.ParseDict(data, tasks_pb2.TaskTemplate(), ignore_unknown_fields=True)
+
+
+def flyte_sdk_job_spec() -> dict[str, Any]:
+    """The ``runs/submit`` body flyte-sdk 2.12.1's own connector builds from
+    ``flyte_sdk_template()`` (generated beside it, else the committed fixture)."""
+    return dict(json.loads(_flyte2_fixture("databricks_job_spec.json").read_text()))
+
+
+def _flyte2_fixture(name: str) -> Path:
+    generated = Path(os.environ.get("AGENTHOST_FLYTE2_FIXTURES", "/nonexistent")) / name
+    if generated.is_file():
+        return generated
+    return Path(__file__).resolve().parent / "flyte2_fixtures" / name
 
 
 def test_flyte_sdk_template_runs(databricks_server: RunningServer, fake: FakeDatabricks) -> None:
@@ -252,8 +262,8 @@ def test_flyte_sdk_template_runs(databricks_server: RunningServer, fake: FakeDat
     result = run_on_server(databricks_server, built)
     assert result.phase_name == "SUCCEEDED", result.message
     sent = fake.requests_to("runs/submit")[-1].body
-    assert sent["spark_python_task"]["python_file"] == "flyteplugins/databricks/entrypoint.py"
-    assert sent["spark_python_task"]["parameters"][0] == "a0"
+    assert sent == flyte_sdk_job_spec()  # 1 == 1.0: flyte-sdk sends Struct numbers as floats
+    assert isinstance(sent["new_cluster"]["num_workers"], int)
 
 
 def test_flyte_sdk_template_over_v2_with_the_connections_token(
@@ -286,6 +296,8 @@ def test_flyte_sdk_template_over_v2_with_the_connections_token(
     calls = fake.state.requests[before:]
     assert [c.path.rsplit("/", 1)[-1] for c in calls] == ["submit"] + ["get"] * len(phases)
     assert {c.authorization for c in calls} == {f"Bearer {task_token}"}
-    assert calls[0].body["spark_python_task"]["parameters"][0] == "a0"
+    submitted = dict(calls[0].body)
+    assert submitted.pop("idempotency_token").startswith("flyte-")  # ours: from the execution
+    assert submitted == flyte_sdk_job_spec()
     assert task_token.encode() not in created.resource_meta
     assert task_token not in databricks_server.logs()

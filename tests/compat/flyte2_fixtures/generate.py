@@ -18,7 +18,9 @@ Fixtures (``flyteidl2`` messages):
 * ``bigquery_create_task_request``: the ``CreateTaskRequest`` the Flyte 2 executor builds for
   the BigQuery task (inputs as named literals, connection with the secret's value);
 * ``snowflake_task_template``, ``databricks_task_template``: flyte-sdk's Snowflake and
-  Databricks tasks, for those plugins' tests.
+  Databricks tasks, for those plugins' tests;
+* ``databricks_job_spec``: the ``runs/submit`` body flyte-sdk's own Databricks connector builds
+  from ``databricks_task_template`` (a ``Struct``), which agent-databricks must send too.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from flyteidl2.task import common_pb2
 from flyteplugins.bigquery import BigQueryConfig, BigQueryTask
 from flyteplugins.bigquery.connector import BigQueryMetadata
 from flyteplugins.databricks import Databricks
+from flyteplugins.databricks.connector import _get_databricks_job_spec
 from flyteplugins.snowflake import Snowflake, SnowflakeConfig
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 
 BQ_PROJECT = "test-project"
 """The project the bqemulator serves (``bq_emulator.PROJECT``)."""
@@ -165,13 +168,17 @@ async def fixtures() -> dict[str, Any]:
         org="testorg",
         root_dir=Path(__file__).parent,
     )
+    databricks = get_proto_task(hello_spark, with_root)
+    job_spec = struct_pb2.Struct()
+    job_spec.update(_get_databricks_job_spec(databricks))
     return {
         "bigquery_task_template": bigquery,
         "bigquery_resource_meta": connector_pb2.CreateTaskResponse(resource_meta=meta.encode()),
         "bigquery_get_task_response": connector_pb2.GetTaskResponse(resource=finished),
         "bigquery_create_task_request": executor_create_request(bigquery),
         "snowflake_task_template": get_proto_task(snowflake_task(), CONTEXT),
-        "databricks_task_template": get_proto_task(hello_spark, with_root),
+        "databricks_task_template": databricks,
+        "databricks_job_spec": job_spec,
     }
 
 
