@@ -1,6 +1,7 @@
 """Servers the testing kit starts do not outlive the pytest that started them
 (``agenthost.testing.cleanup``): a pytest run ended by SIGTERM or SIGHUP (``timeout``, a cancelled
-CI job, a closed terminal) stops them, and they stop their worker processes."""
+CI job, a closed terminal) stops them, a SIGKILLed one too (the kernel tells them, on Linux), and
+they stop their worker processes."""
 
 from __future__ import annotations
 
@@ -55,7 +56,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def _default_action(signum: int) -> functools.partial[object] | None:
+    return (
+        None
+        if signum == signal.SIGKILL
+        else functools.partial(signal.signal, signum, signal.SIG_DFL)
+    )
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL],
+    ids=["SIGTERM", "SIGHUP", "SIGKILL"],
+)
 def test_a_terminated_pytest_stops_its_servers(pytester: pytest.Pytester, signum: int) -> None:
     # The child starts with the signal's default action, as the kit expects: run under
     # ``nohup`` it would inherit SIGHUP ignored, which the kit leaves alone (and so would pytest).
@@ -64,7 +77,7 @@ def test_a_terminated_pytest_stops_its_servers(pytester: pytest.Pytester, signum
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        preexec_fn=functools.partial(signal.signal, signum, signal.SIG_DFL),
+        preexec_fn=_default_action(signum),
     )
     pid_file = pytester.path / "server.pid"
     server, workers = 0, []

@@ -6,19 +6,25 @@ killed by ``timeout`` or a cancelled CI job would leave it serving. So each star
 tracked until it is stopped, and the ones still tracked are stopped (SIGTERM to the process
 group, SIGKILL after a few seconds) when the interpreter exits, and on SIGTERM or SIGHUP, after
 which the signal's default action (the process dies) follows as before. The signal handlers are
-installed only by a start in the main thread, and only over the default action. A SIGKILLed
-parent runs no code at all: its servers remain.
+installed only by a start in the main thread, and only over the default action.
+
+A SIGKILLed parent runs no code at all, so on Linux a server started from the main thread also
+asks the kernel for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), and drains and stops as
+on any SIGTERM. The kernel sends it when the *thread* that started the server ends, which is why
+servers started from other threads (a pool starting replicas at once) do without.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -69,6 +75,29 @@ def stop_tracked(timeout: float = STOP_TIMEOUT) -> None:
         if process.poll() is None:
             signal_group(process, signal.SIGKILL)
         untrack(process)
+
+
+def exit_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child sent SIGTERM when this process dies, however it dies
+    (Linux, from the main thread; None otherwise: see the module docstring)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+    parent = os.getpid()
+    option, signum = ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGTERM)
+
+    def in_child() -> None:
+        # Runs between fork and exec: no imports, no locks, only what was bound above.
+        if prctl(option, signum) == 0 and os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)  # the parent died before the request
+
+    return in_child
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _stop_then_die(signum: int, frame: FrameType | None) -> None:

@@ -20,7 +20,7 @@ from flyteidl.service import agent_pb2_grpc
 
 from agenthost.run.channels import open_channel
 from agenthost.server.process import SERVING_PREFIX
-from agenthost.testing.cleanup import signal_group, track, untrack
+from agenthost.testing.cleanup import exit_with_parent, signal_group, track, untrack
 
 SERVING_LINE_PREFIX = f"{SERVING_PREFIX} "
 """The line ``agenthost serve`` prints once it listens, followed by ``HOST:PORT``."""
@@ -116,7 +116,9 @@ def start_server(
     exits or times out first, it is stopped and ``RuntimeError`` carries the end of its output.
     Another server (an emulator a test starts) works too if it prints ``ready_prefix`` followed
     by its ``HOST:PORT`` once it listens. The caller stops it (``ServerProcess.stop``); if this
-    process exits or is terminated (SIGTERM, SIGHUP) first, the server is stopped then.
+    process exits or is terminated (SIGTERM, SIGHUP) first, the server is stopped then; on
+    Linux, a server started from the main thread also gets SIGTERM if this process is killed
+    (``agenthost.testing.cleanup``).
     """
     process = subprocess.Popen(
         list(command),
@@ -126,6 +128,7 @@ def start_server(
         stdin=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
+        preexec_fn=exit_with_parent(),
     )
     track(process)
     lines: list[str] = []
