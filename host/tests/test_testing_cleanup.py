@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,12 +57,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _default_action(signum: int) -> functools.partial[object] | None:
-    return (
-        None
-        if signum == signal.SIGKILL
-        else functools.partial(signal.signal, signum, signal.SIG_DFL)
-    )
+def _default_action(signum: int) -> Callable[[], object] | None:
+    """The child pytest's ``preexec_fn``: the signal's default action (SIGKILL has no other)."""
+    if signum == signal.SIGKILL:
+        return None
+    return functools.partial(signal.signal, signum, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize(
