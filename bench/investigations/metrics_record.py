@@ -14,13 +14,13 @@ CALLS = 50_000
 
 def per_call(metrics: object) -> float:
     """Best of five runs, in microseconds per recorded call."""
-    op = metrics.operation("create")  # type: ignore[attr-defined]
+    op = metrics.operation("create", "v1")  # type: ignore[attr-defined]
 
     def call() -> None:
         op.in_flight += 1
         op.success("bigquery_query_job_task", 0.001)
         op.in_flight -= 1
-        metrics.input_bytes("bigquery_query_job_task", 100)  # type: ignore[attr-defined]
+        metrics.input_bytes("bigquery_query_job_task", 100, "v1")  # type: ignore[attr-defined]
 
     return min(timeit.repeat(call, number=CALLS, repeat=5)) / CALLS * 1e6
 

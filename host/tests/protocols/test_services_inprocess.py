@@ -260,17 +260,18 @@ def test_every_way_a_call_ends_is_counted_once_and_leaves_nothing_held(
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    labels = (("operation", "get"), ("task_type", "doubler"))
-    unknown = (("operation", "get"), ("task_type", "unknown"))
+    name = protocol.services.protocol  # each protocol's calls carry its name
+    labels = (("operation", "get"), ("protocol", name), ("task_type", "doubler"))
+    unknown = (("operation", "get"), ("protocol", name), ("task_type", "unknown"))
     failed = "flyte_connector_requests_failure_total"
     assert got[(failed, (("error_code", "400"), ("grpc_code", "INVALID_ARGUMENT"), *labels))] == 1
     assert (
         got[(failed, (("error_code", "429"), ("grpc_code", "RESOURCE_EXHAUSTED"), *unknown))] == 1
     )
     assert got[(failed, (("error_code", "499"), ("grpc_code", "CANCELLED"), *labels))] == 1
-    created = (("operation", "create"), ("task_type", "doubler"))
+    created = (("operation", "create"), ("protocol", name), ("task_type", "doubler"))
     assert got[("flyte_connector_requests_success_total", created)] == 1
-    assert got[("agenthost_requests_in_flight", (("operation", "get"),))] == 0
-    assert got[("agenthost_requests_in_flight", (("operation", "create"),))] == 0
+    assert got[("agenthost_requests_in_flight", (("operation", "get"), ("protocol", name)))] == 0
+    assert got[("agenthost_requests_in_flight", (("operation", "create"), ("protocol", name)))] == 0
     assert admission.calls == 0
     assert admission.budget.in_use == 0

@@ -34,7 +34,7 @@ from agenthost.server.metrics_http import REQUEST_TIMEOUT
 from agenthost.testing import RunningServer, make_inputs, make_template, serve_command, wait_for
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-PID_CALLS = (("operation", "do"), ("task_type", "pid_sync"))
+PID_CALLS = (("operation", "do"), ("protocol", "v1"), ("task_type", "pid_sync"))
 
 
 def scrape(port: int, host: str = "127.0.0.1") -> Samples:
@@ -112,7 +112,7 @@ def test_one_scrape_counts_the_calls_of_every_worker(
     calls = sum(served.values())
     assert got[("flyte_connector_requests_success_total", PID_CALLS)] == calls
     assert got[("flyte_connector_request_latency_seconds_count", PID_CALLS)] == calls
-    assert got[("agenthost_requests_in_flight", (("operation", "do"),))] == 0
+    assert got[("agenthost_requests_in_flight", (("operation", "do"), ("protocol", "v1")))] == 0
     for worker in ("0", "1", "supervisor"):
         assert got[("process_resident_memory_bytes", (("worker", worker),))] > 0
 
@@ -142,7 +142,7 @@ def test_in_flight_calls_of_killed_workers_leave_the_gauge(
 ) -> None:
     server, port, _tmp = workers
     template = make_template("slow_async", custom={"seconds": 60, "tag": "killed-worker"})
-    in_flight = ("agenthost_requests_in_flight", (("operation", "create"),))
+    in_flight = ("agenthost_requests_in_flight", (("operation", "create"), ("protocol", "v1")))
 
     def create() -> grpc.StatusCode:
         options = [("grpc.use_local_subchannel_pool", 1)]  # a new connection every time

@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from flyteidl2.core import security_pb2, tasks_pb2
 from flyteidl2.task import common_pb2
 from google.protobuf import json_format, unknown_fields
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 from server_test_kit import test_server
 
 from agenthost.testing import RunningServer, make_inputs, make_template, wait_for
@@ -198,6 +200,34 @@ def test_same_resource_meta_and_cross_protocol_polling(server: RunningServer) ->
         task_category=agent_pb2.TaskCategory(name="echo_sync"), resource_meta=sync_meta
     )
     assert server.async_stub.GetTask(v1_sync, timeout=20).resource.phase == SUCCEEDED
+
+
+def test_metrics_name_the_protocol_of_each_call(server: RunningServer, metrics_port: int) -> None:
+    """One deployment through a Flyte 1 -> 2 migration: each call is counted under the
+    protocol it came in on, so an operator sees when v1 traffic has ended."""
+
+    def creates(protocol: str) -> float:
+        labels = {"task_type": "fast_async", "operation": "create", "protocol": protocol}
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "flyte_connector_requests_success_total" and sample.labels == labels
+        )
+
+    before = {protocol: creates(protocol) for protocol in ("v1", "v2")}
+    template = make_template("fast_async", inputs={"x": int}, outputs={"y": int})
+    v1_request = agent_pb2.CreateTaskRequest(
+        template=template, inputs=make_inputs(template, {"x": 1})
+    )
+    server.async_stub.CreateTask(v1_request, timeout=20)
+    for _ in range(2):
+        create2(server, "fast_async", {"x": 1}, inputs={"x": int}, outputs={"y": int})
+    assert creates("v1") == before["v1"] + 1
+    assert creates("v2") == before["v2"] + 2
 
 
 def test_another_replica_serving_only_v2_polls_a_v1_task(

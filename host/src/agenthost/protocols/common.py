@@ -83,6 +83,10 @@ class ServiceBase:
     """One protocol's RPCs over a ``Dispatcher``: metrics, logging and error mapping.
     Adapters subclass it and add their handlers."""
 
+    protocol = ""
+    """The protocol's name, as ``--protocols`` spells it (``v1``, ``v2``): the ``protocol``
+    label of its calls' metrics."""
+
     carries_connection = False
     """Whether this protocol's task requests carry a per-task ``connection`` (see
     ``connection_of``)."""
@@ -109,7 +113,8 @@ class ServiceBase:
         self._labels = {e.category.name: e.category.name for e in dispatcher.entries}
         # Keyed by every operation even without metrics, so a misnamed one fails loudly.
         self._recorders: dict[str, OperationMetrics | None] = {
-            name: metrics.operation(name) if metrics is not None else None for name in OPERATIONS
+            name: metrics.operation(name, self.protocol) if metrics is not None else None
+            for name in OPERATIONS
         }
         self._debug = logger.isEnabledFor(logging.DEBUG)
 
@@ -360,7 +365,7 @@ class ServiceBase:
 
     def _count_inputs(self, task_type: str, inputs: Message | None) -> None:
         if self.metrics is not None and inputs is not None:
-            self.metrics.input_bytes(self._label(task_type), inputs.ByteSize())
+            self.metrics.input_bytes(self._label(task_type), inputs.ByteSize(), self.protocol)
 
     def _scrub_message(self, resource: Any) -> None:
         if resource.message:

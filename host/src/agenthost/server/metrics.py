@@ -3,7 +3,8 @@
 (``error_code`` holds an HTTP-style code as flytekit's server writes it on Python 3.11, ``"404"``
 or ``"500"``, and ``grpc_code`` the gRPC status name), ``flyte_connector_request_latency_seconds``,
 ``flyte_connector_input_literal_bytes``; plus ``agenthost_requests_in_flight`` and
-``agenthost_plugin_load_failures``. Labels: ``task_type`` and ``operation``. The standard
+``agenthost_plugin_load_failures``. Labels: ``task_type``, ``operation`` and ``protocol``
+(``v1`` or ``v2``, the protocol a call came in on; see ``CALL_LABELS``). The standard
 ``process_*`` metrics (resident memory, CPU, open file descriptors) are exported too, so a
 plugin that leaks memory shows up as a rising ``process_resident_memory_bytes``.
 
@@ -54,8 +55,20 @@ HTTP_CODES: dict[str, str] = {
 as ``404`` and every other failure as ``500`` (``HTTPStatus``, written as its number on Python
 3.11); the other statuses take the HTTP code gRPC's own HTTP mapping gives them."""
 
-FAILURE_LABELS = ("task_type", "operation", "error_code", "grpc_code")
+CALL_LABELS = ("task_type", "operation", "protocol")
+"""Labels of the call series (success, latency): flytekit's ``task_type`` and ``operation``,
+and ``protocol``, the protocol the call came in on (``v1``: flyteidl agent services, ``v2``:
+flyteidl2 connector services), so an operator sees when one protocol's traffic has ended. Each
+protocol adapter records into recorders of its own, so the label costs a call nothing."""
+
+FAILURE_LABELS = (*CALL_LABELS, "error_code", "grpc_code")
 """Labels of ``flyte_connector_requests_failure_total``."""
+
+IN_FLIGHT_LABELS = ("operation", "protocol")
+"""Labels of ``agenthost_requests_in_flight``."""
+
+INPUT_LABELS = ("task_type", "protocol")
+"""Labels of ``flyte_connector_input_literal_bytes``."""
 
 
 def failure_codes(code: str) -> tuple[str, str]:
@@ -87,16 +100,18 @@ class _Calls(_Series):
 
 
 class OperationMetrics:
-    """The calls of one operation (``create``, ``get``, ...), from ``Metrics.operation``.
+    """The calls of one operation (``create``, ``get``, ...) over one protocol, from
+    ``Metrics.operation``.
 
     ``in_flight`` is raised when a call starts and lowered when it ends, however it ends;
     ``success`` or ``failure`` records how it ended. Use from the event loop's thread only.
     """
 
-    __slots__ = ("_calls", "_failures", "in_flight", "name")
+    __slots__ = ("_calls", "_failures", "in_flight", "name", "protocol")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, protocol: str) -> None:
         self.name = name
+        self.protocol = protocol
         self.in_flight = 0
         self._calls: dict[str, _Calls] = {}
         self._failures: dict[tuple[str, str], _Series] = {}
@@ -134,8 +149,8 @@ class Metrics:
     """
 
     def __init__(self) -> None:
-        self._operations: dict[str, OperationMetrics] = {}
-        self._input_bytes: dict[str, _Series] = {}
+        self._operations: dict[tuple[str, str], OperationMetrics] = {}
+        self._input_bytes: dict[tuple[str, str], _Series] = {}
         self._plugin_failures: list[str] = []
 
     @functools.cached_property
@@ -155,18 +170,20 @@ class Metrics:
         served, or passed to ``generate_latest``, in place of its registry."""
         return self.registry.collect()
 
-    def operation(self, name: str) -> OperationMetrics:
-        """The recorder of ``name``'s calls (the same one on every call with that name)."""
-        recorder = self._operations.get(name)
+    def operation(self, name: str, protocol: str) -> OperationMetrics:
+        """The recorder of ``name``'s calls over ``protocol`` (the same one on every call)."""
+        key = (name, protocol)
+        recorder = self._operations.get(key)
         if recorder is None:
-            recorder = self._operations[name] = OperationMetrics(name)
+            recorder = self._operations[key] = OperationMetrics(name, protocol)
         return recorder
 
-    def input_bytes(self, task_type: str, size: int) -> None:
+    def input_bytes(self, task_type: str, size: int, protocol: str) -> None:
         """Record the size of a request's input literals."""
-        series = self._input_bytes.get(task_type)
+        key = (task_type, protocol)
+        series = self._input_bytes.get(key)
         if series is None:
-            series = self._input_bytes[task_type] = _Series()
+            series = self._input_bytes[key] = _Series()
         series.count += 1
         series.total += size
 
@@ -191,7 +208,7 @@ class _CallCollector:
 
         operations = list(self._metrics._operations.values())
         success = CounterMetricFamily(
-            SUCCESS, "Total number of successful requests", labels=["task_type", "operation"]
+            SUCCESS, "Total number of successful requests", labels=list(CALL_LABELS)
         )
         failure = CounterMetricFamily(
             FAILURE,
@@ -199,21 +216,26 @@ class _CallCollector:
             labels=list(FAILURE_LABELS),
         )
         latency = SummaryMetricFamily(
-            LATENCY, "Time spent processing agent requests", labels=["task_type", "operation"]
+            LATENCY, "Time spent processing agent requests", labels=list(CALL_LABELS)
         )
-        in_flight = GaugeMetricFamily(IN_FLIGHT, "Requests being processed", labels=["operation"])
+        in_flight = GaugeMetricFamily(
+            IN_FLIGHT, "Requests being processed", labels=list(IN_FLIGHT_LABELS)
+        )
         for op in operations:
             for task_type, calls in op._calls.copy().items():
+                labels = [task_type, op.name, op.protocol]
                 if calls.succeeded:
-                    success.add_metric([task_type, op.name], calls.succeeded, created=calls.created)
-                latency.add_metric([task_type, op.name], calls.count, calls.total)
+                    success.add_metric(labels, calls.succeeded, created=calls.created)
+                latency.add_metric(labels, calls.count, calls.total)
             for (task_type, code), series in op._failures.copy().items():
-                labels = [task_type, op.name, *failure_codes(code)]
+                labels = [task_type, op.name, op.protocol, *failure_codes(code)]
                 failure.add_metric(labels, series.count, created=series.created)
-            in_flight.add_metric([op.name], op.in_flight)
-        sizes = SummaryMetricFamily(INPUT_BYTES, "Size of input literals", labels=["task_type"])
-        for task_type, series in self._metrics._input_bytes.copy().items():
-            sizes.add_metric([task_type], series.count, series.total)
+            in_flight.add_metric([op.name, op.protocol], op.in_flight)
+        sizes = SummaryMetricFamily(
+            INPUT_BYTES, "Size of input literals", labels=list(INPUT_LABELS)
+        )
+        for (task_type, protocol), series in self._metrics._input_bytes.copy().items():
+            sizes.add_metric([task_type, protocol], series.count, series.total)
         plugins = GaugeMetricFamily(
             PLUGIN_LOAD_FAILURES,
             "Plugins that failed to load (1 per failed plugin)",

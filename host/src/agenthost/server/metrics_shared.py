@@ -27,10 +27,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from agenthost.server.metrics import (
+    CALL_LABELS,
     FAILURE,
     FAILURE_LABELS,
     IN_FLIGHT,
+    IN_FLIGHT_LABELS,
     INPUT_BYTES,
+    INPUT_LABELS,
     LATENCY,
     PLUGIN_LOAD_FAILURES,
     SUCCESS,
@@ -53,14 +56,14 @@ class _SharedOperation(OperationMetrics):
 
     __slots__ = ("_children", "_failure", "_gauge", "_in_flight", "_latency", "_success")
 
-    def __init__(self, name: str, families: dict[str, Any]) -> None:
+    def __init__(self, name: str, protocol: str, families: dict[str, Any]) -> None:
         self._success = families[SUCCESS]
         self._failure = families[FAILURE]
         self._latency = families[LATENCY]
-        self._gauge = families[IN_FLIGHT].labels(name)
+        self._gauge = families[IN_FLIGHT].labels(name, protocol)
         self._in_flight = 0
         self._children: dict[str, tuple[Any, Any]] = {}
-        super().__init__(name)
+        super().__init__(name, protocol)
 
     @property  # type: ignore[override]
     def in_flight(self) -> int:
@@ -76,8 +79,8 @@ class _SharedOperation(OperationMetrics):
         series = self._children.get(task_type)
         if series is None:
             series = self._children[task_type] = (
-                self._success.labels(task_type, self.name),
-                self._latency.labels(task_type, self.name),
+                self._success.labels(task_type, self.name, self.protocol),
+                self._latency.labels(task_type, self.name, self.protocol),
             )
         return series
 
@@ -89,7 +92,7 @@ class _SharedOperation(OperationMetrics):
 
     def failure(self, task_type: str, code: str, seconds: float) -> None:
         """Count a failed call (by status code name) and its latency."""
-        self._failure.labels(task_type, self.name, *failure_codes(code)).inc()
+        self._failure.labels(task_type, self.name, self.protocol, *failure_codes(code)).inc()
         self._series(task_type)[1].observe(seconds)
 
 
@@ -107,7 +110,7 @@ class SharedMetrics(Metrics):
         values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
             lambda: identifier
         )
-        labels = ["task_type", "operation"]
+        labels = CALL_LABELS
         self._families: dict[str, Any] = {
             SUCCESS: Counter(SUCCESS, "Total number of successful requests", labels, registry=None),
             FAILURE: Counter(
@@ -117,12 +120,12 @@ class SharedMetrics(Metrics):
                 LATENCY, "Time spent processing agent requests", labels, registry=None
             ),
             INPUT_BYTES: Summary(
-                INPUT_BYTES, "Size of input literals", ["task_type"], registry=None
+                INPUT_BYTES, "Size of input literals", INPUT_LABELS, registry=None
             ),
             IN_FLIGHT: Gauge(
                 IN_FLIGHT,
                 "Requests being processed",
-                ["operation"],
+                IN_FLIGHT_LABELS,
                 registry=None,
                 multiprocess_mode="livesum",
             ),
@@ -134,21 +137,23 @@ class SharedMetrics(Metrics):
                 multiprocess_mode="livemax",
             ),
         }
-        self._operations: dict[str, OperationMetrics] = {}
-        self._input_children: dict[str, Any] = {}
+        self._operations: dict[tuple[str, str], OperationMetrics] = {}
+        self._input_children: dict[tuple[str, str], Any] = {}
 
-    def operation(self, name: str) -> OperationMetrics:
-        """The recorder of ``name``'s calls (the same one on every call with that name)."""
-        recorder = self._operations.get(name)
+    def operation(self, name: str, protocol: str) -> OperationMetrics:
+        """The recorder of ``name``'s calls over ``protocol`` (the same one on every call)."""
+        key = (name, protocol)
+        recorder = self._operations.get(key)
         if recorder is None:
-            recorder = self._operations[name] = _SharedOperation(name, self._families)
+            recorder = self._operations[key] = _SharedOperation(name, protocol, self._families)
         return recorder
 
-    def input_bytes(self, task_type: str, size: int) -> None:
+    def input_bytes(self, task_type: str, size: int, protocol: str) -> None:
         """Record the size of a request's input literals."""
-        child = self._input_children.get(task_type)
+        key = (task_type, protocol)
+        child = self._input_children.get(key)
         if child is None:
-            child = self._input_children[task_type] = self._families[INPUT_BYTES].labels(task_type)
+            child = self._input_children[key] = self._families[INPUT_BYTES].labels(*key)
         child.observe(size)
 
     def plugin_failed(self, plugin: str) -> None:

@@ -54,6 +54,8 @@ __all__ = [
 class AgentServices(ServiceBase):
     """Every RPC of the three v1 services."""
 
+    protocol = "v1"
+
     def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
         """The handlers to pass to ``server.add_generic_rpc_handlers``."""
         return [

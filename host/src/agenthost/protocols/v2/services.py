@@ -43,6 +43,7 @@ SERVICE_NAMES = (ASYNC_SERVICE, METADATA_SERVICE)
 class ConnectorServices(ServiceBase):
     """Every RPC of the two Flyte 2 connector services."""
 
+    protocol = "v2"
     carries_connection = True
 
     def connection_of(self, request: Any) -> Connection | None:
@@ -80,7 +81,7 @@ class ConnectorServices(ServiceBase):
                 request.ClearField("inputs")
                 inputs = inputs_map(raw, template.type)
                 if self.metrics is not None:
-                    self.metrics.input_bytes(self._label(template.type), len(raw))
+                    self.metrics.input_bytes(self._label(template.type), len(raw), self.protocol)
                 del raw  # the agent call may be long: hold the inputs once, not twice
             meta = await self.dispatcher.create(
                 template,
