@@ -9,22 +9,23 @@ which the signal's default action (the process dies) follows as before. The sign
 installed only by a start in the main thread, and only over the default action.
 
 A SIGKILLed parent runs no code at all, so on Linux a server started from the main thread also
-asks the kernel for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), and drains and stops as
-on any SIGTERM. The kernel sends it when the *thread* that started the server ends, which is why
-servers started from other threads (a pool starting replicas at once) do without.
+asks the kernel for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``, see
+``exit_with_parent``), and drains and stops as on any SIGTERM. The kernel sends it when the
+*thread* that started the server ends, which is why servers started from other threads (a pool
+starting replicas at once) do without.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
@@ -77,27 +78,24 @@ def stop_tracked(timeout: float = STOP_TIMEOUT) -> None:
         untrack(process)
 
 
-def exit_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the child sent SIGTERM when this process dies, however it dies
-    (Linux, from the main thread; None otherwise: see the module docstring)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux
-        return None
-    parent = os.getpid()
-    option, signum = ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGTERM)
-
-    def in_child() -> None:
-        # Runs between fork and exec: no imports, no locks, only what was bound above.
-        if prctl(option, signum) == 0 and os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGTERM)  # the parent died before the request
-
-    return in_child
+def exit_with_parent(command: Sequence[str]) -> list[str]:
+    """``command``, started through a launcher that asks the kernel to send it SIGTERM when
+    this process dies, however it dies (Linux, from the main thread; else ``command`` as it
+    is: see the module docstring). The launcher is a bare interpreter (``-S``) that makes the
+    request and execs ``command`` in its place, so the server keeps the pid ``Popen`` gave it,
+    and nothing runs in a forked copy of this (threaded) process."""
+    if threading.current_thread() is not threading.main_thread() or sys.platform != "linux":
+        return list(command)
+    return [sys.executable, "-S", "-c", _LAUNCHER, str(os.getpid()), *command]
 
 
-_PR_SET_PDEATHSIG = 1
+_LAUNCHER = """\
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(ctypes.c_int(1), ctypes.c_ulong(signal.SIGTERM))  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the process that started this one has exited")
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _stop_then_die(signum: int, frame: FrameType | None) -> None:

@@ -121,14 +121,13 @@ def start_server(
     (``agenthost.testing.cleanup``).
     """
     process = subprocess.Popen(
-        list(command),
+        exit_with_parent(command),
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
-        preexec_fn=exit_with_parent(),
     )
     track(process)
     lines: list[str] = []
