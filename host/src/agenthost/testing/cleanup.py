@@ -90,10 +90,15 @@ def exit_with_parent(command: Sequence[str]) -> list[str]:
 
 
 _LAUNCHER = """\
-import ctypes, os, signal, sys
-ctypes.CDLL(None).prctl(ctypes.c_int(1), ctypes.c_ulong(signal.SIGTERM))  # PR_SET_PDEATHSIG
-if os.getppid() != int(sys.argv[1]):
-    sys.exit("the process that started this one has exited")
+import os, signal, sys
+try:
+    import ctypes
+    ctypes.CDLL(None).prctl(ctypes.c_int(1), ctypes.c_ulong(signal.SIGTERM))  # PR_SET_PDEATHSIG
+except (ImportError, OSError, AttributeError):
+    pass  # no ctypes or no prctl: start the command without the request
+else:
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit("the process that started this one has exited")
 os.execvp(sys.argv[2], sys.argv[2:])
 """
 
