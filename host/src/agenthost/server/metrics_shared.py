@@ -110,14 +110,15 @@ class SharedMetrics(Metrics):
         values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
             lambda: identifier
         )
-        labels = CALL_LABELS
         self._families: dict[str, Any] = {
-            SUCCESS: Counter(SUCCESS, "Total number of successful requests", labels, registry=None),
+            SUCCESS: Counter(
+                SUCCESS, "Total number of successful requests", CALL_LABELS, registry=None
+            ),
             FAILURE: Counter(
                 FAILURE, "Total number of failed requests", FAILURE_LABELS, registry=None
             ),
             LATENCY: Summary(
-                LATENCY, "Time spent processing agent requests", labels, registry=None
+                LATENCY, "Time spent processing agent requests", CALL_LABELS, registry=None
             ),
             INPUT_BYTES: Summary(
                 INPUT_BYTES, "Size of input literals", INPUT_LABELS, registry=None
