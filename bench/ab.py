@@ -18,6 +18,7 @@ from pathlib import Path
 
 import names
 import phases
+import report
 import run
 import servers
 
@@ -57,20 +58,22 @@ def main(argv: list[str]) -> int:
     rows = {f"{name}|{cell}": row for name, cell, row in _rows(result)}
     fk = {k.split("|", 1)[1]: v for k, v in result["cells"].items() if k.startswith("flytekit|")}
     print(
-        "| server | rpc | conc | server CPU µs/call | vs ceiling | vs uvloop ceiling "
-        "| flytekit / this | ops/s |"
+        "| server | rpc | conc | server CPU µs/call | vs ceiling | vs ceiling, paired rounds "
+        "| vs uvloop ceiling | flytekit / this | ops/s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, cell, row in _rows(result):
         cpu = row.get("server_cpu_us")
         if cpu is None:
-            print(f"| {name} | {cell.replace('|', ' | ')} | failed | – | – | – | – |")
+            print(f"| {name} | {cell.replace('|', ' | ')} | failed | – | – | – | – | – |")
             continue
         ceiling = names.CEILING_V2 if _protocol(cell) == "v2" else names.CEILING
         theirs = fk.get(cell, {}).get("server_cpu_us")
+        paired = report.paired(row, rows.get(f"{ceiling}|{cell}", {}))
         print(
             f"| {name} | {cell.replace('|', ' | ')} | {cpu:.0f} | "
             f"{_times(cpu, rows.get(f'{ceiling}|{cell}'))} | "
+            f"{paired.removeprefix('paired rounds ') or '–'} | "
             f"{_times(cpu, rows.get(f'{names.SAME_LOOP[ceiling]}|{cell}'))} | "
             f"{f'{theirs / cpu:.2f}x' if theirs else '–'} | {row.get('ops', 0):,.0f} |"
         )

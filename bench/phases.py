@@ -127,6 +127,10 @@ def phase_load(
         }
         cells_out[key]["rounds"] = len(good)
         cells_out[key]["errors"] = sum(a.get("errors", 0) for a in answers)
+        # In round order (None: a failed round), for ratios paired within a round.
+        cells_out[key]["server_cpu_us_rounds"] = [
+            a["server_cpu_us"] if "error" not in a and a.get("calls") else None for a in answers
+        ]
     return {
         "cells": cells_out,
         "rss_start_mb": {n: statistics.median(v) / 1024 for n, v in rss_start.items() if v},
