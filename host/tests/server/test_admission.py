@@ -43,6 +43,44 @@ def test_waiters_are_served_in_arrival_order_and_cancellation_gives_bytes_back()
     assert asyncio.run(scenario()) == ["big", "small"]
 
 
+def test_a_waiter_cancelled_as_its_bytes_free_up_ends_cancelled_and_takes_nothing() -> None:
+    """The bytes that free up reach the waiter behind one whose caller was just cancelled
+    (say, a client cancelling its calls), and the cancelled caller ends ``CancelledError``,
+    never some other error."""
+
+    async def scenario() -> None:
+        budget = ByteBudget(10)
+        await budget.reserve(10)
+        first = asyncio.ensure_future(budget.reserve(10))
+        second = asyncio.ensure_future(budget.reserve(10))
+        await asyncio.sleep(0)
+        first.cancel()  # its wait ends now; its task runs after the bytes below free up
+        budget.give_back(10)
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert await second == 10
+        assert budget.in_use == 10
+        budget.give_back(10)
+        assert await budget.reserve(4) == 4  # nothing stale left in the way
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_waiter_at_the_front_lets_those_behind_it_through() -> None:
+    async def scenario() -> None:
+        budget = ByteBudget(10)
+        await budget.reserve(6)
+        big = asyncio.ensure_future(budget.reserve(8))
+        small = asyncio.ensure_future(budget.reserve(2))  # fits, but waits behind "big"
+        await asyncio.sleep(0)
+        assert not small.done()
+        big.cancel()
+        assert await small == 2
+        assert budget.in_use == 8
+
+    asyncio.run(scenario())
+
+
 class _Stalled:
     """A context whose read never completes."""
 

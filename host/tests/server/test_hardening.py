@@ -113,7 +113,9 @@ def test_execute_task_sync_works_with_a_message_size_equal_to_the_budget(markers
     ]
     with hardened(markers, *args) as server:  # type: ignore[attr-defined]
         (response,) = server.sync_stub.ExecuteTaskSync(iter(requests), timeout=10)
+        logs = server.logs()
     assert response.header.resource.phase == TaskExecution.SUCCEEDED
+    assert "lets only 1 request(s) of up to --max-message-size 8388608 be read at once" in logs
 
 
 # -- 20.3 connections that go nowhere are closed -------------------------------------------

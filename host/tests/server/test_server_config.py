@@ -1,4 +1,5 @@
-"""``ServerConfig.validate`` in process: every problem named, one line each, in option order."""
+"""``ServerConfig.validate`` and ``cautions`` in process: every problem named, one line each, in
+option order."""
 
 from __future__ import annotations
 
@@ -55,3 +56,17 @@ def test_no_protocol_at_all_is_named() -> None:
     assert ServerConfig(protocols=()).validate() == [
         "--protocols must name one or more of v1, v2 (got nothing)"
     ]
+
+
+def test_a_budget_of_few_requests_is_cautioned_about_not_refused() -> None:
+    mib = 1024 * 1024
+    assert ServerConfig().cautions() == []  # 64 MiB for 8 MiB messages: 8 reads at once
+    assert ServerConfig(max_request_bytes=32 * mib, max_message_size=8 * mib).cautions() == []
+    config = ServerConfig(max_request_bytes=64 * mib, max_message_size=64 * mib)
+    assert config.validate() == []
+    (caution,) = config.cautions()
+    assert caution.startswith(
+        "--max-request-bytes 67108864 lets only 1 request(s) of up to --max-message-size "
+        "67108864 be read at once; a client that opens agent calls and sends nothing holds "
+        "each such read for up to --read-timeout (20 s)"
+    )

@@ -83,15 +83,15 @@ class ByteBudget:
             self.available -= size
             return size
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (size, future)
-        self._waiters.append(entry)
+        self._waiters.append((size, future))
         try:
             await future
         except BaseException:
             if future.done() and not future.cancelled():
                 self.give_back(size)  # granted just as we were cancelled
             else:
-                self._waiters.remove(entry)
+                # The entry stays queued, done, until it reaches the front, where ``_wake``
+                # drops it (it may have already): no search through a long queue.
                 self._wake()
             raise
         return size
@@ -103,11 +103,18 @@ class ByteBudget:
             self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self._waiters[0][0] <= self.available:
-            size, future = self._waiters.popleft()
-            if not future.done():
-                self.available -= size
-                future.set_result(None)
+        """Grant the waiters at the front that fit, in order, dropping cancelled ones."""
+        waiters = self._waiters
+        while waiters:
+            size, future = waiters[0]
+            if future.done():  # its caller was cancelled while it waited
+                waiters.popleft()
+                continue
+            if size > self.available:
+                return
+            waiters.popleft()
+            self.available -= size
+            future.set_result(None)
 
 
 class Admission:

@@ -70,6 +70,8 @@ def run(config: ServerConfig) -> int:
         for problem in problems:
             report_error(problem)
         return 2
+    for caution in config.cautions():
+        logger.warning("%s", caution)
     if config.supervised:
         # Imported only with --workers (one way: the supervisor never imports this module).
         from agenthost.server.supervisor import supervise

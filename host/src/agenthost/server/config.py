@@ -38,6 +38,11 @@ _AT_LEAST_ONE = (
 )
 
 
+FEW_READS = 4
+"""Below this many concurrent request reads (``--max-request-bytes // --max-message-size``; 8
+with the defaults), the server warns at start (``ServerConfig.cautions``)."""
+
+
 def _option(name: str) -> str:
     """The ``serve`` option of a ``ServerConfig`` field, without its dashes."""
     return name.replace("_", "-")
@@ -109,6 +114,20 @@ class ServerConfig:
             + self._limit_problems()
             + self._port_problems()
         )
+
+    def cautions(self) -> list[str]:
+        """Settings that are valid but weaken the server, one line each (logged as warnings
+        at start)."""
+        reads = self.max_request_bytes // max(1, self.max_message_size)
+        if reads >= FEW_READS:
+            return []
+        return [
+            f"--max-request-bytes {self.max_request_bytes} lets only {max(1, reads)} request(s) "
+            f"of up to --max-message-size {self.max_message_size} be read at once; a client "
+            "that opens agent calls and sends nothing holds each such read for up to "
+            f"--read-timeout ({self.read_timeout:g} s), delaying every other agent call. Keep "
+            f"the budget at least {FEW_READS} times the message size"
+        ]
 
     def _tls_problems(self) -> list[str]:
         problems = []
