@@ -36,6 +36,24 @@ def test_tls_key_without_certificate_is_rejected(tmp_path: Path) -> None:
     assert "--tls-cert and --tls-key must be given together" in result.stderr
 
 
+def test_a_key_that_is_not_the_certificates_is_named_before_binding(tmp_path: Path) -> None:
+    from agenthost.testing.tls import make_certificates
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ours, other = make_certificates(tmp_path / "a"), make_certificates(tmp_path / "b")
+    result = _serve(
+        tmp_path, "--tls-cert", str(ours.server_cert), "--tls-key", str(other.server_key)
+    )
+    assert result.returncode == 2
+    assert (
+        f"--tls-key {other.server_key} is not the private key of --tls-cert {ours.server_cert}"
+        in result.stderr
+    )
+    assert "cannot bind" not in result.stderr
+    assert "PRIVATE KEY" not in result.stderr + result.stdout
+
+
 def test_unknown_log_format_is_rejected(tmp_path: Path) -> None:
     result = _serve(tmp_path, "--log-format", "xml")
     assert result.returncode == 2

@@ -70,3 +70,40 @@ def test_a_budget_of_few_requests_is_cautioned_about_not_refused() -> None:
         "67108864 be read at once; a client that opens agent calls and sends nothing holds "
         "each such read for up to --read-timeout (20 s)"
     )
+
+
+def test_tls_files_grpc_could_not_serve_with_are_named(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from agenthost.testing.tls import make_certificates
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ours, other = make_certificates(tmp_path / "a"), make_certificates(tmp_path / "b")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not PEM at all")
+    protected = tmp_path / "protected.key"
+    key = serialization.load_pem_private_key(ours.server_key.read_bytes(), None)
+    protected.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+
+    def problems(cert: Path, key: Path, client_ca: Path | None = None) -> list[str]:
+        return ServerConfig(tls_cert=cert, tls_key=key, tls_client_ca=client_ca).validate()
+
+    assert problems(ours.server_cert, ours.server_key, ours.ca) == []
+    assert problems(ours.server_cert, other.server_key) == [
+        f"--tls-key {other.server_key} is not the private key of --tls-cert {ours.server_cert}"
+    ]
+    assert problems(ours.server_cert, garbage) == [f"--tls-key {garbage}: not a PEM private key"]
+    assert problems(garbage, ours.server_key) == [f"--tls-cert {garbage}: no PEM certificate in it"]
+    assert problems(ours.server_cert, protected) == [
+        f"--tls-key {protected} is protected by a passphrase; give the key without one"
+    ]
+    assert problems(ours.server_cert, ours.server_key, garbage) == [
+        f"--tls-client-ca {garbage}: no PEM certificate in it"
+    ]

@@ -135,10 +135,20 @@ class ServerConfig:
             problems.append("--tls-cert and --tls-key must be given together")
         if self.tls_client_ca is not None and self.tls_cert is None:
             problems.append("--tls-client-ca needs --tls-cert and --tls-key")
+        missing = False
         for name in _PATHS:
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 problems.append(f"--{_option(name)} {path}: no such file")
+                missing = True
+        if self.tls_cert is not None and self.tls_key is not None and not missing:
+            from agenthost.server.tls import tls_file_problems
+
+            problems += tls_file_problems(
+                Path(self.tls_cert),
+                Path(self.tls_key),
+                self.tls_client_ca and Path(self.tls_client_ca),
+            )
         return problems
 
     def _serving_problems(self) -> list[str]:
