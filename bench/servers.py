@@ -35,6 +35,7 @@ from names import (
     CEILING_V2_UVLOOP,
     FLYTEKIT,
     FLYTEKIT_PLUGINS,
+    ISSUE_11_PLUGINS,
     PROTO_OUTPUTS,
 )
 from procfs import tree_rss_kb
@@ -137,6 +138,20 @@ def server_specs(args: argparse.Namespace) -> dict[str, ServerSpec]:
             agenthost_argv("--modules", "agents_bench"),
             "same, with the five first-party plugins installed (bigquery, openai, file-sensor, "
             "snowflake, databricks)",
+        ),
+        ServerSpec(
+            ISSUE_11_PLUGINS,
+            plugins,
+            agenthost_argv(
+                "--modules",
+                "agents_bench",
+                "--allow",
+                "agent-bigquery,agent-openai,agent-file-sensor",
+                "--protocols",
+                "v1",
+            ),
+            "same venv, loading only issue 11's three plugins (bigquery, openai, file-sensor) "
+            "and serving Flyte 1 only, as issue 11 set its cold-start and RSS targets",
         ),
         ServerSpec(
             "agenthost+plugins no-typer",

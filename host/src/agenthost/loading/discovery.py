@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.utils import canonicalize_name
 
@@ -43,19 +43,55 @@ def discover(group: str = ENTRY_POINT_GROUP) -> list[Candidate]:
     found = []
     for ep in metadata.entry_points(group=group):
         dist = getattr(ep, "dist", None)
-        # ``dist.name`` and ``dist.version`` would each read and parse METADATA again.
-        about = dist.metadata if dist else None
+        distribution, version = name_and_version(dist) if dist else (None, None)
         found.append(
             Candidate(
                 name=ep.name,
                 value=ep.value,
                 module=ep.module,
-                distribution=about["Name"] if about else None,
-                version=about["Version"] if about else None,
+                distribution=distribution,
+                version=version,
                 entry_point=ep,
             )
         )
     return sorted(found, key=lambda c: (canonicalize_name(c.distribution or ""), c.name))
+
+
+_HEAD_FIELDS = ("name", "version")
+
+
+class InstalledDistribution(Protocol):
+    """What ``name_and_version`` reads of a distribution (``importlib.metadata``'s and
+    ``importlib_metadata``'s both have it)."""
+
+    def read_text(self, filename: str) -> str | None:
+        """The text of one of the distribution's metadata files, None if it has none."""
+
+    @property
+    def metadata(self) -> Any:
+        """The distribution's core metadata, parsed as an email message."""
+
+
+def name_and_version(dist: InstalledDistribution) -> tuple[str | None, str | None]:
+    """A distribution's ``Name`` and ``Version``, from the head of its METADATA file.
+
+    Both are one-line fields before the first blank line (core metadata spec), so reading them
+    needs no parser; ``dist.metadata`` parses the whole file as an email message, which
+    imports the ``email`` package: about 2.4 MB of a server's memory at start. A distribution
+    without both there (an egg-info has PKG-INFO instead) is read through ``dist.metadata``."""
+    text = dist.read_text("METADATA")
+    found: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        if not line:
+            break
+        key, colon, value = line.partition(":")
+        field = key.lower()
+        if colon and field in _HEAD_FIELDS and not line[0].isspace():
+            found.setdefault(field, value.strip())
+    if len(found) == len(_HEAD_FIELDS):
+        return found["name"], found["version"]
+    about = dist.metadata
+    return about.get("Name"), about.get("Version")
 
 
 def matches(candidate: Candidate, names: Iterable[str]) -> bool:
