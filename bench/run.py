@@ -174,6 +174,8 @@ def selected(cells: list[tuple[str, str, int]], rpcs: str) -> list[tuple[str, st
 
 
 PHASES = ("cold_start", "load", "bursts", "plugins", "workers", "import_time", "codec")
+PHASE_SETTINGS = {"cold_start": ("cold_runs",), "load": ("rounds", "duration_s", "warmup_s")}
+"""The run settings in ``meta`` that describe one phase's figures (kept with it by ``--update``)."""
 """The sections of the results file, in the order they run."""
 
 
@@ -252,6 +254,9 @@ def main(argv: list[str]) -> int:
             if phase not in results and phase in previous:
                 results[phase] = previous[phase]
         before = previous["meta"]
+        for phase, keys in PHASE_SETTINGS.items():
+            if phase not in ran:  # the kept phase's figures were taken with its old settings
+                meta.update({key: before[key] for key in keys if key in before})
         meta["first_run"] = before.get("first_run", before)
         meta["updated_phases"] = sorted(ran | set(before.get("updated_phases", [])))
     meta["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
