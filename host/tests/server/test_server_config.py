@@ -107,3 +107,14 @@ def test_tls_files_grpc_could_not_serve_with_are_named(tmp_path: Path) -> None:
     assert problems(ours.server_cert, ours.server_key, garbage) == [
         f"--tls-client-ca {garbage}: no PEM certificate in it"
     ]
+
+
+def test_a_tls_file_the_server_cannot_read_is_named(tmp_path: Path) -> None:
+    from agenthost.server.tls import tls_file_problems
+    from agenthost.testing.tls import make_certificates
+
+    pki = make_certificates(tmp_path)
+    folder = tmp_path / "key-folder.pem"  # a directory where a key should be: open() fails
+    folder.mkdir()
+    (problem,) = tls_file_problems(pki.server_cert, folder)
+    assert problem.startswith(f"--tls-key {folder}: cannot read it (")

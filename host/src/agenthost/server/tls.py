@@ -15,6 +15,14 @@ from pathlib import Path
 
 def tls_file_problems(cert: Path, key: Path, client_ca: Path | None = None) -> list[str]:
     """Problems with existing TLS files, one line each (empty if grpc can serve with them)."""
+    named = {"--tls-cert": cert, "--tls-key": key, "--tls-client-ca": client_ca}
+    unreadable = [
+        f"{option} {path}: cannot read it ({_read_error(path)})"
+        for option, path in named.items()
+        if path is not None and _read_error(path)
+    ]
+    if unreadable:
+        return unreadable
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     # No minimum key size or digest strength here: grpc (BoringSSL) enforces none at load time,
     # so a file it accepts must pass this check too.
@@ -41,6 +49,15 @@ def _pair_problem(cert: Path, key: Path, error: ssl.SSLError) -> str:
     if b"ENCRYPTED" in _read(key):  # PKCS#8 "ENCRYPTED PRIVATE KEY" or "Proc-Type: 4,ENCRYPTED"
         return f"--tls-key {key} is protected by a passphrase; give the key without one"
     return f"--tls-key {key}: not a PEM private key"
+
+
+def _read_error(path: Path) -> str:
+    """Why ``path`` cannot be read ("" if it can), e.g. a Secret mounted for another user."""
+    try:
+        with path.open("rb"):
+            return ""
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
 
 
 def _read(path: Path) -> bytes:
