@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
         print(
             f"| {name} | {cell.replace('|', ' | ')} | {cpu:.0f} | "
             f"{_times(cpu, rows.get(f'{ceiling}|{cell}'))} | "
-            f"{paired.removeprefix('paired rounds ') or '–'} | "
+            f"{paired or '–'} | "
             f"{_times(cpu, rows.get(f'{names.SAME_LOOP[ceiling]}|{cell}'))} | "
             f"{f'{theirs / cpu:.2f}x' if theirs else '–'} | {row.get('ops', 0):,.0f} |"
         )

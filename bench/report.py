@@ -58,14 +58,14 @@ def paired(ours: dict[str, Any], reference: dict[str, Any]) -> str:
 
     >>> paired({"server_cpu_us_rounds": [110, 130, None, 120]},
     ...        {"server_cpu_us_rounds": [100, 100, 90, 120]})
-    'paired rounds 1.10x (1.00–1.30x)'
+    '1.10x (1.00–1.30x)'
     """
     rounds = ours.get("server_cpu_us_rounds", ()), reference.get("server_cpu_us_rounds", ())
     pairs = zip(*rounds, strict=False)  # both ran in every round of the phase
     ratios = sorted(a / b for a, b in pairs if a and b)
     if not ratios:
         return ""
-    return f"paired rounds {statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f}x)"
+    return f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f}x)"
 
 
 def cold_table(results: dict[str, Any]) -> list[str]:
@@ -225,7 +225,7 @@ def _paired_note(cells: dict[str, Any], ceiling: str, rpc: str, conc: int) -> st
     note = paired(
         cells.get(f"agenthost|{rpc}|{conc}", {}), cells.get(f"{ceiling}|{rpc}|{conc}", {})
     )
-    return f", {note}" if note else ""
+    return f", paired rounds {note}" if note else ""
 
 
 def _cpu_verdict(ours: float, base: float, theirs: float | None) -> str:

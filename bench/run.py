@@ -174,9 +174,9 @@ def selected(cells: list[tuple[str, str, int]], rpcs: str) -> list[tuple[str, st
 
 
 PHASES = ("cold_start", "load", "bursts", "plugins", "workers", "import_time", "codec")
+"""The sections of the results file, in the order they run."""
 PHASE_SETTINGS = {"cold_start": ("cold_runs",), "load": ("rounds", "duration_s", "warmup_s")}
 """The run settings in ``meta`` that describe one phase's figures (kept with it by ``--update``)."""
-"""The sections of the results file, in the order they run."""
 
 
 def run_phases(args: argparse.Namespace, specs: dict[str, ServerSpec]) -> dict[str, Any]:
