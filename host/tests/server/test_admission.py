@@ -174,3 +174,50 @@ def test_streams_waiting_for_each_others_budget_time_out() -> None:
         admission.close()
 
     asyncio.run(scenario())
+
+
+class _Gate:
+    """A context whose reads wait until ``open`` and then return ``size`` bytes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.open = asyncio.Event()
+
+    async def read(self) -> bytes:
+        await self.open.wait()
+        return b"x" * self.size
+
+
+def test_reads_in_progress_and_waiting_are_counted() -> None:
+    """What the budget gauges export: reads that hold a reservation and wait for their
+    message, and reads that wait for budget first (a stream's later message included)."""
+
+    async def scenario() -> list[tuple[int, int, int]]:
+        admission = Admission(max_request_bytes=120, max_message_bytes=40, read_timeout=5)
+        seen = []
+
+        def look() -> None:
+            seen.append(
+                (admission.reads_in_progress, admission.reads_waiting, admission.budget.in_use)
+            )
+
+        _, header = await admission.read(_Message(30), "the header")  # type: ignore[arg-type]
+        gate = _Gate(10)
+        reads = [
+            asyncio.ensure_future(admission.read(gate, "the request"))  # type: ignore[arg-type]
+            for _ in range(3)
+        ]
+        later = asyncio.ensure_future(
+            admission.read(gate, "the inputs", header)  # type: ignore[arg-type]
+        )
+        await asyncio.sleep(0)
+        look()  # 30 held + two reads of 40 in progress; one read and the stream's wait
+        gate.open.set()
+        await asyncio.gather(*reads, later)
+        look()  # every read arrived: 30 + 4 x 10 held, nothing in progress or waiting
+        admission.leave(30 + 4 * 10)
+        look()
+        admission.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [(2, 2, 110), (0, 0, 70), (0, 0, 0)]

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -241,3 +242,41 @@ def test_the_same_port_for_grpc_metrics_and_health_is_rejected(markers: Path) ->
     assert result.returncode == 2
     assert "--port and --metrics-port are both 18431" in result.stderr
     assert "--metrics-port and --health-port are both 18431" in result.stderr
+
+
+BUDGET = (
+    "agenthost_request_bytes_reserved",
+    "agenthost_request_reads_in_progress",
+    "agenthost_request_reads_waiting",
+)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_stalled_request_reads_show_in_the_budget_gauges(markers: Path, workers: str) -> None:
+    """Five CreateTask calls that send no request, with a budget of two reads: two reads in
+    progress holding the budget and three waiting, until the client gives up (``--workers 2``:
+    summed over the workers; one connection reaches one of them)."""
+    port = free_port()
+    mib = 1024 * 1024
+    args = ("--metrics-port", str(port), "--workers", workers)
+    limits = ("--max-message-size", str(mib), "--max-request-bytes", str(2 * mib))
+    with test_server(markers, *args, *limits) as server:
+        budget = lambda: tuple(scrape(port).get((name, ())) for name in BUDGET)  # noqa: E731
+        wait_for(lambda: budget() == (0, 0, 0), timeout=30)
+        send = threading.Event()
+
+        def nothing_yet() -> Iterator[bytes]:
+            send.wait(60)
+            return
+            yield  # a generator that sends no request
+
+        with grpc.insecure_channel(server.address) as channel:
+            create = channel.stream_unary("/flyteidl.service.AsyncAgentService/CreateTask")
+            calls = [create.future(nothing_yet(), timeout=60) for _ in range(5)]
+            try:
+                wait_for(lambda: budget() == (2 * mib, 2, 3), timeout=30)
+            finally:
+                send.set()
+                for call in calls:
+                    call.cancel()
+        wait_for(lambda: budget() == (0, 0, 0), timeout=30)

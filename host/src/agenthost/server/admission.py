@@ -136,6 +136,18 @@ class Admission:
         self._reads: dict[asyncio.Task[Any], float] = {}
         self._expired: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Future[None] | None = None
+        self._waiting = 0
+        self._waiting_in_streams = 0
+
+    @property
+    def reads_waiting(self) -> int:
+        """Request reads waiting for budget before they start."""
+        return self._waiting
+
+    @property
+    def reads_in_progress(self) -> int:
+        """Request reads that hold their reservation and wait for their message to arrive."""
+        return len(self._reads) - self._waiting_in_streams
 
     def enter(self) -> None:
         """Count one agent call in; ``ConcurrencyLimitError`` if that goes over the limit.
@@ -175,7 +187,7 @@ class Admission:
         taken = 0
         try:
             if budget._waiters or budget.available < size:
-                taken = await budget.reserve(size)
+                taken = await self._wait_for(size, holding)
             else:
                 budget.available -= size
                 taken = size
@@ -205,6 +217,20 @@ class Admission:
             budget.give_back(taken - length)
             taken = length
         return data, taken  # type: ignore[return-value]
+
+    async def _wait_for(self, size: int, holding: int) -> int:
+        """``budget.reserve(size)``, counted in ``reads_waiting`` while it waits (a stream's
+        later message is already in ``_reads``, so it is counted out of ``reads_in_progress``
+        meanwhile)."""
+        self._waiting += 1
+        if holding:
+            self._waiting_in_streams += 1
+        try:
+            return await self.budget.reserve(size)
+        finally:
+            self._waiting -= 1
+            if holding:
+                self._waiting_in_streams -= 1
 
     def _start_sweeper(self) -> None:
         if self._sweeper is None:

@@ -205,6 +205,8 @@ class Server:
                 await self._metrics_listener.stop()
             raise
         await self._grpc.start()
+        if self._metrics is not None:
+            self._metrics.watch_admission(self._admission)
         if self.config.loop_block_threshold > 0:
             from agenthost.server.watchdog import LoopWatchdog
 
@@ -234,6 +236,8 @@ class Server:
             await self._health_listener.stop(0)
         await self._dispatcher.aclose()
         self._admission.close()
+        if self._metrics is not None:
+            self._metrics.close()
         if self._metrics_listener is not None:
             await self._metrics_listener.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -2,11 +2,12 @@
 ``flyte_connector_requests_success_total``, ``flyte_connector_requests_failure_total``
 (``error_code`` holds an HTTP-style code as flytekit's server writes it on Python 3.11, ``"404"``
 or ``"500"``, and ``grpc_code`` the gRPC status name), ``flyte_connector_request_latency_seconds``,
-``flyte_connector_input_literal_bytes``; plus ``agenthost_requests_in_flight`` and
-``agenthost_plugin_load_failures``. Labels: ``task_type``, ``operation`` and ``protocol``
-(``v1`` or ``v2``, the protocol a call came in on; see ``CALL_LABELS``). The standard
-``process_*`` metrics (resident memory, CPU, open file descriptors) are exported too, so a
-plugin that leaks memory shows up as a rising ``process_resident_memory_bytes``.
+``flyte_connector_input_literal_bytes``; plus ``agenthost_requests_in_flight``,
+``agenthost_plugin_load_failures`` and the request-bytes budget's gauges (``BUDGET_GAUGES``,
+read from ``agenthost.server.admission`` at scrape time). Labels: ``task_type``, ``operation``
+and ``protocol`` (``v1`` or ``v2``, the protocol a call came in on; see ``CALL_LABELS``). The
+standard ``process_*`` metrics (resident memory, CPU, open file descriptors) are exported too, so
+a plugin that leaks memory shows up as a rising ``process_resident_memory_bytes``.
 
 Calls are counted in plain dictionaries, without prometheus_client's per-sample locks: every
 call is recorded on the event loop's thread, and scrapes are served from that thread too.
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
     from prometheus_client.metrics_core import Metric
 
+    from agenthost.server.admission import Admission
+
 PREFIX = "flyte_connector_"
 
 LATENCY = f"{PREFIX}request_latency_seconds"
@@ -32,6 +35,18 @@ FAILURE = f"{PREFIX}requests_failure"
 INPUT_BYTES = f"{PREFIX}input_literal_bytes"
 IN_FLIGHT = "agenthost_requests_in_flight"
 PLUGIN_LOAD_FAILURES = "agenthost_plugin_load_failures"
+BYTES_RESERVED = "agenthost_request_bytes_reserved"
+READS_IN_PROGRESS = "agenthost_request_reads_in_progress"
+READS_WAITING = "agenthost_request_reads_waiting"
+
+BUDGET_GAUGES = {
+    BYTES_RESERVED: "Bytes of --max-request-bytes reserved by request reads and held by calls",
+    READS_IN_PROGRESS: "Request reads that hold a reservation and wait for their message",
+    READS_WAITING: "Request reads waiting for request-bytes budget before they start",
+}
+"""The request-bytes budget's gauges and their help texts. Reads in progress that stay at
+``--max-request-bytes / --max-message-size`` while reads wait are clients that opened calls
+and send nothing (docs/reliability.md, Limits)."""
 
 HTTP_CODES: dict[str, str] = {
     "CANCELLED": "499",
@@ -152,6 +167,7 @@ class Metrics:
         self._operations: dict[tuple[str, str], OperationMetrics] = {}
         self._input_bytes: dict[tuple[str, str], _Series] = {}
         self._plugin_failures: list[str] = []
+        self._admission: Admission | None = None
 
     @functools.cached_property
     def registry(self) -> CollectorRegistry:
@@ -191,6 +207,23 @@ class Metrics:
         """Record a plugin that failed to load."""
         if plugin not in self._plugin_failures:
             self._plugin_failures.append(plugin)
+
+    def watch_admission(self, admission: Admission) -> None:
+        """Export ``admission``'s request-bytes budget (``BUDGET_GAUGES``), read at each
+        scrape, so a call pays nothing for it."""
+        self._admission = admission
+
+    def close(self) -> None:
+        """Stop whatever these metrics run in the background (nothing, in one process)."""
+
+
+def budget_values(admission: Admission) -> dict[str, int]:
+    """The value of each of ``BUDGET_GAUGES`` for ``admission`` now."""
+    return {
+        BYTES_RESERVED: admission.budget.in_use,
+        READS_IN_PROGRESS: admission.reads_in_progress,
+        READS_WAITING: admission.reads_waiting,
+    }
 
 
 class _CallCollector:
@@ -244,3 +277,7 @@ class _CallCollector:
         for plugin in self._metrics._plugin_failures:
             plugins.add_metric([plugin], 1)
         yield from (success, failure, latency, sizes, in_flight, plugins)
+        admission = self._metrics._admission
+        if admission is not None:
+            for name, value in budget_values(admission).items():
+                yield GaugeMetricFamily(name, BUDGET_GAUGES[name], value=value)

@@ -4,10 +4,11 @@ multiprocess mode.
 Each worker records its calls into memory-mapped files in a directory the supervisor owns
 (``SharedMetrics``); the supervisor serves ``--metrics-port`` alone, and its registry
 (``supervisor_registry``) merges the files with prometheus_client's ``MultiProcessCollector``:
-counters and summaries are summed over the workers, ``agenthost_requests_in_flight`` is summed
-over the live workers, ``agenthost_plugin_load_failures`` is their maximum. The ``process_*``
-metrics are read from ``/proc`` for each worker and the supervisor, with a ``worker`` label
-(``0`` .. ``N-1``, ``supervisor``).
+counters and summaries are summed over the workers, ``agenthost_requests_in_flight`` and the
+request-bytes budget's gauges are summed over the live workers (each worker has a budget of its
+own, written every ``BUDGET_REFRESH`` seconds), ``agenthost_plugin_load_failures`` is their
+maximum. The ``process_*`` metrics are read from ``/proc`` for each worker and the supervisor,
+with a ``worker`` label (``0`` .. ``N-1``, ``supervisor``).
 
 Restarts: a worker's files are named after its index, not its pid (``process_identifier``), so
 a restarted worker reopens the files of the one it replaces: counters continue where they
@@ -21,12 +22,14 @@ Single-process servers never import this module: they count in plain dictionarie
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agenthost.server.metrics import (
+    BUDGET_GAUGES,
     CALL_LABELS,
     FAILURE,
     FAILURE_LABELS,
@@ -39,8 +42,15 @@ from agenthost.server.metrics import (
     SUCCESS,
     Metrics,
     OperationMetrics,
+    budget_values,
     failure_codes,
 )
+
+if TYPE_CHECKING:
+    from agenthost.server.admission import Admission
+
+BUDGET_REFRESH = 1.0
+"""Seconds between two writes of a worker's request-bytes budget gauges."""
 
 DIRECTORY_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """The environment variable prometheus_client's multiprocess mode reads its directory from."""
@@ -140,6 +150,7 @@ class SharedMetrics(Metrics):
         }
         self._operations: dict[tuple[str, str], OperationMetrics] = {}
         self._input_children: dict[tuple[str, str], Any] = {}
+        self._budget_writer: asyncio.Task[None] | None = None
 
     def operation(self, name: str, protocol: str) -> OperationMetrics:
         """The recorder of ``name``'s calls over ``protocol`` (the same one on every call)."""
@@ -160,6 +171,31 @@ class SharedMetrics(Metrics):
     def plugin_failed(self, plugin: str) -> None:
         """Record a plugin that failed to load."""
         self._families[PLUGIN_LOAD_FAILURES].labels(plugin).set(1)
+
+    def watch_admission(self, admission: Admission) -> None:
+        """Write ``admission``'s budget gauges every ``BUDGET_REFRESH`` seconds, from a task
+        of the running event loop (the supervisor, which serves the scrape, cannot read this
+        worker's memory); ``close`` stops it."""
+        from prometheus_client import Gauge
+
+        gauges = {
+            name: Gauge(name, text, registry=None, multiprocess_mode="livesum")
+            for name, text in BUDGET_GAUGES.items()
+        }
+
+        async def write() -> None:
+            while True:
+                for name, value in budget_values(admission).items():
+                    gauges[name].set(value)
+                await asyncio.sleep(BUDGET_REFRESH)
+
+        self._budget_writer = asyncio.get_running_loop().create_task(write())
+
+    def close(self) -> None:
+        """Stop writing the budget gauges."""
+        if self._budget_writer is not None:
+            self._budget_writer.cancel()
+            self._budget_writer = None
 
 
 def forget_worker(directory: str, worker_index: int) -> None:
