@@ -494,3 +494,72 @@ def listening_addresses(pids: list[int]) -> set[tuple[str, int]]:
                     if target.startswith("socket:[") and target[8:-1] in listening:
                         found.add(listening[target[8:-1]])
     return found
+
+
+@contextmanager
+def relay_from(source: str, target: str) -> Iterator[str]:
+    """A TCP relay on ``127.0.0.1`` whose connections reach ``target`` (``HOST:PORT``) from the
+    address ``source`` (another loopback address, such as ``127.0.0.2``): a second client the
+    server sees at another address. Yields the relay's ``HOST:PORT``."""
+    host, port = target.rsplit(":", 1)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    sockets: list[socket.socket] = []
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        with suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        with suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            upstream = socket.create_connection((host, int(port)), source_address=(source, 0))
+            sockets.extend((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join(5)
+        listener.close()
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def stalled_calls(
+    address: str, method: str, count: int
+) -> tuple[list[grpc.Future], Callable[[], None]]:
+    """``count`` calls of ``method`` (stream-unary on the wire, as the server serves agent
+    calls) that send headers and then no request; and how to end them (cancel every call and
+    close the channel)."""
+    channel = grpc.insecure_channel(address)
+    call = channel.stream_unary(method)
+    release = threading.Event()
+
+    def nothing() -> Iterator[bytes]:
+        release.wait(120)
+        return
+        yield  # a request iterator that yields nothing
+
+    calls = [call.future(nothing(), timeout=120) for _ in range(count)]
+
+    def end() -> None:
+        release.set()
+        for future in calls:
+            future.cancel()
+        channel.close()
+
+    return calls, end

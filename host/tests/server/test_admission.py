@@ -8,11 +8,14 @@ import asyncio
 import grpc
 import pytest
 
+from agenthost.server import admission as admission_module
 from agenthost.server.admission import (
     Admission,
     ByteBudget,
     ConcurrencyLimitError,
+    ReadEvictedError,
     ReadTimeoutError,
+    client_of,
 )
 
 
@@ -221,3 +224,113 @@ def test_reads_in_progress_and_waiting_are_counted() -> None:
         return seen
 
     assert asyncio.run(scenario()) == [(2, 2, 110), (0, 0, 70), (0, 0, 0)]
+
+
+def test_waiters_of_different_keys_are_served_in_turn() -> None:
+    """Bytes that free up go to each waiting client in turn, not to whoever queued most."""
+
+    async def scenario() -> list[str]:
+        budget = ByteBudget(10)
+        order: list[str] = []
+        await budget.reserve(10)
+
+        async def take(name: str, key: str) -> None:
+            await budget.reserve(10, key)
+            order.append(name)
+
+        waits = [asyncio.ensure_future(take(f"a{i}", "a")) for i in range(3)]
+        waits += [asyncio.ensure_future(take(f"b{i}", "b")) for i in range(2)]
+        await asyncio.sleep(0)
+        for _ in range(5):
+            budget.give_back(10)
+            await asyncio.sleep(0)
+        await asyncio.gather(*waits)
+        return order
+
+    assert asyncio.run(scenario()) == ["a0", "b0", "a1", "b1", "a2"]
+
+
+class _Client:
+    """A context of a call from ``address`` whose request never arrives (``send`` makes it
+    arrive: ``size`` bytes)."""
+
+    def __init__(self, address: str, size: int = 10) -> None:
+        self.address = address
+        self.size = size
+        self.sent = asyncio.Event()
+
+    def peer(self) -> str:
+        return f"{self.address}:{40000 + id(self) % 1000}"
+
+    async def read(self) -> bytes:
+        await self.sent.wait()
+        return b"x" * self.size
+
+
+def test_a_client_over_its_share_gives_reads_up_to_a_waiting_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four reads of budget, all taken by one client that sends nothing: once another client
+    waits, the first keeps its share (two, one per client) and its oldest other reads end
+    ``ReadEvictedError`` after ``SHARE_PATIENCE``; the waiting client's read then arrives."""
+    monkeypatch.setattr(admission_module, "SWEEP_INTERVAL", 0.02)
+    monkeypatch.setattr(admission_module, "SHARE_PATIENCE", 0.05)
+
+    async def scenario() -> tuple[list[object], bytes | None]:
+        admission = Admission(max_request_bytes=40, max_message_bytes=10, read_timeout=30)
+        stalled = [
+            asyncio.ensure_future(admission.read(_Client("ipv4:10.0.0.1"), "the request"))  # type: ignore[arg-type]
+            for _ in range(4)
+        ]
+        await asyncio.sleep(0)
+        assert (admission.reads_in_progress, admission.reads_waiting) == (4, 0)
+        honest = _Client("ipv4:10.0.0.2")
+        honest.sent.set()
+        data, _ = await asyncio.wait_for(admission.read(honest, "the request"), 5)  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        ended = [t.result() if not t.exception() else t.exception() for t in stalled if t.done()]
+        assert admission.reads_in_progress == 2  # the first client's share
+        for task in stalled:
+            task.cancel()
+        await asyncio.gather(*stalled, return_exceptions=True)
+        admission.close()
+        return ended, data
+
+    ended, data = asyncio.run(scenario())
+    assert data == b"x" * 10
+    assert len(ended) == 2 and all(isinstance(e, ReadEvictedError) for e in ended), ended
+    assert "did not arrive within 0.05 s while calls from other clients waited" in str(ended[0])
+
+
+def test_a_client_alone_keeps_every_read_until_the_read_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No other client waits: the client's own queued calls do not end its slow reads."""
+    monkeypatch.setattr(admission_module, "SWEEP_INTERVAL", 0.02)
+    monkeypatch.setattr(admission_module, "SHARE_PATIENCE", 0.01)
+
+    async def scenario() -> list[object]:
+        admission = Admission(max_request_bytes=20, max_message_bytes=10, read_timeout=0.3)
+        reads = [
+            asyncio.ensure_future(admission.read(_Client("ipv4:10.0.0.1"), "the request"))  # type: ignore[arg-type]
+            for _ in range(4)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*reads, return_exceptions=True), 5)
+        admission.close()
+        return results
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, ReadTimeoutError) for r in results), results
+
+
+def test_the_client_of_a_call_is_its_address_without_the_port() -> None:
+    class Peer:
+        def __init__(self, peer: str) -> None:
+            self._peer = peer
+
+        def peer(self) -> str:
+            return self._peer
+
+    assert client_of(Peer("ipv4:127.0.0.2:51234")) == "ipv4:127.0.0.2"
+    assert client_of(Peer("ipv6:[::1]:51234")) == "ipv6:[::1]"
+    assert client_of(object()) == ""

@@ -16,13 +16,18 @@ from flyteidl.admin import agent_pb2
 from flyteidl.core import literals_pb2
 from flyteidl.core.execution_pb2 import TaskExecution
 from hardening_kit import (
+    CREATE,
+    CREATE_V2,
     MIB,
     burst,
+    create_request,
     during_saturation,
     idle_connection_closed_after,
     memory_burst,
     open_silent_connections,
+    relay_from,
     serve_on_taken_port,
+    stalled_calls,
     start_on_port,
     still_open,
 )
@@ -116,6 +121,36 @@ def test_execute_task_sync_works_with_a_message_size_equal_to_the_budget(markers
         logs = server.logs()
     assert response.header.resource.phase == TaskExecution.SUCCEEDED
     assert "lets only 1 request(s) of up to --max-message-size 8388608 be read at once" in logs
+
+
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
+def test_a_client_that_sends_no_requests_delays_another_clients_calls_by_a_second(
+    markers: Path, protocol: str
+) -> None:
+    """One client opens 20 agent calls and sends none of their requests, on a budget of four
+    reads: another client (another address) still gets each of its calls through, because the
+    first keeps only its share of the reads once the other waits; the reads it loses end
+    UNAVAILABLE (never run, safe to retry). Before, the other client waited for
+    ``--read-timeout`` (60 s here) and its calls missed their 10 s deadlines."""
+    limits = ("--max-message-size", str(MIB), "--max-request-bytes", str(4 * MIB))
+    with hardened(markers, *limits, "--read-timeout", "60") as server:  # type: ignore[attr-defined]
+        stalled, end = stalled_calls(server.address, CREATE if protocol == "v1" else CREATE_V2, 20)
+        try:
+            with relay_from("127.0.0.2", server.address) as other:
+                path, request = create_request(make_template("fast_async"), None, protocol)
+                with grpc.insecure_channel(other) as channel:
+                    create = channel.unary_unary(path)
+                    answers = [create(request, timeout=10) for _ in range(5)]
+            wait_for(lambda: sum(call.done() for call in stalled) >= 2, timeout=30)
+            ended = [call.exception() for call in stalled if call.done()]
+        finally:
+            end()
+        assert server.process.poll() is None
+    assert len(answers) == 5 and all(answers)
+    assert {e.code() for e in ended} == {grpc.StatusCode.UNAVAILABLE}  # type: ignore[union-attr]
+    assert "while calls from other clients waited for request-bytes budget" in (
+        ended[0].details() or ""  # type: ignore[union-attr]
+    )
 
 
 # -- 20.3 connections that go nowhere are closed -------------------------------------------

@@ -17,6 +17,13 @@ budget cannot wait for each other for ever).
 A read that has started must finish within ``--read-timeout`` seconds (a client that sends a
 header and then nothing, or trickles a message, cannot hold a reservation for ever); one
 periodic timer checks every read, so a read costs no timer of its own.
+
+Clients (by address, port aside) share the reads: waiters are served one client at a time in
+turn, and while a client waits, another keeps at most its share of the reads in progress for
+longer than ``SHARE_PATIENCE`` (``Admission._share``), so a client that opens calls and sends
+nothing cannot hold every read while others wait. The address is looked up only for calls that
+wait and, by the timer, for reads under way while someone waits: an uncontended read costs
+nothing more.
 """
 
 from __future__ import annotations
@@ -36,7 +43,13 @@ from agenthost.server.limits import (
 )
 
 SWEEP_INTERVAL = 0.5
-"""Seconds between checks for reads that outlived ``--read-timeout``."""
+"""Seconds between checks for reads that outlived ``--read-timeout``, or their share."""
+
+SHARE_PATIENCE = 1.0
+"""Seconds a read in progress may go without its message, while it holds more than its
+client's share of the reads and another client waits, before it is ended (``ReadEvictedError``).
+Requests arrive on a local network in milliseconds; a client that opens calls and sends
+nothing is one whose reads never do."""
 
 
 class ConcurrencyLimitError(Exception):
@@ -61,37 +74,67 @@ class ReadTimeoutError(Exception):
         )
 
 
+class ReadEvictedError(Exception):
+    """A read in progress was ended to let another client's calls read theirs: its client held
+    more than its share of the reads, and its message had not arrived within
+    ``SHARE_PATIENCE`` seconds. The request never reached an agent, so it is safe to retry."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} did not arrive within {SHARE_PATIENCE:g} s while calls from other clients "
+            "waited for request-bytes budget (--max-request-bytes); retry"
+        )
+
+
 class ByteBudget:
-    """A first-come first-served byte semaphore (asyncio, one event loop). Callers hold plain
-    byte counts and give them back with ``give_back``."""
+    """A byte semaphore (asyncio, one event loop). Callers hold plain byte counts and give
+    them back with ``give_back``. Waiters queue by key (the client's address): one waiter of
+    each key is served in turn, and a key's waiters in arrival order."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.available = capacity
-        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+        # Insertion order is the turn: a key that was served moves to the back.
+        self._queues: dict[str, collections.deque[tuple[int, asyncio.Future[None]]]] = {}
 
     @property
     def in_use(self) -> int:
         """Bytes currently reserved."""
         return self.capacity - self.available
 
-    async def reserve(self, size: int) -> int:
+    @property
+    def waiters(self) -> bool:
+        """Whether anyone may be waiting (a reserve then queues rather than overtakes)."""
+        return bool(self._queues)
+
+    def waiting_keys(self) -> set[str]:
+        """The keys with a caller still waiting."""
+        return {
+            key
+            for key, queue in self._queues.items()
+            if any(not future.done() for _, future in queue)
+        }
+
+    async def reserve(self, size: int, key: str = "") -> int:
         """Wait until ``size`` bytes (at most the capacity) are free, take them and return
-        how many were taken. Waiters are served in arrival order."""
+        how many were taken. ``key``: whose turn this waiter takes (see the class)."""
         size = min(size, self.capacity)
-        if not self._waiters and self.available >= size:
+        if not self._queues and self.available >= size:
             self.available -= size
             return size
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((size, future))
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = collections.deque()
+        queue.append((size, future))
         try:
             await future
         except BaseException:
             if future.done() and not future.cancelled():
                 self.give_back(size)  # granted just as we were cancelled
             else:
-                # The entry stays queued, done, until it reaches the front, where ``_wake``
-                # drops it (it may have already): no search through a long queue.
+                # The entry stays queued, done, until it reaches the front of its queue, where
+                # ``_wake`` drops it: no search through a long queue.
                 self._wake()
             raise
         return size
@@ -99,20 +142,27 @@ class ByteBudget:
     def give_back(self, size: int) -> None:
         """Return ``size`` reserved bytes and wake the waiters they now fit."""
         self.available += size
-        if self._waiters:
+        if self._queues:
             self._wake()
 
     def _wake(self) -> None:
-        """Grant the waiters at the front that fit, in order, dropping cancelled ones."""
-        waiters = self._waiters
-        while waiters:
-            size, future = waiters[0]
+        """Grant waiters in turn while the next one fits, dropping cancelled ones."""
+        queues = self._queues
+        while queues:
+            key = next(iter(queues))
+            queue = queues[key]
+            size, future = queue[0]
             if future.done():  # its caller was cancelled while it waited
-                waiters.popleft()
+                queue.popleft()
+                if not queue:
+                    del queues[key]
                 continue
             if size > self.available:
                 return
-            waiters.popleft()
+            queue.popleft()
+            del queues[key]
+            if queue:
+                queues[key] = queue
             self.available -= size
             future.set_result(None)
 
@@ -133,8 +183,13 @@ class Admission:
         self.budget = ByteBudget(max_request_bytes)
         self.read_reservation = min(max_message_bytes, max_request_bytes)
         self.read_timeout = read_timeout
-        self._reads: dict[asyncio.Task[Any], float] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
+        self.slots = max(1, max_request_bytes // self.read_reservation)
+        """Reads of unknown size that can be in progress at once."""
+        # Each read under way: its deadline, when it took its reservation and its context (None
+        # while a stream's later message waits for budget).
+        self._reads: dict[asyncio.Task[Any], tuple[float, float, Any]] = {}
+        # Reads the sweeper cancelled, and the error each ends with.
+        self._expired: dict[asyncio.Task[Any], type[Exception]] = {}
         self._sweeper: asyncio.Future[None] | None = None
         self._waiting = 0
         self._waiting_in_streams = 0
@@ -182,28 +237,28 @@ class Admission:
         task = current_task()
         reads = self._reads
         if holding:
-            reads[task] = monotonic() + self.read_timeout  # type: ignore[index]
+            deadline = monotonic() + self.read_timeout
+            reads[task] = (deadline, 0.0, None)  # type: ignore[index]
             self._start_sweeper()
         taken = 0
         try:
-            if budget._waiters or budget.available < size:
-                taken = await self._wait_for(size, holding)
+            if budget._queues or budget.available < size:
+                taken = await self._wait_for(size, holding, context)
             else:
                 budget.available -= size
                 taken = size
+            now = monotonic()
             if not holding:
-                reads[task] = monotonic() + self.read_timeout  # type: ignore[index]
+                deadline = now + self.read_timeout
                 self._start_sweeper()
+            reads[task] = (deadline, now, context)  # type: ignore[index]
             data = await context.read()
         except asyncio.CancelledError:
             budget.give_back(taken)
-            if task not in self._expired:
+            ended = self._ended(task, what)  # type: ignore[arg-type]
+            if ended is None:
                 raise
-            self._expired.discard(task)
-            uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-            if uncancel is not None:
-                uncancel()
-            raise ReadTimeoutError(what, self.read_timeout) from None
+            raise ended from None
         except BaseException:
             budget.give_back(taken)
             raise
@@ -218,15 +273,28 @@ class Admission:
             taken = length
         return data, taken  # type: ignore[return-value]
 
-    async def _wait_for(self, size: int, holding: int) -> int:
-        """``budget.reserve(size)``, counted in ``reads_waiting`` while it waits (a stream's
-        later message is already in ``_reads``, so it is counted out of ``reads_in_progress``
-        meanwhile)."""
+    def _ended(self, task: asyncio.Task[Any], what: str) -> Exception | None:
+        """The error a read cancelled by the sweeper ends with (its cancellation withdrawn);
+        None if something else cancelled it."""
+        error = self._expired.pop(task, None)
+        if error is None:
+            return None
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            uncancel()
+        if error is ReadEvictedError:
+            return ReadEvictedError(what)
+        return ReadTimeoutError(what, self.read_timeout)
+
+    async def _wait_for(self, size: int, holding: int, context: Any) -> int:
+        """``budget.reserve(size)`` in the turn of the call's client, counted in
+        ``reads_waiting`` while it waits (a stream's later message is already in ``_reads``,
+        so it is counted out of ``reads_in_progress`` meanwhile)."""
         self._waiting += 1
         if holding:
             self._waiting_in_streams += 1
         try:
-            return await self.budget.reserve(size)
+            return await self.budget.reserve(size, client_of(context))
         finally:
             self._waiting -= 1
             if holding:
@@ -237,19 +305,58 @@ class Admission:
             self._sweeper = asyncio.ensure_future(self._sweep())
 
     async def _sweep(self) -> None:
-        """Cancel reads that outlived the read timeout (checked every ``SWEEP_INTERVAL``
-        seconds, so a read ends at most that much after its timeout). One timer for every
-        call, rather than one per read."""
+        """Every ``SWEEP_INTERVAL`` seconds, end the reads that outlived the read timeout, and
+        those over their client's share while another client waits (``_share``). One timer
+        for every call, rather than one per read."""
         while True:
             await asyncio.sleep(min(SWEEP_INTERVAL, self.read_timeout))
             now = monotonic()
-            for task, deadline in list(self._reads.items()):
+            for task, (deadline, _, _) in list(self._reads.items()):
                 if deadline <= now and task not in self._expired:
-                    self._expired.add(task)
-                    task.cancel()
+                    self._expire(task, ReadTimeoutError)
+            if self.budget.waiters:
+                self._share(now)
+
+    def _share(self, now: float) -> None:
+        """While some client waits for budget, no other client keeps more than its share of
+        the reads in progress (``slots`` over the clients reading or waiting) for longer than
+        ``SHARE_PATIENCE``: its oldest reads beyond the share end with ``ReadEvictedError``,
+        and their budget goes to the waiting clients in turn. So a client that opens calls
+        and sends nothing delays another client's calls by about ``SHARE_PATIENCE``, not
+        ``--read-timeout``; a client alone keeps every read however slow it is."""
+        waiting = self.budget.waiting_keys()
+        if not waiting:
+            return
+        reading: dict[str, list[tuple[float, asyncio.Task[Any]]]] = {}
+        for task, (_, started, context) in self._reads.items():
+            if context is not None and task not in self._expired:
+                reading.setdefault(client_of(context), []).append((started, task))
+        share = max(1, self.slots // len(waiting | reading.keys()))
+        for client, reads in reading.items():
+            if len(reads) <= share or not waiting - {client}:
+                continue
+            reads.sort(key=lambda read: read[0])
+            for started, task in reads[: len(reads) - share]:
+                if now - started >= SHARE_PATIENCE:
+                    self._expire(task, ReadEvictedError)
+
+    def _expire(self, task: asyncio.Task[Any], error: type[Exception]) -> None:
+        """End ``task``'s read with ``error`` (``read`` raises it)."""
+        self._expired[task] = error
+        task.cancel()
 
     def close(self) -> None:
         """Stop the read-timeout timer."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+
+
+def client_of(context: Any) -> str:
+    """The address a call came from, without its port (``ipv4:10.0.0.7``); ``""`` if the
+    context does not say."""
+    try:
+        peer = context.peer()
+    except Exception:
+        return ""
+    return peer.rpartition(":")[0] if isinstance(peer, str) else ""

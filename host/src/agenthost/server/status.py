@@ -16,7 +16,7 @@ from agenthost.errors import (
     UnknownTaskTypeError,
     UnsupportedOperationError,
 )
-from agenthost.server.admission import ConcurrencyLimitError, ReadTimeoutError
+from agenthost.server.admission import ConcurrencyLimitError, ReadEvictedError, ReadTimeoutError
 from agenthost.server.scrub import Scrubber
 
 MAX_DETAILS = 1000
@@ -39,6 +39,14 @@ def _bounded(text: str) -> str:
     return line if len(line) <= MAX_DETAILS else line[: MAX_DETAILS - 1] + "…"
 
 
+_ADMISSION_CODES: dict[type[BaseException], grpc.StatusCode] = {
+    ConcurrencyLimitError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ReadTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ReadEvictedError: grpc.StatusCode.UNAVAILABLE,  # the request never ran: safe to retry
+}
+"""The status of each refusal by ``agenthost.server.admission`` (its details hold no input)."""
+
+
 def _message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -58,10 +66,9 @@ def classify(exc: BaseException, scrub: Scrubber) -> Failure:
         return Failure(grpc.StatusCode.UNAVAILABLE, _bounded(scrub(_message(exc))))
     if isinstance(exc, MisconfiguredError):
         return Failure(grpc.StatusCode.FAILED_PRECONDITION, _bounded(scrub(_message(exc))))
-    if isinstance(exc, ConcurrencyLimitError):
-        return Failure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-    if isinstance(exc, ReadTimeoutError):
-        return Failure(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc))
+    admission_code = _ADMISSION_CODES.get(type(exc))
+    if admission_code is not None:
+        return Failure(admission_code, str(exc))
     correlation_id = uuid.uuid4().hex[:16]
     if isinstance(exc, AgentCallError):
         summary = str(exc)
