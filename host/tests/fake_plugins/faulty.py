@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flyteidl.admin import agent_pb2
+
 import agenthost
 from agenthost import (
     AgentRegistry,
@@ -193,6 +195,34 @@ class SteadyAgent(AsyncAgentBase):
         return None
 
 
+class AgentMeltdown(BaseException):
+    """What no ``except Exception`` catches."""
+
+
+class ExitingAgent(AsyncAgentBase):
+    """Every operation raises what is not an ``Exception``: ``async def create`` calls
+    ``sys.exit``, blocking ``get`` raises ``KeyboardInterrupt``, ``delete`` a bare
+    ``BaseException`` subclass, ``get_logs`` ``SystemExit`` while streaming."""
+
+    def __init__(self) -> None:
+        super().__init__("fault_exit", FaultMeta, name="ExitingAgent")
+
+    async def create(self, task_template: Any, **kwargs: Any) -> FaultMeta:
+        sys.exit(3)
+
+    def get(self, resource_meta: FaultMeta) -> Resource:
+        raise KeyboardInterrupt
+
+    async def delete(self, resource_meta: FaultMeta) -> None:
+        raise AgentMeltdown("melted")
+
+    async def get_logs(self, resource_meta: FaultMeta, **kwargs: Any) -> Any:
+        yield agent_pb2.GetTaskLogsResponse(
+            body=agent_pb2.GetTaskLogsResponseBody(results=["before the exit"])
+        )
+        raise SystemExit(4)
+
+
 class ThreadedSyncAgent(SyncAgentBase):
     """A healthy sync agent with a blocking ``def do`` (needs a pool thread)."""
 
@@ -211,6 +241,7 @@ for _agent in (
     LeakingAgent(),
     SegfaultAgent(),
     SteadyAgent(),
+    ExitingAgent(),
     ThreadedSyncAgent(),
 ):
     AgentRegistry.register(_agent)

@@ -6,7 +6,9 @@ validation checks signatures against it and the dispatcher passes exactly its ke
 order. ``async def`` methods are awaited on the running loop (cancellation and deadlines reach
 them); plain ``def`` methods run in the loop's default executor (the server's bounded pool),
 within the agent's thread share, in a copy of the call's context. Any exception from agent code
-that is not an ``agenthost.errors`` type becomes an ``AgentCallError`` with a one-line summary.
+that is not an ``agenthost.errors`` type becomes an ``AgentCallError`` with a one-line summary,
+``SystemExit`` and ``KeyboardInterrupt`` included (only a cancellation passes through): agent
+code that calls ``sys.exit()`` fails its call, never the server.
 """
 
 from __future__ import annotations
@@ -166,9 +168,9 @@ async def call(
             return await _invoke(method, args, kwargs, entry.thread_slots)
         async with semaphore:
             return await _invoke(method, args, kwargs, entry.thread_slots)
-    except AgentHostError:
+    except (AgentHostError, asyncio.CancelledError):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit or KeyboardInterrupt too: never the host's end
         raise AgentCallError(entry.name, method.operation, exc) from exc
     finally:
         current_thread_slots.reset(token)
@@ -217,7 +219,7 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLo
             raise TypeError(f"get_logs returned {type(produced).__name__}")
     except (AgentHostError, asyncio.CancelledError, GeneratorExit):
         raise
-    except Exception as exc:
+    except BaseException as exc:
         raise AgentCallError(entry.name, OPERATIONS["get_logs"], exc) from exc
 
 
