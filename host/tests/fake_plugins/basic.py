@@ -252,6 +252,20 @@ class ConnectionChatAgent(AsyncAgentBase):
         _marker(f"conn-deleted-{sorted(connection.secrets)}")
 
 
+class ConnectionSyncAgent(SyncAgentBase):
+    """Sync agent that puts the call's ``api_key`` connection secret in its result: in the
+    failure message (``custom['leak'] == 'message'``) or in its output ``key``."""
+
+    def __init__(self) -> None:
+        super().__init__("conn_sync", name="ConnectionSyncAgent")
+
+    def do(self, task_template: Any, inputs: Any = None) -> Resource:
+        key = agenthost.get_secret("api_key")
+        if custom_of(task_template).get("leak") == "message":
+            return Resource.failure(f"the API refused key {key}")
+        return Resource.succeeded({"key": key})
+
+
 class LegacyResourceAgent(AsyncAgentBase):
     """Async agent returning flytekit-style flyteidl Resources: only a v1 ``state``, an
     ``agent_error``, or nothing at all (chosen by the job id)."""
@@ -323,6 +337,7 @@ class BinarySizeAgent(SyncAgentBase):
 for _agent in (
     FastAgent(),
     ConnectionChatAgent(),
+    ConnectionSyncAgent(),
     LegacyResourceAgent(),
     PagedLogsAgent(),
     BinarySizeAgent(),

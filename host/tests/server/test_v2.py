@@ -4,6 +4,7 @@ phases, logs, health, reflection and per-task connection secrets."""
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
 import signal
@@ -557,3 +558,22 @@ def test_connection_secret_reaches_the_client_and_nowhere_else(
         logs = server.logs()
     assert "conn_chat" in logs
     assert secret not in logs
+
+
+def test_sync_result_in_resource_meta_holds_no_connection_secret(server: RunningServer) -> None:
+    """A sync agent's result travels in its resource_meta: a connection secret in its message
+    is replaced there (so no later GetTask, with or without the connection, answers it), and
+    one in its outputs fails the call as in an async agent's resource_meta."""
+    secret = "sk-sync-5e6f7a8b9c"
+    connection = security_pb2.Connection(secrets={"api_key": secret})
+    meta = create2(server, "conn_sync", custom={"leak": "message"}, connection=connection)
+    assert secret.encode() not in base64.b64decode(json.loads(meta)["resource"])
+    resource = get2(server, "conn_sync", meta)  # polled without the connection
+    assert resource.phase == exec2.TaskExecution.FAILED
+    assert resource.message == "the API refused key ***"
+    code, details = code_of(
+        lambda: create2(server, "conn_sync", outputs={"key": str}, connection=connection)
+    )
+    assert code == grpc.StatusCode.INTERNAL
+    assert "contains the value of connection secret 'api_key'" in details
+    assert secret not in details

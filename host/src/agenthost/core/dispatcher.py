@@ -40,6 +40,7 @@ from agenthost.core.results import (
     deliver,
     meta_bytes,
     resource_to_proto,
+    sync_result,
 )
 from agenthost.core.sync_results import DEFAULT_MAX_SYNC_META_BYTES, SyncResultMeta
 from agenthost.errors import InvalidRequestError, ResourceMetaError, summarize
@@ -123,7 +124,7 @@ class Dispatcher:
             resource = await self._do(
                 entry, template, inputs, output_prefix, task_execution_metadata, None, connection
             )
-            return self._sync_meta(entry, resource)
+            return self._sync_meta(entry, sync_result(entry, resource, connection))
         values = (inputs, output_prefix, task_execution_metadata)
         meta = await call(entry, _require(entry, "create"), (template,), values, connection)
         return meta_bytes(entry, meta, connection)

@@ -1,7 +1,8 @@
 """What agents return, checked and made into the messages the agent API speaks.
 
 ``create`` returns a ``ResourceMeta`` (or bytes): its encoding must stay within what ``GetTask``
-accepts and never hold a connection secret. ``get`` and ``do`` return an ``agenthost.Resource``
+accepts and never hold a connection secret; nor may the result of a sync agent that
+``CreateTask`` puts in its ``resource_meta``. ``get`` and ``do`` return an ``agenthost.Resource``
 (or a flyteidl ``Resource``): dict outputs of ``do`` are converted with the template's output
 interface when it declares outputs, untyped otherwise; ``get`` has no template, so its dict
 outputs are converted untyped (agents that need exact types return a ``LiteralMap``). A result
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 CLIENT_RECEIVE_LIMIT = 4 * 1024 * 1024
 """grpc-go's default receive limit, which FlytePropeller and the Flyte 2 executor keep for
 agent responses."""
+
+SECRET_PLACEHOLDER = "***"
+"""What a connection secret's value in a sync result's ``message`` is replaced with (as the
+server's scrubber replaces secrets)."""
 
 DEFAULT_MAX_RESOURCE_BYTES = CLIENT_RECEIVE_LIMIT - 64 * 1024
 """Largest serialized ``Resource`` (outputs inline) returned to clients; a larger one is
@@ -66,6 +71,34 @@ def meta_bytes(entry: AgentEntry, meta: Any, connection: Connection | None) -> b
             f"{entry.category.name!r}; make the task's inputs or configuration smaller"
         )
     return data
+
+
+def sync_result(
+    entry: AgentEntry, resource: ResourceProto, connection: Connection | None
+) -> ResourceProto:
+    """``resource``, the result of a sync agent run through ``CreateTask`` and so bound for its
+    ``resource_meta``, holding no secret of ``connection``: in its ``message`` each value is
+    replaced with ``***`` (as replies scrub it); anywhere else (outputs, custom info, log
+    links) one is ``AgentCallError``, as in the ``resource_meta`` of an async agent."""
+    if not connection:
+        return resource
+    if resource.message:
+        message = resource.message
+        for value in connection.secrets.values():
+            if len(value) >= 4 and value in message:
+                message = message.replace(value, SECRET_PLACEHOLDER)
+        resource.message = message
+    key = leaked_secret(connection, resource.SerializeToString())
+    if key is not None:
+        raise AgentCallError(
+            entry.name,
+            "do",
+            ValueError(
+                f"the result, which its resource_meta carries, contains the value of "
+                f"connection secret {key!r}"
+            ),
+        )
+    return resource
 
 
 def agent_resource(
