@@ -157,10 +157,14 @@ class Reporter(AsyncAgentBase):
             return agent_pb2.Resource(phase=execution_pb2.TaskExecution.RUNNING, message="m")
         if resource_meta.job_id == "big":
             return Resource.succeeded({"blob": "x" * 5000})
+        if resource_meta.job_id == "big-proto":
+            big = agent_pb2.Resource(phase=execution_pb2.TaskExecution.SUCCEEDED)
+            big.outputs.literals["blob"].scalar.primitive.string_value = "x" * 5000
+            return big
         return Resource.succeeded({"n": 1})
 
 
-@pytest.mark.parametrize("job", ["dict", "proto", "big"])
+@pytest.mark.parametrize("job", ["dict", "proto", "big", "big-proto"])
 def test_get_writes_the_resource_into_a_response_field(job: str) -> None:
     dispatcher = Dispatcher([Reporter()], max_resource_bytes=1000)
     meta = JobMeta(job_id=job).encode()
@@ -168,7 +172,7 @@ def test_get_writes_the_resource_into_a_response_field(job: str) -> None:
     response = agent_pb2.GetTaskResponse()
     returned = run(dispatcher.get("reporter", None, meta, into=response.resource))
     assert returned == response.resource == expected
-    if job == "big":
+    if job.startswith("big"):
         assert response.resource.agent_error.code == "OutputsTooLarge"
         assert not response.resource.HasField("outputs")
 

@@ -392,6 +392,16 @@ def test_phase_is_never_undefined(
     assert unknown(raw.resource) == 0  # no v1-only state or agent_error on the wire
 
 
+def test_flyteidl_resource_too_large_to_receive_is_a_failed_phase(server: RunningServer) -> None:
+    """An agent returning a flyteidl Resource (not ``agenthost.Resource``) with outputs over
+    the executor's 4 MiB receive limit: a FAILED resource saying so, not a GetTask the client
+    cannot receive (RESOURCE_EXHAUSTED, which the executor counts as a system failure)."""
+    meta = create2(server, "legacy_resource", custom={"kind": "big-outputs"})
+    resource = get2(server, "legacy_resource", meta)
+    assert resource.phase == exec2.TaskExecution.FAILED
+    assert "4 MiB" in resource.message and not resource.outputs.literals
+
+
 def test_logs_stream_lines_and_pages(server: RunningServer) -> None:
     meta = create2(server, "paged_logs")
 

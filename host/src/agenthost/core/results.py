@@ -110,21 +110,25 @@ def agent_resource(
     max_bytes: int,
 ) -> ResourceProto:
     """What ``get`` or ``do`` returned as a flyteidl ``Resource`` (written into ``into`` if
-    given); ``AgentCallError`` if it is no resource or its outputs do not convert."""
+    given); ``AgentCallError`` if it is no resource or its outputs do not convert. One larger
+    than ``max_bytes``, whichever way it was made, is replaced by a FAILED resource saying so."""
     if isinstance(result, ResourceProto):
-        return deliver(result, into)
-    if not isinstance(result, Resource):
+        proto = deliver(result, into)
+    elif not isinstance(result, Resource):
         raise AgentCallError(
             entry.name,
             operation,
             TypeError(f"{operation} returned {type(result).__name__}, not a Resource"),
         )
-    try:
-        proto = resource_to_proto(result, template, into)
-    except Exception as exc:  # outputs that do not convert are the agent's fault
-        raise AgentCallError(entry.name, operation, exc) from exc
+    else:
+        try:
+            proto = resource_to_proto(result, template, into)
+        except Exception as exc:  # outputs that do not convert are the agent's fault
+            raise AgentCallError(entry.name, operation, exc) from exc
     size = proto.ByteSize()
     if size > max_bytes:
+        if proto is result:  # the agent's own message: leave it alone
+            proto = ResourceProto()
         proto.Clear()
         return resource_to_proto(
             Resource.failure(
