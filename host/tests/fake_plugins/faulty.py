@@ -201,13 +201,16 @@ class AgentMeltdown(BaseException):
 
 class ExitingAgent(AsyncAgentBase):
     """Every operation raises what is not an ``Exception``: ``async def create`` calls
-    ``sys.exit``, blocking ``get`` raises ``KeyboardInterrupt``, ``delete`` a bare
+    ``sys.exit`` (or, with ``custom['cancel']``, raises ``CancelledError`` though nothing
+    cancelled it), blocking ``get`` raises ``KeyboardInterrupt``, ``delete`` a bare
     ``BaseException`` subclass, ``get_logs`` ``SystemExit`` while streaming."""
 
     def __init__(self) -> None:
         super().__init__("fault_exit", FaultMeta, name="ExitingAgent")
 
     async def create(self, task_template: Any, **kwargs: Any) -> FaultMeta:
+        if custom_of(task_template).get("cancel"):
+            raise asyncio.CancelledError
         sys.exit(3)
 
     def get(self, resource_meta: FaultMeta) -> Resource:

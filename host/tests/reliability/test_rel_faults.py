@@ -94,11 +94,13 @@ def test_agent_code_raising_systemexit_or_baseexception_fails_only_its_call(
 ) -> None:
     """``sys.exit`` in ``async def create``, ``KeyboardInterrupt`` in a blocking ``get``, a bare
     ``BaseException`` in ``delete``, ``SystemExit`` mid-way through a log stream: each is its
-    call's INTERNAL naming the agent, and the server keeps serving."""
+    call's INTERNAL naming the agent, and the server keeps serving. So is a ``CancelledError``
+    agent code raises though nothing cancelled the call (it would otherwise never answer)."""
     category = agent_pb2.TaskCategory(name="fault_exit")
     meta = b'{"job_id":"j"}'
     calls = {
         "create: SystemExit: 3": lambda: _create(server, "fault_exit"),
+        "create: CancelledError": lambda: _create(server, "fault_exit", cancel=True),
         "get: KeyboardInterrupt": lambda: server.async_stub.GetTask(
             agent_pb2.GetTaskRequest(task_category=category, resource_meta=meta), timeout=10
         ),
