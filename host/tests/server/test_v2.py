@@ -342,6 +342,25 @@ def test_bad_requests_are_invalid_argument(server: RunningServer) -> None:
     bad_connection = valid.SerializeToString() + b"\x2a\x03\x12\x05\x0a"  # 5: truncated map
     code, details = code_of(lambda: get(bad_connection, timeout=10))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "connection" in details
+    # Strings that are not UTF-8 (which flyteidl2's proto3 parsers refuse): a secret's value
+    # or a config's name in the connection (as {2 secrets, 3 configs} map entries), the output
+    # prefix. The secret's bytes are never in the details.
+    not_utf8 = b"\xff\xfe\xfd"
+    for entries, what in (
+        (b"\x12\x0a\x0a\x01k\x12\x05sk-" + not_utf8[:2], "secret 'k', whose value"),
+        (b"\x1a\x08\x0a\x03" + not_utf8 + b"\x12\x01v", "a config whose name"),
+    ):
+        request = valid.SerializeToString() + b"\x2a" + bytes([len(entries)]) + entries
+        code, details = code_of(lambda: get(request, timeout=10))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+        assert f"connection has {what} is not UTF-8 text" in details
+    request = valid.SerializeToString() + b"\x22\x03" + not_utf8  # 4: output_prefix
+    code, details = code_of(lambda: get(request, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert details == "GetTaskRequest output_prefix is not UTF-8 text"
+    create = c2.CreateTaskRequest(template=template2("fast_async")).SerializeToString()
+    code, details = code_of(lambda: raw(create + b"\x1a\x03" + not_utf8, timeout=10))
+    assert details == "CreateTaskRequest output_prefix is not UTF-8 text"
 
 
 def test_agent_failure_is_internal_one_line_without_path_or_secret(server: RunningServer) -> None:
