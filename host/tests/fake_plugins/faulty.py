@@ -199,14 +199,24 @@ class AgentMeltdown(BaseException):
     """What no ``except Exception`` catches."""
 
 
+@dataclass
+class ExitingMeta(FaultMeta):
+    """A fake job id whose decoding exits for the job id ``exit-on-decode``."""
+
+    def __post_init__(self) -> None:
+        if self.job_id == "exit-on-decode":
+            sys.exit(5)
+
+
 class ExitingAgent(AsyncAgentBase):
     """Every operation raises what is not an ``Exception``: ``async def create`` calls
     ``sys.exit`` (or, with ``custom['cancel']``, raises ``CancelledError`` though nothing
     cancelled it), blocking ``get`` raises ``KeyboardInterrupt``, ``delete`` a bare
-    ``BaseException`` subclass, ``get_logs`` ``SystemExit`` while streaming."""
+    ``BaseException`` subclass, ``get_logs`` ``SystemExit`` while streaming, and its metadata
+    type ``SystemExit`` while decoding one job id."""
 
     def __init__(self) -> None:
-        super().__init__("fault_exit", FaultMeta, name="ExitingAgent")
+        super().__init__("fault_exit", ExitingMeta, name="ExitingAgent")
 
     async def create(self, task_template: Any, **kwargs: Any) -> FaultMeta:
         if custom_of(task_template).get("cancel"):

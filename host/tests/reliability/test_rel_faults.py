@@ -93,9 +93,10 @@ def test_agent_code_raising_systemexit_or_baseexception_fails_only_its_call(
     server: RunningServer,
 ) -> None:
     """``sys.exit`` in ``async def create``, ``KeyboardInterrupt`` in a blocking ``get``, a bare
-    ``BaseException`` in ``delete``, ``SystemExit`` mid-way through a log stream: each is its
-    call's INTERNAL naming the agent, and the server keeps serving. So is a ``CancelledError``
-    agent code raises though nothing cancelled the call (it would otherwise never answer)."""
+    ``BaseException`` in ``delete``, ``SystemExit`` mid-way through a log stream or in the
+    agent's metadata type: each is its call's INTERNAL naming the agent, and the server keeps
+    serving. So is a ``CancelledError`` agent code raises though nothing cancelled the call
+    (it would otherwise never answer)."""
     category = agent_pb2.TaskCategory(name="fault_exit")
     meta = b'{"job_id":"j"}'
     calls = {
@@ -106,6 +107,12 @@ def test_agent_code_raising_systemexit_or_baseexception_fails_only_its_call(
         ),
         "delete: AgentMeltdown: melted": lambda: server.async_stub.DeleteTask(
             agent_pb2.DeleteTaskRequest(task_category=category, resource_meta=meta), timeout=10
+        ),
+        "decode its resource_meta: SystemExit: 5": lambda: server.async_stub.GetTask(
+            agent_pb2.GetTaskRequest(
+                task_category=category, resource_meta=b'{"job_id":"exit-on-decode"}'
+            ),
+            timeout=10,
         ),
         "get logs: SystemExit: 4": lambda: list(
             server.async_stub.GetTaskLogs(

@@ -171,7 +171,7 @@ async def call(
         async with semaphore:
             return await _invoke(method, args, kwargs, entry.thread_slots)
     except BaseException as exc:
-        error = _agent_error(entry, method.operation, exc)
+        error = agent_error(entry, method.operation, exc)
         if error is None:
             raise
         raise error from exc
@@ -181,7 +181,7 @@ async def call(
             reset_current_connection(connection_token)
 
 
-def _agent_error(entry: AgentEntry, operation: str, exc: BaseException) -> AgentCallError | None:
+def agent_error(entry: AgentEntry, operation: str, exc: BaseException) -> AgentCallError | None:
     """The ``AgentCallError`` that ``exc``, raised by agent code, becomes; None for what
     passes through: agenthost's own errors, a generator's close and a cancellation of the
     call. ``SystemExit`` and ``KeyboardInterrupt`` fail the call, never the server; so does a
@@ -236,7 +236,7 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLo
         else:
             raise TypeError(f"get_logs returned {type(produced).__name__}")
     except BaseException as exc:
-        error = _agent_error(entry, OPERATIONS["get_logs"], exc)
+        error = agent_error(entry, OPERATIONS["get_logs"], exc)
         if error is None:
             raise
         raise error from exc

@@ -30,6 +30,7 @@ from agenthost.core.calls import (
     Method,
     NotImplementedByAgentError,
     WrongAgentKindError,
+    agent_error,
     call,
     log_items,
 )
@@ -309,7 +310,13 @@ def _decode_meta(entry: AgentEntry, data: bytes) -> Any:
     decode = entry.decode_meta
     if decode is None:
         raise WrongAgentKindError(f"agent {entry.name} has no resource metadata")
-    return decode(data)
+    try:
+        return decode(data)
+    except BaseException as exc:  # the agent's code (its metadata type), as in ``call``
+        error = agent_error(entry, "decode its resource_meta", exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def _require(entry: AgentEntry, name: str) -> Method:

@@ -17,7 +17,7 @@ from flyteidl.admin.agent_pb2 import Resource as ResourceProto
 from google.protobuf import struct_pb2
 
 from agenthost.connection import Connection, leaked_secret
-from agenthost.core.calls import AgentCallError
+from agenthost.core.calls import AgentCallError, agent_error
 from agenthost.errors import InvalidRequestError
 from agenthost.literals import to_literal_map
 from agenthost.resource import Resource
@@ -54,7 +54,13 @@ def meta_bytes(entry: AgentEntry, meta: Any, connection: Connection | None) -> b
                 "create",
                 TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
             )
-        data = bytes(encode())
+        try:
+            data = bytes(encode())
+        except BaseException as exc:  # the agent's code (its metadata type), as in ``call``
+            error = agent_error(entry, "create", exc)
+            if error is None:
+                raise
+            raise error from exc
     if connection:
         key = leaked_secret(connection, data)
         if key is not None:  # resource_meta is stored and sent back on every call
