@@ -100,6 +100,39 @@ def test_agent_exception_summary_is_one_bounded_line() -> None:
     assert isinstance(info.value.__cause__, RuntimeError)
 
 
+@dataclass
+class CheckedMeta(ResourceMeta):
+    """A metadata type whose own check raises (agent code the host runs to decode)."""
+
+    job_id: str
+
+    def __post_init__(self) -> None:
+        if not self.job_id.startswith("job-"):
+            raise ValueError(f"not a job id: {self.job_id}")
+
+
+class Checked(AsyncAgentBase):
+    def __init__(self) -> None:
+        super().__init__("checked", CheckedMeta, name="Checked")
+
+    async def create(self, task_template):  # type: ignore[no-untyped-def]
+        return CheckedMeta(job_id="job-1")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        return Resource.succeeded()
+
+    async def delete(self, resource_meta):  # type: ignore[no-untyped-def]
+        return None
+
+
+def test_metadata_type_errors_name_the_agent() -> None:
+    with pytest.raises(AgentCallError) as info:
+        run(Dispatcher([Checked()]).get("checked", None, b'{"job_id": "x"}'))
+    assert str(info.value) == (
+        "agent Checked failed to decode its resource_meta: ValueError: not a job id: x"
+    )
+
+
 def test_optional_operations_and_wrong_kind() -> None:
     dispatcher = Dispatcher([Picky(), Versioned(0)])
     with pytest.raises(NotImplementedByAgentError):
