@@ -98,6 +98,13 @@ class AgentCallError(AgentHostError):
         self.error = error
         super().__init__(f"agent {agent} failed to {operation}: {summarize(error)}")
 
+    def summary(self, scrub: Callable[[str], str]) -> str:
+        """``str()``, from the error's message with ``scrub`` applied before it is cut to one
+        bounded line (so no part of a secret it holds survives the cut)."""
+        return (
+            f"agent {self.agent} failed to {self.operation}: {summarize(self.error, scrub=scrub)}"
+        )
+
 
 class NotImplementedByAgentError(UnsupportedOperationError):
     """The agent does not implement an optional operation (metrics, logs). Maps to
