@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SUMMARY_LIMIT = 300
 """Longest exception text ``summarize`` keeps."""
 
@@ -43,12 +48,19 @@ class UnsupportedOperationError(AgentHostError):
     or ``FAILED_PRECONDITION`` by the server."""
 
 
-def summarize(error: BaseException, limit: int = SUMMARY_LIMIT) -> str:
+def summarize(
+    error: BaseException,
+    limit: int = SUMMARY_LIMIT,
+    scrub: Callable[[str], str] | None = None,
+) -> str:
     """``Type: first line of the message``, at most ``limit`` characters of message: how the
     host names an exception in replies, reports and resources. A message that is a formatted
     traceback (agents sometimes wrap one) is reduced to its final unindented line, so no
-    traceback or source path reaches a client."""
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    traceback or source path reaches a client. ``scrub`` is applied to the whole message
+    first: cut to a line or to ``limit``, a secret would keep only a part, which no scrubber
+    then recognises."""
+    text = str(error) if scrub is None else scrub(str(error))
+    lines = [line for line in text.strip().splitlines() if line.strip()]
     if lines and TRACEBACK_HEADER in lines[0]:
         lines = [line for line in lines[1:] if not line[:1].isspace()][-1:]
     line = lines[0].strip() if lines else ""

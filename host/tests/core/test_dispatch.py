@@ -100,6 +100,39 @@ def test_agent_exception_summary_is_one_bounded_line() -> None:
     assert isinstance(info.value.__cause__, RuntimeError)
 
 
+@dataclass
+class CheckedMeta(ResourceMeta):
+    """A metadata type whose own check raises (agent code the host runs to decode)."""
+
+    job_id: str
+
+    def __post_init__(self) -> None:
+        if not self.job_id.startswith("job-"):
+            raise ValueError(f"not a job id: {self.job_id}")
+
+
+class Checked(AsyncAgentBase):
+    def __init__(self) -> None:
+        super().__init__("checked", CheckedMeta, name="Checked")
+
+    async def create(self, task_template):  # type: ignore[no-untyped-def]
+        return CheckedMeta(job_id="job-1")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        return Resource.succeeded()
+
+    async def delete(self, resource_meta):  # type: ignore[no-untyped-def]
+        return None
+
+
+def test_metadata_type_errors_name_the_agent() -> None:
+    with pytest.raises(AgentCallError) as info:
+        run(Dispatcher([Checked()]).get("checked", None, b'{"job_id": "x"}'))
+    assert str(info.value) == (
+        "agent Checked failed to decode its resource_meta: ValueError: not a job id: x"
+    )
+
+
 def test_optional_operations_and_wrong_kind() -> None:
     dispatcher = Dispatcher([Picky(), Versioned(0)])
     with pytest.raises(NotImplementedByAgentError):
@@ -157,10 +190,14 @@ class Reporter(AsyncAgentBase):
             return agent_pb2.Resource(phase=execution_pb2.TaskExecution.RUNNING, message="m")
         if resource_meta.job_id == "big":
             return Resource.succeeded({"blob": "x" * 5000})
+        if resource_meta.job_id == "big-proto":
+            big = agent_pb2.Resource(phase=execution_pb2.TaskExecution.SUCCEEDED)
+            big.outputs.literals["blob"].scalar.primitive.string_value = "x" * 5000
+            return big
         return Resource.succeeded({"n": 1})
 
 
-@pytest.mark.parametrize("job", ["dict", "proto", "big"])
+@pytest.mark.parametrize("job", ["dict", "proto", "big", "big-proto"])
 def test_get_writes_the_resource_into_a_response_field(job: str) -> None:
     dispatcher = Dispatcher([Reporter()], max_resource_bytes=1000)
     meta = JobMeta(job_id=job).encode()
@@ -168,7 +205,7 @@ def test_get_writes_the_resource_into_a_response_field(job: str) -> None:
     response = agent_pb2.GetTaskResponse()
     returned = run(dispatcher.get("reporter", None, meta, into=response.resource))
     assert returned == response.resource == expected
-    if job == "big":
+    if job.startswith("big"):
         assert response.resource.agent_error.code == "OutputsTooLarge"
         assert not response.resource.HasField("outputs")
 

@@ -252,9 +252,24 @@ class ConnectionChatAgent(AsyncAgentBase):
         _marker(f"conn-deleted-{sorted(connection.secrets)}")
 
 
+class ConnectionSyncAgent(SyncAgentBase):
+    """Sync agent that puts the call's ``api_key`` connection secret in its result: in the
+    failure message (``custom['leak'] == 'message'``) or in its output ``key``."""
+
+    def __init__(self) -> None:
+        super().__init__("conn_sync", name="ConnectionSyncAgent")
+
+    def do(self, task_template: Any, inputs: Any = None) -> Resource:
+        key = agenthost.get_secret("api_key")
+        if custom_of(task_template).get("leak") == "message":
+            return Resource.failure(f"the API refused key {key}")
+        return Resource.succeeded({"key": key})
+
+
 class LegacyResourceAgent(AsyncAgentBase):
     """Async agent returning flytekit-style flyteidl Resources: only a v1 ``state``, an
-    ``agent_error``, or nothing at all (chosen by the job id)."""
+    ``agent_error``, outputs larger than clients receive, or nothing at all (chosen by the job
+    id)."""
 
     def __init__(self) -> None:
         super().__init__("legacy_resource", JobMeta, name="LegacyResourceAgent")
@@ -268,6 +283,10 @@ class LegacyResourceAgent(AsyncAgentBase):
             return agent_pb2.Resource(state=agent_pb2.RUNNING, message="running")
         if kind == "state-succeeded":
             return agent_pb2.Resource(state=agent_pb2.SUCCEEDED)
+        if kind == "big-outputs":  # more than clients receive (4 MiB)
+            resource = agent_pb2.Resource(phase=execution_pb2.TaskExecution.SUCCEEDED)
+            resource.outputs.literals["text"].scalar.primitive.string_value = "x" * (5 << 20)
+            return resource
         if kind in ("error-recoverable", "error-fatal"):
             recoverable = kind == "error-recoverable"
             error = agent_pb2.AgentError(
@@ -323,6 +342,7 @@ class BinarySizeAgent(SyncAgentBase):
 for _agent in (
     FastAgent(),
     ConnectionChatAgent(),
+    ConnectionSyncAgent(),
     LegacyResourceAgent(),
     PagedLogsAgent(),
     BinarySizeAgent(),

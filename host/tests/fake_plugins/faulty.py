@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flyteidl.admin import agent_pb2
+
 import agenthost
 from agenthost import (
     AgentRegistry,
@@ -193,6 +195,47 @@ class SteadyAgent(AsyncAgentBase):
         return None
 
 
+class AgentMeltdown(BaseException):
+    """What no ``except Exception`` catches."""
+
+
+@dataclass
+class ExitingMeta(FaultMeta):
+    """A fake job id whose decoding exits for the job id ``exit-on-decode``."""
+
+    def __post_init__(self) -> None:
+        if self.job_id == "exit-on-decode":
+            sys.exit(5)
+
+
+class ExitingAgent(AsyncAgentBase):
+    """Every operation raises what is not an ``Exception``: ``async def create`` calls
+    ``sys.exit`` (or, with ``custom['cancel']``, raises ``CancelledError`` though nothing
+    cancelled it), blocking ``get`` raises ``KeyboardInterrupt``, ``delete`` a bare
+    ``BaseException`` subclass, ``get_logs`` ``SystemExit`` while streaming, and its metadata
+    type ``SystemExit`` while decoding one job id."""
+
+    def __init__(self) -> None:
+        super().__init__("fault_exit", ExitingMeta, name="ExitingAgent")
+
+    async def create(self, task_template: Any, **kwargs: Any) -> FaultMeta:
+        if custom_of(task_template).get("cancel"):
+            raise asyncio.CancelledError
+        sys.exit(3)
+
+    def get(self, resource_meta: FaultMeta) -> Resource:
+        raise KeyboardInterrupt
+
+    async def delete(self, resource_meta: FaultMeta) -> None:
+        raise AgentMeltdown("melted")
+
+    async def get_logs(self, resource_meta: FaultMeta, **kwargs: Any) -> Any:
+        yield agent_pb2.GetTaskLogsResponse(
+            body=agent_pb2.GetTaskLogsResponseBody(results=["before the exit"])
+        )
+        raise SystemExit(4)
+
+
 class ThreadedSyncAgent(SyncAgentBase):
     """A healthy sync agent with a blocking ``def do`` (needs a pool thread)."""
 
@@ -211,6 +254,7 @@ for _agent in (
     LeakingAgent(),
     SegfaultAgent(),
     SteadyAgent(),
+    ExitingAgent(),
     ThreadedSyncAgent(),
 ):
     AgentRegistry.register(_agent)

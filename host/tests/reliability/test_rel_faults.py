@@ -89,6 +89,47 @@ def test_raising_agent_is_internal_and_others_keep_working(server: RunningServer
     record("faults", "raising agent calls survived", 5)
 
 
+def test_agent_code_raising_systemexit_or_baseexception_fails_only_its_call(
+    server: RunningServer,
+) -> None:
+    """``sys.exit`` in ``async def create``, ``KeyboardInterrupt`` in a blocking ``get``, a bare
+    ``BaseException`` in ``delete``, ``SystemExit`` mid-way through a log stream or in the
+    agent's metadata type: each is its call's INTERNAL naming the agent, and the server keeps
+    serving. So is a ``CancelledError`` agent code raises though nothing cancelled the call
+    (it would otherwise never answer)."""
+    category = agent_pb2.TaskCategory(name="fault_exit")
+    meta = b'{"job_id":"j"}'
+    calls = {
+        "create: SystemExit: 3": lambda: _create(server, "fault_exit"),
+        "create: CancelledError": lambda: _create(server, "fault_exit", cancel=True),
+        "get: KeyboardInterrupt": lambda: server.async_stub.GetTask(
+            agent_pb2.GetTaskRequest(task_category=category, resource_meta=meta), timeout=10
+        ),
+        "delete: AgentMeltdown: melted": lambda: server.async_stub.DeleteTask(
+            agent_pb2.DeleteTaskRequest(task_category=category, resource_meta=meta), timeout=10
+        ),
+        "decode its resource_meta: SystemExit: 5": lambda: server.async_stub.GetTask(
+            agent_pb2.GetTaskRequest(
+                task_category=category, resource_meta=b'{"job_id":"exit-on-decode"}'
+            ),
+            timeout=10,
+        ),
+        "get logs: SystemExit: 4": lambda: list(
+            server.async_stub.GetTaskLogs(
+                agent_pb2.GetTaskLogsRequest(task_category=category, resource_meta=meta),
+                timeout=10,
+            )
+        ),
+    }
+    for summary, call in calls.items():
+        with pytest.raises(grpc.RpcError) as info:
+            call()
+        assert info.value.code() == grpc.StatusCode.INTERNAL, summary
+        assert info.value.details().startswith(f"agent ExitingAgent failed to {summary} ")
+        assert server.process.poll() is None
+    assert _healthy_sync_call(server)
+
+
 def test_hanging_agent_cannot_starve_the_thread_pool(
     server: RunningServer, markers: Path, tmp_path: Path
 ) -> None:

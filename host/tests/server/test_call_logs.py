@@ -15,7 +15,13 @@ from flyteidl.admin import agent_pb2
 from flyteidl.core import identifier_pb2
 from server_test_kit import test_server
 
-from agenthost.server.logs import TextFormatter, call_fields
+from agenthost.connection import Connection, using_connection
+from agenthost.server.logs import (
+    JsonFormatter,
+    SecretScrubbingFormatter,
+    TextFormatter,
+    call_fields,
+)
 from agenthost.testing import RunningServer, make_template, wait_for
 
 EXECUTION = {
@@ -73,6 +79,31 @@ def test_json_error_line_names_the_execution_and_the_correlation_id(markers: Pat
         agent_record = json.loads(_line_with(server, "fails on purpose"))
         assert agent_record["execution_name"] == EXECUTION["execution_name"]
         assert agent_record["logger"] == "fake_plugins.basic"
+
+
+def test_json_lines_hold_no_secret_escaped_as_json(markers: Path) -> None:
+    """A secret with line breaks and quotes (a PEM key, a service-account JSON) is escaped in a
+    JSON line, as in the traceback of the agent's exception that carries it: it is scrubbed
+    all the same."""
+    secret = '{"private_key": "-----BEGIN KEY-----\nMIIsecret\n-----END KEY-----"}'
+    with test_server(markers, "--log-format", "json", env={"_FSEC_TEST_TOKEN": secret}) as server:
+        correlation = _failing_create(server)
+        record = json.loads(_line_with(server, f'"correlation_id": "{correlation}"'))
+        assert "token=***" in record["exc"]
+        logs = server.logs()
+    assert "MIIsecret" not in logs
+
+
+def test_connection_secrets_are_scrubbed_from_json_lines_however_escaped() -> None:
+    formatter = SecretScrubbingFormatter(JsonFormatter())
+    secrets = {"pem": "-----BEGIN-----\nabc\n-----END-----", "quoted": 'pa"ss\\word'}
+    secrets["unicode"] = "mot-de-passe-\u00e9t\u00e9"
+    record = logging.LogRecord(
+        "agent", logging.ERROR, __file__, 1, "failed: %s %s %r", tuple(secrets.values()), None
+    )
+    with using_connection(Connection(secrets=secrets)):
+        line = formatter.format(record)
+    assert json.loads(line)["message"] == "failed: *** *** '***'"
 
 
 def test_text_lines_append_the_execution(markers: Path) -> None:

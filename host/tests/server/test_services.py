@@ -13,6 +13,7 @@ from flyteidl.admin import agent_pb2
 from flyteidl.core import execution_pb2
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from server_test_kit import test_server
 
 import agenthost
 from agenthost.literals import literal_map_to_python
@@ -342,6 +343,29 @@ def test_agent_exception_is_internal_and_scrubbed(server: RunningServer) -> None
     wait_for(lambda: correlation in server.logs())
     logs = server.logs()
     assert "Traceback" in logs  # the traceback goes to the server log only
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "first-line-of-the-secret\nsecond-line-of-the-secret",
+        '{"private_key_id": "' + "k3y1d" * 80 + '"}',  # one line, longer than the summary
+    ],
+)
+def test_a_secret_cut_by_the_summary_is_scrubbed_whole(markers: Path, secret: str) -> None:
+    """An agent exception is summed up as its first line, at most 300 characters: a secret
+    its message holds is scrubbed before that cut, which would leave a part no scrubber
+    recognises, in the details and in the log line that repeats them."""
+    with test_server(markers, env={"_FSEC_TEST_TOKEN": secret}) as private:
+        with pytest.raises(grpc.RpcError) as info:
+            create(private, make_template("failing"))
+        details = info.value.details()
+        assert "token=*** (correlation id: " in details
+        assert "first-line" not in details and "k3y1d" not in details
+        correlation = details.rsplit("correlation id: ", 1)[1].rstrip(")")
+        wait_for(lambda: correlation in private.logs())
+        logs = private.logs()
+    assert "first-line" not in logs and "k3y1d" not in logs
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ phases, logs, health, reflection and per-task connection secrets."""
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
 import signal
@@ -341,6 +342,25 @@ def test_bad_requests_are_invalid_argument(server: RunningServer) -> None:
     bad_connection = valid.SerializeToString() + b"\x2a\x03\x12\x05\x0a"  # 5: truncated map
     code, details = code_of(lambda: get(bad_connection, timeout=10))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "connection" in details
+    # Strings that are not UTF-8 (which flyteidl2's proto3 parsers refuse): a secret's value
+    # or a config's name in the connection (as {2 secrets, 3 configs} map entries), the output
+    # prefix. The secret's bytes are never in the details.
+    not_utf8 = b"\xff\xfe\xfd"
+    for entries, what in (
+        (b"\x12\x0a\x0a\x01k\x12\x05sk-" + not_utf8[:2], "secret 'k', whose value"),
+        (b"\x1a\x08\x0a\x03" + not_utf8 + b"\x12\x01v", "a config whose name"),
+    ):
+        request = valid.SerializeToString() + b"\x2a" + bytes([len(entries)]) + entries
+        code, details = code_of(lambda: get(request, timeout=10))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+        assert f"connection has {what} is not UTF-8 text" in details
+    request = valid.SerializeToString() + b"\x22\x03" + not_utf8  # 4: output_prefix
+    code, details = code_of(lambda: get(request, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert details == "GetTaskRequest output_prefix is not UTF-8 text"
+    create = c2.CreateTaskRequest(template=template2("fast_async")).SerializeToString()
+    code, details = code_of(lambda: raw(create + b"\x1a\x03" + not_utf8, timeout=10))
+    assert details == "CreateTaskRequest output_prefix is not UTF-8 text"
 
 
 def test_agent_failure_is_internal_one_line_without_path_or_secret(server: RunningServer) -> None:
@@ -389,6 +409,16 @@ def test_phase_is_never_undefined(
         c2.GetTaskRequest(task_category=category("legacy_resource"), resource_meta=meta), timeout=10
     )
     assert unknown(raw.resource) == 0  # no v1-only state or agent_error on the wire
+
+
+def test_flyteidl_resource_too_large_to_receive_is_a_failed_phase(server: RunningServer) -> None:
+    """An agent returning a flyteidl Resource (not ``agenthost.Resource``) with outputs over
+    the executor's 4 MiB receive limit: a FAILED resource saying so, not a GetTask the client
+    cannot receive (RESOURCE_EXHAUSTED, which the executor counts as a system failure)."""
+    meta = create2(server, "legacy_resource", custom={"kind": "big-outputs"})
+    resource = get2(server, "legacy_resource", meta)
+    assert resource.phase == exec2.TaskExecution.FAILED
+    assert "4 MiB" in resource.message and not resource.outputs.literals
 
 
 def test_logs_stream_lines_and_pages(server: RunningServer) -> None:
@@ -557,3 +587,22 @@ def test_connection_secret_reaches_the_client_and_nowhere_else(
         logs = server.logs()
     assert "conn_chat" in logs
     assert secret not in logs
+
+
+def test_sync_result_in_resource_meta_holds_no_connection_secret(server: RunningServer) -> None:
+    """A sync agent's result travels in its resource_meta: a connection secret in its message
+    is replaced there (so no later GetTask, with or without the connection, answers it), and
+    one in its outputs fails the call as in an async agent's resource_meta."""
+    secret = "sk-sync-5e6f7a8b9c"
+    connection = security_pb2.Connection(secrets={"api_key": secret})
+    meta = create2(server, "conn_sync", custom={"leak": "message"}, connection=connection)
+    assert secret.encode() not in base64.b64decode(json.loads(meta)["resource"])
+    resource = get2(server, "conn_sync", meta)  # polled without the connection
+    assert resource.phase == exec2.TaskExecution.FAILED
+    assert resource.message == "the API refused key ***"
+    code, details = code_of(
+        lambda: create2(server, "conn_sync", outputs={"key": str}, connection=connection)
+    )
+    assert code == grpc.StatusCode.INTERNAL
+    assert "contains the value of connection secret 'api_key'" in details
+    assert secret not in details

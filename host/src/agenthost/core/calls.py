@@ -6,7 +6,11 @@ validation checks signatures against it and the dispatcher passes exactly its ke
 order. ``async def`` methods are awaited on the running loop (cancellation and deadlines reach
 them); plain ``def`` methods run in the loop's default executor (the server's bounded pool),
 within the agent's thread share, in a copy of the call's context. Any exception from agent code
-that is not an ``agenthost.errors`` type becomes an ``AgentCallError`` with a one-line summary.
+that is not an ``agenthost.errors`` type becomes an ``AgentCallError`` with a one-line summary,
+``SystemExit`` and ``KeyboardInterrupt`` included: agent code that calls ``sys.exit()`` fails
+its call, never the server. Only a cancellation of the call passes through; a
+``CancelledError`` agent code raises of its own accord (the task was not cancelled) is an
+``AgentCallError`` too, where asyncio can tell (Python 3.11+).
 """
 
 from __future__ import annotations
@@ -94,6 +98,13 @@ class AgentCallError(AgentHostError):
         self.error = error
         super().__init__(f"agent {agent} failed to {operation}: {summarize(error)}")
 
+    def summary(self, scrub: Callable[[str], str]) -> str:
+        """``str()``, from the error's message with ``scrub`` applied before it is cut to one
+        bounded line (so no part of a secret it holds survives the cut)."""
+        return (
+            f"agent {self.agent} failed to {self.operation}: {summarize(self.error, scrub=scrub)}"
+        )
+
 
 class NotImplementedByAgentError(UnsupportedOperationError):
     """The agent does not implement an optional operation (metrics, logs). Maps to
@@ -166,14 +177,30 @@ async def call(
             return await _invoke(method, args, kwargs, entry.thread_slots)
         async with semaphore:
             return await _invoke(method, args, kwargs, entry.thread_slots)
-    except AgentHostError:
-        raise
-    except Exception as exc:
-        raise AgentCallError(entry.name, method.operation, exc) from exc
+    except BaseException as exc:
+        error = agent_error(entry, method.operation, exc)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         current_thread_slots.reset(token)
         if connection_token is not None:
             reset_current_connection(connection_token)
+
+
+def agent_error(entry: AgentEntry, operation: str, exc: BaseException) -> AgentCallError | None:
+    """The ``AgentCallError`` that ``exc``, raised by agent code, becomes; None for what
+    passes through: agenthost's own errors, a generator's close and a cancellation of the
+    call. ``SystemExit`` and ``KeyboardInterrupt`` fail the call, never the server; so does a
+    ``CancelledError`` though the task was not cancelled (left to grpc, the call would never
+    answer), where asyncio can tell (``Task.cancelling``, Python 3.11+)."""
+    if isinstance(exc, (AgentHostError, GeneratorExit)):
+        return None
+    if isinstance(exc, asyncio.CancelledError):
+        cancelling = getattr(asyncio.current_task(), "cancelling", None)
+        if cancelling is None or cancelling() > 0:
+            return None
+    return AgentCallError(entry.name, operation, exc)
 
 
 async def _invoke(
@@ -215,10 +242,11 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLo
                 yield _log_item(item)
         else:
             raise TypeError(f"get_logs returned {type(produced).__name__}")
-    except (AgentHostError, asyncio.CancelledError, GeneratorExit):
-        raise
-    except Exception as exc:
-        raise AgentCallError(entry.name, OPERATIONS["get_logs"], exc) from exc
+    except BaseException as exc:
+        error = agent_error(entry, OPERATIONS["get_logs"], exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 async def _blocking_step(entry: AgentEntry, step: Callable[[], Any]) -> Any:

@@ -30,6 +30,7 @@ from agenthost.core.calls import (
     Method,
     NotImplementedByAgentError,
     WrongAgentKindError,
+    agent_error,
     call,
     log_items,
 )
@@ -40,6 +41,7 @@ from agenthost.core.results import (
     deliver,
     meta_bytes,
     resource_to_proto,
+    sync_result,
 )
 from agenthost.core.sync_results import DEFAULT_MAX_SYNC_META_BYTES, SyncResultMeta
 from agenthost.errors import InvalidRequestError, ResourceMetaError, summarize
@@ -123,7 +125,7 @@ class Dispatcher:
             resource = await self._do(
                 entry, template, inputs, output_prefix, task_execution_metadata, None, connection
             )
-            return self._sync_meta(entry, resource)
+            return self._sync_meta(entry, sync_result(entry, resource, connection))
         values = (inputs, output_prefix, task_execution_metadata)
         meta = await call(entry, _require(entry, "create"), (template,), values, connection)
         return meta_bytes(entry, meta, connection)
@@ -308,7 +310,13 @@ def _decode_meta(entry: AgentEntry, data: bytes) -> Any:
     decode = entry.decode_meta
     if decode is None:
         raise WrongAgentKindError(f"agent {entry.name} has no resource metadata")
-    return decode(data)
+    try:
+        return decode(data)
+    except BaseException as exc:  # the agent's code (its metadata type), as in ``call``
+        error = agent_error(entry, "decode its resource_meta", exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def _require(entry: AgentEntry, name: str) -> Method:

@@ -1,7 +1,8 @@
 """What agents return, checked and made into the messages the agent API speaks.
 
 ``create`` returns a ``ResourceMeta`` (or bytes): its encoding must stay within what ``GetTask``
-accepts and never hold a connection secret. ``get`` and ``do`` return an ``agenthost.Resource``
+accepts and never hold a connection secret; nor may the result of a sync agent that
+``CreateTask`` puts in its ``resource_meta``. ``get`` and ``do`` return an ``agenthost.Resource``
 (or a flyteidl ``Resource``): dict outputs of ``do`` are converted with the template's output
 interface when it declares outputs, untyped otherwise; ``get`` has no template, so its dict
 outputs are converted untyped (agents that need exact types return a ``LiteralMap``). A result
@@ -16,7 +17,7 @@ from flyteidl.admin.agent_pb2 import Resource as ResourceProto
 from google.protobuf import struct_pb2
 
 from agenthost.connection import Connection, leaked_secret
-from agenthost.core.calls import AgentCallError
+from agenthost.core.calls import AgentCallError, agent_error
 from agenthost.errors import InvalidRequestError
 from agenthost.literals import to_literal_map
 from agenthost.resource import Resource
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 CLIENT_RECEIVE_LIMIT = 4 * 1024 * 1024
 """grpc-go's default receive limit, which FlytePropeller and the Flyte 2 executor keep for
 agent responses."""
+
+SECRET_PLACEHOLDER = "***"
+"""What a connection secret's value in a sync result's ``message`` is replaced with (as the
+server's scrubber replaces secrets)."""
 
 DEFAULT_MAX_RESOURCE_BYTES = CLIENT_RECEIVE_LIMIT - 64 * 1024
 """Largest serialized ``Resource`` (outputs inline) returned to clients; a larger one is
@@ -49,7 +54,13 @@ def meta_bytes(entry: AgentEntry, meta: Any, connection: Connection | None) -> b
                 "create",
                 TypeError(f"create returned {type(meta).__name__}, not a ResourceMeta"),
             )
-        data = bytes(encode())
+        try:
+            data = bytes(encode())
+        except BaseException as exc:  # the agent's code (its metadata type), as in ``call``
+            error = agent_error(entry, "create", exc)
+            if error is None:
+                raise
+            raise error from exc
     if connection:
         key = leaked_secret(connection, data)
         if key is not None:  # resource_meta is stored and sent back on every call
@@ -68,6 +79,34 @@ def meta_bytes(entry: AgentEntry, meta: Any, connection: Connection | None) -> b
     return data
 
 
+def sync_result(
+    entry: AgentEntry, resource: ResourceProto, connection: Connection | None
+) -> ResourceProto:
+    """``resource``, the result of a sync agent run through ``CreateTask`` and so bound for its
+    ``resource_meta``, holding no secret of ``connection``: in its ``message`` each value is
+    replaced with ``***`` (as replies scrub it); anywhere else (outputs, custom info, log
+    links) one is ``AgentCallError``, as in the ``resource_meta`` of an async agent."""
+    if not connection:
+        return resource
+    if resource.message:
+        message = resource.message
+        for value in connection.secrets.values():
+            if len(value) >= 4 and value in message:
+                message = message.replace(value, SECRET_PLACEHOLDER)
+        resource.message = message
+    key = leaked_secret(connection, resource.SerializeToString())
+    if key is not None:
+        raise AgentCallError(
+            entry.name,
+            "do",
+            ValueError(
+                f"the result, which its resource_meta carries, contains the value of "
+                f"connection secret {key!r}"
+            ),
+        )
+    return resource
+
+
 def agent_resource(
     entry: AgentEntry,
     operation: str,
@@ -77,21 +116,25 @@ def agent_resource(
     max_bytes: int,
 ) -> ResourceProto:
     """What ``get`` or ``do`` returned as a flyteidl ``Resource`` (written into ``into`` if
-    given); ``AgentCallError`` if it is no resource or its outputs do not convert."""
+    given); ``AgentCallError`` if it is no resource or its outputs do not convert. One larger
+    than ``max_bytes``, whichever way it was made, is replaced by a FAILED resource saying so."""
     if isinstance(result, ResourceProto):
-        return deliver(result, into)
-    if not isinstance(result, Resource):
+        proto = deliver(result, into)
+    elif not isinstance(result, Resource):
         raise AgentCallError(
             entry.name,
             operation,
             TypeError(f"{operation} returned {type(result).__name__}, not a Resource"),
         )
-    try:
-        proto = resource_to_proto(result, template, into)
-    except Exception as exc:  # outputs that do not convert are the agent's fault
-        raise AgentCallError(entry.name, operation, exc) from exc
+    else:
+        try:
+            proto = resource_to_proto(result, template, into)
+        except Exception as exc:  # outputs that do not convert are the agent's fault
+            raise AgentCallError(entry.name, operation, exc) from exc
     size = proto.ByteSize()
     if size > max_bytes:
+        if proto is result:  # the agent's own message: leave it alone
+            proto = ResourceProto()
         proto.Clear()
         return resource_to_proto(
             Resource.failure(

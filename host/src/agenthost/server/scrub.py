@@ -3,6 +3,7 @@ leaves the process (gRPC status details, ``Resource.message``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import site
@@ -46,6 +47,24 @@ def _installation_paths() -> list[tuple[str, str]]:
     return expanded
 
 
+def spellings(value: str) -> tuple[str, ...]:
+    """``value`` and how text that quotes it spells it: escaped by JSON (with and without
+    ``\\u`` escapes, as JSON logs carry a message or traceback) and by ``repr`` (as an
+    exception message built with ``%r`` does). A secret with a line break, a quote, a backslash
+    or a non-ASCII character (a PEM key, a service-account JSON) appears in JSON logs only so."""
+    if value.isascii() and value.isprintable() and not any(c in value for c in "\"'\\"):
+        return (value,)
+    forms = dict.fromkeys(
+        (
+            value,
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            repr(value)[1:-1],
+        )
+    )
+    return tuple(forms)
+
+
 class Scrubber:
     """Replaces installation paths with placeholders and secret values with ``***``.
 
@@ -57,24 +76,29 @@ class Scrubber:
         self._paths = _installation_paths() if paths is None else paths
         self._placeholders = dict(self._paths)
         self._secrets: frozenset[str] | None = None
+        self._spelled: frozenset[str] = frozenset()
         self._pattern: re.Pattern[str] | None = None
 
     def _current_pattern(self) -> re.Pattern[str]:
         secrets = known_secret_values()
         if self._pattern is None or secrets != self._secrets:
-            needles = sorted({*secrets, *self._placeholders}, key=len, reverse=True)
+            spelled = {form for value in secrets for form in spellings(value)}
+            needles = sorted({*spelled, *self._placeholders}, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(n) for n in needles if n))
             self._secrets = secrets
+            self._spelled = frozenset(spelled)
         return self._pattern
 
     def __call__(self, text: str) -> str:
         """``text`` with paths and secrets (the deployment's and the current call's
-        connection's) replaced."""
+        connection's, as they are or escaped: see ``spellings``) replaced."""
         if not text:
             return text
         for value in current_connection().secrets.values():
-            if len(value) >= 4 and value in text:
-                text = text.replace(value, SECRET_PLACEHOLDER)
+            if len(value) >= 4:
+                for form in spellings(value):
+                    if form in text:
+                        text = text.replace(form, SECRET_PLACEHOLDER)
         pattern = self._current_pattern()
         if not pattern.pattern:
             return text
@@ -82,6 +106,6 @@ class Scrubber:
 
     def _replacement(self, match: re.Match[str]) -> str:
         found = match.group(0)
-        if self._secrets and found in self._secrets:
+        if found in self._spelled:
             return SECRET_PLACEHOLDER
         return self._placeholders.get(found, SECRET_PLACEHOLDER)

@@ -71,7 +71,7 @@ def classify(exc: BaseException, scrub: Scrubber) -> Failure:
         return Failure(admission_code, str(exc))
     correlation_id = uuid.uuid4().hex[:16]
     if isinstance(exc, AgentCallError):
-        summary = str(exc)
+        summary = exc.summary(scrub)
     else:
         summary = f"internal error in agenthost: {type(exc).__name__}"
     details = _bounded(f"{scrub(summary)} (correlation id: {correlation_id})")

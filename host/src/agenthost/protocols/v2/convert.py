@@ -54,7 +54,7 @@ def connection_of(request: Any) -> Connection | None:
     """The request's ``connection`` as an ``agenthost.Connection`` (None if it carries no
     secret and no config). The request holds it as bytes: the Flyte 2 executor sends an empty
     ``Connection`` on every call, which then costs no parse. ``InvalidRequestError`` if the
-    bytes are not a ``Connection``."""
+    bytes are not a ``Connection`` of UTF-8 text."""
     raw = request.connection
     if not raw:
         return None
@@ -64,7 +64,38 @@ def connection_of(request: Any) -> Connection | None:
         raise InvalidRequestError("the request's connection is not a valid Connection") from None
     if not parsed.secrets and not parsed.configs:
         return None
-    return Connection(secrets=dict(parsed.secrets), configs=dict(parsed.configs))
+    secrets, configs = _text_map("secret", parsed.secrets), _text_map("config", parsed.configs)
+    return Connection(secrets=secrets, configs=configs)
+
+
+def _text_map(kind: str, field: Any) -> dict[str, str]:
+    """A ``Connection`` map as a dict; ``InvalidRequestError`` naming the ``kind`` of entry
+    (and its name, never its value) if a name or a value is not UTF-8 text. ``wire`` is proto2,
+    whose parser does not check UTF-8: such a string reads as bytes (a map's key raises
+    ``UnicodeDecodeError``), which no agent, nor the scrubber, expects."""
+    try:
+        entries = dict(field)
+    except UnicodeDecodeError:
+        entries = None
+    if entries is None or not all(isinstance(key, str) for key in entries):
+        raise InvalidRequestError(
+            f"the request's connection has a {kind} whose name is not UTF-8 text"
+        )
+    for key, value in entries.items():
+        if not isinstance(value, str):
+            raise InvalidRequestError(
+                f"the request's connection has {kind} {key!r}, whose value is not UTF-8 text"
+            )
+    return entries
+
+
+def output_prefix(request: Any) -> str:
+    """The request's ``output_prefix``; ``InvalidRequestError`` if it is not UTF-8 text (the
+    proto2 ``wire`` parser leaves such a string as bytes)."""
+    prefix = request.output_prefix
+    if not isinstance(prefix, str):
+        raise InvalidRequestError(f"{request.DESCRIPTOR.name} output_prefix is not UTF-8 text")
+    return prefix
 
 
 def to_v2_resource(resource: agent_pb2.Resource) -> None:

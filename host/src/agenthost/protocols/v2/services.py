@@ -30,6 +30,7 @@ from agenthost.protocols.v2.convert import (
     category_name,
     connection_of,
     inputs_map,
+    output_prefix,
     to_v2_logs,
     to_v2_resource,
 )
@@ -86,7 +87,7 @@ class ConnectorServices(ServiceBase):
             meta = await self.dispatcher.create(
                 template,
                 inputs,
-                output_prefix=request.output_prefix,
+                output_prefix=output_prefix(request),
                 task_execution_metadata=request.task_execution_metadata
                 if request.HasField("task_execution_metadata")
                 else None,
@@ -109,7 +110,7 @@ class ConnectorServices(ServiceBase):
                 "",
                 category_of(request),
                 request.resource_meta,
-                output_prefix=request.output_prefix,
+                output_prefix=output_prefix(request),
                 into=resource,
                 connection=current_connection() or None,
             )
