@@ -135,6 +135,15 @@ def test_get_keeps_running_on_server_errors(agent: BigQueryAgent, canned: Canned
     assert any("/jobs/job-1" in path for _, path in canned.seen)
 
 
+def test_get_keeps_running_when_rate_limited(agent: BigQueryAgent, canned: Canned) -> None:
+    # BigQuery answers a too-fast poller 403 rateLimitExceeded, which google-cloud-bigquery's
+    # DEFAULT_RETRY retries like a 429: the job itself may be fine.
+    canned.responses["GET"] = (403, error_body(403, "rateLimitExceeded", "Exceeded rate limits"))
+    resource = _get(agent)
+    assert resource.phase == Phase.RUNNING
+    assert "rateLimitExceeded" in (resource.message or "")
+
+
 def test_get_fails_when_access_is_denied(agent: BigQueryAgent, canned: Canned) -> None:
     canned.responses["GET"] = (403, error_body(403, "accessDenied", "no access to proj"))
     resource = _get(agent)
