@@ -187,6 +187,15 @@ def test_connection_credentials_win_and_are_not_mixed(monkeypatch: pytest.Monkey
     with using_connection(Connection(secrets=per_task)):
         assert storage_options("s3") == {"key": "AKIA-task", "secret": "secret-task"}
     assert storage_options("s3")["key"] == "AKIA-from-secret"
+    hosts = {
+        "key": "AKIA-from-secret",
+        "secret": "secret-from-secret",
+        "token": "token-from-secret",
+    }
+    for partial in ({"aws_session_token": "token-task"}, {"aws_secret_access_key": "secret-task"}):
+        # Without an access key the connection's other values never join the host's.
+        with using_connection(Connection(secrets=partial)):
+            assert storage_options("s3") == hosts
 
 
 def test_cache_keys_hold_a_fingerprint_not_the_credentials() -> None:
