@@ -77,6 +77,7 @@ _URL = re.compile(r"https?://\S+")
 
 def api_error_message(exc: BaseException) -> str:
     """A short description of ``exc`` for a task message or a gRPC error."""
+    import google.auth.exceptions
     from google.api_core import exceptions as api
 
     if isinstance(exc, api.GoogleAPICallError):
@@ -94,4 +95,10 @@ def api_error_message(exc: BaseException) -> str:
         cause = exc.cause
         last = f" (last error: {api_error_message(cause)})" if cause is not None else ""
         return f"BigQuery did not answer in time{last}"
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        # google-auth's first argument is the token endpoint's "error: description"; the
+        # second, the whole answer, is left out.
+        detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+        detail = clean_message(_URL.sub("<url>", detail))
+        return "no access token was issued" + (f" ({detail})" if detail else "")
     return f"cannot reach BigQuery ({type(exc).__name__})"
