@@ -192,6 +192,17 @@ def test_create_rejected_by_bigquery_is_an_invalid_request(
     assert "Job ID" not in str(raised.value)
 
 
+@pytest.mark.parametrize("parameters", ["abc", [1.0], [{"name": "x"}, "y"]])
+def test_create_with_malformed_query_parameters_is_an_invalid_request(
+    agent: BigQueryAgent, canned: Canned, parameters: object
+) -> None:
+    custom = {"ProjectID": "proj", "queryParameters": parameters}
+    task = make_template(TASK_TYPE, custom=custom, sql="SELECT 1")
+    with pytest.raises(InvalidRequestError, match=r"custom\.queryParameters"):
+        agent.create(task)
+    assert canned.seen == []
+
+
 def test_create_while_bigquery_is_down(agent: BigQueryAgent, canned: Canned) -> None:
     canned.responses["POST"] = (503, error_body(503, "backendError", "down"))
     with pytest.raises(BigQueryUnavailableError, match="down"):
