@@ -135,6 +135,15 @@ def test_get_keeps_running_on_server_errors(agent: BigQueryAgent, canned: Canned
     assert any("/jobs/job-1" in path for _, path in canned.seen)
 
 
+def test_get_keeps_running_when_rate_limited(agent: BigQueryAgent, canned: Canned) -> None:
+    # BigQuery answers a too-fast poller 403 rateLimitExceeded, which google-cloud-bigquery's
+    # DEFAULT_RETRY retries like a 429: the job itself may be fine.
+    canned.responses["GET"] = (403, error_body(403, "rateLimitExceeded", "Exceeded rate limits"))
+    resource = _get(agent)
+    assert resource.phase == Phase.RUNNING
+    assert "rateLimitExceeded" in (resource.message or "")
+
+
 def test_get_fails_when_access_is_denied(agent: BigQueryAgent, canned: Canned) -> None:
     canned.responses["GET"] = (403, error_body(403, "accessDenied", "no access to proj"))
     resource = _get(agent)
@@ -181,6 +190,17 @@ def test_create_rejected_by_bigquery_is_an_invalid_request(
         agent.create(_template())
     assert "http" not in str(raised.value)
     assert "Job ID" not in str(raised.value)
+
+
+@pytest.mark.parametrize("parameters", ["abc", [1.0], [{"name": "x"}, "y"]])
+def test_create_with_malformed_query_parameters_is_an_invalid_request(
+    agent: BigQueryAgent, canned: Canned, parameters: object
+) -> None:
+    custom = {"ProjectID": "proj", "queryParameters": parameters}
+    task = make_template(TASK_TYPE, custom=custom, sql="SELECT 1")
+    with pytest.raises(InvalidRequestError, match=r"custom\.queryParameters"):
+        agent.create(task)
+    assert canned.seen == []
 
 
 def test_create_while_bigquery_is_down(agent: BigQueryAgent, canned: Canned) -> None:

@@ -130,6 +130,33 @@ def test_refused_credentials_are_a_configuration_error(
         run(agent.jobs_api, lambda: agent.get(meta))
 
 
+def test_a_key_the_token_endpoint_refuses_is_named_a_credentials_error(
+    canned: tuple[Canned, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agenthost import Connection
+    from agenthost.connection import using_connection
+
+    responses, endpoint = canned
+    monkeypatch.delenv("BIGQUERY_EMULATOR_HOST", raising=False)
+    responses.responses["POST"] = (
+        400,
+        {"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
+    )
+    key = key_source(endpoint).secret_json or ""
+    agent = BigQueryAgent(request_timeout=2.0, retry_deadline=0.5)
+    meta = BigQueryMetadata(job_id="job-1", project="proj", location="US")
+
+    async def poll() -> object:
+        with using_connection(Connection(secrets={"google_application_credentials": key})):
+            return await agent.get(meta)
+
+    with pytest.raises(BigQueryConfigurationError) as raised:
+        run(agent.jobs_api, poll)
+    assert "invalid_grant: Invalid JWT Signature." in str(raised.value)
+    assert "cannot reach BigQuery" not in str(raised.value)
+    assert [method for method, _ in responses.seen] == ["POST"]  # nothing reached BigQuery
+
+
 def test_a_transient_error_is_retried_within_the_deadline(
     canned: tuple[Canned, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -183,6 +183,14 @@ def test_bad_template_field_is_invalid_argument_naming_it(
         "no compute": spark_custom({"run_name": "x"}, fake.netloc),
         "custom.databricksConf.new_cluster": spark_custom({"new_cluster": "big"}, fake.netloc),
         "custom.notebookPath": spark_custom(new_cluster_conf(), fake.netloc, notebookPath=3),
+        "custom.databricksConf.environments[0].spec.environment_vars": spark_custom(
+            {
+                "environments": [
+                    {"environment_key": "default", "spec": {"environment_vars": ["A=1"]}}
+                ]
+            },
+            fake.netloc,
+        ),
         "custom.databricksAuthType": spark_custom(
             new_cluster_conf(), fake.netloc, databricksAuthType="magic"
         ),

@@ -210,6 +210,18 @@ def run(life_cycle: str, result: str | None = None, message: str = "") -> dict[s
             },
             "RETRYABLE_FAILED",
         ),
+        (  # the status form's name for MAXIMUM_CONCURRENT_RUNS_REACHED
+            {
+                "status": {
+                    "state": "TERMINATED",
+                    "termination_details": {
+                        "code": "MAX_CONCURRENT_RUNS_EXCEEDED",
+                        "type": "CLIENT_ERROR",
+                    },
+                }
+            },
+            "RETRYABLE_FAILED",
+        ),
     ],
 )
 def test_state_mapping(answer: dict[str, Any], phase: str) -> None:

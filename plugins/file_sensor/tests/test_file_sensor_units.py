@@ -143,6 +143,26 @@ def test_policy_from_env_widens_schemes_and_restricts_local_paths(
         policy.check("http://example.com/x")
 
 
+def test_an_upper_case_local_scheme_is_held_to_the_local_prefixes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import asyncio
+
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "ready").touch()
+    (tmp_path / "outside").touch()
+    sensor = FileSensor(policy=PathPolicy(local_prefixes=(str(allowed),)))
+    monkeypatch.chdir(allowed)  # a host whose working directory is an allowed one
+    for scheme in ("FILE", "File", "LOCAL"):
+        with pytest.raises(UnsupportedPathError, match="outside the local directories"):
+            sensor.check_inputs({"path": f"{scheme}://{tmp_path}/outside"})
+        with pytest.raises(UnsupportedPathError, match="outside the local directories"):
+            asyncio.run(sensor.poke(f"{scheme}://{tmp_path}/outside"))
+    monkeypatch.chdir(tmp_path)
+    assert asyncio.run(sensor.poke(f"FILE://{allowed}/ready")) is True
+
+
 def test_a_widened_memory_scheme_is_poked() -> None:
     import asyncio
 
@@ -167,6 +187,15 @@ def test_connection_credentials_win_and_are_not_mixed(monkeypatch: pytest.Monkey
     with using_connection(Connection(secrets=per_task)):
         assert storage_options("s3") == {"key": "AKIA-task", "secret": "secret-task"}
     assert storage_options("s3")["key"] == "AKIA-from-secret"
+    hosts = {
+        "key": "AKIA-from-secret",
+        "secret": "secret-from-secret",
+        "token": "token-from-secret",
+    }
+    for partial in ({"aws_session_token": "token-task"}, {"aws_secret_access_key": "secret-task"}):
+        # Without an access key the connection's other values never join the host's.
+        with using_connection(Connection(secrets=partial)):
+            assert storage_options("s3") == hosts
 
 
 def test_cache_keys_hold_a_fingerprint_not_the_credentials() -> None:

@@ -281,6 +281,8 @@ _CLASS = b"cflytekitplugins.openai.batch.connector\nBatchEndpointMetadata\n"
         (_CLASS + b"}\x81", "unsupported NEWOBJ opcode"),  # arguments that are not ()
         (b"}\x8c\x01a\x8c\x01bu", "unsupported SETITEMS opcode"),  # no MARK
         (b"N\x8c\x01a\x8c\x01bs", "unsupported SETITEM opcode"),  # into no dict
+        (b"}}}s", "unsupported SETITEM opcode"),  # a key that is no string (unhashable)
+        (b"}(}}u", "unsupported SETITEMS opcode"),  # the same, several at once
         (b"N}b", "unsupported BUILD opcode"),  # the state of no object
         (_CLASS + b")\x81Nb", "unsupported BUILD opcode"),  # a state that is no dict
         (_CLASS + b")\x81" + _CLASS + b")\x81", "does not hold flytekit batch metadata"),

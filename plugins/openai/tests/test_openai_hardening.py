@@ -114,6 +114,22 @@ def test_forged_batch_meta_with_a_bad_organization_is_invalid_argument(
     assert wire.requests == []
 
 
+def test_forged_pickled_batch_meta_is_invalid_argument(
+    server: RunningServer, wire: Tripwire
+) -> None:
+    # A dict as a key of the state dict: unhashable, it must be refused like any other shape.
+    meta = b"\x80\x04}(}}u."
+    category = agent_pb2.TaskCategory(name="openai-batch", version=0)
+    error = refused(
+        lambda: server.async_stub.GetTask(
+            agent_pb2.GetTaskRequest(task_category=category, resource_meta=meta), timeout=30
+        )
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "resource_meta pickle" in error.details()
+    assert "TypeError" not in error.details()
+
+
 def test_no_request_reached_the_tripwire(wire: Tripwire) -> None:
     assert wire.requests == []
 

@@ -88,3 +88,24 @@ def test_a_rotated_key_opens_a_new_connection(
     run_task(agent, user, Connection(secrets={"snowflake_private_key": first.private_pem}))
     run_task(agent, user, Connection(secrets={"snowflake_private_key": second.private_pem}))
     assert fakesnow.logins(user) == 2 and len(agent.connections) == 2
+
+
+def test_the_connections_key_is_never_unlocked_with_the_hosts_passphrase(
+    agent: SnowflakeAgent, fakesnow: FakeSnowflake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deployment's key is encrypted; the task's own key, in its connection, is not: the
+    # host's passphrase belongs to the host's key only.
+    host = make_key_pair(passphrase="host-passphrase")
+    monkeypatch.setenv("_FSEC_SNOWFLAKE_PRIVATE_KEY", host.private_pem)
+    monkeypatch.setenv("_FSEC_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "host-passphrase")
+    user = f"own_key_{uuid.uuid4().hex[:8]}"
+    tenant = make_key_pair()
+    fakesnow.register_key(user, tenant.fingerprint)
+    run_task(agent, user, Connection(secrets={"snowflake_private_key": tenant.private_pem}))
+    assert fakesnow.logins(user) == 1
+    # Nor does a passphrase in a connection without a key unlock the host's key.
+    host_user = f"host_key_{uuid.uuid4().hex[:8]}"
+    fakesnow.register_key(host_user, host.fingerprint)
+    other = Connection(secrets={"snowflake_private_key_passphrase": "not-the-hosts"})
+    run_task(agent, host_user, other)
+    assert fakesnow.logins(host_user) == 1

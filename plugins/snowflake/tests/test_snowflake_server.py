@@ -119,6 +119,22 @@ def test_failed_query_is_a_failed_phase_with_snowflakes_message(
     assert resource.log_links[0].name == "Snowflake Query Details"
 
 
+def test_a_query_snowflake_reports_disconnected_is_running_until_it_fails(
+    server: RunningServer, fakesnow: FakeSnowflake
+) -> None:
+    # Snowflake's DISCONNECTED is the query's own status ("the session's connection is broken;
+    # the query's state will change to FAILED_WITH_ERROR soon"), not the agent's connection.
+    user = f"disconnected_{uuid.uuid4().hex[:8]}"
+    meta = create(server, template(user=user))
+    message = "Session no longer exists"
+    fakesnow.script(query_id(meta), "DISCONNECTED", "FAILED_WITH_ERROR", message=message)
+    resource = get(server, meta)
+    assert resource.phase == RUNNING and "DISCONNECTED" in resource.message
+    resource = get(server, meta)
+    assert resource.phase == FAILED and message in resource.message
+    assert fakesnow.logins(user) == 1
+
+
 def test_cancel_binds_the_query_id_and_is_idempotent(
     server: RunningServer, fakesnow: FakeSnowflake
 ) -> None:

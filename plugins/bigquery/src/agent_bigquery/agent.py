@@ -227,6 +227,14 @@ def job_config_for(spec: QuerySpec, parameters: list[Any]) -> Any:
     from google.cloud import bigquery
 
     query = dict(spec.job_config)
+    given = query.get("queryParameters")
+    if given is not None and not (
+        isinstance(given, list) and all(isinstance(p, dict) for p in given)
+    ):
+        # The client library reads them (``to_api_repr``) before sending: AttributeError.
+        raise InvalidRequestError(
+            "custom.queryParameters must be a list of BigQuery query parameter objects"
+        )
     resource = {"query": query}
     for key in JOB_LEVEL_FIELDS & set(query):
         resource[key] = query.pop(key)

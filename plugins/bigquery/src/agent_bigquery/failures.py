@@ -7,13 +7,20 @@ import re
 
 from agent_bigquery.status import clean_message
 
+RETRYABLE_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalError", "badGateway"})
+"""Error reasons ``google-cloud-bigquery``'s ``DEFAULT_RETRY`` retries whatever the HTTP status:
+BigQuery answers a caller that is too fast with 403 ``rateLimitExceeded``."""
+
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether retrying the same call later may succeed (rate limits, 5xx, network trouble)."""
+    """Whether retrying the same call later may succeed (rate limits, including 403
+    ``rateLimitExceeded``, 5xx, network trouble)."""
     import google.auth.exceptions
     import requests
     from google.api_core import exceptions as api
 
+    if isinstance(exc, api.GoogleAPICallError) and _reason(exc) in RETRYABLE_REASONS:
+        return True
     return isinstance(
         exc,
         (
@@ -27,6 +34,12 @@ def is_transient(exc: BaseException) -> bool:
             TimeoutError,
         ),
     )
+
+
+def _reason(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None) or []
+    first = errors[0] if isinstance(errors, list) and errors else None
+    return str(first.get("reason") or "") if isinstance(first, dict) else ""
 
 
 def is_api_error(exc: BaseException) -> bool:
@@ -64,6 +77,7 @@ _URL = re.compile(r"https?://\S+")
 
 def api_error_message(exc: BaseException) -> str:
     """A short description of ``exc`` for a task message or a gRPC error."""
+    import google.auth.exceptions
     from google.api_core import exceptions as api
 
     if isinstance(exc, api.GoogleAPICallError):
@@ -81,4 +95,10 @@ def api_error_message(exc: BaseException) -> str:
         cause = exc.cause
         last = f" (last error: {api_error_message(cause)})" if cause is not None else ""
         return f"BigQuery did not answer in time{last}"
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        # google-auth's first argument is the token endpoint's "error: description"; the
+        # second, the whole answer, is left out.
+        detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+        detail = clean_message(_URL.sub("<url>", detail))
+        return "no access token was issued" + (f" ({detail})" if detail else "")
     return f"cannot reach BigQuery ({type(exc).__name__})"

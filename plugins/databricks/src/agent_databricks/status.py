@@ -10,7 +10,8 @@ Databricks run (``state``)                        Flyte phase         message
 ``TERMINATED`` with ``FAILED``, ``TIMEDOUT``,     FAILED              result and
 ``CANCELED`` or another result                                        ``state_message``
 ``TERMINATED`` with                               RETRYABLE_FAILED    result and message
-``MAXIMUM_CONCURRENT_RUNS_REACHED``
+``MAXIMUM_CONCURRENT_RUNS_REACHED`` (``status``:
+``MAX_CONCURRENT_RUNS_EXCEEDED``)
 ``SKIPPED``                                       FAILED              ``state_message``
 ``INTERNAL_ERROR``                                RETRYABLE_FAILED    ``state_message``
 ================================================  ==================  ======================
@@ -32,7 +33,9 @@ from agenthost import Resource
 RUNNING_STATES = frozenset(
     {"PENDING", "QUEUED", "BLOCKED", "WAITING_FOR_RETRY", "RUNNING", "TERMINATING", "WAITING"}
 )
-RETRYABLE_RESULTS = frozenset({"MAXIMUM_CONCURRENT_RUNS_REACHED"})
+RETRYABLE_RESULTS = frozenset({"MAXIMUM_CONCURRENT_RUNS_REACHED", "MAX_CONCURRENT_RUNS_EXCEEDED"})
+"""``state.result_state`` and its ``status.termination_details.code`` counterpart: the run was
+not started because too many runs were active; the same run may start later."""
 RETRYABLE_TERMINATION_TYPES = frozenset({"INTERNAL_ERROR", "CLOUD_FAILURE"})
 
 

@@ -152,6 +152,11 @@ def _check_types(body: dict[str, Any], custom: dict[str, Any]) -> None:
                 f"custom.databricksConf.environments[{index}] must be an object with an "
                 "object 'spec'"
             )
+        if not isinstance((environment.get("spec") or {}).get("environment_vars") or {}, dict):
+            raise InvalidRequestError(
+                f"custom.databricksConf.environments[{index}].spec.environment_vars must be an "
+                "object"
+            )
     cluster = body.get("new_cluster") or {}
     if not isinstance(cluster.get("spark_env_vars") or {}, dict):
         raise InvalidRequestError(

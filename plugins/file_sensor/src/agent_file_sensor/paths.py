@@ -80,7 +80,7 @@ class PathPolicy:
         local filesystem's symlinks is looked at."""
         path = parse_path(url, self.schemes)
         if path.is_local and self.local_prefixes:
-            _check_local_prefix(url, self.local_prefixes)
+            _check_local_prefix(url, path.url, self.local_prefixes)
         return path
 
 
@@ -118,12 +118,15 @@ def parse_path(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> SensorPath
     return SensorPath(protocol, f"{protocol}://{rest}")
 
 
-def _check_local_prefix(url: str, prefixes: tuple[str, ...]) -> None:
-    """``UnsupportedPathError`` unless the local path, resolved the way fsspec resolves it
-    (``~``, relative parts) and then through symlinks, is inside one of ``prefixes``."""
+def _check_local_prefix(url: str, checked: str, prefixes: tuple[str, ...]) -> None:
+    """``UnsupportedPathError`` naming ``url`` unless ``checked`` (its ``SensorPath.url``, the
+    scheme in lower case: the form the poke reads, since fsspec strips only a lower-case
+    ``file://``/``local://`` and takes ``FILE:///etc`` for a relative path), resolved the way
+    fsspec resolves it (``~``, relative parts) and then through symlinks, is inside one of
+    ``prefixes``."""
     from fsspec.implementations.local import LocalFileSystem
 
-    resolved = os.path.realpath(LocalFileSystem._strip_protocol(url))
+    resolved = os.path.realpath(LocalFileSystem._strip_protocol(checked))
     for prefix in prefixes:
         root = os.path.realpath(os.path.expanduser(prefix))
         if resolved == root or resolved.startswith(root.rstrip(os.sep) + os.sep):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from agenthost import current_connection, get_secret, number_from_env
+from agenthost.connection import EMPTY_CONNECTION, using_connection
 
 ALLOWED_SCHEMES_ENV = "AGENT_FILE_SENSOR_ALLOWED_SCHEMES"
 """Comma-separated further schemes the host allows (e.g. ``abfs,az``)."""
@@ -53,9 +54,10 @@ def storage_options(protocol: str) -> dict[str, Any]:
         if per_task.get("aws_access_key_id"):
             return {o: per_task[s] for s, o in _S3_SECRET_OPTIONS.items() if per_task.get(s)}
         options: dict[str, Any] = {}
-        for secret, option in _S3_SECRET_OPTIONS.items():
-            value = get_secret(secret, SECRET_GROUP, default="")
-            if value:
-                options[option] = value
+        with using_connection(EMPTY_CONNECTION):  # get_secret would look at the call's too
+            for secret, option in _S3_SECRET_OPTIONS.items():
+                value = get_secret(secret, SECRET_GROUP, default="")
+                if value:
+                    options[option] = value
         return options
     return {}

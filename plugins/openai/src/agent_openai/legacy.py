@@ -142,7 +142,8 @@ class _Machine:
         stack.append(self.result)
 
     def set_items(self, name: str, arg: Any) -> None:
-        """SETITEM, SETITEMS: key/value pairs into the dict below them."""
+        """SETITEM, SETITEMS: key/value pairs into the dict below them (string keys only, as
+        the state of flytekit's object has)."""
         stack = self.stack
         items: list[Any] = []
         if name == "SETITEMS":
@@ -156,6 +157,8 @@ class _Machine:
                 raise _reject(name)
             items = [stack.pop(-2), stack.pop()]
         if not stack or not isinstance(stack[-1], dict) or len(items) % 2:
+            raise _reject(name)
+        if not all(isinstance(key, str) for key in items[::2]):  # a dict key would not hash
             raise _reject(name)
         target = stack[-1]
         for key, value in zip(items[::2], items[1::2], strict=True):

@@ -91,7 +91,10 @@ class SnowflakeAgent(AsyncAgentBase):
 
         def status_of(connection: SnowflakeConnection) -> tuple[str, str]:
             status = connection.get_query_status(query_id)
-            if status.name == "DISCONNECTED":
+            if status.name == "DISCONNECTED" and connection.is_closed():
+                # The connector's answer for a closed connection. From Snowflake itself,
+                # DISCONNECTED is the query's status (its session's connection broke; it
+                # becomes FAILED_WITH_ERROR soon): RUNNING until then (``status``).
                 raise _closed_error()
             if status.name not in FAILED_STATUSES:
                 return status.name, ""

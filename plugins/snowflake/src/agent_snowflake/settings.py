@@ -10,10 +10,10 @@ Environment variables (read on every call, so operators and tests can change the
   about 7 s, inside propeller's default 10 s deadline.
 
 Credentials are a key pair (Snowflake's ``SNOWFLAKE_JWT`` authentication): the PEM private key
-``snowflake_private_key`` and its optional passphrase ``snowflake_private_key_passphrase``, read
-with ``agenthost.get_secret``, which looks at the call's Flyte 2 ``connection`` secrets first
-and then at the host's secrets (``_FSEC_SNOWFLAKE_PRIVATE_KEY`` or the file
-``/etc/secrets/snowflake_private_key``).
+``snowflake_private_key`` and its optional passphrase ``snowflake_private_key_passphrase``: both
+from the call's Flyte 2 ``connection`` secrets when it carries a private key, else both from the
+host's secrets (``agenthost.get_secret``: ``_FSEC_SNOWFLAKE_PRIVATE_KEY`` or the file
+``/etc/secrets/snowflake_private_key``), never one of each.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import os
 from dataclasses import dataclass
 
 from agent_snowflake.errors import SnowflakeConfigurationError
-from agenthost import get_secret, number_from_env
+from agenthost import current_connection, get_secret, number_from_env
+from agenthost.connection import EMPTY_CONNECTION, using_connection
 
 HOST_ENV = "SNOWFLAKE_HOST"
 PORT_ENV = "SNOWFLAKE_PORT"
@@ -98,13 +99,20 @@ class KeyPair:
 
 
 def key_pair() -> KeyPair:
-    """The key pair for the current call: the call's connection secrets, else the host's."""
-    pem = get_secret(PRIVATE_KEY_SECRET, default="")
+    """The key pair for the current call: the call's connection's if it carries a private key
+    (with the connection's passphrase, if any), else the host's. The two are never mixed: the
+    host's passphrase never unlocks a task's key, nor a task's passphrase the host's."""
+    own = current_connection().secrets
+    if own.get(PRIVATE_KEY_SECRET, "").strip():
+        pem, passphrase = own[PRIVATE_KEY_SECRET], own.get(PASSPHRASE_SECRET, "")
+    else:
+        with using_connection(EMPTY_CONNECTION):  # the host's secrets only
+            pem = get_secret(PRIVATE_KEY_SECRET, default="")
+            passphrase = get_secret(PASSPHRASE_SECRET, default="")
     if not pem.strip():
         raise SnowflakeConfigurationError(
             f"no Snowflake private key: set the host secret {PRIVATE_KEY_SECRET} "
             "(or pass it in the task's Flyte 2 connection)"
         )
-    passphrase = get_secret(PASSPHRASE_SECRET, default="")
     digest = hashlib.sha256(f"{pem.strip()}\0{passphrase}".encode()).hexdigest()[:16]
     return KeyPair(pem=pem, passphrase=passphrase, fingerprint=digest)

@@ -5,7 +5,8 @@
 =========================================================  ================  ==================
 ``QUEUED``, ``QUEUED_REPARING_WAREHOUSE``, ``RUNNING``,    RUNNING           the status name
 ``RESUMING_WAREHOUSE``, ``BLOCKED``, ``RESTARTED``,
-``NO_DATA`` (not visible yet)
+``NO_DATA`` (not visible yet), ``DISCONNECTED``
+(becomes ``FAILED_WITH_ERROR`` soon)
 ``SUCCESS``                                                SUCCEEDED         ``results``
 ``FAILED_WITH_ERROR``, ``FAILED_WITH_INCIDENT``,           FAILED            Snowflake's message
 ``ABORTING``, ``ABORTED``
