@@ -22,13 +22,18 @@ deployments; ``defaultMode: 0400`` silences the warning).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from agenthost.errors import MisconfiguredError
+
+SECRET_PLACEHOLDER = "***"
+"""What a secret value is replaced with wherever it is masked."""
 
 _known_values: set[str] = set()
 _warned_files: set[str] = set()
@@ -129,3 +134,44 @@ def known_secret_values() -> frozenset[str]:
     """Every secret value read (or remembered) so far in this process."""
     with _lock:
         return frozenset(_known_values)
+
+
+def spellings(value: str) -> tuple[str, ...]:
+    """``value`` and how text that quotes it spells it: escaped by JSON (with and without
+    ``\\u`` escapes, as JSON logs carry a message or traceback) and by ``repr`` (as an
+    exception message built with ``%r`` does). A secret with a line break, a quote, a backslash
+    or a non-ASCII character (a PEM key, a service-account JSON) appears in JSON logs only so."""
+    if value.isascii() and value.isprintable() and not any(c in value for c in "\"'\\"):
+        return (value,)
+    forms = dict.fromkeys(
+        (
+            value,
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            repr(value)[1:-1],
+        )
+    )
+    return tuple(forms)
+
+
+def mask_values(text: str, values: Iterable[str]) -> str:
+    """``text`` with each of ``values`` of 4 characters or more, in each of its
+    ``spellings``, replaced by ``***`` (longer values first, so none is left half-masked)."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 4:
+            for form in spellings(value):
+                if form in text:
+                    text = text.replace(form, SECRET_PLACEHOLDER)
+    return text
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every secret value this process knows replaced by ``***``: the
+    deployment's (read through ``get_secret``) and the current call's connection's. For text
+    built from an exception before it is cut to a summary, where a secret would keep only a
+    part that no later scrubbing recognises; the server scrubs what it sends in any case."""
+    if not text:
+        return text
+    from agenthost.connection import current_connection
+
+    return mask_values(text, {*known_secret_values(), *current_connection().secrets.values()})

@@ -25,6 +25,7 @@ from agenthost.errors import (
     summarize,
 )
 from agenthost.resource import JSON_SCALARS, Resource, ResourceMeta
+from agenthost.secrets import mask_secrets
 from agenthost.signatures import declares
 from agenthost.template import custom_of, input_values
 from agenthost.threads import run_blocking
@@ -165,7 +166,7 @@ class BaseSensor(AsyncAgentBase):
         except (InvalidRequestError, MisconfiguredError):
             raise
         except Exception as exc:
-            summary = summarize(exc)
+            summary = summarize(exc, scrub=mask_secrets)
             if self.is_transient(exc):
                 self.transient_errors += 1
                 return Resource.running(

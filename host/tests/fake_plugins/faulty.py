@@ -25,6 +25,7 @@ import agenthost
 from agenthost import (
     AgentRegistry,
     AsyncAgentBase,
+    BaseSensor,
     Resource,
     ResourceMeta,
     SyncAgentBase,
@@ -246,8 +247,19 @@ class ThreadedSyncAgent(SyncAgentBase):
         return Resource.succeeded({"ok": True})
 
 
+class RaisingSensor(BaseSensor):
+    """``poke`` raises with the deployment secret ``test_token`` in the message."""
+
+    def __init__(self) -> None:
+        super().__init__("fault_raise_sensor", name="RaisingSensor")
+
+    def poke(self) -> bool:
+        raise ValueError(f"probe refused: token={agenthost.get_secret('test_token', default='')}")
+
+
 for _agent in (
     RaisingAgent(),
+    RaisingSensor(),
     RaisingSyncAgent(),
     HangingAgent(),
     LoopBlockingAgent(),

@@ -369,6 +369,31 @@ def test_a_secret_cut_by_the_summary_is_scrubbed_whole(markers: Path, secret: st
 
 
 @pytest.mark.parametrize(
+    "secret",
+    [
+        "first-line-of-the-secret\nsecond-line-of-the-secret",
+        '{"private_key_id": "' + "k3y1d" * 80 + '"}',  # one line, longer than the summary
+    ],
+)
+def test_a_secret_in_a_sensors_failure_is_masked_before_the_summary_cuts_it(
+    markers: Path, secret: str
+) -> None:
+    """A sensor whose poke raises is a FAILED resource summing the exception up in one line:
+    the secret is masked before that cut, since the server's scrubbing of ``message`` cannot
+    recognise the part of a secret a cut leaves."""
+    with test_server(
+        markers, "--modules", "fake_plugins.faulty", env={"_FSEC_TEST_TOKEN": secret}
+    ) as private:
+        meta = create(private, make_template("fault_raise_sensor")).resource_meta
+        request = agent_pb2.GetTaskRequest(
+            task_category=category("fault_raise_sensor"), resource_meta=meta
+        )
+        resource = private.async_stub.GetTask(request, timeout=20).resource
+    assert resource.phase == execution_pb2.TaskExecution.FAILED
+    assert resource.message == "sensor RaisingSensor failed: ValueError: probe refused: token=***"
+
+
+@pytest.mark.parametrize(
     ("fault", "code", "start"),
     [
         ("down", grpc.StatusCode.UNAVAILABLE, "the job service did not answer in time (token=***)"),

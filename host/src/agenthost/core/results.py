@@ -21,6 +21,7 @@ from agenthost.core.calls import AgentCallError, agent_error
 from agenthost.errors import InvalidRequestError
 from agenthost.literals import to_literal_map
 from agenthost.resource import Resource
+from agenthost.secrets import mask_values
 
 if TYPE_CHECKING:
     from flyteidl.core.tasks_pb2 import TaskTemplate
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
 CLIENT_RECEIVE_LIMIT = 4 * 1024 * 1024
 """grpc-go's default receive limit, which FlytePropeller and the Flyte 2 executor keep for
 agent responses."""
-
-SECRET_PLACEHOLDER = "***"
-"""What a connection secret's value in a sync result's ``message`` is replaced with (as the
-server's scrubber replaces secrets)."""
 
 DEFAULT_MAX_RESOURCE_BYTES = CLIENT_RECEIVE_LIMIT - 64 * 1024
 """Largest serialized ``Resource`` (outputs inline) returned to clients; a larger one is
@@ -89,11 +86,7 @@ def sync_result(
     if not connection:
         return resource
     if resource.message:
-        message = resource.message
-        for value in connection.secrets.values():
-            if len(value) >= 4 and value in message:
-                message = message.replace(value, SECRET_PLACEHOLDER)
-        resource.message = message
+        resource.message = mask_values(resource.message, connection.secrets.values())
     key = leaked_secret(connection, resource.SerializeToString())
     if key is not None:
         raise AgentCallError(

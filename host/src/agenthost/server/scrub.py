@@ -3,7 +3,6 @@ leaves the process (gRPC status details, ``Resource.message``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import site
@@ -11,10 +10,7 @@ import sys
 from pathlib import Path
 
 from agenthost.connection import current_connection
-from agenthost.secrets import known_secret_values
-
-SECRET_PLACEHOLDER = "***"
-"""What a secret value is replaced with."""
+from agenthost.secrets import SECRET_PLACEHOLDER, known_secret_values, mask_values, spellings
 
 
 def _installation_paths() -> list[tuple[str, str]]:
@@ -47,24 +43,6 @@ def _installation_paths() -> list[tuple[str, str]]:
     return expanded
 
 
-def spellings(value: str) -> tuple[str, ...]:
-    """``value`` and how text that quotes it spells it: escaped by JSON (with and without
-    ``\\u`` escapes, as JSON logs carry a message or traceback) and by ``repr`` (as an
-    exception message built with ``%r`` does). A secret with a line break, a quote, a backslash
-    or a non-ASCII character (a PEM key, a service-account JSON) appears in JSON logs only so."""
-    if value.isascii() and value.isprintable() and not any(c in value for c in "\"'\\"):
-        return (value,)
-    forms = dict.fromkeys(
-        (
-            value,
-            json.dumps(value)[1:-1],
-            json.dumps(value, ensure_ascii=False)[1:-1],
-            repr(value)[1:-1],
-        )
-    )
-    return tuple(forms)
-
-
 class Scrubber:
     """Replaces installation paths with placeholders and secret values with ``***``.
 
@@ -94,11 +72,9 @@ class Scrubber:
         connection's, as they are or escaped: see ``spellings``) replaced."""
         if not text:
             return text
-        for value in current_connection().secrets.values():
-            if len(value) >= 4:
-                for form in spellings(value):
-                    if form in text:
-                        text = text.replace(form, SECRET_PLACEHOLDER)
+        secrets = current_connection().secrets
+        if secrets:
+            text = mask_values(text, secrets.values())
         pattern = self._current_pattern()
         if not pattern.pattern:
             return text
