@@ -268,8 +268,8 @@ class ConnectionSyncAgent(SyncAgentBase):
 
 class LegacyResourceAgent(AsyncAgentBase):
     """Async agent returning flytekit-style flyteidl Resources: only a v1 ``state``, an
-    ``agent_error``, outputs larger than clients receive, or nothing at all (chosen by the job
-    id)."""
+    ``agent_error``, outputs larger than clients receive, a phase number that is no phase, or
+    nothing at all (chosen by the job id)."""
 
     def __init__(self) -> None:
         super().__init__("legacy_resource", JobMeta, name="LegacyResourceAgent")
@@ -283,6 +283,8 @@ class LegacyResourceAgent(AsyncAgentBase):
             return agent_pb2.Resource(state=agent_pb2.RUNNING, message="running")
         if kind == "state-succeeded":
             return agent_pb2.Resource(state=agent_pb2.SUCCEEDED)
+        if kind == "unknown-phase":  # a number no TaskExecution phase has
+            return agent_pb2.Resource(phase=99, message="mapped wrong")
         if kind == "big-outputs":  # more than clients receive (4 MiB)
             resource = agent_pb2.Resource(phase=execution_pb2.TaskExecution.SUCCEEDED)
             resource.outputs.literals["text"].scalar.primitive.string_value = "x" * (5 << 20)

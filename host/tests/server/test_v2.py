@@ -421,6 +421,25 @@ def test_flyteidl_resource_too_large_to_receive_is_a_failed_phase(server: Runnin
     assert "4 MiB" in resource.message and not resource.outputs.literals
 
 
+def test_a_phase_number_that_is_no_phase_is_internal_naming_the_agent(
+    server: RunningServer,
+) -> None:
+    """An agent's flyteidl Resource with phase 99 (a wrong mapping of its platform's states)
+    was passed on, and the executor took it as a system error with no word of why."""
+    meta = create2(server, "legacy_resource", custom={"kind": "unknown-phase"})
+    code, details = code_of(
+        lambda: stub(server).GetTask(
+            c2.GetTaskRequest(task_category=category("legacy_resource"), resource_meta=meta),
+            timeout=10,
+        )
+    )
+    assert code == grpc.StatusCode.INTERNAL
+    assert details.startswith(
+        "agent LegacyResourceAgent failed to get: ValueError: get returned phase 99, which is "
+        "no TaskExecution phase"
+    )
+
+
 def test_logs_stream_lines_and_pages(server: RunningServer) -> None:
     meta = create2(server, "paged_logs")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.admin.agent_pb2 import Resource as ResourceProto
+from flyteidl.core.execution_pb2 import TaskExecution
 from google.protobuf import struct_pb2
 
 from agenthost.connection import Connection, leaked_secret
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 CLIENT_RECEIVE_LIMIT = 4 * 1024 * 1024
 """grpc-go's default receive limit, which FlytePropeller and the Flyte 2 executor keep for
 agent responses."""
+
+PHASES = frozenset(TaskExecution.Phase.values())
+"""The phase numbers flyteidl defines; an agent's flyteidl ``Resource`` must hold one."""
 
 DEFAULT_MAX_RESOURCE_BYTES = CLIENT_RECEIVE_LIMIT - 64 * 1024
 """Largest serialized ``Resource`` (outputs inline) returned to clients; a larger one is
@@ -109,9 +113,18 @@ def agent_resource(
     max_bytes: int,
 ) -> ResourceProto:
     """What ``get`` or ``do`` returned as a flyteidl ``Resource`` (written into ``into`` if
-    given); ``AgentCallError`` if it is no resource or its outputs do not convert. One larger
-    than ``max_bytes``, whichever way it was made, is replaced by a FAILED resource saying so."""
+    given); ``AgentCallError`` if it is no resource, its phase is no phase or its outputs do
+    not convert. One larger than ``max_bytes``, whichever way it was made, is replaced by a
+    FAILED resource saying so."""
     if isinstance(result, ResourceProto):
+        if result.phase not in PHASES:  # Flyte would take it for a system error, unexplained
+            raise AgentCallError(
+                entry.name,
+                operation,
+                ValueError(
+                    f"{operation} returned phase {result.phase}, which is no TaskExecution phase"
+                ),
+            )
         proto = deliver(result, into)
     elif not isinstance(result, Resource):
         raise AgentCallError(
