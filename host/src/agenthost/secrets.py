@@ -165,13 +165,20 @@ def mask_values(text: str, values: Iterable[str]) -> str:
     return text
 
 
-def mask_secrets(text: str) -> str:
-    """``text`` with every secret value this process knows replaced by ``***``: the
-    deployment's (read through ``get_secret``) and the current call's connection's. For text
-    built from an exception before it is cut to a summary, where a secret would keep only a
-    part that no later scrubbing recognises; the server scrubs what it sends in any case."""
-    if not text:
-        return text
+def current_secret_values() -> list[str]:
+    """Every secret value known now, longest first: the deployment's (read through
+    ``get_secret``) and the current call's connection's."""
     from agenthost.connection import current_connection
 
-    return mask_values(text, {*known_secret_values(), *current_connection().secrets.values()})
+    values = {*known_secret_values(), *current_connection().secrets.values()}
+    return sorted(values, key=len, reverse=True)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every secret value known now (``current_secret_values``) replaced by
+    ``***``. For text built from an exception before it is cut to a summary, where a secret
+    would keep only a part that no later scrubbing recognises; the server scrubs what it sends
+    in any case."""
+    if not text:
+        return text
+    return mask_values(text, current_secret_values())

@@ -257,9 +257,34 @@ class RaisingSensor(BaseSensor):
         raise ValueError(f"probe refused: token={agenthost.get_secret('test_token', default='')}")
 
 
+class LeakyLogsAgent(AsyncAgentBase):
+    """``get_logs`` yields a page whose lines print the deployment secret ``test_token`` (as a
+    job that echoes a credential it was given would)."""
+
+    def __init__(self) -> None:
+        super().__init__("fault_leaky_logs", FaultMeta, name="LeakyLogsAgent")
+
+    def create(self, task_template: Any, **kwargs: Any) -> FaultMeta:
+        return FaultMeta(job_id="job")
+
+    def get(self, resource_meta: FaultMeta) -> Resource:
+        return Resource.running()
+
+    def delete(self, resource_meta: FaultMeta) -> None:
+        return None
+
+    async def get_logs(self, resource_meta: FaultMeta, **kwargs: Any) -> Any:
+        line = f"connecting with token={agenthost.get_secret('test_token', default='')}"
+        body = agent_pb2.GetTaskLogsResponseBody(
+            results=[line], structured_lines=[agent_pb2.LogLine(message=line)]
+        )
+        yield agent_pb2.GetTaskLogsResponse(body=body)
+
+
 for _agent in (
     RaisingAgent(),
     RaisingSensor(),
+    LeakyLogsAgent(),
     RaisingSyncAgent(),
     HangingAgent(),
     LoopBlockingAgent(),

@@ -6,6 +6,7 @@ import concurrent.futures
 import json
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -31,6 +32,29 @@ def create(server: RunningServer, template, inputs=None, **kwargs):  # type: ign
 
 def category(name: str, version: int = 0) -> agent_pb2.TaskCategory:
     return agent_pb2.TaskCategory(name=name, version=version)
+
+
+def logs_of(server: RunningServer, protocol: str, task_type: str, meta: bytes) -> Any:
+    """The text of each body page of GetTaskLogs over ``protocol``: v1's ``results``, or v2's
+    ``results`` and structured ``lines``."""
+    if protocol == "v1":
+        request = agent_pb2.GetTaskLogsRequest(
+            task_category=category(task_type), resource_meta=meta
+        )
+        for page in server.async_stub.GetTaskLogs(request, timeout=20):
+            if page.HasField("body"):
+                yield [*page.body.results, *(line.message for line in page.body.structured_lines)]
+        return
+    from flyteidl2.connector import connector_pb2 as c2
+    from flyteidl2.connector import service_pb2_grpc as svc2
+
+    stub = svc2.AsyncConnectorServiceStub(server.channel)
+    request2 = c2.GetTaskLogsRequest(
+        task_category=c2.TaskCategory(name=task_type), resource_meta=meta
+    )
+    for page in stub.GetTaskLogs(request2, timeout=20):
+        if page.HasField("body"):
+            yield [*page.body.results, *(line.message for line in page.body.lines)]
 
 
 def raw_call(server: RunningServer, method: str, payload: bytes) -> grpc.RpcError:
@@ -391,6 +415,20 @@ def test_a_secret_in_a_sensors_failure_is_masked_before_the_summary_cuts_it(
         resource = private.async_stub.GetTask(request, timeout=20).resource
     assert resource.phase == execution_pb2.TaskExecution.FAILED
     assert resource.message == "sensor RaisingSensor failed: ValueError: probe refused: token=***"
+
+
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
+def test_log_pages_mask_the_secrets_a_job_prints(markers: Path, protocol: str) -> None:
+    """A log page is a reply: a line in which a job printed a credential the host knows (here a
+    multi-line one) reaches the client with it masked, in ``results`` and in structured lines."""
+    secret = "first-line-of-the-secret\nsecond-line-of-the-secret"
+    with test_server(
+        markers, "--modules", "fake_plugins.faulty", env={"_FSEC_TEST_TOKEN": secret}
+    ) as private:
+        meta = create(private, make_template("fault_leaky_logs")).resource_meta
+        pages = list(logs_of(private, protocol, "fault_leaky_logs", meta))
+    lines = [text for page in pages for text in page]
+    assert lines == ["connecting with token=***"] * 2
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from agenthost.connection import (
     set_current_connection,
 )
 from agenthost.errors import AgentHostError, UnsupportedOperationError, summarize
+from agenthost.secrets import current_secret_values, mask_values
 from agenthost.signatures import accepted_keywords, declares
 from agenthost.threads import current_thread_slots, run_in_share
 
@@ -259,6 +260,15 @@ async def _blocking_step(entry: AgentEntry, step: Callable[[], Any]) -> Any:
 
 
 def _log_item(item: Any) -> GetTaskLogsResponse:
+    """A page ``get_logs`` produced, its lines with every known secret value masked: a job may
+    print a credential it was given, and log pages are replies like any other."""
     if not isinstance(item, GetTaskLogsResponse):
         raise TypeError(f"get_logs produced {type(item).__name__}, not a GetTaskLogsResponse")
+    if item.WhichOneof("part") == "body":
+        values = current_secret_values()
+        if values:
+            body = item.body
+            body.results[:] = [mask_values(line, values) for line in body.results]
+            for line in body.structured_lines:
+                line.message = mask_values(line.message, values)
     return item
