@@ -119,6 +119,32 @@ def test_workers_serve_and_restart(markers: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs SO_REUSEPORT (POSIX)")
+def test_a_burst_of_sigterms_stops_a_supervisor_and_its_workers(markers: Path) -> None:
+    """Signals that arrive one on another's heels (a pod's SIGTERM, then the kubelet's or an
+    operator's): the supervisor's handler once set a ``threading.Event``, and a signal arriving
+    while an earlier handler held the Event's lock deadlocked the supervisor, which then never
+    stopped its workers (about one burst in three). Three bursts, each on a fresh server."""
+    for _ in range(3):
+        with test_server(markers, "--workers", "2") as server:
+            workers = [pid for pids in _worker_pids(server).values() for pid in pids]
+            for _ in range(300):
+                if server.process.poll() is not None:
+                    break
+                server.process.send_signal(signal.SIGTERM)
+            # Exiting, the supervisor may meet the last signals with their default action.
+            assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+            wait_for(lambda: not any(map(_running, workers)), timeout=30)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs SO_REUSEPORT (POSIX)")
 def test_workers_that_keep_failing_at_start_make_the_supervisor_give_up() -> None:
     """Workers whose plugins fail under ``--strict`` exit at once: the supervisor restarts
     them with a growing backoff, then gives up with exit code 1 (about 4 s)."""

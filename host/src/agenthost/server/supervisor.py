@@ -172,10 +172,12 @@ def supervise(config: ServerConfig) -> int:
 
 
 def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService | None) -> int:
-    stopping = threading.Event()
+    # A signal handler must take no lock the code it interrupts may hold: ``Event.set`` does,
+    # and a second SIGTERM arriving inside the first handler's ``set`` deadlocked the supervisor.
+    signals: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
-        stopping.set()
+        signals.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -185,7 +187,7 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
     announced = False
     restart_at: dict[int, float] = {}
     stop_at = time.monotonic() + config.run_for if config.run_for is not None else None
-    while not stopping.is_set():
+    while not signals:
         if stop_at is not None and time.monotonic() >= stop_at:
             break
         if not announced and all(w.ready.is_set() for w in workers):
@@ -193,13 +195,13 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
             announced = True
         now = time.monotonic()
         for worker in workers:
-            if stopping.is_set():
+            if signals:
                 break
             if not _tend(worker, now, restart_at, announced, metrics):
                 _stop_all(workers)
                 _wait_all(workers, config.grace_period)
                 return 1
-        stopping.wait(0.1)
+        time.sleep(0.1)
     _stop_all(workers)
     _wait_all(workers, config.grace_period)
     return 0
