@@ -65,3 +65,27 @@ def test_unknown_protocol_is_rejected(tmp_path: Path) -> None:
         result = _serve(tmp_path, "--protocols", value)
         assert result.returncode == 2, value
         assert "--protocols must name one or more of v1, v2" in result.stderr
+
+
+def test_durations_that_are_not_finite_are_named_before_serving(tmp_path: Path) -> None:
+    # nan passed every range check (a traceback at --timeout or at shutdown); inf overflowed
+    # grpc's millisecond options.
+    result = _serve(
+        tmp_path, "--timeout", "nan", "--grace-period", "nan", "--handshake-timeout", "inf"
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for option, value in (
+        ("grace-period", "nan"),
+        ("timeout", "nan"),
+        ("handshake-timeout", "inf"),
+    ):
+        assert f"--{option} must be a finite number of seconds (got {value})" in result.stderr
+    env = {**server_env(tmp_path), "AGENTHOST_READ_TIMEOUT": "NaN"}
+    result = subprocess.run(
+        serve_command(), env=env, capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--read-timeout must be a finite number of seconds (got nan)" in result.stderr
+    assert "agenthost serving on" not in result.stdout

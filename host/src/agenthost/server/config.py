@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,15 @@ CONFIG_ENV = "AGENTHOST_WORKER_CONFIG"
 """Environment variable carrying a worker's configuration as JSON (``ServerConfig.to_json``)."""
 
 _PATHS = ("tls_cert", "tls_key", "tls_client_ca")
+_DURATIONS = (
+    "grace_period",
+    "max_connection_age",
+    "max_connection_age_grace",
+    "run_for",
+    "read_timeout",
+    "handshake_timeout",
+    "max_connection_idle",
+)
 _AT_LEAST_ONE = (
     "agent_concurrency",
     "max_threads",
@@ -167,19 +177,32 @@ class ServerConfig:
         return problems
 
     def _duration_problems(self) -> list[str]:
+        # nan passes every comparison below and inf overflows grpc's millisecond options and
+        # the event loop's timers (a traceback at start or at shutdown): name them instead.
+        odd = {
+            name
+            for name in _DURATIONS
+            if getattr(self, name) is not None and not math.isfinite(getattr(self, name))
+        }
         problems = [
+            f"--{'timeout' if name == 'run_for' else _option(name)} must be a finite number of "
+            f"seconds (got {getattr(self, name)})"
+            for name in _DURATIONS
+            if name in odd
+        ]
+        problems += [
             f"--{_option(name)} must not be negative"
             for name in ("grace_period", "max_connection_age", "max_connection_age_grace")
-            if getattr(self, name) < 0
+            if name not in odd and getattr(self, name) < 0
         ]
-        if self.run_for is not None and self.run_for <= 0:
+        if "run_for" not in odd and self.run_for is not None and self.run_for <= 0:
             problems.append("--timeout must be positive")
         problems += [
             f"--{_option(name)} must be positive"
             for name in ("read_timeout", "handshake_timeout")
-            if getattr(self, name) <= 0
+            if name not in odd and getattr(self, name) <= 0
         ]
-        if self.max_connection_idle < 0:
+        if "max_connection_idle" not in odd and self.max_connection_idle < 0:
             problems.append("--max-connection-idle must not be negative (0: never close)")
         return problems
 
