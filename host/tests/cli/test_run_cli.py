@@ -130,6 +130,22 @@ def test_sync_agent_with_custom_and_table_output(cli_server: RunningServer) -> N
         assert '"HELLO!"' in done.stdout
 
 
+def test_outputs_and_messages_are_printed_as_written_not_as_markup(tmp_path: Path) -> None:
+    # An output holding "[/x]" made the table raise a rich MarkupError (a traceback after the
+    # task succeeded); ":smile:" became an emoji, in the table and in error messages alike.
+    text = "[/x] [bold]b :smile:"
+    done = run_cli(
+        "run", "people_shout", "-i", f"text={text}", "-o", "table", *MODULES, env=CLI_ENV
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"[/X] [BOLD]B :SMILE:"' in done.stdout
+    assert_clean(done.stderr)
+    missing = tmp_path / ":smile:.json"
+    done = run_cli("run", "--template", str(missing), *MODULES, env=CLI_ENV)
+    assert done.returncode == 2
+    assert f"cannot read template {missing}:" in done.stderr
+
+
 def test_sql_task_of_a_given_version() -> None:
     done = run_cli(
         "run", "people_sql", "--task-type-version", "2", "--sql", "SELECT 1", *MODULES, env=CLI_ENV

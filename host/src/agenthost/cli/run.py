@@ -266,7 +266,9 @@ def run(
         max_poll_interval=max_poll_interval,
         rpc_timeout=rpc_timeout,
     )
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    # No markup nor emoji: messages quote endpoints, paths and what agents said
+    # ("localhost:abc:" is not an emoji code).
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
     try:
         code = execute(options, err)
     except UsageError as exc:

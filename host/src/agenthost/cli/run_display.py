@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
+from rich.text import Text
 
 from agenthost.run.lifecycle import RunResult, Status
 
@@ -72,8 +73,9 @@ class Display:
         """The live line: a spinner, the time so far and the latest status."""
         elapsed = time.monotonic() - self.started
         if self.status is None:
-            return Spinner("dots", text=f"[{elapsed:6.1f}s] starting", style="cyan")
-        return Spinner("dots", text=self._line(self.status, elapsed), style="cyan")
+            return Spinner("dots", text=Text(f"[{elapsed:6.1f}s] starting"), style="cyan")
+        # Text, not str: a task's message is shown as written, never read as markup.
+        return Spinner("dots", text=Text(self._line(self.status, elapsed)), style="cyan")
 
 
 def report(err: Console, result: RunResult, output: str) -> int:
@@ -91,8 +93,9 @@ def report(err: Console, result: RunResult, output: str) -> int:
     if output == "table":
         table = Table("output", "value")
         for name, value in outputs.items():
-            table.add_row(name, json.dumps(value, default=jsonable))
-        Console(highlight=False).print(table)
+            # Text cells: an output holding "[/x]" or ":smile:" is data, not markup or emoji.
+            table.add_row(Text(name), Text(json.dumps(value, default=jsonable)))
+        Console(highlight=False, markup=False, emoji=False).print(table)
     else:
         sys.stdout.write(json.dumps(outputs, indent=2, default=jsonable, sort_keys=True) + "\n")
         sys.stdout.flush()
