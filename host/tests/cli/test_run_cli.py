@@ -179,12 +179,43 @@ def test_failed_task_exits_1_with_its_message() -> None:
         (("--template", "/no/such/template.pb"), "cannot read template"),
         (("people_sum", "--output", "xml"), "--output must be json or table"),
         (("people_file_sensor", "-i", "file=x"), "missing input(s): path"),
+        # grpc dialled port 443 for "localhost:" and wrapped 99999 to another port.
+        (("people_sum", "--endpoint", "localhost:"), "'' is not a port number (1-65535)"),
+        (("people_sum", "--endpoint", "localhost:99999"), "'99999' is not a port number"),
+        (("people_sum", "--endpoint", "localhost:abc"), "'abc' is not a port number"),
+        (("people_sum", "--endpoint", ":8000"), "--endpoint ':8000' names no host"),
+        # nan passed every check; 0 and negative deadlines failed as DEADLINE_EXCEEDED.
+        (("people_sum", "--timeout", "nan"), "--timeout must be a positive number of seconds"),
+        (("people_sum", "--max-poll-interval", "inf"), "--max-poll-interval must be a positive"),
+        (
+            ("people_sum", "--endpoint", "127.0.0.1:1", "--rpc-timeout", "-1"),
+            "--rpc-timeout must be a positive number of seconds (got -1)",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_a_clear_message(args: tuple[str, ...], message: str) -> None:
     done = run_cli("run", *args, *MODULES, env=CLI_ENV)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+    assert_clean(done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (("--timeout", "nan"), {}, "--timeout must be a positive number of seconds (got nan)"),
+        ((), {"AGENTHOST_HEALTH_TIMEOUT": "0"}, "--timeout must be a positive number of seconds"),
+        (("--endpoint", "127.0.0.1:"), {}, "'' is not a port number (1-65535)"),
+    ],
+)
+def test_health_names_a_bad_setting_instead_of_reporting_unhealthy(
+    args: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    # These were "DEADLINE_EXCEEDED" or "UNAVAILABLE" (exit 1): a probe misconfigured for good
+    # looked like a server that never became healthy.
+    done = run_cli("health", *args, env={**CLI_ENV, **env})
+    assert done.returncode == 2, done.stderr
+    assert message in " ".join(done.stderr.replace("│", " ").split())
     assert_clean(done.stderr)
 
 

@@ -53,7 +53,10 @@ def test_client_cert_needs_its_key() -> None:
     [
         (RunOptions(task_type="t", protocol="v3"), "--protocol must be v1 or v2, not 'v3'"),
         (RunOptions(task_type="t", output="yaml"), "--output must be json or table"),
-        (RunOptions(task_type="t", max_poll_interval=0), "--max-poll-interval must be positive"),
+        (
+            RunOptions(task_type="t", max_poll_interval=0),
+            "--max-poll-interval must be a positive number of seconds",
+        ),
         (RunOptions(), "give either TASK_TYPE or --template FILE"),
         (RunOptions(task_type="t", template_path=Path("x.pb")), "give either TASK_TYPE"),
         (RunOptions(template_path=Path("x.pb"), sql="select 1"), "--custom and --sql"),

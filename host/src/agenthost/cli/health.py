@@ -21,6 +21,8 @@ from agenthost.cli.options import (
     ca_cert_option,
     client_cert_option,
     client_key_option,
+    host_port_problem,
+    seconds_problem,
     server_name_option,
 )
 from agenthost.run.channels import CredentialsFileError, client_credentials, open_channel
@@ -119,6 +121,9 @@ def health(
         if path is not None and not path.is_file():
             raise typer.BadParameter(f"{path}: no such file")
     target = endpoint or _default_endpoint()
+    # A misconfigured probe must say so (exit 2), not report the server unhealthy forever.
+    if problem := seconds_problem("--timeout", timeout) or host_port_problem(target):
+        raise typer.BadParameter(problem)
     try:
         status = check_health(
             target,

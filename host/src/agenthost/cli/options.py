@@ -5,6 +5,7 @@ of list options."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,33 @@ class PluginSelection:
         from agenthost.loading.loader import load_plugins
 
         return load_plugins(allow=self.allow, block=list(self.block), modules=list(self.modules))
+
+
+GRPC_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:", "vsock:", "passthrough:")
+"""gRPC target schemes ``--endpoint`` may start with (then grpc parses the rest)."""
+
+
+def host_port_problem(endpoint: str) -> str | None:
+    """What is wrong with a ``HOST:PORT`` endpoint, or None. grpc would read a missing port as
+    443 and wrap one above 65535, dialling a port nobody asked for."""
+    if endpoint.startswith(GRPC_SCHEMES):
+        return None
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or "]" in port:
+        return f"--endpoint {endpoint!r} must be HOST:PORT"
+    if not host or host in ("[]", "[", "]"):
+        return f"--endpoint {endpoint!r} names no host (HOST:PORT)"
+    if not (port.isascii() and port.isdigit() and 0 < int(port) <= 65535):
+        return f"--endpoint {endpoint!r}: {port!r} is not a port number (1-65535)"
+    return None
+
+
+def seconds_problem(option: str, value: float | None) -> str | None:
+    """What is wrong with a number of seconds that must be positive (None: not given), or
+    None; nan and inf are no number of seconds (nan passed every comparison)."""
+    if value is None or 0 < value < math.inf:
+        return None
+    return f"{option} must be a positive number of seconds (got {value:g})"
 
 
 def ca_cert_option(*aliases: str, envvar: str | None = None) -> Any:

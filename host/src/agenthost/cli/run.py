@@ -35,6 +35,8 @@ from agenthost.cli.options import (
     ca_cert_option,
     client_cert_option,
     client_key_option,
+    host_port_problem,
+    seconds_problem,
     server_name_option,
 )
 from agenthost.cli.run_display import EXIT_FAILED, Display, report
@@ -98,20 +100,27 @@ class RunOptions:
             raise UsageError(f"--protocol must be v1 or v2, not {self.protocol!r}")
         if self.output not in ("json", "table"):
             raise UsageError("--output must be json or table")
-        if self.max_poll_interval <= 0:
-            raise UsageError("--max-poll-interval must be positive")
+        for option, value in (
+            ("--timeout", self.timeout),
+            ("--max-poll-interval", self.max_poll_interval),
+            ("--rpc-timeout", self.rpc_timeout),
+        ):
+            if problem := seconds_problem(option, value):
+                raise UsageError(problem)
         task_type, path = self.template_source()
         if (task_type is None) == (path is None):
             raise UsageError("give either TASK_TYPE or --template FILE (exactly one)")
         if path is not None and (self.custom is not None or self.sql is not None):
             raise UsageError("--custom and --sql build a template; they do not apply to --template")
         if self.endpoint:
-            if ":" not in self.endpoint.rsplit("]", 1)[-1]:
-                raise UsageError(f"--endpoint {self.endpoint!r} must be HOST:PORT")
-            if problem := self.tls.problem():
-                raise UsageError(problem)
-            if self.insecure and self.tls.requested:
-                raise UsageError("--insecure cannot be combined with --ca-cert/--client-cert")
+            self._check_connection(self.endpoint)
+
+    def _check_connection(self, endpoint: str) -> None:
+        """Raise ``UsageError`` for an endpoint or TLS options no connection can use."""
+        if problem := host_port_problem(endpoint) or self.tls.problem():
+            raise UsageError(problem)
+        if self.insecure and self.tls.requested:
+            raise UsageError("--insecure cannot be combined with --ca-cert/--client-cert")
 
     def template_source(self) -> tuple[str | None, Path | None]:
         """``(TASK_TYPE, None)`` to build a template, or ``(None, FILE)`` to read one: the
