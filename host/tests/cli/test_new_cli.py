@@ -267,6 +267,30 @@ def test_bad_requests_exit_2(args: tuple[str, ...], message: str, tmp_path: Path
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize("task_type", ['a"b', "it's", "x\\ty", "two words", ""])
+def test_a_task_type_that_cannot_be_written_into_the_project_exits_2(
+    task_type: str, tmp_path: Path
+) -> None:
+    # A quote or backslash went into agent.py and pyproject.toml as is: a project that did
+    # not parse (or a TASK_TYPE holding a tab for "x\ty").
+    done = run_cli("new", "acme", "--task-type", task_type, "--dir", str(tmp_path / "p"))
+    assert done.returncode == 2, done.stdout
+    assert f"task type {task_type!r} must be letters, digits, _ - or ." in done.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_task_type_with_dots_and_dashes_renders_a_valid_project(tmp_path: Path) -> None:
+    import ast
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    done = run_cli("new", "acme", "--task-type", "acme.jobs-v2", "--dir", str(tmp_path / "p"))
+    assert done.returncode == 0, done.stderr
+    tree = ast.parse((tmp_path / "p" / "src" / "agent_acme" / "agent.py").read_text())
+    constants = [n for n in ast.walk(tree) if isinstance(n, ast.Constant)]
+    assert "acme.jobs-v2" in [c.value for c in constants]
+    tomllib.loads((tmp_path / "p" / "pyproject.toml").read_text())
+
+
 def test_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     done = run_cli("new", "acme", "--dir", str(tmp_path))

@@ -35,6 +35,7 @@ DOT_PREFIX = "dot-"
 packaging)."""
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_TASK_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 _RUN_EXAMPLES = {
@@ -107,8 +108,11 @@ class ProjectSpec:
         parts = re.split(r"[-_]", slug)
         underscored = "_".join(parts)
         task = task_type if task_type is not None else underscored
-        if not task or any(c.isspace() for c in task):
-            raise ScaffoldError(f"task type {task!r} must be a non-empty word")
+        if not _TASK_TYPE.match(task):
+            # It is written into Python strings, TOML and a shell command line as is.
+            raise ScaffoldError(
+                f"task type {task!r} must be letters, digits, _ - or . (e.g. acme_jobs)"
+            )
         package = f"agent_{underscored}"
         if keyword.iskeyword(package) or not package.isidentifier():
             raise ScaffoldError(f"{package!r} is not a usable Python package name")
