@@ -101,3 +101,29 @@ def test_negative_connection_age_is_rejected(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--max-connection-age must not be negative" in result.stderr
+
+
+def test_any_flyte_sdk_logging_number_starts_the_server(tmp_path: Path) -> None:
+    # flytekit sets any number as the level; only multiples of 10 were taken here, so a
+    # container moved from `pyflyte serve` with FLYTE_SDK_LOGGING_LEVEL=25 never started.
+    result = subprocess.run(
+        serve_command("--timeout", "1"),
+        env=server_env(tmp_path, FLYTE_SDK_LOGGING_LEVEL="25"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert " INFO " not in result.stderr  # 25 shows what WARNING (30) shows
+    result = subprocess.run(
+        serve_command(),
+        env=server_env(tmp_path, FLYTE_SDK_LOGGING_LEVEL="loud"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "FLYTE_SDK_LOGGING_LEVEL" in result.stderr
+    assert "or a number" in result.stderr

@@ -168,6 +168,19 @@ class LogSettingError(ValueError):
         self.reason = reason
 
 
+def _level_of_number(text: str) -> str | None:
+    """The level name of a number as flytekit sets it (``logging.setLevel(int(...))``, any
+    number): the lowest named level at or above it (25 shows what 30, WARNING, shows), or None
+    if ``text`` is no number."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    for name in LEVELS:
+        if logging.getLevelName(name) >= number:
+            return name
+    return LEVELS[-1]
+
+
 def resolve_log_settings(level: str | None, fmt: str | None) -> tuple[str, str]:
     """The log level name and format to use: the agenthost setting if given, else flytekit's
     ``FLYTE_SDK_LOGGING_LEVEL`` (a number such as ``20``, or a level name) and
@@ -175,15 +188,17 @@ def resolve_log_settings(level: str | None, fmt: str | None) -> tuple[str, str]:
     if level is None:
         flyte_level = os.environ.get("FLYTE_SDK_LOGGING_LEVEL", "").strip()
         if flyte_level:
-            name = logging.getLevelName(int(flyte_level)) if flyte_level.isdigit() else None
-            level = name if name in LEVELS else flyte_level
+            level = _level_of_number(flyte_level) or flyte_level
             option = "FLYTE_SDK_LOGGING_LEVEL"
         else:
             level, option = "INFO", "--log-level"
     else:
         option = "--log-level"
     if level.upper() not in LEVELS:
-        raise LogSettingError(option, "must be DEBUG, INFO, WARNING or ERROR (or 10-50)")
+        names = "DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        if option == "FLYTE_SDK_LOGGING_LEVEL":
+            names += " (or a number, as flytekit reads it)"
+        raise LogSettingError(option, f"must be {names}")
     if fmt is None:
         fmt = os.environ.get("FLYTE_SDK_LOGGING_FORMAT", "").strip().lower() or "text"
         if fmt not in FORMATS:
