@@ -201,6 +201,11 @@ class Server:
                 self._health_listener = start_health_listener(self._health, self.config)
                 await self._health_listener.start()
         except StartupError:
+            # ``_bind`` left the gRPC port listening (grpc listens as it binds), and grpc closes
+            # it only for a server that was started: start it (answering NOT_SERVING) and stop.
+            await self._health.enter_graceful_shutdown()
+            await self._grpc.start()
+            await self._grpc.stop(None)
             if self._metrics_listener is not None:
                 await self._metrics_listener.stop()
             raise
