@@ -194,3 +194,35 @@ def test_stuck_blocking_call_does_not_block_exit(markers: Path, tmp_path: Path) 
             assert server.process.wait(timeout=20) == 0
             with pytest.raises(grpc.RpcError):
                 pending.result(timeout=20)
+
+
+def _ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bare_ipv6_host_is_served(markers: Path, workers: str) -> None:
+    """``--host ::1`` (no brackets, as ``--host`` is often written): the ports were checked
+    and picked for it, but grpc was given ``::1:PORT``, which it reads as a name to resolve, so
+    the server exited (a worker kept failing) with "cannot bind ::1:PORT"."""
+    from agenthost.testing import free_port
+
+    health_port = free_port("::1")
+    with test_server(
+        markers, "--host", "::1", "--health-port", str(health_port), "--workers", workers
+    ) as server:
+        assert server.address.startswith("[::1]:")
+        assert server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
+        with grpc.insecure_channel(f"[::1]:{health_port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=10
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
