@@ -228,7 +228,9 @@ def _tend(
         if not announced and worker.quick_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
             logger.error("worker %d keeps failing at start; giving up", worker.index)
             return False
-        delay = min(MAX_BACKOFF, 0.1 * 2**worker.quick_failures) if quick else 0.0
+        # The exponent is capped: 2**1024 does not fit a float (a worker that crash-loops for
+        # hours once it is serving is restarted for ever).
+        delay = min(MAX_BACKOFF, 0.1 * 2 ** min(worker.quick_failures, 16)) if quick else 0.0
         logger.warning(
             "worker %d (pid %d) exited with code %d; restarting in %.1f s",
             worker.index,
