@@ -226,3 +226,22 @@ def test_a_bare_ipv6_host_is_served(markers: Path, workers: str) -> None:
                 health_pb2.HealthCheckRequest(), timeout=10
             )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_server_stuck_loading_a_plugin_stops_on_sigterm(tmp_path: Path, workers: str) -> None:
+    """A plugin whose import never returns: SIGTERM (a pod's deletion) once only set an event
+    of the event loop that the import blocks, so the server ignored it and lived until SIGKILL
+    (a worker until its supervisor's SIGKILL, ``--grace-period`` plus 5 s later)."""
+    command = [
+        *serve_command("--workers", workers, "--grace-period", "15"),
+        *("--modules", "fake_plugins.hangs_at_import"),
+    ]
+    env = {**os.environ, **server_env(tmp_path, AGENTHOST_TEST_HANG_AT_IMPORT="1")}
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        wait_for(lambda: len(list(tmp_path.glob("hanging-at-import-*"))) == int(workers), 60)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) in (0, -signal.SIGTERM)
+    finally:
+        stop_process(process)

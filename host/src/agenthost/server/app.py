@@ -88,9 +88,11 @@ async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:
     from agenthost.server.memory import limit_malloc_arenas
 
     limit_malloc_arenas()
-    stop = stop_requested()
     try:
         plugins = load(config)
+        # Only now: the loop's handler merely sets an event, which a plugin import that never
+        # returns would keep the loop from seeing; until here SIGTERM/SIGINT act as by default.
+        stop = stop_requested()
         server = Server(config, plugins.agents, failed_plugins=[r.name for r in plugins.failed])
         await server.start()
     except StartupError as exc:
