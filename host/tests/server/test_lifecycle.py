@@ -245,3 +245,25 @@ def test_a_server_stuck_loading_a_plugin_stops_on_sigterm(tmp_path: Path, worker
         assert process.wait(timeout=10) in (0, -signal.SIGTERM)
     finally:
         stop_process(process)
+
+
+def test_an_agent_that_ignores_cancellation_does_not_keep_the_server_alive(
+    tmp_path: Path,
+) -> None:
+    """An agent coroutine that catches ``CancelledError`` and goes on waiting: once the grace
+    period was over the server logged "stopped", then waited for that task for ever (a pod
+    then waits for its SIGKILL). It now gives such tasks ``CANCEL_TIMEOUT`` seconds."""
+    from agenthost.server.process import CANCEL_TIMEOUT
+
+    env = server_env(tmp_path)
+    args = ("--modules", "fake_plugins.stubborn", "--grace-period", "1")
+    with running_server(*args, env=env) as server, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        request = agent_pb2.CreateTaskRequest(template=make_template("stubborn"))
+        pending = pool.submit(server.async_stub.CreateTask, request, timeout=60)
+        wait_for((tmp_path / "stubborn-started").exists, timeout=20)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=CANCEL_TIMEOUT + 10) == 0
+        assert (tmp_path / "stubborn-cancelled").exists()
+        assert "task(s) still running 5 s after being cancelled" in server.logs()
+        with pytest.raises(grpc.RpcError):
+            pending.result(timeout=10)
