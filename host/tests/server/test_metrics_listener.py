@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import urllib.request
@@ -280,3 +281,19 @@ def test_stalled_request_reads_show_in_the_budget_gauges(markers: Path, workers:
                 for call in calls:
                     call.cancel()
         wait_for(lambda: budget() == (0, 0, 0), timeout=30)
+
+
+def test_clients_that_reset_before_the_answer_log_no_error(markers: Path) -> None:
+    """A client that sends its request and resets the connection at once (a scraper giving up,
+    a port scanner): on uvloop, writing the answer to the closed transport raised, and the
+    listener logged ``metrics scrape failed`` with a traceback at ERROR for each such client,
+    anyone who could reach the port could fill the log. Now they are only dropped."""
+    metrics_port = free_port()
+    with test_server(markers, "--metrics-port", str(metrics_port)) as server:
+        for _ in range(100):
+            with socket.create_connection(("127.0.0.1", metrics_port)) as sock:
+                sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert scrape(metrics_port)  # the listener still answers
+        assert server.stop() == 0  # and everything it logged has been read
+    assert "metrics scrape failed" not in server.logs()
