@@ -10,7 +10,7 @@ per purpose, loaded by a server with ``--modules fake_plugins.<module>`` (as dat
 - ``faulty``: misbehaving agents (raising, hanging, leaking, crashing...);
 - ``stubborn``: an agent whose coroutine swallows its cancellation;
 - ``exit_on_import``, ``baseexception_on_import``, ``import_side_effect``,
-  ``hangs_at_import``: plugins whose import misbehaves;
+  ``hangs_at_import``, ``prints_bytes``: plugins whose import misbehaves;
 - ``sized``: outputs of a chosen size (the propeller-contract tests).
 
 The folder above this package is on pytest's ``pythonpath`` (the root ``pyproject.toml``), so

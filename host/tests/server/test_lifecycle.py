@@ -267,3 +267,18 @@ def test_an_agent_that_ignores_cancellation_does_not_keep_the_server_alive(
         assert "task(s) still running 5 s after being cancelled" in server.logs()
         with pytest.raises(grpc.RpcError):
             pending.result(timeout=10)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_plugin_printing_bytes_that_are_not_utf8_does_not_stop_the_output(
+    markers: Path, workers: str
+) -> None:
+    """A plugin that prints Latin-1 text on stdout: the ``--workers`` supervisor's relay of a
+    worker's stdout (and the testing kit's reader) decoded it strictly, died of a
+    ``UnicodeDecodeError``, and so never saw the serving line: the supervisor never announced
+    the server, counted every later worker exit as a failure at start (giving up after five),
+    and left the worker's stdout unread (a worker printing more than a pipe holds blocks)."""
+    args = ("--modules", "fake_plugins.prints_bytes", "--workers", workers)
+    with test_server(markers, *args, startup_timeout=20) as server:
+        assert server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
+    assert "prints_bytes: caf\\xe9 au lait" in server.logs()

@@ -83,6 +83,9 @@ class _Worker:
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
+            # A plugin may print anything: a strict decoder would end the relay at the first
+            # byte that is not UTF-8, and with it the serving line and the pipe's reading.
+            errors="backslashreplace",
             # Signals come from the supervisor only, in the order it chooses (``_stop_all``),
             # even when the whole process group of the supervisor is signalled.
             start_new_session=True,
