@@ -157,6 +157,9 @@ def supervise(config: ServerConfig) -> int:
         report_error(problem)
         return 1
     config = dataclasses.replace(config, port=config.port or free_port(config.host))
+    # Before anything needs cleaning up: a SIGTERM while the metrics directory existed and the
+    # handler did not yet killed the supervisor and left the directory behind.
+    signals = _record_signals()
     workers: list[_Worker] = []
     metrics = _MetricsService(workers) if config.metrics_port else None
     try:
@@ -165,7 +168,7 @@ def supervise(config: ServerConfig) -> int:
             metrics.start(config)
             config = dataclasses.replace(config, metrics_dir=metrics.directory)
         workers.extend(_Worker(i, config) for i in range(config.workers))
-        return _run(config, workers, metrics)
+        return _run(config, workers, metrics, signals)
     except StartupError as exc:
         report_error(exc)
         return 1
@@ -174,7 +177,8 @@ def supervise(config: ServerConfig) -> int:
             metrics.close()
 
 
-def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService | None) -> int:
+def _record_signals() -> list[int]:
+    """From now on, SIGTERM and SIGINT are appended to the list returned."""
     # A signal handler must take no lock the code it interrupts may hold: ``Event.set`` does,
     # and a second SIGTERM arriving inside the first handler's ``set`` deadlocked the supervisor.
     signals: list[int] = []
@@ -184,6 +188,17 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    return signals
+
+
+def _run(
+    config: ServerConfig,
+    workers: list[_Worker],
+    metrics: _MetricsService | None,
+    signals: list[int],
+) -> int:
+    if signals:  # stopped while starting
+        return 0
     for worker in workers:
         worker.start()
 
