@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -282,3 +284,33 @@ def test_a_plugin_printing_bytes_that_are_not_utf8_does_not_stop_the_output(
     with test_server(markers, *args, startup_timeout=20) as server:
         assert server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
     assert "prints_bytes: caf\\xe9 au lait" in server.logs()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_still_loading_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """A supervisor SIGKILLed (an OOM kill) while its workers are still loading plugins: a
+    worker only watches its supervisor once serving, so one whose plugin import never returns
+    lived on for ever, orphaned (found as two such workers left by a test run)."""
+    command = [
+        *serve_command("--workers", "2"),
+        *("--modules", "fake_plugins.hangs_at_import"),
+    ]
+    env = {**os.environ, **server_env(tmp_path, AGENTHOST_TEST_HANG_AT_IMPORT="1")}
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    workers: list[int] = []
+    try:
+
+        def both_hanging() -> list[Path]:
+            found = list(tmp_path.glob("hanging-at-import-*"))
+            return found if len(found) == 2 else []
+
+        markers = wait_for(both_hanging, timeout=60)
+        workers = [int(marker.name.rsplit("-", 1)[1]) for marker in markers]
+        process.kill()
+        process.wait(timeout=10)
+        wait_for(lambda: not any(map(_running, workers)), timeout=15)
+    finally:
+        stop_process(process)
+        for pid in workers:  # ours: started by the supervisor this test started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

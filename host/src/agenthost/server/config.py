@@ -28,6 +28,9 @@ PROTOCOLS = ("v1", "v2")
 CONFIG_ENV = "AGENTHOST_WORKER_CONFIG"
 """Environment variable carrying a worker's configuration as JSON (``ServerConfig.to_json``)."""
 
+SUPERVISOR_PID_ENV = "AGENTHOST_SUPERVISOR_PID"
+"""Environment variable carrying the pid of the supervisor that started a worker."""
+
 _PATHS = ("tls_cert", "tls_key", "tls_client_ca")
 _AT_LEAST_ONE = (
     "agent_concurrency",

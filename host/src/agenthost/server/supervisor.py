@@ -29,7 +29,7 @@ import threading
 import time
 from typing import IO, Any
 
-from agenthost.server.config import CONFIG_ENV, ServerConfig
+from agenthost.server.config import CONFIG_ENV, SUPERVISOR_PID_ENV, ServerConfig
 from agenthost.server.listeners import port_refused, start_metrics_listener
 from agenthost.server.ports import bind_error, bind_problem, free_port
 from agenthost.server.process import (
@@ -75,7 +75,12 @@ class _Worker:
         self.quick_failures = 0
 
     def start(self) -> None:
-        env = {**os.environ, CONFIG_ENV: self.config.to_json(), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            CONFIG_ENV: self.config.to_json(),
+            SUPERVISOR_PID_ENV: str(os.getpid()),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.ready.clear()
         self.process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
