@@ -8,8 +8,9 @@ per purpose, loaded by a server with ``--modules fake_plugins.<module>`` (as dat
   the loader reaches it;
 - ``cli_agents``: the agents of the ``run``/``propeller-config`` command tests;
 - ``faulty``: misbehaving agents (raising, hanging, leaking, crashing...);
-- ``exit_on_import``, ``baseexception_on_import``, ``import_side_effect``: plugins whose
-  import misbehaves;
+- ``stubborn``: an agent whose coroutine swallows its cancellation;
+- ``exit_on_import``, ``baseexception_on_import``, ``import_side_effect``,
+  ``hangs_at_import``, ``prints_bytes``: plugins whose import misbehaves;
 - ``sized``: outputs of a chosen size (the propeller-contract tests).
 
 The folder above this package is on pytest's ``pythonpath`` (the root ``pyproject.toml``), so

@@ -107,3 +107,24 @@ def test_health_port_reports_not_serving_while_draining(markers: Path) -> None:
                 watch.cancel()
                 assert pending.result(timeout=20).resource_meta  # the in-flight call finished
         assert server.process.wait(timeout=20) == 0
+
+
+def test_health_port_closes_handshake_less_and_idle_connections(markers: Path) -> None:
+    """``--handshake-timeout`` and ``--max-connection-idle`` hold on ``--health-port`` too (it
+    binds ``--host``, every interface by default): it once kept a connection that sent nothing
+    for grpc's default 120 s, and an idle one for ever."""
+    from hardening_kit import idle_connection_closed_after, open_silent_connections, still_open
+
+    health_port = free_port()
+    args = ("--health-port", str(health_port))
+    limits = ("--handshake-timeout", "1", "--max-connection-idle", "1")
+    with test_server(markers, *args, *limits):
+        sockets = open_silent_connections(f"127.0.0.1:{health_port}", 10)
+        try:
+            wait_for(lambda: still_open(sockets) == 0, timeout=15)
+        finally:
+            for sock in sockets:
+                sock.close()
+        closed_after = idle_connection_closed_after(f"127.0.0.1:{health_port}", 15)
+        assert closed_after is not None
+        assert closed_after < 15

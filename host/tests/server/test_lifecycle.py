@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -194,3 +196,121 @@ def test_stuck_blocking_call_does_not_block_exit(markers: Path, tmp_path: Path) 
             assert server.process.wait(timeout=20) == 0
             with pytest.raises(grpc.RpcError):
                 pending.result(timeout=20)
+
+
+def _ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bare_ipv6_host_is_served(markers: Path, workers: str) -> None:
+    """``--host ::1`` (no brackets, as ``--host`` is often written): the ports were checked
+    and picked for it, but grpc was given ``::1:PORT``, which it reads as a name to resolve, so
+    the server exited (a worker kept failing) with "cannot bind ::1:PORT"."""
+    from agenthost.testing import free_port
+
+    health_port = free_port("::1")
+    with test_server(
+        markers, "--host", "::1", "--health-port", str(health_port), "--workers", workers
+    ) as server:
+        assert server.address.startswith("[::1]:")
+        assert server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
+        with grpc.insecure_channel(f"[::1]:{health_port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=10
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_server_stuck_loading_a_plugin_stops_on_sigterm(tmp_path: Path, workers: str) -> None:
+    """A plugin whose import never returns: SIGTERM (a pod's deletion) once only set an event
+    of the event loop that the import blocks, so the server ignored it and lived until SIGKILL
+    (a worker until its supervisor's SIGKILL, ``--grace-period`` plus 5 s later)."""
+    command = [
+        *serve_command("--workers", workers, "--grace-period", "15"),
+        *("--modules", "fake_plugins.hangs_at_import"),
+    ]
+    env = {**os.environ, **server_env(tmp_path, AGENTHOST_TEST_HANG_AT_IMPORT="1")}
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        wait_for(lambda: len(list(tmp_path.glob("hanging-at-import-*"))) == int(workers), 60)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) in (0, -signal.SIGTERM)
+    finally:
+        stop_process(process)
+
+
+def test_an_agent_that_ignores_cancellation_does_not_keep_the_server_alive(
+    tmp_path: Path,
+) -> None:
+    """An agent coroutine that catches ``CancelledError`` and goes on waiting: once the grace
+    period was over the server logged "stopped", then waited for that task for ever (a pod
+    then waits for its SIGKILL). It now gives such tasks ``CANCEL_TIMEOUT`` seconds."""
+    from agenthost.server.process import CANCEL_TIMEOUT
+
+    env = server_env(tmp_path)
+    args = ("--modules", "fake_plugins.stubborn", "--grace-period", "1")
+    with running_server(*args, env=env) as server, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        request = agent_pb2.CreateTaskRequest(template=make_template("stubborn"))
+        pending = pool.submit(server.async_stub.CreateTask, request, timeout=60)
+        wait_for((tmp_path / "stubborn-started").exists, timeout=20)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=CANCEL_TIMEOUT + 10) == 0
+        assert (tmp_path / "stubborn-cancelled").exists()
+        assert "task(s) still running 5 s after being cancelled" in server.logs()
+        with pytest.raises(grpc.RpcError):
+            pending.result(timeout=10)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_plugin_printing_bytes_that_are_not_utf8_does_not_stop_the_output(
+    markers: Path, workers: str
+) -> None:
+    """A plugin that prints Latin-1 text on stdout: the ``--workers`` supervisor's relay of a
+    worker's stdout (and the testing kit's reader) decoded it strictly, died of a
+    ``UnicodeDecodeError``, and so never saw the serving line: the supervisor never announced
+    the server, counted every later worker exit as a failure at start (giving up after five),
+    and left the worker's stdout unread (a worker printing more than a pipe holds blocks)."""
+    args = ("--modules", "fake_plugins.prints_bytes", "--workers", workers)
+    with test_server(markers, *args, startup_timeout=20) as server:
+        assert server.metadata_stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents
+    assert "prints_bytes: caf\\xe9 au lait" in server.logs()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_still_loading_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """A supervisor SIGKILLed (an OOM kill) while its workers are still loading plugins: a
+    worker only watches its supervisor once serving, so one whose plugin import never returns
+    lived on for ever, orphaned (found as two such workers left by a test run)."""
+    command = [
+        *serve_command("--workers", "2"),
+        *("--modules", "fake_plugins.hangs_at_import"),
+    ]
+    env = {**os.environ, **server_env(tmp_path, AGENTHOST_TEST_HANG_AT_IMPORT="1")}
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    workers: list[int] = []
+    try:
+
+        def both_hanging() -> list[Path]:
+            found = list(tmp_path.glob("hanging-at-import-*"))
+            return found if len(found) == 2 else []
+
+        markers = wait_for(both_hanging, timeout=60)
+        workers = [int(marker.name.rsplit("-", 1)[1]) for marker in markers]
+        process.kill()
+        process.wait(timeout=10)
+        wait_for(lambda: not any(map(_running, workers)), timeout=15)
+    finally:
+        stop_process(process)
+        for pid in workers:  # ours: started by the supervisor this test started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import urllib.request
@@ -32,7 +33,14 @@ from server_test_kit import free_port, serve_on_taken_port, server_env, test_ser
 
 from agenthost.literals import literal_map_to_python
 from agenthost.server.metrics_http import REQUEST_TIMEOUT
-from agenthost.testing import RunningServer, make_inputs, make_template, serve_command, wait_for
+from agenthost.testing import (
+    RunningServer,
+    make_inputs,
+    make_template,
+    serve_command,
+    stop_process,
+    wait_for,
+)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 PID_CALLS = (("operation", "do"), ("protocol", "v1"), ("task_type", "pid_sync"))
@@ -280,3 +288,38 @@ def test_stalled_request_reads_show_in_the_budget_gauges(markers: Path, workers:
                 for call in calls:
                     call.cancel()
         wait_for(lambda: budget() == (0, 0, 0), timeout=30)
+
+
+def test_clients_that_reset_before_the_answer_log_no_error(markers: Path) -> None:
+    """A client that sends its request and resets the connection at once (a scraper giving up,
+    a port scanner): on uvloop, writing the answer to the closed transport raised, and the
+    listener logged ``metrics scrape failed`` with a traceback at ERROR for each such client,
+    anyone who could reach the port could fill the log. Now they are only dropped."""
+    metrics_port = free_port()
+    with test_server(markers, "--metrics-port", str(metrics_port)) as server:
+        for _ in range(100):
+            with socket.create_connection(("127.0.0.1", metrics_port)) as sock:
+                sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert scrape(metrics_port)  # the listener still answers
+        assert server.stop() == 0  # and everything it logged has been read
+    assert "metrics scrape failed" not in server.logs()
+
+
+def test_a_supervisor_stopped_while_starting_leaves_no_metrics_directory(
+    markers: Path, tmp_path: Path
+) -> None:
+    """SIGTERM while the supervisor sets up ``--metrics-port``: it had created its metrics
+    directory but not yet installed its SIGTERM handler, so it died of the signal and left the
+    directory behind (every time, for a signal in that window)."""
+    command = [*serve_command("--metrics-port", str(free_port()), "--workers", "2")]
+    env = {**os.environ, **server_env(markers), "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        wait_for(lambda: list(tmp_path.glob("agenthost-metrics-*")), timeout=60, interval=0.001)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    finally:
+        stop_process(process)
+    assert not list(tmp_path.glob("agenthost-metrics-*"))
+    assert code == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from flyteidl2.core import tasks_pb2 as tasks2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agenthost.server.app import Server, ServerConfig, load
-from agenthost.server.ports import free_port
+from agenthost.server.ports import bind_error, free_port
 from agenthost.server.process import StartupError
 from agenthost.testing import make_template
 
@@ -179,5 +180,25 @@ def test_a_taken_port_is_a_startup_error_naming_it(markers: Path) -> None:
             await taken.stop(grace=0)
         finally:
             await running.stop(grace=0)
+
+    _run(scenario)
+
+
+def test_a_taken_side_port_leaves_nothing_listening(markers: Path) -> None:
+    """A ``--health-port`` (or ``--metrics-port``) that cannot be bound fails ``start()``
+    after the gRPC port was bound: that port must not stay listening (grpc listens as it
+    binds), or an in-process caller that retries keeps the port until garbage collection."""
+
+    async def scenario() -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            for side in ("health_port", "metrics_port"):
+                server = _server(_config(**{side: taken.getsockname()[1]}))
+                with pytest.raises(StartupError, match=f"--{side.replace('_', '-')}"):
+                    await server.start()
+                assert server.port is not None
+                assert bind_error("127.0.0.1", server.port) is None, side
+                await server.stop(grace=0)
 
     _run(scenario)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from agenthost.server.config import ServerConfig
-from agenthost.server.supervisor import _tend, _Worker
+from agenthost.server.supervisor import MAX_BACKOFF, _tend, _Worker
 
 
 class ForgetRecorder:
@@ -43,3 +43,18 @@ def test_a_dead_workers_gauges_go_when_its_death_is_noticed_not_at_its_restart()
     assert _tend(worker, 100.0, restart_at, True, metrics)  # type: ignore[arg-type]
     assert metrics.forgotten == [1]  # once per death
     assert worker.process is dead
+
+
+def test_a_worker_that_crash_loops_for_hours_keeps_the_max_backoff() -> None:
+    """Once serving, a worker that keeps failing at start is restarted for ever, every
+    ``MAX_BACKOFF`` seconds. The back-off was ``0.1 * 2**failures``: after 1,024 failures (about
+    three hours at 10 s) that no longer fits a float, and the supervisor died of an
+    ``OverflowError``, taking the healthy workers down with it."""
+    worker = exited_worker(0)
+    worker.quick_failures = 1023  # this exit is the 1,024th in a row
+    restart_at: dict[int, float] = {}
+
+    assert _tend(worker, 100.0, restart_at, True, None)
+
+    assert restart_at[0] == 100.0 + MAX_BACKOFF
+    assert worker.quick_failures == 1024

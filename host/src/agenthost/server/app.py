@@ -88,9 +88,11 @@ async def serve(config: ServerConfig, *, parent_pid: int | None = None) -> int:
     from agenthost.server.memory import limit_malloc_arenas
 
     limit_malloc_arenas()
-    stop = stop_requested()
     try:
         plugins = load(config)
+        # Only now: the loop's handler merely sets an event, which a plugin import that never
+        # returns would keep the loop from seeing; until here SIGTERM/SIGINT act as by default.
+        stop = stop_requested()
         server = Server(config, plugins.agents, failed_plugins=[r.name for r in plugins.failed])
         await server.start()
     except StartupError as exc:
@@ -201,6 +203,11 @@ class Server:
                 self._health_listener = start_health_listener(self._health, self.config)
                 await self._health_listener.start()
         except StartupError:
+            # ``_bind`` left the gRPC port listening (grpc listens as it binds), and grpc closes
+            # it only for a server that was started: start it (answering NOT_SERVING) and stop.
+            await self._health.enter_graceful_shutdown()
+            await self._grpc.start()
+            await self._grpc.stop(None)
             if self._metrics_listener is not None:
                 await self._metrics_listener.stop()
             raise

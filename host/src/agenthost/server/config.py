@@ -29,6 +29,9 @@ PROTOCOLS = ("v1", "v2")
 CONFIG_ENV = "AGENTHOST_WORKER_CONFIG"
 """Environment variable carrying a worker's configuration as JSON (``ServerConfig.to_json``)."""
 
+SUPERVISOR_PID_ENV = "AGENTHOST_SUPERVISOR_PID"
+"""Environment variable carrying the pid of the supervisor that started a worker."""
+
 _PATHS = ("tls_cert", "tls_key", "tls_client_ca")
 _DURATIONS = (
     "grace_period",
@@ -51,6 +54,12 @@ _AT_LEAST_ONE = (
 FEW_READS = 4
 """Below this many concurrent request reads (``--max-request-bytes // --max-message-size``; 8
 with the defaults), the server warns at start (``ServerConfig.cautions``)."""
+
+
+def bracket_ipv6(host: str) -> str:
+    """``host`` with brackets if it is a bare IPv6 address (``::1`` -> ``[::1]``), as
+    ``HOST:PORT`` needs them; any other host as it is."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _option(name: str) -> str:
@@ -98,6 +107,15 @@ class ServerConfig:
     protocols: tuple[str, ...] = PROTOCOLS
     metrics_dir: str | None = None
     """Set by the supervisor for its workers: where they record metrics (``metrics_shared``)."""
+
+    def __post_init__(self) -> None:
+        # An IPv6 address given bare (``--host ::1``) is bracketed: grpc reads ``::1:8000`` as
+        # a name to resolve, and every ``HOST:PORT`` printed must be one a client can dial.
+        self.host = bracket_ipv6(self.host)
+        if self.metrics_host is not None:
+            self.metrics_host = bracket_ipv6(self.metrics_host)
+        if self.health_host is not None:
+            self.health_host = bracket_ipv6(self.health_host)
 
     @property
     def metrics_bind_host(self) -> str:

@@ -50,7 +50,14 @@ def start_health_listener(health_servicer: Any, config: ServerConfig) -> Any:
     import grpc
     from grpc_health.v1 import health_pb2_grpc
 
-    options = [("grpc.so_reuseport", 1 if config.reuse_port else 0)]
+    # The main port's connection limits hold here too: without them a connection that never
+    # completes its handshake stays open for grpc's default 120 s, and an idle one forever.
+    options = [
+        ("grpc.so_reuseport", 1 if config.reuse_port else 0),
+        ("grpc.server_handshake_timeout_ms", int(config.handshake_timeout * 1000)),
+    ]
+    if config.max_connection_idle > 0:
+        options.append(("grpc.max_connection_idle_ms", int(config.max_connection_idle * 1000)))
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=None)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = f"{config.health_bind_host}:{config.health_port}"

@@ -76,6 +76,8 @@ class MetricsListener:
         self.open_connections += 1
         try:
             status, body, headers, send_body = await self._answer(reader)
+            if writer.transport.is_closing():
+                return  # the client is gone (uvloop raises on a write to a closed transport)
             head = [f"HTTP/1.1 {status} {_REASONS[status]}", *headers]
             head += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
             writer.write("\r\n".join(head).encode("latin-1") + (body if send_body else b""))

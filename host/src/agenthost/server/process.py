@@ -1,6 +1,7 @@
 """What a server process needs around the server itself: the serving line, start-up errors,
 the event loop, SIGTERM/SIGINT, ``--timeout``, the watch on a worker's supervisor, and the exit
-that does not wait for a blocking agent call stuck past the grace period.
+that does not wait for a blocking agent call, or an agent coroutine that ignores its
+cancellation, stuck past the grace period.
 
 Shared by the single server (``agenthost.server.app.run``), each ``--workers`` worker
 (``agenthost.server.worker``) and the supervisor (``agenthost.server.supervisor``)."""
@@ -29,6 +30,13 @@ AGENT_THREAD_PREFIX = "agenthost-agent"
 
 PARENT_POLL_INTERVAL = 1.0
 """Seconds between checks that a worker's supervisor is still alive."""
+
+CANCEL_TIMEOUT = 5.0
+"""Seconds the tasks still running when the server has stopped (after the grace period) get
+to end once cancelled; agent code that swallows the cancellation is left behind."""
+
+_abandoned_tasks = False
+"""Set when tasks outlived ``CANCEL_TIMEOUT``: the process then exits at once."""
 
 
 class StartupError(Exception):
@@ -68,23 +76,50 @@ def run_loop(main: Coroutine[Any, Any, int], event_loop: str = "auto") -> int:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:
                 task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            # Bounded: an agent coroutine that catches CancelledError and carries on would
+            # otherwise keep the process alive for ever after "stopped".
+            _finish(loop, pending, "task(s)")
+            _finish(loop, [loop.create_task(loop.shutdown_asyncgens())], "async generator(s)")
         finally:
             asyncio.set_event_loop(None)
             loop.close()
 
 
+def _finish(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]], what: str) -> None:
+    """Run ``loop`` until ``tasks`` are done, for at most ``CANCEL_TIMEOUT`` seconds."""
+    global _abandoned_tasks
+    if not tasks:
+        return
+    done, stuck = loop.run_until_complete(asyncio.wait(tasks, timeout=CANCEL_TIMEOUT))
+    for task in done:
+        if not task.cancelled():
+            task.exception()  # retrieved: ended with the server, nothing to report
+    if stuck:
+        _abandoned_tasks = True
+        logger.warning(
+            "%d %s still running %.0f s after being cancelled (agent code that ignores "
+            "cancellation); exiting without them",
+            len(stuck),
+            what,
+            CANCEL_TIMEOUT,
+        )
+
+
 def exit_despite_stuck_agents(code: int) -> None:
-    """Exit now with ``code`` if a blocking agent method outlived the grace period: the
-    interpreter would otherwise wait for its thread forever at exit."""
-    if any(t.name.startswith(AGENT_THREAD_PREFIX) and t.is_alive() for t in threading.enumerate()):
+    """Exit now with ``code`` if a blocking agent method outlived the grace period (the
+    interpreter would otherwise wait for its thread forever at exit), or if agent coroutines
+    were left running (``run_loop``)."""
+    threads = any(
+        t.name.startswith(AGENT_THREAD_PREFIX) and t.is_alive() for t in threading.enumerate()
+    )
+    if not threads and not _abandoned_tasks:
+        return
+    if threads:
         logger.warning("blocking agent calls still running after the grace period; exiting")
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def stop_requested() -> asyncio.Event:

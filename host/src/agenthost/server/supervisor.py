@@ -29,7 +29,7 @@ import threading
 import time
 from typing import IO, Any
 
-from agenthost.server.config import CONFIG_ENV, ServerConfig
+from agenthost.server.config import CONFIG_ENV, SUPERVISOR_PID_ENV, ServerConfig
 from agenthost.server.listeners import port_refused, start_metrics_listener
 from agenthost.server.ports import bind_error, bind_problem, free_port
 from agenthost.server.process import (
@@ -75,7 +75,12 @@ class _Worker:
         self.quick_failures = 0
 
     def start(self) -> None:
-        env = {**os.environ, CONFIG_ENV: self.config.to_json(), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            CONFIG_ENV: self.config.to_json(),
+            SUPERVISOR_PID_ENV: str(os.getpid()),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.ready.clear()
         self.process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
@@ -83,6 +88,9 @@ class _Worker:
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
+            # A plugin may print anything: a strict decoder would end the relay at the first
+            # byte that is not UTF-8, and with it the serving line and the pipe's reading.
+            errors="backslashreplace",
             # Signals come from the supervisor only, in the order it chooses (``_stop_all``),
             # even when the whole process group of the supervisor is signalled.
             start_new_session=True,
@@ -154,6 +162,9 @@ def supervise(config: ServerConfig) -> int:
         report_error(problem)
         return 1
     config = dataclasses.replace(config, port=config.port or free_port(config.host))
+    # Before anything needs cleaning up: a SIGTERM while the metrics directory existed and the
+    # handler did not yet killed the supervisor and left the directory behind.
+    signals = _record_signals()
     workers: list[_Worker] = []
     metrics = _MetricsService(workers) if config.metrics_port else None
     try:
@@ -162,7 +173,7 @@ def supervise(config: ServerConfig) -> int:
             metrics.start(config)
             config = dataclasses.replace(config, metrics_dir=metrics.directory)
         workers.extend(_Worker(i, config) for i in range(config.workers))
-        return _run(config, workers, metrics)
+        return _run(config, workers, metrics, signals)
     except StartupError as exc:
         report_error(exc)
         return 1
@@ -171,7 +182,8 @@ def supervise(config: ServerConfig) -> int:
             metrics.close()
 
 
-def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService | None) -> int:
+def _record_signals() -> list[int]:
+    """From now on, SIGTERM and SIGINT are appended to the list returned."""
     # A signal handler must take no lock the code it interrupts may hold: ``Event.set`` does,
     # and a second SIGTERM arriving inside the first handler's ``set`` deadlocked the supervisor.
     signals: list[int] = []
@@ -181,6 +193,17 @@ def _run(config: ServerConfig, workers: list[_Worker], metrics: _MetricsService 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    return signals
+
+
+def _run(
+    config: ServerConfig,
+    workers: list[_Worker],
+    metrics: _MetricsService | None,
+    signals: list[int],
+) -> int:
+    if signals:  # stopped while starting
+        return 0
     for worker in workers:
         worker.start()
 
@@ -228,7 +251,9 @@ def _tend(
         if not announced and worker.quick_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
             logger.error("worker %d keeps failing at start; giving up", worker.index)
             return False
-        delay = min(MAX_BACKOFF, 0.1 * 2**worker.quick_failures) if quick else 0.0
+        # The exponent is capped: 2**1024 does not fit a float (a worker that crash-loops for
+        # hours once it is serving is restarted for ever).
+        delay = min(MAX_BACKOFF, 0.1 * 2 ** min(worker.quick_failures, 16)) if quick else 0.0
         logger.warning(
             "worker %d (pid %d) exited with code %d; restarting in %.1f s",
             worker.index,

@@ -127,6 +127,7 @@ def start_server(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        errors="backslashreplace",  # what a plugin prints need not be UTF-8
         start_new_session=True,
     )
     track(process)
