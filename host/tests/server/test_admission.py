@@ -276,7 +276,7 @@ def test_a_client_over_its_share_gives_reads_up_to_a_waiting_client(
     monkeypatch.setattr(admission_module, "SWEEP_INTERVAL", 0.02)
     monkeypatch.setattr(admission_module, "SHARE_PATIENCE", 0.05)
 
-    async def scenario() -> tuple[list[object], bytes | None]:
+    async def scenario() -> tuple[list[BaseException | None], bytes | None]:
         admission = Admission(max_request_bytes=40, max_message_bytes=10, read_timeout=30)
         stalled = [
             asyncio.ensure_future(admission.read(_Client("ipv4:10.0.0.1"), "the request"))  # type: ignore[arg-type]
@@ -288,7 +288,7 @@ def test_a_client_over_its_share_gives_reads_up_to_a_waiting_client(
         honest.sent.set()
         data, _ = await asyncio.wait_for(admission.read(honest, "the request"), 5)  # type: ignore[arg-type]
         await asyncio.sleep(0)
-        ended = [t.result() if not t.exception() else t.exception() for t in stalled if t.done()]
+        ended = [task.exception() for task in stalled if task.done()]
         assert admission.reads_in_progress == 2  # the first client's share
         for task in stalled:
             task.cancel()
@@ -309,7 +309,7 @@ def test_a_client_alone_keeps_every_read_until_the_read_timeout(
     monkeypatch.setattr(admission_module, "SWEEP_INTERVAL", 0.02)
     monkeypatch.setattr(admission_module, "SHARE_PATIENCE", 0.01)
 
-    async def scenario() -> list[object]:
+    async def scenario() -> list[tuple[bytes | None, int] | BaseException]:
         admission = Admission(max_request_bytes=20, max_message_bytes=10, read_timeout=0.3)
         reads = [
             asyncio.ensure_future(admission.read(_Client("ipv4:10.0.0.1"), "the request"))  # type: ignore[arg-type]
