@@ -10,7 +10,9 @@ Errors are triggered by name: a chat ``model`` or a batch ``input_file_id`` of `
 and so does ``GET /v1/batches/error-NNN``; the model ``slow`` answers after two seconds.
 A batch advances one state per ``GET``: validating, in_progress, finalizing, completed; an
 ``input_file_id`` of ``file-fail`` ends ``failed`` (with an error message), ``file-expire``
-``expired``. Cancelling a running batch makes it ``cancelling``, then ``cancelled``.
+``expired``. Cancelling a running batch makes it ``cancelling``, then ``cancelled``; cancelling
+an ended one is refused with 409 "Cannot cancel a batch with status ...", as OpenAI answers. A
+batch of ``file-cancel-conflict`` refuses every cancel with a 409 conflict and keeps running.
 
 Run it alone with ``python fake_openai.py --port 0``: it prints ``fake-openai listening on
 127.0.0.1:PORT`` and serves until interrupted.
@@ -242,10 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _cancel_batch(self, batch_id: str) -> None:
         with self.server.lock:
             batch = self.server.batches.get(batch_id)
-            if batch is not None and batch["status"] in RUNNING:
+            conflict = batch is not None and batch["input_file_id"] == "file-cancel-conflict"
+            if batch is not None and batch["status"] in RUNNING and not conflict:
                 batch["status"] = "cancelling"
             snapshot = json.loads(json.dumps(batch)) if batch else None
-        if snapshot is None:
+        if conflict:
+            self._send_error(409, "Another request is modifying this batch; try again.")
+        elif snapshot is None:
             self._send_error(404, f"No batch found with id '{batch_id}'.")
         elif snapshot["status"] != "cancelling":
             self._send_error(409, f"Cannot cancel a batch with status '{snapshot['status']}'.")

@@ -176,6 +176,30 @@ def test_delete_of_an_unknown_batch_is_not_an_error(openai_env: FakeOpenAI) -> N
     assert len(openai_env.received("/v1/batches")) == before + 1  # no request at all
 
 
+def test_delete_of_a_batch_that_ends_before_the_cancel_succeeds(openai_env: FakeOpenAI) -> None:
+    """The batch is finalizing when delete looks it up and completed when the cancel arrives:
+    OpenAI refuses the cancel (409), which is no error (the batch is past running)."""
+    template = batch_template()
+    meta = create(template, file_inputs(template, "file-finishes"))
+    assert get(meta).phase == Phase.RUNNING  # now in_progress
+    assert get(meta).phase == Phase.RUNNING  # now finalizing; the next look-up completes it
+    assert run(BatchEndpointAgent().delete(meta)) is None
+    assert openai_env.received(f"/v1/batches/{meta.batch_id}/cancel")  # refused
+    assert get(meta).phase == Phase.SUCCEEDED
+    assert run(BatchEndpointAgent().delete(meta)) is None  # and again, without a cancel
+
+
+def test_delete_refused_while_the_batch_still_runs_is_an_error(openai_env: FakeOpenAI) -> None:
+    """A refused cancel (409) of a batch that is still running is a failed cancel, so that
+    propeller tries again, not a success that leaves the batch running."""
+    template = batch_template()
+    meta = create(template, file_inputs(template, "file-cancel-conflict"))
+    with pytest.raises(BatchCancelError, match="HTTP 409") as raised:
+        run(BatchEndpointAgent().delete(meta))
+    assert API_KEY not in str(raised.value)
+    assert get(meta).phase == Phase.RUNNING
+
+
 @pytest.mark.parametrize("batch_id", ["error-401", "error-500"])
 def test_delete_that_cannot_reach_the_batch_raises_a_scrubbed_error(
     openai_env: FakeOpenAI, batch_id: str

@@ -141,10 +141,12 @@ class BatchEndpointAgent(AsyncAgentBase):
         if not meta.batch_id:
             return
         settings: ClientSettings | None = None
+        cancelling = False
         try:
             settings, client = await _client(meta)
             batch = await client.batches.retrieve(meta.batch_id)
             if batch.status in RUNNING_STATES:
+                cancelling = True
                 await client.batches.cancel(meta.batch_id)
                 logger.info("cancelled OpenAI batch %s", meta.batch_id)
         except Exception as exc:
@@ -152,8 +154,11 @@ class BatchEndpointAgent(AsyncAgentBase):
             failure = describe(exc, action=f"cancellation of batch {meta.batch_id}", api_key=key)
             if failure is None:
                 raise
-            if _already_gone(exc):
-                return
+            status = getattr(exc, "status_code", None)
+            if status in (400, 404, 409) and not cancelling:
+                return  # the batch is unknown: nothing to cancel
+            if status == 404 or (status in (400, 409) and await _no_longer_running(meta)):
+                return  # gone, or the cancel was refused because the batch ended meanwhile
             if failure.unreachable:
                 raise failure.unavailable() from None
             raise BatchCancelError(failure.message) from None
@@ -166,9 +171,16 @@ async def _client(meta: BatchEndpointMetadata) -> tuple[ClientSettings, AsyncOpe
     return settings, await client_for(settings)
 
 
-def _already_gone(error: BaseException) -> bool:
-    """Whether a cancel failed only because the batch is unknown or no longer cancellable."""
-    return getattr(error, "status_code", None) in (400, 404, 409)
+async def _no_longer_running(meta: BatchEndpointMetadata) -> bool:
+    """Whether the batch, looked up again after a refused cancel, is past running (it finished,
+    failed, expired or is being cancelled). A refusal while it still runs (a conflict, a bad
+    request) is a failed cancel; so is a look-up that fails."""
+    try:
+        _, client = await _client(meta)
+        batch = await client.batches.retrieve(meta.batch_id)
+    except Exception:
+        return False
+    return str(batch.status) not in RUNNING_STATES
 
 
 __all__ = ["BatchCancelError", "BatchEndpointAgent", "BatchEndpointMetadata"]
