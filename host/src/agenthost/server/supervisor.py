@@ -202,11 +202,25 @@ def _run(
     metrics: _MetricsService | None,
     signals: list[int],
 ) -> int:
+    """Start the workers, tend them until a signal, ``--timeout`` or giving up; the exit code.
+    However this ends (an exception too), the workers are stopped and waited for."""
     if signals:  # stopped while starting
         return 0
-    for worker in workers:
-        worker.start()
+    try:
+        for worker in workers:
+            worker.start()
+        return _supervise_loop(config, workers, metrics, signals)
+    finally:
+        _stop_all(workers)
+        _wait_all(workers, config.grace_period)
 
+
+def _supervise_loop(
+    config: ServerConfig,
+    workers: list[_Worker],
+    metrics: _MetricsService | None,
+    signals: list[int],
+) -> int:
     announced = False
     restart_at: dict[int, float] = {}
     stop_at = time.monotonic() + config.run_for if config.run_for is not None else None
@@ -221,12 +235,8 @@ def _run(
             if signals:
                 break
             if not _tend(worker, now, restart_at, announced, metrics):
-                _stop_all(workers)
-                _wait_all(workers, config.grace_period)
                 return 1
         time.sleep(0.1)
-    _stop_all(workers)
-    _wait_all(workers, config.grace_period)
     return 0
 
 
