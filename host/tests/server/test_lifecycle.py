@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server_test_kit import server_env, test_server
 
 from agenthost.literals import literal_map_to_python
+from agenthost.server.process import SERVING_PREFIX
 from agenthost.testing import (
     RunningServer,
     make_inputs,
@@ -155,6 +156,33 @@ def test_workers_that_keep_failing_at_start_make_the_supervisor_give_up() -> Non
     assert result.returncode == 1
     assert "exited with code 1; restarting in 0.2 s" in result.stderr
     assert "keeps failing at start; giving up" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs SO_REUSEPORT (POSIX)")
+def test_workers_that_never_start_serving_are_killed_and_the_supervisor_gives_up(
+    tmp_path: Path,
+) -> None:
+    """Workers whose plugin import never returns: the supervisor waited for them for ever,
+    never announcing the server and never giving up. Now each is killed once it is not serving
+    ``--worker-start-timeout`` seconds after its start, which counts as a failure at start:
+    after five, the supervisor gives up (about 15 s here) and leaves no worker behind."""
+    command = [
+        *serve_command("--workers", "2", "--worker-start-timeout", "2"),
+        *("--modules", "fake_plugins.hangs_at_import"),
+    ]
+    env = {**os.environ, **server_env(tmp_path, AGENTHOST_TEST_HANG_AT_IMPORT="1")}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert re.search(
+        r"worker [01] \(pid \d+\) is not serving 2 s after its start "
+        r"\(--worker-start-timeout\); killing it",
+        result.stderr,
+    )
+    assert re.search(r"worker [01] keeps failing at start; giving up", result.stderr)
+    assert SERVING_PREFIX not in result.stdout
+    workers = [int(m.name.rsplit("-", 1)[1]) for m in tmp_path.glob("hanging-at-import-*")]
+    assert workers  # they did hang in the import
+    assert not any(map(_running, workers))
 
 
 def test_options_from_environment_and_json_logs(markers: Path) -> None:

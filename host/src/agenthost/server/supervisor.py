@@ -3,8 +3,10 @@
 The supervisor refuses a port another process listens on (``agenthost.server.ports``), picks
 the port first (if ``--port 0``), starts each worker with
 ``python -m agenthost.server.worker`` and the configuration in ``AGENTHOST_WORKER_CONFIG``,
-prints ``agenthost serving on HOST:PORT`` once every worker is serving, restarts a worker that
-exits unexpectedly (with a growing back-off if it keeps crashing at start), forwards
+prints ``agenthost serving on HOST:PORT`` once every worker is serving, kills a worker not
+serving ``--worker-start-timeout`` seconds after its start (a plugin import that hangs),
+restarts a worker that exits unexpectedly (with a growing back-off if it keeps crashing at
+start, giving up if that happens before the server was announced), forwards
 SIGTERM/SIGINT to the workers one after another (``STOP_STAGGER`` apart; workers run in their
 own session, so only the supervisor signals them) and exits 0 once they have all stopped, or
 after ``--timeout``. A worker stops by itself if its supervisor disappears.
@@ -73,6 +75,7 @@ class _Worker:
         self.started_at = 0.0
         self.ready = threading.Event()
         self.quick_failures = 0
+        self.killed = False
 
     def start(self) -> None:
         env = {
@@ -82,6 +85,7 @@ class _Worker:
             "PYTHONUNBUFFERED": "1",
         }
         self.ready.clear()
+        self.killed = False
         self.process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
             env=env,
@@ -248,12 +252,27 @@ def _tend(
     metrics: _MetricsService | None,
 ) -> bool:
     """Restart ``worker`` if it exited, once its backoff (``restart_at``) has passed: none
-    after a long run, growing while it keeps failing quickly. False if it keeps failing at
-    start before the server was announced: then the supervisor gives up."""
+    after a long run, growing while it keeps failing quickly. Kill it if it is not serving
+    ``--worker-start-timeout`` seconds after its start (its exit is then such a failure).
+    False if it keeps failing at start before the server was announced: then the supervisor
+    gives up."""
     process = worker.process
     assert process is not None
     code = process.poll()
     if code is None:
+        timeout = worker.config.worker_start_timeout
+        if not worker.ready.is_set() and not worker.killed and now - worker.started_at > timeout:
+            logger.error(
+                "worker %d (pid %d) is not serving %g s after its start "
+                "(--worker-start-timeout); killing it",
+                worker.index,
+                process.pid,
+                timeout,
+            )
+            # Not waited for here: a process stuck in the kernel (a hung network mount) may
+            # take a while to go; the next rounds see its exit.
+            process.kill()
+            worker.killed = True
         return True
     if worker.index not in restart_at:
         quick = not worker.ready.is_set() or now - worker.started_at < 1.0
