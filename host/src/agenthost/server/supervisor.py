@@ -1,7 +1,8 @@
 """``--workers N``: N server processes sharing one port through ``SO_REUSEPORT``, supervised.
 
 The supervisor refuses a port another process listens on (``agenthost.server.ports``), picks
-the port first (if ``--port 0``), starts each worker with
+the port first (if ``--port 0``), keeps it bound while it runs so that nothing else takes it
+before the workers bind it (``hold_port``), starts each worker with
 ``python -m agenthost.server.worker`` and the configuration in ``AGENTHOST_WORKER_CONFIG``,
 prints ``agenthost serving on HOST:PORT`` once every worker is serving, kills a worker not
 serving ``--worker-start-timeout`` seconds after its start (a plugin import that hangs),
@@ -33,7 +34,7 @@ from typing import IO, Any
 
 from agenthost.server.config import CONFIG_ENV, SUPERVISOR_PID_ENV, ServerConfig
 from agenthost.server.listeners import port_refused, start_metrics_listener
-from agenthost.server.ports import bind_error, bind_problem, free_port
+from agenthost.server.ports import bind_error, bind_problem, hold_port, pick_and_hold
 from agenthost.server.process import (
     SERVING_PREFIX,
     StartupError,
@@ -165,7 +166,14 @@ def supervise(config: ServerConfig) -> int:
     if problem is not None:
         report_error(problem)
         return 1
-    config = dataclasses.replace(config, port=config.port or free_port(config.host))
+    # Bound until the supervisor exits: nothing else can take the port before the workers
+    # bind it (with --port 0 they once did so only after the port had been free for seconds).
+    if config.port:
+        held = [hold_port(config.host, config.port)]
+    else:
+        port, picked = pick_and_hold(config.host)
+        held = [picked]
+        config = dataclasses.replace(config, port=port)
     # Before anything needs cleaning up: a SIGTERM while the metrics directory existed and the
     # handler did not yet killed the supervisor and left the directory behind.
     signals = _record_signals()
@@ -173,6 +181,8 @@ def supervise(config: ServerConfig) -> int:
     metrics = _MetricsService(workers) if config.metrics_port else None
     try:
         _check_health_port(config)
+        if config.health_port:  # shared by the workers too
+            held.append(hold_port(config.health_bind_host, config.health_port))
         if metrics is not None:
             metrics.start(config)
             config = dataclasses.replace(config, metrics_dir=metrics.directory)
@@ -184,6 +194,9 @@ def supervise(config: ServerConfig) -> int:
     finally:
         if metrics is not None:
             metrics.close()
+        for sock in held:
+            if sock is not None:
+                sock.close()
 
 
 def _record_signals() -> list[int]:
