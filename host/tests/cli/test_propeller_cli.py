@@ -151,6 +151,9 @@ def test_poll_rate_and_concurrency_keys_are_emitted_when_asked() -> None:
         (("--flyte", "2", "--flavor", "agent"), "only the connector flavor"),
         (("--flyte", "2", "--timeout", "ExecuteTaskSync=9s"), "must be RPC=DURATION"),
         (("--flyte", "2", "--endpoint", "k8s:///agenthost.flyte:8000"), "no k8s:// resolver"),
+        (("--endpoint", ""), "--endpoint '' is empty"),
+        (("--endpoint", "  "), "--endpoint '  ' is empty"),
+        (("--flyte", "2", "--endpoint", ""), "--endpoint '' is empty"),
     ],
 )
 def test_bad_options_exit_2(args: tuple[str, ...], message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server_test_kit import server_env, test_server
 
 from agenthost.literals import literal_map_to_python
+from agenthost.server.process import SERVING_PREFIX
 from agenthost.testing import (
     RunningServer,
     make_inputs,
@@ -155,6 +157,105 @@ def test_workers_that_keep_failing_at_start_make_the_supervisor_give_up() -> Non
     assert result.returncode == 1
     assert "exited with code 1; restarting in 0.2 s" in result.stderr
     assert "keeps failing at start; giving up" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs SO_REUSEPORT (POSIX)")
+def test_workers_that_never_start_serving_are_killed_and_the_supervisor_gives_up(
+    tmp_path: Path,
+) -> None:
+    """Workers whose plugin import never returns: the supervisor waited for them for ever,
+    never announcing the server and never giving up. Now each is killed once it is not serving
+    ``--worker-start-timeout`` seconds after its start, which counts as a failure at start:
+    after five, the supervisor gives up (about 15 s here) and leaves no worker behind."""
+    command = [
+        *serve_command("--workers", "2", "--worker-start-timeout", "2"),
+        *("--modules", "fake_plugins.hangs_at_import"),
+    ]
+    env = {**os.environ, **server_env(tmp_path, AGENTHOST_TEST_HANG_AT_IMPORT="1")}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert re.search(
+        r"worker [01] \(pid \d+\) is not serving 2 s after its start "
+        r"\(--worker-start-timeout\); killing it",
+        result.stderr,
+    )
+    assert re.search(r"worker [01] keeps failing at start; giving up", result.stderr)
+    assert SERVING_PREFIX not in result.stdout
+    workers = [int(m.name.rsplit("-", 1)[1]) for m in tmp_path.glob("hanging-at-import-*")]
+    assert workers  # they did hang in the import
+    assert not any(map(_running, workers))
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` has a socket listening on TCP ``port`` (read from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    with contextlib.suppress(OSError):
+        return any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+    return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; Linux's SO_REUSEPORT")
+def test_port_0_with_workers_stays_taken_until_the_workers_serve_on_it(tmp_path: Path) -> None:
+    """``--port 0 --workers 2``: the supervisor picked a free port and let it go; the workers
+    bound it only once they had loaded their plugins (seconds later), and until then any other
+    socket could take it (another server, an outgoing connection's local port): the workers
+    then kept failing to bind. The supervisor now keeps the port bound meanwhile: a socket
+    without ``SO_REUSEPORT`` is refused it (with or without ``SO_REUSEADDR``), and the one port
+    announced is the one both workers listen on."""
+    import errno
+    import socket
+
+    release = tmp_path / "release"
+    command = [
+        *serve_command("--workers", "2", "--modules", "fake_plugins.basic"),
+        *("--modules", "fake_plugins.hangs_at_import"),
+    ]
+    env = {
+        **os.environ,
+        **server_env(
+            tmp_path, AGENTHOST_TEST_HANG_AT_IMPORT="1", AGENTHOST_TEST_HANG_UNTIL=str(release)
+        ),
+    }
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+
+        def both_loading() -> list[int]:
+            found = list(tmp_path.glob("hanging-at-import-*"))
+            return [int(m.name.rsplit("-", 1)[1]) for m in found] if len(found) == 2 else []
+
+        loading = wait_for(both_loading, timeout=60)
+        environ = Path(f"/proc/{loading[0]}/environ").read_bytes().split(b"\0")
+        config = next(v for v in environ if v.startswith(b"AGENTHOST_WORKER_CONFIG="))
+        port = json.loads(config.split(b"=", 1)[1])["port"]
+        for reuse_address in (False, True):
+            with socket.socket() as intruder:
+                intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse_address))
+                with pytest.raises(OSError) as refused:
+                    intruder.bind(("127.0.0.1", port))
+                assert refused.value.errno == errno.EADDRINUSE
+
+        release.touch()
+        line = wait_for(
+            lambda: next((x for x in log.read_text().splitlines() if "serving on" in x), ""), 60
+        )
+        assert line == f"agenthost serving on 127.0.0.1:{port}"
+        pids = [int(pid) for _, pid in _WORKER_LINE.findall(log.read_text())]
+        assert sorted(pids) == sorted(loading)
+        for pid in pids:
+            wait_for(functools.partial(_listens, pid, port), timeout=10)
+        assert stop_process(process) == 0
+    finally:
+        stop_process(process)
 
 
 def test_options_from_environment_and_json_logs(markers: Path) -> None:

@@ -1,5 +1,5 @@
-"""The supervisor's restart step (``_tend``), in process, over a real worker process that has
-exited; the supervisor itself is tested through the CLI in ``test_metrics_listener`` and
+"""The supervisor's restart step (``_tend``) and its loop's clean-up (``_run``), in process,
+over real processes; the supervisor itself is tested through the CLI in ``test_metrics_listener`` and
 ``tests/deploy``."""
 
 from __future__ import annotations
@@ -7,8 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from agenthost.server import supervisor
 from agenthost.server.config import ServerConfig
-from agenthost.server.supervisor import MAX_BACKOFF, _tend, _Worker
+from agenthost.server.supervisor import MAX_BACKOFF, _run, _tend, _Worker
 
 
 class ForgetRecorder:
@@ -58,3 +61,39 @@ def test_a_worker_that_crash_loops_for_hours_keeps_the_max_backoff() -> None:
 
     assert restart_at[0] == 100.0 + MAX_BACKOFF
     assert worker.quick_failures == 1024
+
+
+class SleepingWorker(_Worker):
+    """A worker slot whose process only sleeps (a stand-in for a serving worker)."""
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(120)"], text=True
+        )
+        self.ready.set()
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bug in the supervisor"), KeyboardInterrupt()])
+def test_workers_are_stopped_however_the_supervising_loop_ends(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    """An exception out of the supervising loop (a bug, or a ``KeyboardInterrupt`` outside
+    the signal handler) left the workers running: ``_run`` stopped them only on its normal
+    returns."""
+
+    def broken_tend(*args: object) -> bool:
+        raise error
+
+    monkeypatch.setattr(supervisor, "_tend", broken_tend)
+    workers: list[_Worker] = [SleepingWorker(i, ServerConfig()) for i in range(2)]
+    try:
+        with pytest.raises(type(error)):
+            _run(ServerConfig(workers=2, grace_period=1), workers, None, [])
+        for worker in workers:
+            assert worker.process is not None
+            assert worker.process.poll() is not None  # stopped and waited for
+    finally:
+        for worker in workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.kill()
+                worker.process.wait()

@@ -345,7 +345,9 @@ def _fail(message: str) -> NoReturn:
 
 
 def _checked_target(flavor: str, flyte: int, endpoint: str, name: str | None) -> str:
-    """Check the flavor, Flyte line and deployment name; the endpoint to emit."""
+    """Check the flavor, Flyte line, endpoint and deployment name; the endpoint to emit."""
+    if not endpoint.strip():
+        _fail(f"--endpoint {endpoint!r} is empty: give the gRPC target propeller dials")
     if flavor not in FLAVORS:
         _fail(f"--flavor must be one of {', '.join(FLAVORS)}")
     if flyte not in (1, 2):

@@ -23,6 +23,7 @@ from agenthost.cli.options import (
     split_names,
 )
 from agenthost.server import app as server_app
+from agenthost.server.config import DEFAULT_WORKER_START_TIMEOUT
 from agenthost.server.logs import LogSettingError, resolve_log_settings
 
 
@@ -219,6 +220,14 @@ def serve(
             help="Serve from N processes sharing the port (SO_REUSEPORT), restarted if they crash.",
         ),
     ] = 1,
+    worker_start_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="AGENTHOST_WORKER_START_TIMEOUT",
+            help="With --workers N: seconds a worker has to start serving (load its plugins, "
+            "bind the port); one that has not is killed and counts as a failure at start.",
+        ),
+    ] = DEFAULT_WORKER_START_TIMEOUT,
     event_loop: Annotated[
         str,
         typer.Option(
@@ -264,6 +273,7 @@ def serve(
         log_level=log_level,
         log_format=log_format,
         workers=workers,
+        worker_start_timeout=worker_start_timeout,
         event_loop=event_loop,
         protocols=tuple(split_names([protocols])),
     )

@@ -41,6 +41,7 @@ _DURATIONS = (
     "read_timeout",
     "handshake_timeout",
     "max_connection_idle",
+    "worker_start_timeout",
 )
 _AT_LEAST_ONE = (
     "agent_concurrency",
@@ -50,6 +51,10 @@ _AT_LEAST_ONE = (
     "max_pending_calls",
 )
 
+
+DEFAULT_WORKER_START_TIMEOUT = 120.0
+"""Default of ``--worker-start-timeout``: ample for plugins that import large SDKs on a slow
+node, short enough that a worker whose plugin import hangs does not go unnoticed."""
 
 FEW_READS = 4
 """Below this many concurrent request reads (``--max-request-bytes // --max-message-size``; 8
@@ -100,6 +105,8 @@ class ServerConfig:
     log_level: str = "INFO"
     log_format: str = "text"
     workers: int = 1
+    worker_start_timeout: float = DEFAULT_WORKER_START_TIMEOUT
+    """Seconds a ``--workers`` worker has to start serving before the supervisor kills it."""
     event_loop: str = "auto"
     loop_block_threshold: float = 0.5
     reuse_port: bool = False
@@ -217,7 +224,7 @@ class ServerConfig:
             problems.append("--timeout must be positive")
         problems += [
             f"--{_option(name)} must be positive"
-            for name in ("read_timeout", "handshake_timeout")
+            for name in ("read_timeout", "handshake_timeout", "worker_start_timeout")
             if name not in odd and getattr(self, name) <= 0
         ]
         if "max_connection_idle" not in odd and self.max_connection_idle < 0:

@@ -1,10 +1,13 @@
 """``--workers N``: N server processes sharing one port through ``SO_REUSEPORT``, supervised.
 
 The supervisor refuses a port another process listens on (``agenthost.server.ports``), picks
-the port first (if ``--port 0``), starts each worker with
+the port first (if ``--port 0``), keeps it bound while it runs so that nothing else takes it
+before the workers bind it (``hold_port``), starts each worker with
 ``python -m agenthost.server.worker`` and the configuration in ``AGENTHOST_WORKER_CONFIG``,
-prints ``agenthost serving on HOST:PORT`` once every worker is serving, restarts a worker that
-exits unexpectedly (with a growing back-off if it keeps crashing at start), forwards
+prints ``agenthost serving on HOST:PORT`` once every worker is serving, kills a worker not
+serving ``--worker-start-timeout`` seconds after its start (a plugin import that hangs),
+restarts a worker that exits unexpectedly (with a growing back-off if it keeps crashing at
+start, giving up if that happens before the server was announced), forwards
 SIGTERM/SIGINT to the workers one after another (``STOP_STAGGER`` apart; workers run in their
 own session, so only the supervisor signals them) and exits 0 once they have all stopped, or
 after ``--timeout``. A worker stops by itself if its supervisor disappears.
@@ -31,7 +34,7 @@ from typing import IO, Any
 
 from agenthost.server.config import CONFIG_ENV, SUPERVISOR_PID_ENV, ServerConfig
 from agenthost.server.listeners import port_refused, start_metrics_listener
-from agenthost.server.ports import bind_error, bind_problem, free_port
+from agenthost.server.ports import bind_error, bind_problem, hold_port, pick_and_hold
 from agenthost.server.process import (
     SERVING_PREFIX,
     StartupError,
@@ -73,6 +76,7 @@ class _Worker:
         self.started_at = 0.0
         self.ready = threading.Event()
         self.quick_failures = 0
+        self.killed = False
 
     def start(self) -> None:
         env = {
@@ -82,6 +86,7 @@ class _Worker:
             "PYTHONUNBUFFERED": "1",
         }
         self.ready.clear()
+        self.killed = False
         self.process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
             env=env,
@@ -161,7 +166,14 @@ def supervise(config: ServerConfig) -> int:
     if problem is not None:
         report_error(problem)
         return 1
-    config = dataclasses.replace(config, port=config.port or free_port(config.host))
+    # Bound until the supervisor exits: nothing else can take the port before the workers
+    # bind it (with --port 0 they once did so only after the port had been free for seconds).
+    if config.port:
+        held = [hold_port(config.host, config.port)]
+    else:
+        port, picked = pick_and_hold(config.host)
+        held = [picked]
+        config = dataclasses.replace(config, port=port)
     # Before anything needs cleaning up: a SIGTERM while the metrics directory existed and the
     # handler did not yet killed the supervisor and left the directory behind.
     signals = _record_signals()
@@ -169,6 +181,8 @@ def supervise(config: ServerConfig) -> int:
     metrics = _MetricsService(workers) if config.metrics_port else None
     try:
         _check_health_port(config)
+        if config.health_port:  # shared by the workers too
+            held.append(hold_port(config.health_bind_host, config.health_port))
         if metrics is not None:
             metrics.start(config)
             config = dataclasses.replace(config, metrics_dir=metrics.directory)
@@ -180,6 +194,9 @@ def supervise(config: ServerConfig) -> int:
     finally:
         if metrics is not None:
             metrics.close()
+        for sock in held:
+            if sock is not None:
+                sock.close()
 
 
 def _record_signals() -> list[int]:
@@ -202,11 +219,25 @@ def _run(
     metrics: _MetricsService | None,
     signals: list[int],
 ) -> int:
+    """Start the workers, tend them until a signal, ``--timeout`` or giving up; the exit code.
+    However this ends (an exception too), the workers are stopped and waited for."""
     if signals:  # stopped while starting
         return 0
-    for worker in workers:
-        worker.start()
+    try:
+        for worker in workers:
+            worker.start()
+        return _supervise_loop(config, workers, metrics, signals)
+    finally:
+        _stop_all(workers)
+        _wait_all(workers, config.grace_period)
 
+
+def _supervise_loop(
+    config: ServerConfig,
+    workers: list[_Worker],
+    metrics: _MetricsService | None,
+    signals: list[int],
+) -> int:
     announced = False
     restart_at: dict[int, float] = {}
     stop_at = time.monotonic() + config.run_for if config.run_for is not None else None
@@ -221,12 +252,8 @@ def _run(
             if signals:
                 break
             if not _tend(worker, now, restart_at, announced, metrics):
-                _stop_all(workers)
-                _wait_all(workers, config.grace_period)
                 return 1
         time.sleep(0.1)
-    _stop_all(workers)
-    _wait_all(workers, config.grace_period)
     return 0
 
 
@@ -238,12 +265,27 @@ def _tend(
     metrics: _MetricsService | None,
 ) -> bool:
     """Restart ``worker`` if it exited, once its backoff (``restart_at``) has passed: none
-    after a long run, growing while it keeps failing quickly. False if it keeps failing at
-    start before the server was announced: then the supervisor gives up."""
+    after a long run, growing while it keeps failing quickly. Kill it if it is not serving
+    ``--worker-start-timeout`` seconds after its start (its exit is then such a failure).
+    False if it keeps failing at start before the server was announced: then the supervisor
+    gives up."""
     process = worker.process
     assert process is not None
     code = process.poll()
     if code is None:
+        timeout = worker.config.worker_start_timeout
+        if not worker.ready.is_set() and not worker.killed and now - worker.started_at > timeout:
+            logger.error(
+                "worker %d (pid %d) is not serving %g s after its start "
+                "(--worker-start-timeout); killing it",
+                worker.index,
+                process.pid,
+                timeout,
+            )
+            # Not waited for here: a process stuck in the kernel (a hung network mount) may
+            # take a while to go; the next rounds see its exit.
+            process.kill()
+            worker.killed = True
         return True
     if worker.index not in restart_at:
         quick = not worker.ready.is_set() or now - worker.started_at < 1.0
