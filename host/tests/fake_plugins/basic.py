@@ -217,7 +217,8 @@ class PathSensor(BaseSensor):
 class ConnectionChatAgent(AsyncAgentBase):
     """Async agent that calls an OpenAI-compatible API (``custom['base_url']``) with the
     bearer ``get_secret('openai_api_key')`` from a blocking ``create`` (the host's thread pool),
-    and reports the call's connection configs from ``get``."""
+    and reports the call's connection configs from ``get`` (with config ``echo`` set: the
+    secret in its custom info and log links instead)."""
 
     def __init__(self) -> None:
         super().__init__("conn_chat", JobMeta, name="ConnectionChatAgent")
@@ -243,6 +244,13 @@ class ConnectionChatAgent(AsyncAgentBase):
 
     async def get(self, resource_meta: JobMeta, connection: agenthost.Connection) -> Resource:
         secret = connection.secrets.get("openai_api_key", "")
+        if connection.configs.get("echo"):  # the secret in every text field of the reply
+            return Resource.succeeded(
+                custom_info={"request": {"headers": [f"Bearer {secret}"]}, secret: "key"},
+                log_links=[
+                    execution_pb2.TaskLog(uri=f"https://api.example.com/?key={secret}", name=secret)
+                ],
+            )
         return Resource.succeeded(
             message=f"done with {secret}",
             custom_info={"configs": dict(connection.configs), "keys": sorted(connection.secrets)},

@@ -34,7 +34,9 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.connection import Connection, reset_current_connection, set_current_connection
 from agenthost.core import AgentEntry, Dispatcher
+from agenthost.core.results import mask_message, mask_resource
 from agenthost.errors import InvalidRequestError
+from agenthost.secrets import current_secret_values
 from agenthost.server.admission import Admission, ConcurrencyLimitError
 from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
@@ -161,7 +163,7 @@ class ServiceBase:
         """GetTaskMetrics: the agent's ``get_metrics`` result (the same message on v2)."""
 
         async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
-            return await self.dispatcher.metrics(
+            response = await self.dispatcher.metrics(
                 request.task_type,
                 category_of(request),
                 request.resource_meta,
@@ -170,6 +172,11 @@ class ServiceBase:
                 end_time=request.end_time,
                 step=request.step,
             )
+            if response.results:  # a metric's name or data may quote a secret
+                values = current_secret_values()
+                if values:
+                    mask_message(response, values)
+            return response
 
         return await self._unary(
             context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, request_type, work
@@ -367,9 +374,20 @@ class ServiceBase:
         if self.metrics is not None and inputs is not None:
             self.metrics.input_bytes(self._label(task_type), inputs.ByteSize(), self.protocol)
 
-    def _scrub_message(self, resource: Any) -> None:
+    def _scrub_resource(self, resource: agent_pb2.Resource) -> None:
+        """Remove paths and secret values from ``resource.message``, and secret values from
+        its other text (``mask_resource``): what GetTask and ExecuteTaskSync answer. A resource
+        without log links, custom info or agent error costs three cheap checks more."""
         if resource.message:
             resource.message = self.scrub(resource.message)
+        if (
+            resource.log_links
+            or resource.HasField("custom_info")
+            or resource.HasField("agent_error")
+        ):
+            values = current_secret_values()
+            if values:
+                mask_resource(resource, values)
 
     async def _admitted(
         self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
