@@ -376,3 +376,58 @@ def test_a_sync_result_in_resource_meta_holds_no_secret_the_agent_echoed() -> No
     resource = SyncResultMeta.decode(meta).resource
     assert json_format.MessageToDict(resource.custom_info) == {"echo": "***"}
     assert resource.log_links[0].uri == "https://x/***"
+
+
+# -- GetTaskLogs: refusals and the agent's concurrency limit -----------------------------------
+
+
+def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(metrics.registry).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def _pages(services: ServiceBase, request: bytes) -> list[bytes]:
+    return [page async for page in services.get_task_logs(request, Context())]
+
+
+def _logs_request(job: str = "j") -> bytes:
+    request = agent_pb2.GetTaskLogsRequest(task_category=CATEGORY, resource_meta=Meta(job).encode())
+    return bytes(request.SerializeToString())
+
+
+def test_a_get_task_logs_refused_at_the_call_limit_is_counted(protocol: Protocol) -> None:
+    """As a refused unary call: a failure with the status code, task type unknown."""
+    agent = Blocker()
+    metrics = Metrics()
+    admission = Admission(max_calls=1)
+    services = protocol.services(Dispatcher([agent]), metrics, admission=admission)
+
+    async def scenario() -> None:
+        blocked = asyncio.ensure_future(
+            services.get_task(protocol.get(Meta(job="j").encode()), Context())
+        )
+        await agent.started.wait()
+        with pytest.raises(Aborted, match="RESOURCE_EXHAUSTED"):
+            await _pages(services, _logs_request())
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+
+    run(scenario())
+    got = _samples(metrics)
+    name = protocol.services.protocol
+    refused = (
+        ("error_code", "429"),
+        ("grpc_code", "RESOURCE_EXHAUSTED"),
+        ("operation", "get_logs"),
+        ("protocol", name),
+        ("task_type", "unknown"),
+    )
+    assert got[("flyte_connector_requests_failure_total", refused)] == 1
+    in_flight = ("agenthost_requests_in_flight", (("operation", "get_logs"), ("protocol", name)))
+    assert got[in_flight] == 0
+    assert admission.calls == 0

@@ -201,7 +201,7 @@ class ServiceBase:
         stream = self._streamed(
             context, "get_logs", agent_pb2.GetTaskLogsRequest, data, request_type, produce
         )
-        async for item in self._admitted(context, stream):
+        async for item in self._admitted(context, "get_logs", stream):
             yield item
 
     def log_page(self, page: agent_pb2.GetTaskLogsResponse) -> bytes:
@@ -390,16 +390,24 @@ class ServiceBase:
                 mask_resource(resource, values)
 
     async def _admitted(
-        self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        items: AsyncGenerator[bytes, None],
     ) -> AsyncIterator[bytes]:
         """Stream ``items`` as one agent call counted against ``--max-concurrent-rpcs``,
-        closing them when the call ends however it ends."""
+        closing them when the call ends however it ends. A refused call is counted and logged
+        as ``_unary`` counts one (``RESOURCE_EXHAUSTED``, task type unknown: refused before
+        its request is parsed)."""
         admission = self.admission
         try:
             try:
                 admission.enter()
             except ConcurrencyLimitError as exc:
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+                recorder = self._recorders[operation]
+                if recorder is not None:
+                    recorder.in_flight += 1  # ``_failed`` takes the call back out
+                await self._failed(context, exc, UNKNOWN_TASK_TYPE, operation, _perf())
             async with contextlib.aclosing(items) as stream:
                 async for item in stream:
                     yield item
