@@ -431,3 +431,55 @@ def test_a_get_task_logs_refused_at_the_call_limit_is_counted(protocol: Protocol
     in_flight = ("agenthost_requests_in_flight", (("operation", "get_logs"), ("protocol", name)))
     assert got[in_flight] == 0
     assert admission.calls == 0
+
+
+class SlowLogs(Doubler):
+    """``get_logs`` yields one page (``finish`` set: and ends), else waits until cancelled;
+    ``closed`` is set when its generator ends, however it ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paged = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.finish = False
+
+    async def get_logs(self, resource_meta: Meta, **kwargs: Any) -> Any:
+        try:
+            yield agent_pb2.GetTaskLogsResponse(
+                body=agent_pb2.GetTaskLogsResponseBody(results=["first"])
+            )
+            self.paged.set()
+            if not self.finish:
+                await asyncio.Event().wait()
+        finally:
+            self.closed.set()
+
+
+def test_a_log_stream_holds_its_agent_concurrency_slot_until_it_ends(protocol: Protocol) -> None:
+    """With ``agent_concurrency=1`` a GetTask waits while a GetTaskLogs stream of the same
+    agent is open (as it waits for any call into the agent), and gets the slot as soon as the
+    stream ends: exhausted, or cancelled by its client while the agent produces a page."""
+    agent = SlowLogs()
+    services = protocol.services(Dispatcher([agent], agent_concurrency=1), None)
+    (entry,) = services.dispatcher.entries
+    get = protocol.get(Meta(job="j").encode())
+
+    async def scenario() -> None:
+        agent.finish = True
+        assert len(await _pages(services, _logs_request())) == 1
+        assert entry.semaphore is not None and not entry.semaphore.locked()
+        agent.finish, agent.closed = False, asyncio.Event()
+        stream = asyncio.ensure_future(_pages(services, _logs_request()))
+        await asyncio.wait_for(agent.paged.wait(), 10)
+        waiting = asyncio.ensure_future(services.get_task(get, Context()))
+        done, _ = await asyncio.wait({waiting}, timeout=0.2)
+        assert not done and entry.semaphore.locked()  # the open stream holds the slot
+        stream.cancel()  # the client goes away
+        with pytest.raises(asyncio.CancelledError):
+            await stream
+        assert agent.closed.is_set()
+        reply = agent_pb2.GetTaskResponse.FromString(await asyncio.wait_for(waiting, 10))
+        assert reply.resource.phase == SUCCEEDED
+        assert not entry.semaphore.locked()
+
+    run(scenario())

@@ -188,15 +188,18 @@ class ServiceBase:
         """GetTaskLogs: stream every page the agent's ``get_logs`` produces (``lines`` and
         ``token`` reach the agent, which pages), each through ``log_page``."""
 
-        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncIterator[bytes]:
-            async for item in self.dispatcher.logs(
+        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncGenerator[bytes, None]:
+            pages = self.dispatcher.logs(
                 request.task_type,
                 category_of(request),
                 request.resource_meta,
                 lines=request.lines,
                 token=request.token,
-            ):
-                yield self.log_page(item)
+            )
+            # Closed as soon as the call ends: the stream holds the agent's concurrency slot.
+            async with contextlib.aclosing(pages):
+                async for item in pages:
+                    yield self.log_page(item)
 
         stream = self._streamed(
             context, "get_logs", agent_pb2.GetTaskLogsRequest, data, request_type, produce
@@ -421,7 +424,7 @@ class ServiceBase:
         message_type: type[M],
         data: bytes,
         task_type_of: Callable[[M], str],
-        produce: Callable[[M], AsyncIterator[bytes]],
+        produce: Callable[[M], AsyncGenerator[bytes, None]],
     ) -> AsyncGenerator[bytes, None]:
         """A server stream's body: parse, yield what ``produce`` yields, metrics, errors."""
         start = _perf()
@@ -437,8 +440,9 @@ class ServiceBase:
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
             task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
-            async for item in produce(request):
-                yield item
+            async with contextlib.aclosing(produce(request)) as items:
+                async for item in items:
+                    yield item
         except BaseException as exc:
             await self._failed(context, exc, task_type, operation, start)
             raise
