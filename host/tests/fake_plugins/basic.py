@@ -261,16 +261,23 @@ class ConnectionChatAgent(AsyncAgentBase):
 
 
 class ConnectionSyncAgent(SyncAgentBase):
-    """Sync agent that puts the call's ``api_key`` connection secret in its result: in the
-    failure message (``custom['leak'] == 'message'``) or in its output ``key``."""
+    """Sync agent that puts the secret ``custom['secret']`` (default: the call's ``api_key``
+    connection secret) in its result: in the failure message (``custom['leak'] == 'message'``),
+    its custom info and log links (``'reply'``) or its output ``key``."""
 
     def __init__(self) -> None:
         super().__init__("conn_sync", name="ConnectionSyncAgent")
 
     def do(self, task_template: Any, inputs: Any = None) -> Resource:
-        key = agenthost.get_secret("api_key")
-        if custom_of(task_template).get("leak") == "message":
+        custom = custom_of(task_template)
+        key = agenthost.get_secret(custom.get("secret", "api_key"))
+        if custom.get("leak") == "message":
             return Resource.failure(f"the API refused key {key}")
+        if custom.get("leak") == "reply":
+            return Resource.succeeded(
+                custom_info={"request": {"key": key}},
+                log_links=[execution_pb2.TaskLog(uri=f"https://api.example.com/?key={key}")],
+            )
         return Resource.succeeded({"key": key})
 
 
