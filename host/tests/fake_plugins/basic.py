@@ -217,7 +217,8 @@ class PathSensor(BaseSensor):
 class ConnectionChatAgent(AsyncAgentBase):
     """Async agent that calls an OpenAI-compatible API (``custom['base_url']``) with the
     bearer ``get_secret('openai_api_key')`` from a blocking ``create`` (the host's thread pool),
-    and reports the call's connection configs from ``get``."""
+    and reports the call's connection configs from ``get`` (with config ``echo`` set: the
+    secret in its custom info and log links instead)."""
 
     def __init__(self) -> None:
         super().__init__("conn_chat", JobMeta, name="ConnectionChatAgent")
@@ -243,6 +244,13 @@ class ConnectionChatAgent(AsyncAgentBase):
 
     async def get(self, resource_meta: JobMeta, connection: agenthost.Connection) -> Resource:
         secret = connection.secrets.get("openai_api_key", "")
+        if connection.configs.get("echo"):  # the secret in every text field of the reply
+            return Resource.succeeded(
+                custom_info={"request": {"headers": [f"Bearer {secret}"]}, secret: "key"},
+                log_links=[
+                    execution_pb2.TaskLog(uri=f"https://api.example.com/?key={secret}", name=secret)
+                ],
+            )
         return Resource.succeeded(
             message=f"done with {secret}",
             custom_info={"configs": dict(connection.configs), "keys": sorted(connection.secrets)},
@@ -253,16 +261,23 @@ class ConnectionChatAgent(AsyncAgentBase):
 
 
 class ConnectionSyncAgent(SyncAgentBase):
-    """Sync agent that puts the call's ``api_key`` connection secret in its result: in the
-    failure message (``custom['leak'] == 'message'``) or in its output ``key``."""
+    """Sync agent that puts the secret ``custom['secret']`` (default: the call's ``api_key``
+    connection secret) in its result: in the failure message (``custom['leak'] == 'message'``),
+    its custom info and log links (``'reply'``) or its output ``key``."""
 
     def __init__(self) -> None:
         super().__init__("conn_sync", name="ConnectionSyncAgent")
 
     def do(self, task_template: Any, inputs: Any = None) -> Resource:
-        key = agenthost.get_secret("api_key")
-        if custom_of(task_template).get("leak") == "message":
+        custom = custom_of(task_template)
+        key = agenthost.get_secret(custom.get("secret", "api_key"))
+        if custom.get("leak") == "message":
             return Resource.failure(f"the API refused key {key}")
+        if custom.get("leak") == "reply":
+            return Resource.succeeded(
+                custom_info={"request": {"key": key}},
+                log_links=[execution_pb2.TaskLog(uri=f"https://api.example.com/?key={key}")],
+            )
         return Resource.succeeded({"key": key})
 
 

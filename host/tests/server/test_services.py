@@ -175,6 +175,28 @@ def test_execute_task_sync_by_version(server: RunningServer) -> None:
     assert literal_map_to_python(response.header.resource.outputs) == {"out": "v2"}
 
 
+def test_deployment_secret_a_sync_agent_echoes_is_masked_in_its_replies(
+    server: RunningServer,
+) -> None:
+    """In custom info and log links: of ExecuteTaskSync, and through CreateTask of the
+    resource_meta holding the result and of GetTask."""
+    template = make_template("conn_sync", custom={"leak": "reply", "secret": "test_token"})
+    (response,) = server.sync_stub.ExecuteTaskSync(sync_requests(template, None), timeout=10)
+    created = create(server, template)
+    assert SECRET.encode() not in created.resource_meta
+    got = server.async_stub.GetTask(
+        agent_pb2.GetTaskRequest(
+            task_category=category("conn_sync"), resource_meta=created.resource_meta
+        ),
+        timeout=10,
+    )
+    for resource in (response.header.resource, got.resource):
+        assert SECRET.encode() not in resource.SerializeToString()
+        assert resource.phase == execution_pb2.TaskExecution.SUCCEEDED
+        assert json_format.MessageToDict(resource.custom_info) == {"request": {"key": "***"}}
+        assert [link.uri for link in resource.log_links] == ["https://api.example.com/?key=***"]
+
+
 def test_sync_agent_through_create_task(server: RunningServer) -> None:
     template = make_template("echo_sync", inputs={"prompt": str}, outputs={"out": str})
     created = create(server, template, make_inputs(template, {"prompt": "abc"}))

@@ -608,6 +608,29 @@ def test_connection_secret_reaches_the_client_and_nowhere_else(
     assert secret not in logs
 
 
+def test_connection_secret_echoed_into_custom_info_and_log_links_is_masked(
+    server: RunningServer,
+) -> None:
+    secret = "sk-echoed-3c4d5e6f7a"
+    connection = security_pb2.Connection(
+        secrets={"openai_api_key": secret}, configs={"echo": "yes"}
+    )
+    meta = json.dumps({"job_id": "j"}).encode()  # the agent's JobMeta
+    get = c2.GetTaskRequest(task_category=category("conn_chat"), resource_meta=meta)
+    get.connection.CopyFrom(connection)
+    reply = stub(server).GetTask(get, timeout=20)
+    assert secret.encode() not in reply.SerializeToString()
+    resource = reply.resource
+    assert resource.phase == SUCCEEDED
+    assert json_format.MessageToDict(resource.custom_info) == {
+        "request": {"headers": ["Bearer ***"]},
+        "***": "key",
+    }
+    assert [(link.uri, link.name) for link in resource.log_links] == [
+        ("https://api.example.com/?key=***", "***")
+    ]
+
+
 def test_sync_result_in_resource_meta_holds_no_connection_secret(server: RunningServer) -> None:
     """A sync agent's result travels in its resource_meta: a connection secret in its message
     is replaced there (so no later GetTask, with or without the connection, answers it), and

@@ -19,7 +19,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -153,10 +153,13 @@ async def call(
     args: Sequence[Any],
     values: Sequence[Any],
     connection: Connection | None = None,
+    *,
+    holding_slot: bool = False,
 ) -> Any:
     """Call ``method`` of ``entry`` with ``args`` and the contract keywords it accepts
     (``values`` in contract order), within the agent's concurrency limit and thread share,
-    with ``connection`` current."""
+    with ``connection`` current. ``holding_slot``: the caller holds a slot of the agent's
+    concurrency limit already (a log stream, for its whole length), so none is taken here."""
     picks = method.picks
     kwargs = {name: values[i] for name, i in picks} if picks else {}
     if method.takes_connection:
@@ -168,7 +171,7 @@ async def call(
         if connection is None or connection is current_connection()
         else set_current_connection(connection)
     )
-    semaphore = entry.semaphore
+    semaphore = None if holding_slot else entry.semaphore
     # Blocking work an async method hands to run_blocking counts against this agent.
     token = current_thread_slots.set(entry.thread_slots)
     try:
@@ -223,21 +226,28 @@ async def _invoke(
     return result
 
 
-async def log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLogsResponse]:
+async def log_items(entry: AgentEntry, produced: Any) -> AsyncGenerator[GetTaskLogsResponse, None]:
     """Every ``GetTaskLogsResponse`` in what ``get_logs`` returned (one, an iterable, an async
-    iterator); a blocking iterable is advanced in the pool with the call's context."""
+    iterator, closed when this generator is); a blocking iterable is advanced in the agent's
+    thread share with the call's context. The caller holds the agent's concurrency slot for
+    the whole stream (``Dispatcher.logs``)."""
     try:
         if isinstance(produced, GetTaskLogsResponse):
             yield produced
         elif hasattr(produced, "__aiter__"):
-            async for item in produced:
-                yield _log_item(item)
+            aclose = getattr(produced, "aclose", None)
+            try:
+                async for item in produced:
+                    yield _log_item(item)
+            finally:
+                if aclose is not None:
+                    await aclose()
         elif isinstance(produced, Iterable):
             iterator = iter(produced)
             done = object()
             while True:
                 step = functools.partial(contextvars.copy_context().run, next, iterator, done)
-                item = await _blocking_step(entry, step)
+                item = await run_in_share(entry.thread_slots, step)
                 if item is done:
                     break
                 yield _log_item(item)
@@ -248,15 +258,6 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncIterator[GetTaskLo
         if error is None:
             raise
         raise error from exc
-
-
-async def _blocking_step(entry: AgentEntry, step: Callable[[], Any]) -> Any:
-    """Run one blocking step of ``entry``'s agent code (the next item of a plain log iterator)
-    like a blocking ``def`` method: within the agent's concurrency limit and thread share."""
-    if entry.semaphore is None:
-        return await run_in_share(entry.thread_slots, step)
-    async with entry.semaphore:
-        return await run_in_share(entry.thread_slots, step)
 
 
 def _log_item(item: Any) -> GetTaskLogsResponse:

@@ -14,9 +14,10 @@ and converting what it returns: ``agenthost.core.results``; sync agents through 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.admin.agent_pb2 import GetTaskLogsResponse, GetTaskMetricsResponse
@@ -226,17 +227,24 @@ class Dispatcher:
         *,
         lines: Any = 0,
         token: Any = "",
-    ) -> AsyncIterator[GetTaskLogsResponse]:
+    ) -> AsyncGenerator[GetTaskLogsResponse, None]:
         """Every ``GetTaskLogsResponse`` the agent's ``get_logs`` produces (keywords: ``lines``,
         ``token``). ``get_logs`` may return one response, an iterable of them or an async
-        iterator of them."""
+        iterator of them. The stream holds a slot of the agent's concurrency limit from the
+        call until it ends."""
         entry = self._for_request(task_type, category)
         method = _optional(entry, "get_logs", "logs")
         meta = _decode_meta(entry, resource_meta)
-        produced = await call(entry, method, (meta,), (lines, token), connection)
-        with using_connection(connection):
-            async for item in log_items(entry, produced):
-                yield item
+        # The whole stream is one call into the agent, within its concurrency limit: the slot
+        # is held until the stream ends, however it ends (exhausted, failed, closed, cancelled).
+        semaphore = entry.semaphore
+        async with semaphore if semaphore is not None else contextlib.nullcontext():
+            values = (lines, token)
+            produced = await call(entry, method, (meta,), values, connection, holding_slot=True)
+            with using_connection(connection):
+                async with contextlib.aclosing(log_items(entry, produced)) as items:
+                    async for item in items:
+                        yield item
 
     async def aclose(self, timeout: float = DEFAULT_CLOSE_TIMEOUT) -> list[str]:
         """Call the optional ``aclose()`` of every agent (once per agent object, ``async def``

@@ -11,18 +11,20 @@ larger than clients can receive is replaced by a FAILED resource saying so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.admin.agent_pb2 import Resource as ResourceProto
 from flyteidl.core.execution_pb2 import TaskExecution
 from google.protobuf import struct_pb2
+from google.protobuf.message import Message
 
 from agenthost.connection import Connection, leaked_secret
 from agenthost.core.calls import AgentCallError, agent_error
 from agenthost.errors import InvalidRequestError
 from agenthost.literals import to_literal_map
 from agenthost.resource import Resource
-from agenthost.secrets import mask_values
+from agenthost.secrets import current_secret_values, mask_values
 
 if TYPE_CHECKING:
     from flyteidl.core.tasks_pb2 import TaskTemplate
@@ -84,13 +86,18 @@ def sync_result(
     entry: AgentEntry, resource: ResourceProto, connection: Connection | None
 ) -> ResourceProto:
     """``resource``, the result of a sync agent run through ``CreateTask`` and so bound for its
-    ``resource_meta``, holding no secret of ``connection``: in its ``message`` each value is
-    replaced with ``***`` (as replies scrub it); anywhere else (outputs, custom info, log
-    links) one is ``AgentCallError``, as in the ``resource_meta`` of an async agent."""
+    ``resource_meta`` (itself a reply), holding no known secret value: in the fields replies
+    mask (``mask_resource``) each value is replaced with ``***``; a secret of ``connection``
+    anywhere else (outputs) is ``AgentCallError``, as in the ``resource_meta`` of an async
+    agent."""
+    if has_text(resource):
+        values = current_secret_values()
+        if connection:
+            values = [*values, *connection.secrets.values()]
+        if values:
+            mask_resource(resource, values)
     if not connection:
         return resource
-    if resource.message:
-        resource.message = mask_values(resource.message, connection.secrets.values())
     key = leaked_secret(connection, resource.SerializeToString())
     if key is not None:
         raise AgentCallError(
@@ -102,6 +109,72 @@ def sync_result(
             ),
         )
     return resource
+
+
+def has_text(resource: ResourceProto) -> bool:
+    """Whether ``resource`` has a field ``mask_resource`` looks at (a few cheap checks: most
+    resources carry none of them)."""
+    return bool(
+        resource.message
+        or resource.log_links
+        or resource.HasField("custom_info")
+        or resource.HasField("agent_error")
+    )
+
+
+def mask_resource(resource: ResourceProto, values: Sequence[str]) -> None:
+    """Mask ``values`` (secret values, see ``agenthost.secrets.mask_values``) in the text of
+    ``resource`` a client reads, in place: ``message``, ``log_links``, ``custom_info`` (walked
+    only if it has fields) and ``agent_error``; never the task's ``outputs``."""
+    if resource.message:
+        resource.message = mask_values(resource.message, values)
+    for link in resource.log_links:
+        mask_message(link, values)
+    if resource.custom_info.fields:
+        mask_message(resource.custom_info, values)
+    if resource.HasField("agent_error"):
+        mask_message(resource.agent_error, values)
+
+
+def mask_message(message: Message, values: Sequence[str]) -> None:
+    """Mask ``values`` (as ``mask_values`` does) in every string ``message`` holds, in place:
+    its string fields, nested messages, lists and maps, keys included (a ``Struct`` is a map of
+    ``Value`` messages). Bytes fields are left alone."""
+    for field, value in message.ListFields():
+        if isinstance(value, str):
+            masked = mask_values(value, values)
+            if masked != value:
+                setattr(message, field.name, masked)
+        elif isinstance(value, Message):
+            mask_message(value, values)
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
+            _mask_map(value, values)
+        elif field.type == field.TYPE_STRING:
+            value[:] = [mask_values(item, values) for item in value]
+        elif field.type == field.TYPE_MESSAGE:
+            for item in value:
+                mask_message(item, values)
+
+
+def _mask_map(entries: Any, values: Sequence[str]) -> None:
+    """``mask_message`` for a map field: its message or string values, then its string keys
+    (an entry whose key holds a secret moves to the masked key)."""
+    for key in list(entries):
+        item = entries[key]
+        if isinstance(item, Message):
+            mask_message(item, values)
+        elif isinstance(item, str):
+            masked = mask_values(item, values)
+            if masked != item:
+                entries[key] = item = masked
+        if isinstance(key, str):
+            masked_key = mask_values(key, values)
+            if masked_key != key:
+                if isinstance(item, Message):
+                    entries[masked_key].CopyFrom(item)
+                else:
+                    entries[masked_key] = item
+                del entries[key]
 
 
 def agent_resource(

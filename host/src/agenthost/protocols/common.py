@@ -34,7 +34,9 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.connection import Connection, reset_current_connection, set_current_connection
 from agenthost.core import AgentEntry, Dispatcher
+from agenthost.core.results import mask_message, mask_resource
 from agenthost.errors import InvalidRequestError
+from agenthost.secrets import current_secret_values
 from agenthost.server.admission import Admission, ConcurrencyLimitError
 from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
@@ -161,7 +163,7 @@ class ServiceBase:
         """GetTaskMetrics: the agent's ``get_metrics`` result (the same message on v2)."""
 
         async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
-            return await self.dispatcher.metrics(
+            response = await self.dispatcher.metrics(
                 request.task_type,
                 category_of(request),
                 request.resource_meta,
@@ -170,6 +172,11 @@ class ServiceBase:
                 end_time=request.end_time,
                 step=request.step,
             )
+            if response.results:  # a metric's name or data may quote a secret
+                values = current_secret_values()
+                if values:
+                    mask_message(response, values)
+            return response
 
         return await self._unary(
             context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, request_type, work
@@ -181,20 +188,23 @@ class ServiceBase:
         """GetTaskLogs: stream every page the agent's ``get_logs`` produces (``lines`` and
         ``token`` reach the agent, which pages), each through ``log_page``."""
 
-        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncIterator[bytes]:
-            async for item in self.dispatcher.logs(
+        async def produce(request: agent_pb2.GetTaskLogsRequest) -> AsyncGenerator[bytes, None]:
+            pages = self.dispatcher.logs(
                 request.task_type,
                 category_of(request),
                 request.resource_meta,
                 lines=request.lines,
                 token=request.token,
-            ):
-                yield self.log_page(item)
+            )
+            # Closed as soon as the call ends: the stream holds the agent's concurrency slot.
+            async with contextlib.aclosing(pages):
+                async for item in pages:
+                    yield self.log_page(item)
 
         stream = self._streamed(
             context, "get_logs", agent_pb2.GetTaskLogsRequest, data, request_type, produce
         )
-        async for item in self._admitted(context, stream):
+        async for item in self._admitted(context, "get_logs", stream):
             yield item
 
     def log_page(self, page: agent_pb2.GetTaskLogsResponse) -> bytes:
@@ -367,21 +377,40 @@ class ServiceBase:
         if self.metrics is not None and inputs is not None:
             self.metrics.input_bytes(self._label(task_type), inputs.ByteSize(), self.protocol)
 
-    def _scrub_message(self, resource: Any) -> None:
+    def _scrub_resource(self, resource: agent_pb2.Resource) -> None:
+        """Remove paths and secret values from ``resource.message``, and secret values from
+        its other text (``mask_resource``): what GetTask and ExecuteTaskSync answer. A resource
+        without log links, custom info or agent error costs three cheap checks more."""
         if resource.message:
             resource.message = self.scrub(resource.message)
+        if (
+            resource.log_links
+            or resource.HasField("custom_info")
+            or resource.HasField("agent_error")
+        ):
+            values = current_secret_values()
+            if values:
+                mask_resource(resource, values)
 
     async def _admitted(
-        self, context: grpc.aio.ServicerContext, items: AsyncGenerator[bytes, None]
+        self,
+        context: grpc.aio.ServicerContext,
+        operation: str,
+        items: AsyncGenerator[bytes, None],
     ) -> AsyncIterator[bytes]:
         """Stream ``items`` as one agent call counted against ``--max-concurrent-rpcs``,
-        closing them when the call ends however it ends."""
+        closing them when the call ends however it ends. A refused call is counted and logged
+        as ``_unary`` counts one (``RESOURCE_EXHAUSTED``, task type unknown: refused before
+        its request is parsed)."""
         admission = self.admission
         try:
             try:
                 admission.enter()
             except ConcurrencyLimitError as exc:
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+                recorder = self._recorders[operation]
+                if recorder is not None:
+                    recorder.in_flight += 1  # ``_failed`` takes the call back out
+                await self._failed(context, exc, UNKNOWN_TASK_TYPE, operation, _perf())
             async with contextlib.aclosing(items) as stream:
                 async for item in stream:
                     yield item
@@ -395,7 +424,7 @@ class ServiceBase:
         message_type: type[M],
         data: bytes,
         task_type_of: Callable[[M], str],
-        produce: Callable[[M], AsyncIterator[bytes]],
+        produce: Callable[[M], AsyncGenerator[bytes, None]],
     ) -> AsyncGenerator[bytes, None]:
         """A server stream's body: parse, yield what ``produce`` yields, metrics, errors."""
         start = _perf()
@@ -411,8 +440,9 @@ class ServiceBase:
             if self.carries_connection:
                 connection_token = _enter_connection(self.connection_of(request))
             task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
-            async for item in produce(request):
-                yield item
+            async with contextlib.aclosing(produce(request)) as items:
+                async for item in items:
+                    yield item
         except BaseException as exc:
             await self._failed(context, exc, task_type, operation, start)
             raise

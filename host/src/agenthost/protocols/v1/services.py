@@ -111,7 +111,7 @@ class AgentServices(ServiceBase):
                 output_prefix=request.output_prefix,
                 into=resource,
             )
-            self._scrub_message(resource)
+            self._scrub_resource(resource)
             return response
 
         return await self._unary(context, "get", agent_pb2.GetTaskRequest, data, request_type, work)
@@ -155,7 +155,7 @@ class AgentServices(ServiceBase):
                 else None,
                 into=resource,
             )
-            self._scrub_message(resource)
+            self._scrub_resource(resource)
             return response
 
         return await self._unary(

@@ -115,7 +115,7 @@ class ConnectorServices(ServiceBase):
                 connection=current_connection() or None,
             )
             to_v2_resource(resource)
-            self._scrub_message(resource)
+            self._scrub_resource(resource)
             return response
 
         return await self._unary(context, "get", wire.GetTaskRequest, data, category_name, work)
