@@ -4,7 +4,10 @@ on ``sys.path``) under a group of the test's own, or as inline modules given by 
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
+import time
 import types
 import uuid
 from collections.abc import Callable
@@ -281,3 +284,48 @@ def test_an_entry_point_that_hands_over_no_agents_rightly_fails(
     report = site.load()["wrong"]
     assert report.status == "failed"
     assert str(report.reason).endswith(reason)
+
+
+SLOW_IMPORT = """
+import threading
+
+release = threading.Event()
+release.wait(60)
+"""
+"""A plugin module whose import waits (as one waiting on a network would) until the test
+sets its ``release`` event (the test reaches it through the half-imported module)."""
+
+
+def test_a_plugin_that_takes_long_to_load_is_named_in_a_warning(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agenthost.loading import loader
+
+    monkeypatch.setattr(loader, "SLOW_LOAD_WARNING", 0.2)
+    monkeypatch.setattr(loader, "SLOW_LOAD_REPEAT", 0.2)
+    uid = uuid.uuid4().hex[:8]
+    module = f"slow_{uid}"
+    site.add("slow-dist", {"slow": module}, {module: SLOW_IMPORT})
+    reports: dict[str, PluginReport] = {}
+    caplog.set_level(logging.WARNING, logger="agenthost.plugins")
+    loading = threading.Thread(target=lambda: reports.update(site.load()))
+    loading.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any("slow-dist" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "no warning named the slow plugin"
+            time.sleep(0.02)
+    finally:
+        deadline = time.monotonic() + 10
+        while module not in sys.modules and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sys.modules[module].release.set()  # type: ignore[attr-defined]
+        loading.join(10)
+    warnings = [r.getMessage() for r in caplog.records if "has been loading" in r.getMessage()]
+    assert warnings[0].startswith("plugin slow [slow-dist 1.0] has been loading for ")
+    assert reports["slow"].status == "failed"  # it registered no agents, but it did load
+    assert "registered no agents" in (reports["slow"].reason or "")
+    deadline = time.monotonic() + 10  # the watch ends with the load
+    while any(t.name == "agenthost-plugin-load" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the plugin-load watch outlived the load"
+        time.sleep(0.02)

@@ -12,6 +12,8 @@ duplicate task type) is recorded with a one-line reason and the host carries on 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import types
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +31,14 @@ from agenthost.registry import AgentRegistry
 from agenthost.version import __version__
 
 logger = logging.getLogger("agenthost.plugins")
+
+SLOW_LOAD_WARNING = 10.0
+"""Seconds one plugin may take to load (import and register) before a warning names it, and
+then again every ``SLOW_LOAD_REPEAT`` seconds while it still loads: the server serves only once
+every plugin has loaded, so an import that hangs (a plugin waiting on a network) is otherwise a
+server that says nothing until a probe restarts it."""
+
+SLOW_LOAD_REPEAT = 30.0
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
@@ -71,8 +81,10 @@ def load_plugins(
         else:
             loading.append((candidate, report))
     plugin_modules = {candidate.module for candidate, _report in loading}
-    for candidate, report in loading:
-        _load_one(pm, candidate, report, plugin_modules)
+    with _SlowLoadWatch() as watch:
+        for candidate, report in loading:
+            watch.loading(report.label)
+            _load_one(pm, candidate, report, plugin_modules)
 
     for report in reports:
         if report.status == "loaded":
@@ -86,6 +98,45 @@ def load_plugins(
     if strict and result.failed:
         raise PluginLoadError(result.failed)
     return result
+
+
+class _SlowLoadWatch:
+    """Warns, from a daemon thread, about the plugin that has been loading for more than
+    ``SLOW_LOAD_WARNING`` seconds (``loading`` names the plugin now loading)."""
+
+    def __init__(self) -> None:
+        self._current: tuple[str, float] | None = None
+        self._done = threading.Event()
+
+    def loading(self, label: str) -> None:
+        """``label``'s plugin starts loading now."""
+        self._current = (label, time.monotonic())
+
+    def __enter__(self) -> _SlowLoadWatch:
+        threading.Thread(target=self._watch, name="agenthost-plugin-load", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        seen: tuple[str, float] | None = None
+        next_warning = SLOW_LOAD_WARNING
+        while not self._done.wait(min(1.0, SLOW_LOAD_WARNING)):
+            current = self._current
+            if current is None:
+                continue
+            if current is not seen:  # another plugin started loading
+                seen, next_warning = current, SLOW_LOAD_WARNING
+            elapsed = time.monotonic() - current[1]
+            if elapsed >= next_warning and not self._done.is_set():
+                logger.warning(
+                    "plugin %s has been loading for %.0f s; the server serves once every "
+                    "plugin has loaded (an import that waits on a network?)",
+                    current[0],
+                    elapsed,
+                )
+                next_warning += SLOW_LOAD_REPEAT
 
 
 def _blocked(candidate: Candidate, allow: Sequence[str] | None, block: Sequence[str]) -> str | None:
