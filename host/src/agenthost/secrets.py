@@ -36,6 +36,9 @@ SECRET_PLACEHOLDER = "***"
 """What a secret value is replaced with wherever it is masked."""
 
 _known_values: set[str] = set()
+_known_encoded: tuple[bytes, ...] = ()
+"""Every spelling of every known value, UTF-8 encoded (``deployment_secret_in``): replaced, never
+changed in place, so that a reader needs no lock."""
 _warned_files: set[str] = set()
 _lock = threading.Lock()
 logger = logging.getLogger("agenthost.secrets")
@@ -125,9 +128,25 @@ def get_secret(key: str, group: str | None = None, *, default: str | None = None
 
 def remember_secret(value: str) -> None:
     """Mark ``value`` as secret so the server scrubs it from client-visible messages."""
+    global _known_encoded
     if len(value) >= 4:
         with _lock:
-            _known_values.add(value)
+            if value not in _known_values:
+                _known_values.add(value)
+                _known_encoded = (*_known_encoded, *(f.encode() for f in spellings(value)))
+
+
+def secrets_known() -> bool:
+    """Whether any secret value is known (``remember_secret``) in this process."""
+    return bool(_known_encoded)
+
+
+def deployment_secret_in(data: bytes) -> bool:
+    """Whether ``data`` (bytes bound for a client, such as a ``resource_meta``) holds a known
+    secret value (``remember_secret``), as it is or JSON-escaped. Costs one truthiness check
+    while no secret is known."""
+    encoded = _known_encoded
+    return bool(encoded) and any(form in data for form in encoded)
 
 
 def known_secret_values() -> frozenset[str]:

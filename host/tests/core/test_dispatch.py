@@ -12,7 +12,14 @@ import pytest
 from flyteidl.admin import agent_pb2
 from flyteidl.core import execution_pb2
 
-from agenthost import AsyncAgentBase, Resource, ResourceMeta, SyncAgentBase, UnknownTaskTypeError
+from agenthost import (
+    AsyncAgentBase,
+    Resource,
+    ResourceMeta,
+    SyncAgentBase,
+    UnknownTaskTypeError,
+    secrets,
+)
 from agenthost.dispatch import (
     AgentCallError,
     Dispatcher,
@@ -22,7 +29,7 @@ from agenthost.dispatch import (
     check_inputs,
 )
 from agenthost.errors import InvalidRequestError, ResourceMetaError
-from agenthost.secrets import remember_secret
+from agenthost.secrets import get_secret, remember_secret
 from agenthost.server.scrub import Scrubber
 from agenthost.testing import make_inputs, make_template
 
@@ -294,3 +301,42 @@ def test_aclose_closes_every_agent_once_and_reports_failures(
     assert sorted(failed) == ["Hanging", "Raising"]
     assert "agent Raising: aclose failed: RuntimeError: session already gone" in caplog.text
     assert "agent Hanging: aclose timed out" in caplog.text
+
+
+class Leaky(AsyncAgentBase):
+    """Puts the deployment secret ``LEAKY_TOKEN`` into its resource_meta."""
+
+    def __init__(self) -> None:
+        super().__init__("leaky", JobMeta, name="Leaky")
+
+    async def create(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+        return JobMeta(job_id=f"job-{get_secret('LEAKY_TOKEN')}")
+
+
+class LeakySync(SyncAgentBase):
+    """Returns the deployment secret ``LEAKY_TOKEN`` as an output."""
+
+    def __init__(self) -> None:
+        super().__init__("leaky_sync", name="LeakySync")
+
+    def do(self, task_template, inputs=None):  # type: ignore[no-untyped-def]
+        return Resource.succeeded({"token": get_secret("LEAKY_TOKEN")})
+
+
+@pytest.mark.parametrize("token", ["tok-3f4e5d6c", 'tok"with\\quote-3f4e'])
+def test_a_deployment_secret_never_goes_into_a_resource_meta(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """resource_meta is stored by the executor and sent back on every call: a deployment secret
+    there (as is, or JSON-escaped as a ResourceMeta writes it) fails the create naming the
+    agent, never the value; so does one in a sync agent's outputs, which its meta carries."""
+    monkeypatch.setattr(secrets, "_known_values", set())  # this test's secrets only
+    monkeypatch.setattr(secrets, "_known_encoded", ())
+    monkeypatch.setenv("_FSEC_LEAKY_TOKEN", token)
+    dispatcher = Dispatcher([Leaky(), LeakySync()])
+    for task_type in ("leaky", "leaky_sync"):
+        with pytest.raises(AgentCallError) as caught:
+            run(dispatcher.create(make_template(task_type)))
+        assert "contains the value of a deployment secret" in str(caught.value)
+        assert token not in str(caught.value)
+        assert caught.value.agent in ("Leaky", "LeakySync")

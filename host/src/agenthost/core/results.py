@@ -24,7 +24,12 @@ from agenthost.core.calls import AgentCallError, agent_error
 from agenthost.errors import InvalidRequestError
 from agenthost.literals import to_literal_map
 from agenthost.resource import Resource
-from agenthost.secrets import current_secret_values, mask_values
+from agenthost.secrets import (
+    current_secret_values,
+    deployment_secret_in,
+    mask_values,
+    secrets_known,
+)
 
 if TYPE_CHECKING:
     from flyteidl.core.tasks_pb2 import TaskTemplate
@@ -72,6 +77,12 @@ def meta_bytes(entry: AgentEntry, meta: Any, connection: Connection | None) -> b
                 "create",
                 ValueError(f"resource_meta contains the value of connection secret {key!r}"),
             )
+    if deployment_secret_in(data):
+        raise AgentCallError(
+            entry.name,
+            "create",
+            ValueError("resource_meta contains the value of a deployment secret"),
+        )
     limit = getattr(getattr(entry.agent, "metadata_type", None), "max_encoded_bytes", None)
     if isinstance(limit, int) and len(data) > limit:
         raise InvalidRequestError(
@@ -87,25 +98,25 @@ def sync_result(
 ) -> ResourceProto:
     """``resource``, the result of a sync agent run through ``CreateTask`` and so bound for its
     ``resource_meta`` (itself a reply), holding no known secret value: in the fields replies
-    mask (``mask_resource``) each value is replaced with ``***``; a secret of ``connection``
-    anywhere else (outputs) is ``AgentCallError``, as in the ``resource_meta`` of an async
-    agent."""
+    mask (``mask_resource``) each value is replaced with ``***``; a secret anywhere else
+    (outputs) is ``AgentCallError``, as in the ``resource_meta`` of an async agent."""
     if has_text(resource):
         values = current_secret_values()
         if connection:
             values = [*values, *connection.secrets.values()]
         if values:
             mask_resource(resource, values)
-    if not connection:
+    if not connection and not secrets_known():
         return resource
-    key = leaked_secret(connection, resource.SerializeToString())
-    if key is not None:
+    data = resource.SerializeToString()
+    key = leaked_secret(connection, data)
+    if key is not None or deployment_secret_in(data):
+        which = f"connection secret {key!r}" if key is not None else "a deployment secret"
         raise AgentCallError(
             entry.name,
             "do",
             ValueError(
-                f"the result, which its resource_meta carries, contains the value of "
-                f"connection secret {key!r}"
+                f"the result, which its resource_meta carries, contains the value of {which}"
             ),
         )
     return resource
@@ -134,6 +145,15 @@ def mask_resource(resource: ResourceProto, values: Sequence[str]) -> None:
         mask_message(resource.custom_info, values)
     if resource.HasField("agent_error"):
         mask_message(resource.agent_error, values)
+
+
+def _mask_known_secrets(resource: ResourceProto) -> None:
+    """``mask_resource`` with every secret value known now (the deployment's and the current
+    call's connection's): for a resource with log links, custom info or an agent error, which
+    the adapters send as they are (they scrub only ``message``)."""
+    values = current_secret_values()
+    if values:
+        mask_resource(resource, values)
 
 
 def mask_message(message: Message, values: Sequence[str]) -> None:
@@ -199,6 +219,8 @@ def agent_resource(
                 ),
             )
         proto = deliver(result, into)
+        if proto.log_links or proto.HasField("custom_info") or proto.HasField("agent_error"):
+            _mask_known_secrets(proto)
     elif not isinstance(result, Resource):
         raise AgentCallError(
             entry.name,
@@ -210,6 +232,8 @@ def agent_resource(
             proto = resource_to_proto(result, template, into)
         except Exception as exc:  # outputs that do not convert are the agent's fault
             raise AgentCallError(entry.name, operation, exc) from exc
+        if result.log_links or result.custom_info or result.agent_error is not None:
+            _mask_known_secrets(proto)
     size = proto.ByteSize()
     if size > max_bytes:
         if proto is result:  # the agent's own message: leave it alone

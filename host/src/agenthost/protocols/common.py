@@ -34,7 +34,7 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.connection import Connection, reset_current_connection, set_current_connection
 from agenthost.core import AgentEntry, Dispatcher
-from agenthost.core.results import mask_message, mask_resource
+from agenthost.core.results import mask_message
 from agenthost.errors import InvalidRequestError
 from agenthost.secrets import current_secret_values
 from agenthost.server.admission import Admission, ConcurrencyLimitError
@@ -378,19 +378,11 @@ class ServiceBase:
             self.metrics.input_bytes(self._label(task_type), inputs.ByteSize(), self.protocol)
 
     def _scrub_resource(self, resource: agent_pb2.Resource) -> None:
-        """Remove paths and secret values from ``resource.message``, and secret values from
-        its other text (``mask_resource``): what GetTask and ExecuteTaskSync answer. A resource
-        without log links, custom info or agent error costs three cheap checks more."""
+        """Remove paths and secret values from ``resource.message`` (what GetTask and
+        ExecuteTaskSync answer); the core has masked secret values in its other text already
+        (``agenthost.core.results.agent_resource``)."""
         if resource.message:
             resource.message = self.scrub(resource.message)
-        if (
-            resource.log_links
-            or resource.HasField("custom_info")
-            or resource.HasField("agent_error")
-        ):
-            values = current_secret_values()
-            if values:
-                mask_resource(resource, values)
 
     async def _admitted(
         self,
