@@ -340,3 +340,36 @@ def test_a_deployment_secret_never_goes_into_a_resource_meta(
         assert "contains the value of a deployment secret" in str(caught.value)
         assert token not in str(caught.value)
         assert caught.value.agent in ("Leaky", "LeakySync")
+
+
+class OnePageLogs(AsyncAgentBase):
+    """``get_logs`` returns one page (no iterator) quoting the deployment secret ``PAGE_TOKEN``."""
+
+    def __init__(self) -> None:
+        super().__init__("one_page_logs", JobMeta, name="OnePageLogs")
+
+    async def create(self, task_template, **kwargs):  # type: ignore[no-untyped-def]
+        return JobMeta(job_id="j")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        return Resource.succeeded()
+
+    async def get_logs(self, resource_meta, **kwargs):  # type: ignore[no-untyped-def]
+        line = f"connecting with token={get_secret('PAGE_TOKEN')}"
+        return agent_pb2.GetTaskLogsResponse(body=agent_pb2.GetTaskLogsResponseBody(results=[line]))
+
+
+def test_a_single_log_page_masks_the_secrets_it_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``get_logs`` may return one page rather than an iterator of them: that page is a reply
+    like any other, its lines with every known secret masked."""
+    monkeypatch.setenv("_FSEC_PAGE_TOKEN", "tok-9a8b7c6d")
+    dispatcher = Dispatcher([OnePageLogs()])
+
+    async def pages() -> list[str]:
+        return [
+            line
+            async for page in dispatcher.logs("one_page_logs", None, b'{"job_id": "j"}')
+            for line in page.body.results
+        ]
+
+    assert run(pages()) == ["connecting with token=***"]

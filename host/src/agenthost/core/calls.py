@@ -232,7 +232,7 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncGenerator[GetTaskL
     the whole stream (``Dispatcher.logs``)."""
     try:
         if isinstance(produced, GetTaskLogsResponse):
-            yield produced
+            yield _log_item(produced)
         elif hasattr(produced, "__aiter__"):
             aclose = getattr(produced, "aclose", None)
             try:
