@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from agenthost.errors import InvalidRequestError, ResourceMetaError
 from agenthost.secrets import get_secret, remember_secret
 from agenthost.server.scrub import Scrubber
 from agenthost.testing import make_inputs, make_template
+from agenthost.threads import run_blocking
 
 
 @dataclass
@@ -373,3 +375,51 @@ def test_a_single_log_page_masks_the_secrets_it_quotes(monkeypatch: pytest.Monke
         ]
 
     assert run(pages()) == ["connecting with token=***"]
+
+
+class BlockingLogs(AsyncAgentBase):
+    """``get_logs`` is an async generator that reads each page with ``run_blocking``; each read
+    records whether the agent's only thread slot (``agent_threads=1``) is taken while it runs."""
+
+    def __init__(self) -> None:
+        super().__init__("blocking_logs", JobMeta, name="BlockingLogs")
+        self.slots: asyncio.Semaphore | None = None
+        self.in_share: list[bool] = []
+
+    async def create(self, task_template, **kwargs):  # type: ignore[no-untyped-def]
+        return JobMeta(job_id="j")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        return Resource.succeeded()
+
+    def _read(self, i: int) -> str:
+        assert self.slots is not None
+        self.in_share.append(self.slots.locked())
+        return f"line {i}"
+
+    async def get_logs(self, resource_meta, **kwargs):  # type: ignore[no-untyped-def]
+        for i in range(2):
+            line = await run_blocking(functools.partial(self._read, i))
+            yield agent_pb2.GetTaskLogsResponse(
+                body=agent_pb2.GetTaskLogsResponseBody(results=[line])
+            )
+
+
+def test_blocking_work_of_a_log_generator_counts_against_the_agents_thread_share() -> None:
+    """``run_blocking`` in an ``async def`` generator ``get_logs`` holds a thread of the agent's
+    ``--agent-threads`` share, as it does in any other method: the stream is a call into the
+    agent for its whole length, not only while ``get_logs`` is called."""
+    agent = BlockingLogs()
+    dispatcher = Dispatcher([agent], agent_threads=1)
+    (entry,) = dispatcher.entries
+    agent.slots = entry.thread_slots
+
+    async def pages() -> list[str]:
+        return [
+            line
+            async for page in dispatcher.logs("blocking_logs", None, b'{"job_id": "j"}')
+            for line in page.body.results
+        ]
+
+    assert run(pages()) == ["line 0", "line 1"]
+    assert agent.in_share == [True, True]
