@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from agenthost.errors import InvalidRequestError, ResourceMetaError
 from agenthost.secrets import get_secret, remember_secret
 from agenthost.server.scrub import Scrubber
 from agenthost.testing import make_inputs, make_template
+from agenthost.threads import run_blocking
 
 
 @dataclass
@@ -340,3 +342,84 @@ def test_a_deployment_secret_never_goes_into_a_resource_meta(
         assert "contains the value of a deployment secret" in str(caught.value)
         assert token not in str(caught.value)
         assert caught.value.agent in ("Leaky", "LeakySync")
+
+
+class OnePageLogs(AsyncAgentBase):
+    """``get_logs`` returns one page (no iterator) quoting the deployment secret ``PAGE_TOKEN``."""
+
+    def __init__(self) -> None:
+        super().__init__("one_page_logs", JobMeta, name="OnePageLogs")
+
+    async def create(self, task_template, **kwargs):  # type: ignore[no-untyped-def]
+        return JobMeta(job_id="j")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        return Resource.succeeded()
+
+    async def get_logs(self, resource_meta, **kwargs):  # type: ignore[no-untyped-def]
+        line = f"connecting with token={get_secret('PAGE_TOKEN')}"
+        return agent_pb2.GetTaskLogsResponse(body=agent_pb2.GetTaskLogsResponseBody(results=[line]))
+
+
+def test_a_single_log_page_masks_the_secrets_it_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``get_logs`` may return one page rather than an iterator of them: that page is a reply
+    like any other, its lines with every known secret masked."""
+    monkeypatch.setenv("_FSEC_PAGE_TOKEN", "tok-9a8b7c6d")
+    dispatcher = Dispatcher([OnePageLogs()])
+
+    async def pages() -> list[str]:
+        return [
+            line
+            async for page in dispatcher.logs("one_page_logs", None, b'{"job_id": "j"}')
+            for line in page.body.results
+        ]
+
+    assert run(pages()) == ["connecting with token=***"]
+
+
+class BlockingLogs(AsyncAgentBase):
+    """``get_logs`` is an async generator that reads each page with ``run_blocking``; each read
+    records whether the agent's only thread slot (``agent_threads=1``) is taken while it runs."""
+
+    def __init__(self) -> None:
+        super().__init__("blocking_logs", JobMeta, name="BlockingLogs")
+        self.slots: asyncio.Semaphore | None = None
+        self.in_share: list[bool] = []
+
+    async def create(self, task_template, **kwargs):  # type: ignore[no-untyped-def]
+        return JobMeta(job_id="j")
+
+    async def get(self, resource_meta):  # type: ignore[no-untyped-def]
+        return Resource.succeeded()
+
+    def _read(self, i: int) -> str:
+        assert self.slots is not None
+        self.in_share.append(self.slots.locked())
+        return f"line {i}"
+
+    async def get_logs(self, resource_meta, **kwargs):  # type: ignore[no-untyped-def]
+        for i in range(2):
+            line = await run_blocking(functools.partial(self._read, i))
+            yield agent_pb2.GetTaskLogsResponse(
+                body=agent_pb2.GetTaskLogsResponseBody(results=[line])
+            )
+
+
+def test_blocking_work_of_a_log_generator_counts_against_the_agents_thread_share() -> None:
+    """``run_blocking`` in an ``async def`` generator ``get_logs`` holds a thread of the agent's
+    ``--agent-threads`` share, as it does in any other method: the stream is a call into the
+    agent for its whole length, not only while ``get_logs`` is called."""
+    agent = BlockingLogs()
+    dispatcher = Dispatcher([agent], agent_threads=1)
+    (entry,) = dispatcher.entries
+    agent.slots = entry.thread_slots
+
+    async def pages() -> list[str]:
+        return [
+            line
+            async for page in dispatcher.logs("blocking_logs", None, b'{"job_id": "j"}')
+            for line in page.body.results
+        ]
+
+    assert run(pages()) == ["line 0", "line 1"]
+    assert agent.in_share == [True, True]

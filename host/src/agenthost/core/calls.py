@@ -16,6 +16,7 @@ its call, never the server. Only a cancellation of the call passes through; a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -232,15 +233,22 @@ async def log_items(entry: AgentEntry, produced: Any) -> AsyncGenerator[GetTaskL
     the whole stream (``Dispatcher.logs``)."""
     try:
         if isinstance(produced, GetTaskLogsResponse):
-            yield produced
+            yield _log_item(produced)
         elif hasattr(produced, "__aiter__"):
             aclose = getattr(produced, "aclose", None)
+            # The agent's code runs as the stream is read, after ``call`` returned: what it
+            # hands to ``run_blocking`` counts against its thread share, as in ``call``.
+            slots = current_thread_slots.set(entry.thread_slots)
             try:
                 async for item in produced:
                     yield _log_item(item)
             finally:
-                if aclose is not None:
-                    await aclose()
+                try:
+                    if aclose is not None:
+                        await aclose()
+                finally:
+                    with contextlib.suppress(ValueError):  # closed from another context
+                        current_thread_slots.reset(slots)
         elif isinstance(produced, Iterable):
             iterator = iter(produced)
             done = object()
