@@ -37,8 +37,14 @@ SECRET_PLACEHOLDER = "***"
 
 _known_values: set[str] = set()
 _known_encoded: tuple[bytes, ...] = ()
-"""Every spelling of every known value, UTF-8 encoded (``deployment_secret_in``): replaced, never
-changed in place, so that a reader needs no lock."""
+"""Every spelling of every known value of ``REFUSED_SECRET_LENGTH`` characters or more, UTF-8
+encoded (``deployment_secret_in``): replaced, never changed in place, so that a reader needs no
+lock."""
+
+REFUSED_SECRET_LENGTH = 8
+"""Shortest known secret value whose presence in a ``resource_meta`` fails the call: shorter
+values (a placeholder such as ``none`` in an unused secret) are masked in text but would refuse
+ordinary JSON by chance."""
 _warned_files: set[str] = set()
 _lock = threading.Lock()
 logger = logging.getLogger("agenthost.secrets")
@@ -133,18 +139,21 @@ def remember_secret(value: str) -> None:
         with _lock:
             if value not in _known_values:
                 _known_values.add(value)
-                _known_encoded = (*_known_encoded, *(f.encode() for f in spellings(value)))
+                if len(value) >= REFUSED_SECRET_LENGTH:
+                    forms = (form.encode() for form in spellings(value))
+                    _known_encoded = (*_known_encoded, *forms)
 
 
 def secrets_known() -> bool:
-    """Whether any secret value is known (``remember_secret``) in this process."""
+    """Whether any secret value of ``REFUSED_SECRET_LENGTH`` characters or more is known
+    (``remember_secret``) in this process."""
     return bool(_known_encoded)
 
 
 def deployment_secret_in(data: bytes) -> bool:
     """Whether ``data`` (bytes bound for a client, such as a ``resource_meta``) holds a known
-    secret value (``remember_secret``), as it is or JSON-escaped. Costs one truthiness check
-    while no secret is known."""
+    secret value of ``REFUSED_SECRET_LENGTH`` characters or more (``remember_secret``), as it
+    is or JSON-escaped. Costs one truthiness check while no such secret is known."""
     encoded = _known_encoded
     return bool(encoded) and any(form in data for form in encoded)
 

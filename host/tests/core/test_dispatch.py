@@ -423,3 +423,15 @@ def test_blocking_work_of_a_log_generator_counts_against_the_agents_thread_share
 
     assert run(pages()) == ["line 0", "line 1"]
     assert agent.in_share == [True, True]
+
+
+def test_a_short_deployment_secret_is_no_reason_to_refuse_a_resource_meta(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A placeholder such as ``none`` in an unused secret would otherwise refuse ordinary
+    JSON: values shorter than ``REFUSED_SECRET_LENGTH`` are masked in text, never refused."""
+    monkeypatch.setattr(secrets, "_known_values", set())
+    monkeypatch.setattr(secrets, "_known_encoded", ())
+    monkeypatch.setenv("_FSEC_LEAKY_TOKEN", "none")
+    meta = run(Dispatcher([Leaky()]).create(make_template("leaky")))
+    assert json.loads(meta) == {"job_id": "job-none", "x": 0}

@@ -381,3 +381,46 @@ def test_missing_credentials_name_the_secret(
     built = template("spark", spark_custom(new_cluster_conf(), local_env.netloc))
     with pytest.raises(DatabricksConfigurationError, match="FLYTE_DATABRICKS_ACCESS_TOKEN"):
         asyncio.run(agent.create(built))
+
+
+def test_a_minted_oauth_token_is_a_secret_of_each_call_that_uses_it(
+    local_env: FakeDatabricks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hourly OAuth token is scrubbed in every call that sends it (fresh or cached), and
+    never joins the process-wide secrets: remembered there, every token minted would stay in
+    memory, and be searched on every call, for the life of the process."""
+    from agent_databricks.clients import OAUTH_TOKEN_SECRET
+    from agenthost.connection import current_connection
+    from agenthost.secrets import known_secret_values
+
+    local_env.add_oauth_client("sp-units", "sp-units-secret-value")
+    monkeypatch.setenv("FLYTE_DATABRICKS_AUTH_TYPE", "oauth_m2m")
+    monkeypatch.setenv("DATABRICKS_CLIENT_ID", "sp-units")
+    monkeypatch.setenv("_FSEC_DATABRICKS_CLIENT_SECRET", "sp-units-secret-value")
+    agent = DatabricksAgent("databricks")
+    built = template(
+        "databricks", spark_custom(new_cluster_conf("slow"), local_env.netloc), sdk_version="2.12.1"
+    )
+
+    async def one_call(run: Any) -> str:
+        await run()
+        return current_connection().secrets[OAUTH_TOKEN_SECRET]
+
+    async def lifecycle() -> list[str]:
+        meta = await agent.create(built)
+        handle = DatabricksMetadata.decode(meta.encode())
+        # Each call in a task of its own, with its own context, as the server runs them.
+        seen = [
+            await asyncio.create_task(one_call(lambda: agent.get(handle))),
+            await asyncio.create_task(one_call(lambda: agent.delete(handle))),
+        ]
+        await agent.aclose()
+        return seen
+
+    before = known_secret_values()
+    earlier = len(local_env.requests_to("runs/get"))
+    seen = asyncio.run(lifecycle())
+    sent = {r.authorization for r in local_env.requests_to("runs/get")[earlier:]}
+    assert seen[0] == seen[1] and {f"Bearer {seen[0]}"} == sent  # the cached token, scrubbed
+    assert seen[0] not in known_secret_values()
+    assert known_secret_values() - before <= {"sp-units-secret-value"}

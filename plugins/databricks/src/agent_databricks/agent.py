@@ -18,6 +18,7 @@ from agent_databricks.credentials import (
     auth_type,
     connection_token,
     host_credential,
+    scrub_in_this_call,
 )
 from agent_databricks.errors import DatabricksConfigurationError, DatabricksUnavailableError
 from agent_databricks.failures import ApiError
@@ -26,7 +27,6 @@ from agent_databricks.settings import Instance, resolve_instance
 from agent_databricks.status import resource_from_run, run_link
 from agent_databricks.template import run_spec
 from agenthost import AsyncAgentBase, Connection, InvalidRequestError, Resource
-from agenthost.connection import current_connection, set_current_connection
 
 if TYPE_CHECKING:
     from flyteidl.admin.agent_pb2 import TaskExecutionMetadata
@@ -154,18 +154,8 @@ def _meta_credential(connection: Connection | None, meta: DatabricksMetadata) ->
     in the handle (for this run's instance only), else the host's."""
     kind = meta.auth_type if meta.auth_type in ("pat", "oauth_m2m") else None
     if meta.auth_token:
-        _scrub_in_this_call(meta.auth_token)
+        scrub_in_this_call(META_TOKEN_SECRET, meta.auth_token)
     return _credential(connection, meta.auth_token, auth_type(kind, "auth_type"), meta.client_id)
-
-
-def _scrub_in_this_call(token: str) -> None:
-    """Add ``token`` to the current call's connection secrets, so the host scrubs it from
-    what this call replies and logs. It is a value from the request: remembered process-wide
-    (``remember_secret``), every token ever sent would stay in memory, and in the scrub list
-    of every later call."""
-    current = current_connection()
-    secrets = {**current.secrets, META_TOKEN_SECRET: token}
-    set_current_connection(Connection(secrets=secrets, configs=current.configs))
 
 
 def _call_error(exc: ApiError, instance: Instance, action: str) -> Exception:

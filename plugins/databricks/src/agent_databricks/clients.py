@@ -14,16 +14,17 @@ import json
 import time
 from typing import Any
 
-from agent_databricks.credentials import Credential
+from agent_databricks.credentials import Credential, scrub_in_this_call
 from agent_databricks.errors import DatabricksConfigurationError, DatabricksUnavailableError
 from agent_databricks.failures import ApiError, api_error, clean_message
 from agent_databricks.settings import Instance, request_timeout
 from agenthost.http_sessions import HttpSessions
-from agenthost.secrets import remember_secret
 
 JOBS_API = "/api/2.1/jobs"
 TOKEN_PATH = "/oidc/v1/token"
 TOKEN_REFRESH_MARGIN_S = 60.0
+OAUTH_TOKEN_SECRET = "oauth access token"
+"""The name a minted OAuth token takes among the current call's connection secrets."""
 USER_AGENT = "agenthost-agent-databricks"
 
 
@@ -131,6 +132,7 @@ class DatabricksClient:
         key = (instance.netloc, credential.key)
         cached = self._tokens.get(key)
         if cached is not None and cached[1] > time.monotonic():
+            scrub_in_this_call(OAUTH_TOKEN_SECRET, cached[0])
             return cached[0]
         form = {
             "grant_type": "client_credentials",
@@ -164,7 +166,7 @@ class DatabricksClient:
             raise DatabricksConfigurationError(
                 f"Databricks instance {instance.netloc} issued an empty OAuth token"
             )
-        remember_secret(token)
+        scrub_in_this_call(OAUTH_TOKEN_SECRET, token)
         self._tokens[key] = (token, time.monotonic() + max(lifetime - TOKEN_REFRESH_MARGIN_S, 0))
         return token
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from agent_databricks.errors import DatabricksConfigurationError
 from agenthost import Connection, InvalidRequestError, get_secret
+from agenthost.connection import current_connection, set_current_connection
 from agenthost.secrets import remember_secret
 
 TOKEN_SECRET = "FLYTE_DATABRICKS_ACCESS_TOKEN"
@@ -32,6 +33,19 @@ AUTH_TYPE_ENV = "FLYTE_DATABRICKS_AUTH_TYPE"
 CLIENT_ID_ENV = "DATABRICKS_CLIENT_ID"
 CLIENT_SECRET = "DATABRICKS_CLIENT_SECRET"
 AUTH_TYPES = ("pat", "oauth_m2m")
+
+
+def scrub_in_this_call(name: str, token: str) -> None:
+    """Add ``token`` to the current call's connection secrets (as ``name``), so that the host
+    scrubs it from what this call replies and logs. For tokens that change (one a request
+    carries, one minted for an hour): remembered process-wide (``remember_secret``), every
+    such token would stay in memory, and in the scrub list of every later call, for the life
+    of the process."""
+    current = current_connection()
+    if current.secrets.get(name) == token:
+        return
+    secrets = {**current.secrets, name: token}
+    set_current_connection(Connection(secrets=secrets, configs=current.configs))
 
 
 def fingerprint(value: str) -> str:
