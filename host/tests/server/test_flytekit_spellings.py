@@ -90,15 +90,20 @@ def test_flytekit_command_line_serves_metrics_and_stops_after_timeout(tmp_path: 
     assert " DEBUG " in server.logs()  # FLYTE_SDK_LOGGING_LEVEL=10 is DEBUG
 
 
-def test_negative_connection_age_is_rejected(tmp_path: Path) -> None:
-    result = subprocess.run(
-        serve_command("--max-connection-age", "-1"),
-        env=server_env(tmp_path),
+def _serve_to_exit(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``agenthost serve *args`` run to its exit, with ``env`` added to the test's."""
+    return subprocess.run(
+        serve_command(*args),
+        env=server_env(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
+
+def test_negative_connection_age_is_rejected(tmp_path: Path) -> None:
+    result = _serve_to_exit(tmp_path, "--max-connection-age", "-1")
     assert result.returncode == 2
     assert "--max-connection-age must not be negative" in result.stderr
 
@@ -106,24 +111,10 @@ def test_negative_connection_age_is_rejected(tmp_path: Path) -> None:
 def test_any_flyte_sdk_logging_number_starts_the_server(tmp_path: Path) -> None:
     # flytekit sets any number as the level; only multiples of 10 were taken here, so a
     # container moved from `pyflyte serve` with FLYTE_SDK_LOGGING_LEVEL=25 never started.
-    result = subprocess.run(
-        serve_command("--timeout", "1"),
-        env=server_env(tmp_path, FLYTE_SDK_LOGGING_LEVEL="25"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    result = _serve_to_exit(tmp_path, "--timeout", "1", FLYTE_SDK_LOGGING_LEVEL="25")
     assert result.returncode == 0, result.stderr
     assert " INFO " not in result.stderr  # 25 shows what WARNING (30) shows
-    result = subprocess.run(
-        serve_command(),
-        env=server_env(tmp_path, FLYTE_SDK_LOGGING_LEVEL="loud"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    result = _serve_to_exit(tmp_path, FLYTE_SDK_LOGGING_LEVEL="loud")
     assert result.returncode == 2
     assert "FLYTE_SDK_LOGGING_LEVEL" in result.stderr
     assert "or a number" in result.stderr

@@ -40,6 +40,7 @@ from agenthost.core.results import (
     DEFAULT_MAX_RESOURCE_BYTES,
     agent_resource,
     deliver,
+    mask_known_secrets,
     meta_bytes,
     resource_to_proto,
     sync_result,
@@ -216,6 +217,8 @@ class Dispatcher:
                 method.operation,
                 TypeError(f"get_metrics returned {type(result).__name__}"),
             )
+        if result.results:  # a metric's name or data may quote a secret
+            mask_known_secrets(result, connection)
         return result
 
     async def logs(

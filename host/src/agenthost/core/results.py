@@ -101,11 +101,7 @@ def sync_result(
     mask (``mask_resource``) each value is replaced with ``***``; a secret anywhere else
     (outputs) is ``AgentCallError``, as in the ``resource_meta`` of an async agent."""
     if has_text(resource):
-        values = current_secret_values()
-        if connection:
-            values = [*values, *connection.secrets.values()]
-        if values:
-            mask_resource(resource, values)
+        mask_known_secrets(resource, connection)
     if not connection and not secrets_known():
         return resource
     data = resource.SerializeToString()
@@ -147,13 +143,19 @@ def mask_resource(resource: ResourceProto, values: Sequence[str]) -> None:
         mask_message(resource.agent_error, values)
 
 
-def _mask_known_secrets(resource: ResourceProto) -> None:
-    """``mask_resource`` with every secret value known now (the deployment's and the current
-    call's connection's): for a resource with log links, custom info or an agent error, which
-    the adapters send as they are (they scrub only ``message``)."""
+def mask_known_secrets(message: Message, connection: Connection | None = None) -> None:
+    """Mask every secret value known now (the deployment's, the current call's connection's
+    and ``connection``'s) in the text of ``message``, in place: a ``Resource`` as
+    ``mask_resource`` does (never its outputs), any other message in every string it holds."""
     values = current_secret_values()
-    if values:
-        mask_resource(resource, values)
+    if connection:
+        values = [*values, *connection.secrets.values()]
+    if not values:
+        return
+    if isinstance(message, ResourceProto):
+        mask_resource(message, values)
+    else:
+        mask_message(message, values)
 
 
 def mask_message(message: Message, values: Sequence[str]) -> None:
@@ -220,7 +222,7 @@ def agent_resource(
             )
         proto = deliver(result, into)
         if proto.log_links or proto.HasField("custom_info") or proto.HasField("agent_error"):
-            _mask_known_secrets(proto)
+            mask_known_secrets(proto)
     elif not isinstance(result, Resource):
         raise AgentCallError(
             entry.name,
@@ -233,7 +235,7 @@ def agent_resource(
         except Exception as exc:  # outputs that do not convert are the agent's fault
             raise AgentCallError(entry.name, operation, exc) from exc
         if result.log_links or result.custom_info or result.agent_error is not None:
-            _mask_known_secrets(proto)
+            mask_known_secrets(proto)
     size = proto.ByteSize()
     if size > max_bytes:
         if proto is result:  # the agent's own message: leave it alone

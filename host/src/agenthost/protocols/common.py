@@ -34,9 +34,7 @@ from google.protobuf.message import DecodeError, Message
 
 from agenthost.connection import Connection, reset_current_connection, set_current_connection
 from agenthost.core import AgentEntry, Dispatcher
-from agenthost.core.results import mask_message
 from agenthost.errors import InvalidRequestError
-from agenthost.secrets import current_secret_values
 from agenthost.server.admission import Admission, ConcurrencyLimitError
 from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
@@ -163,7 +161,7 @@ class ServiceBase:
         """GetTaskMetrics: the agent's ``get_metrics`` result (the same message on v2)."""
 
         async def work(request: agent_pb2.GetTaskMetricsRequest) -> Any:
-            response = await self.dispatcher.metrics(
+            return await self.dispatcher.metrics(
                 request.task_type,
                 category_of(request),
                 request.resource_meta,
@@ -172,11 +170,6 @@ class ServiceBase:
                 end_time=request.end_time,
                 step=request.step,
             )
-            if response.results:  # a metric's name or data may quote a secret
-                values = current_secret_values()
-                if values:
-                    mask_message(response, values)
-            return response
 
         return await self._unary(
             context, "get_metrics", agent_pb2.GetTaskMetricsRequest, data, request_type, work
