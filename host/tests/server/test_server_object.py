@@ -129,6 +129,60 @@ async def _stop_with_a_call_in_flight(
             return took, exc
 
 
+def test_every_method_is_served_without_grpc_registered_methods(
+    markers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """grpc.aio waits on one pending request per registered method for every call it accepts
+    (``agenthost.server.handlers``): the server registers none, and health, both protocols,
+    reflection and an unknown method still answer as they should."""
+    registered: list[str] = []
+    real_server = grpc.aio.server
+
+    def recording_server(*args: Any, **kwargs: Any) -> Any:
+        server = real_server(*args, **kwargs)
+        server.add_registered_method_handlers = lambda service, _: registered.append(service)
+        return server
+
+    monkeypatch.setattr(grpc.aio, "server", recording_server)
+
+    async def scenario() -> None:
+        health_port = free_port()
+        server = _server(_config(health_port=health_port))
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                for name in ("", *server.service_names):
+                    reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
+                    assert reply.status == SERVING, name
+                watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+                assert (await watch.read()).status == SERVING
+                watch.cancel()
+                template = make_template("fast_async")
+                created = await agent_pb2_grpc.AsyncAgentServiceStub(channel).CreateTask(
+                    agent_pb2.CreateTaskRequest(template=template)
+                )
+                assert created.resource_meta
+                connectors = await svc2.ConnectorMetadataServiceStub(channel).ListConnectors(
+                    c2.ListConnectorsRequest()
+                )
+                assert connectors.connectors
+                unknown = channel.unary_unary("/agenthost.Nope/Nothing")
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await unknown(b"")
+                assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{health_port}") as side:
+                reply = await health_pb2_grpc.HealthStub(side).Check(
+                    health_pb2.HealthCheckRequest(service="")
+                )
+                assert reply.status == SERVING
+        finally:
+            await server.stop(grace=1)
+        assert registered == []
+
+    _run(scenario)
+
+
 def test_a_call_in_flight_finishes_within_the_grace(markers: Path) -> None:
     took, reply = _run(lambda: _stop_with_a_call_in_flight(1.0, grace=20, markers=markers))
     assert isinstance(reply, agent_pb2.CreateTaskResponse), reply

@@ -36,6 +36,7 @@ from agenthost.connection import Connection, reset_current_connection, set_curre
 from agenthost.core import AgentEntry, Dispatcher
 from agenthost.errors import InvalidRequestError
 from agenthost.server.admission import Admission, ConcurrencyLimitError
+from agenthost.server.handlers import service_methods
 from agenthost.server.logs import bind_call, unbind_call
 from agenthost.server.metrics import Metrics, OperationMetrics
 from agenthost.server.scrub import Scrubber
@@ -118,17 +119,18 @@ class ServiceBase:
         }
         self._debug = logger.isEnabledFor(logging.DEBUG)
 
-    def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
-        """The handlers to pass to ``server.add_generic_rpc_handlers``."""
+    def methods(self) -> dict[str, grpc.RpcMethodHandler]:
+        """Every method this protocol serves, keyed by method path (``/Service/Method``), for
+        the server's method table (``agenthost.server.handlers``)."""
         raise NotImplementedError
 
-    def task_handlers(self, service: str) -> grpc.GenericRpcHandler:
+    def task_methods(self, service: str) -> dict[str, grpc.RpcMethodHandler]:
         """The five task RPCs both protocols name alike, under ``service``. The unary ones are
         served stream-unary (the same frames on the wire): their handlers get grpc's request
         iterator as ``data``, which ``_unary`` takes as "read the request from the context",
         within the request-bytes budget."""
         read_by_handler = grpc.stream_unary_rpc_method_handler
-        return grpc.method_handlers_generic_handler(
+        return service_methods(
             service,
             {
                 "CreateTask": read_by_handler(self.create_task),

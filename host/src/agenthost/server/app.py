@@ -142,6 +142,7 @@ class Server:
 
         from agenthost.core.dispatcher import Dispatcher
         from agenthost.server.admission import Admission
+        from agenthost.server.handlers import MethodTable, generated_handlers
         from agenthost.server.reflection import LazyReflection
         from agenthost.server.scrub import Scrubber
 
@@ -169,12 +170,17 @@ class Server:
         # --max-concurrent-rpcs is enforced by ``admission`` for agent calls only (one limit for
         # every protocol), never by grpc, whose limit would also refuse health and metadata calls.
         self._grpc = grpc.aio.server(options=_grpc_options(config))
-        for adapter in adapters:
-            self._grpc.add_generic_rpc_handlers(adapter.generic_handlers())
+        # Every method through one table of generic handlers, none as grpc's registered
+        # methods, which would cost every call (see ``agenthost.server.handlers``).
+        methods = {path: h for adapter in adapters for path, h in adapter.methods().items()}
         self._health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
+        health_handlers = generated_handlers(
+            health_pb2_grpc.add_HealthServicer_to_server, self._health
+        )
         reflected = (*self.service_names, health.SERVICE_NAME)
-        self._grpc.add_generic_rpc_handlers([LazyReflection(reflected)])
+        self._grpc.add_generic_rpc_handlers(
+            [MethodTable(methods), *health_handlers, LazyReflection(reflected)]
+        )
         self._metrics_listener: MetricsListener | None = None
         self._health_listener: Any = None
         self._watchdog: LoopWatchdog | None = None

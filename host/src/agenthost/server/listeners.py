@@ -50,6 +50,8 @@ def start_health_listener(health_servicer: Any, config: ServerConfig) -> Any:
     import grpc
     from grpc_health.v1 import health_pb2_grpc
 
+    from agenthost.server.handlers import generated_handlers
+
     # The main port's connection limits hold here too: without them a connection that never
     # completes its handshake stays open for grpc's default 120 s, and an idle one forever.
     options = [
@@ -59,7 +61,9 @@ def start_health_listener(health_servicer: Any, config: ServerConfig) -> Any:
     if config.max_connection_idle > 0:
         options.append(("grpc.max_connection_idle_ms", int(config.max_connection_idle * 1000)))
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=None)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    server.add_generic_rpc_handlers(
+        generated_handlers(health_pb2_grpc.add_HealthServicer_to_server, health_servicer)
+    )
     address = f"{config.health_bind_host}:{config.health_port}"
     try:
         server.add_insecure_port(address)

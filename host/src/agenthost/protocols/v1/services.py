@@ -32,6 +32,7 @@ from agenthost.protocols.common import (
     template_type,
 )
 from agenthost.protocols.v1.convert import agent_proto
+from agenthost.server.handlers import service_methods
 
 ASYNC_SERVICE = "flyteidl.service.AsyncAgentService"
 SYNC_SERVICE = "flyteidl.service.SyncAgentService"
@@ -56,22 +57,22 @@ class AgentServices(ServiceBase):
 
     protocol = "v1"
 
-    def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
-        """The handlers to pass to ``server.add_generic_rpc_handlers``."""
-        return [
-            self.task_handlers(ASYNC_SERVICE),
-            grpc.method_handlers_generic_handler(
+    def methods(self) -> dict[str, grpc.RpcMethodHandler]:
+        """Every method of the three services, keyed by method path."""
+        return {
+            **self.task_methods(ASYNC_SERVICE),
+            **service_methods(
                 SYNC_SERVICE,
                 {"ExecuteTaskSync": grpc.stream_unary_rpc_method_handler(self.execute_task_sync)},
             ),
-            grpc.method_handlers_generic_handler(
+            **service_methods(
                 METADATA_SERVICE,
                 {
                     "ListAgents": grpc.unary_unary_rpc_method_handler(self.list_agents),
                     "GetAgent": grpc.unary_unary_rpc_method_handler(self.get_agent),
                 },
             ),
-        ]
+        }
 
     # -- AsyncAgentService ----------------------------------------------------------------
 

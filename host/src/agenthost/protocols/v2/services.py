@@ -34,6 +34,7 @@ from agenthost.protocols.v2.convert import (
     to_v2_logs,
     to_v2_resource,
 )
+from agenthost.server.handlers import service_methods
 
 ASYNC_SERVICE = "flyteidl2.connector.AsyncConnectorService"
 METADATA_SERVICE = "flyteidl2.connector.ConnectorMetadataService"
@@ -54,18 +55,18 @@ class ConnectorServices(ServiceBase):
             return None
         return connection_of(request)
 
-    def generic_handlers(self) -> list[grpc.GenericRpcHandler]:
-        """The handlers to pass to ``server.add_generic_rpc_handlers``."""
-        return [
-            self.task_handlers(ASYNC_SERVICE),
-            grpc.method_handlers_generic_handler(
+    def methods(self) -> dict[str, grpc.RpcMethodHandler]:
+        """Every method of the two services, keyed by method path."""
+        return {
+            **self.task_methods(ASYNC_SERVICE),
+            **service_methods(
                 METADATA_SERVICE,
                 {
                     "ListConnectors": grpc.unary_unary_rpc_method_handler(self.list_connectors),
                     "GetConnector": grpc.unary_unary_rpc_method_handler(self.get_connector),
                 },
             ),
-        ]
+        }
 
     # -- AsyncConnectorService ------------------------------------------------------------
 
