@@ -75,3 +75,28 @@ def test_code_generated_before_registered_methods_keeps_its_generic_handlers() -
         server.add_generic_rpc_handlers((generic,))
 
     assert generated_handlers(add_old_servicer_to_server, object()) == [generic]
+
+
+def test_methods_a_servicer_leaves_as_generated_stubs_are_left_out() -> None:
+    servicer = health.aio.HealthServicer()
+    (table,) = generated_handlers(
+        health_pb2_grpc.add_HealthServicer_to_server,
+        servicer,
+        stubs=health_pb2_grpc.HealthServicer,
+    )
+    assert isinstance(table, MethodTable)
+    assert set(table.methods) == {
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",
+    }
+
+    class Listing(health.aio.HealthServicer):  # type: ignore[misc]
+        async def List(self, request: Any, context: Any) -> Any:
+            raise AssertionError("never called here")
+
+    (everything,) = generated_handlers(
+        health_pb2_grpc.add_HealthServicer_to_server,
+        Listing(),
+        stubs=health_pb2_grpc.HealthServicer,
+    )
+    assert "/grpc.health.v1.Health/List" in everything.methods

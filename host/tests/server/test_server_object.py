@@ -130,11 +130,12 @@ async def _stop_with_a_call_in_flight(
 
 
 def test_every_method_is_served_without_grpc_registered_methods(
-    markers: Path, monkeypatch: pytest.MonkeyPatch
+    markers: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """grpc.aio waits on one pending request per registered method for every call it accepts
-    (``agenthost.server.handlers``): the server registers none, and health, both protocols,
-    reflection and an unknown method still answer as they should."""
+    (``agenthost.server.handlers``): the server registers none, and health, both protocols and
+    an unknown method still answer as they should, on both ports. Health ``List``, which the
+    servicer does not implement, is an unknown method too, not a logged traceback."""
     registered: list[str] = []
     real_server = grpc.aio.server
 
@@ -144,6 +145,7 @@ def test_every_method_is_served_without_grpc_registered_methods(
         return server
 
     monkeypatch.setattr(grpc.aio, "server", recording_server)
+    caplog.set_level(logging.DEBUG)
 
     async def scenario() -> None:
         health_port = free_port()
@@ -155,6 +157,7 @@ def test_every_method_is_served_without_grpc_registered_methods(
                 for name in ("", *server.service_names):
                     reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
                     assert reply.status == SERVING, name
+                await _list_is_unimplemented(health)
                 watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
                 assert (await watch.read()).status == SERVING
                 watch.cancel()
@@ -176,11 +179,22 @@ def test_every_method_is_served_without_grpc_registered_methods(
                     health_pb2.HealthCheckRequest(service="")
                 )
                 assert reply.status == SERVING
+                await _list_is_unimplemented(health_pb2_grpc.HealthStub(side))
         finally:
             await server.stop(grace=1)
         assert registered == []
+        assert not [r for r in caplog.records if r.exc_info or "NotImplemented" in r.getMessage()]
 
     _run(scenario)
+
+
+async def _list_is_unimplemented(health: Any) -> None:
+    """Health ``List``, which grpcio's asyncio servicer leaves as the generated stub, is
+    answered as an unknown method: no servicer code runs, nothing is logged."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await health.List(health_pb2.HealthListRequest())
+    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert info.value.details() == "Method not found!"
 
 
 def test_a_call_in_flight_finishes_within_the_grace(markers: Path) -> None:

@@ -175,7 +175,9 @@ class Server:
         methods = {path: h for adapter in adapters for path, h in adapter.methods().items()}
         self._health = health.aio.HealthServicer()
         health_handlers = generated_handlers(
-            health_pb2_grpc.add_HealthServicer_to_server, self._health
+            health_pb2_grpc.add_HealthServicer_to_server,
+            self._health,
+            stubs=health_pb2_grpc.HealthServicer,
         )
         reflected = (*self.service_names, health.SERVICE_NAME)
         self._grpc.add_generic_rpc_handlers(

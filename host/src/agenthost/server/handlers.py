@@ -61,13 +61,30 @@ class _Collector:
 
 
 def generated_handlers(
-    add_to_server: Callable[[Any, Any], None], servicer: Any
+    add_to_server: Callable[[Any, Any], None], servicer: Any, stubs: type | None = None
 ) -> list[grpc.GenericRpcHandler]:
     """What the generated ``add_to_server(servicer, server)`` would register, as generic
     handlers only: one ``MethodTable`` of its methods. Code generated before grpcio 1.63
-    registers generic handlers alone, which are returned as they are."""
+    registers generic handlers alone, which are returned as they are.
+
+    ``stubs``: the generated servicer base class. A method ``servicer`` leaves as its stub is
+    left out, so grpc answers it ``UNIMPLEMENTED`` as it does any unknown method. Served, the
+    stub raises ``NotImplementedError``: grpc logs its traceback and sends the exception in the
+    status details. grpcio's asyncio health servicer has no ``List``."""
     collector = _Collector()
     add_to_server(servicer, collector)
-    if collector.methods:
-        return [MethodTable(collector.methods)]
-    return collector.generic
+    if not collector.methods:
+        return collector.generic
+    methods = collector.methods
+    if stubs is not None:
+        methods = {
+            path: handler
+            for path, handler in methods.items()
+            if not _left_as_stub(servicer, stubs, path.rpartition("/")[2])
+        }
+    return [MethodTable(methods)]
+
+
+def _left_as_stub(servicer: Any, stubs: type, name: str) -> bool:
+    stub = getattr(stubs, name, None)
+    return stub is not None and getattr(type(servicer), name, None) is stub

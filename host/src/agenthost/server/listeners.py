@@ -62,7 +62,11 @@ def start_health_listener(health_servicer: Any, config: ServerConfig) -> Any:
         options.append(("grpc.max_connection_idle_ms", int(config.max_connection_idle * 1000)))
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=None)
     server.add_generic_rpc_handlers(
-        generated_handlers(health_pb2_grpc.add_HealthServicer_to_server, health_servicer)
+        generated_handlers(
+            health_pb2_grpc.add_HealthServicer_to_server,
+            health_servicer,
+            stubs=health_pb2_grpc.HealthServicer,
+        )
     )
     address = f"{config.health_bind_host}:{config.health_port}"
     try:
