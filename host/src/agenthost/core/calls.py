@@ -154,6 +154,7 @@ async def call(
     args: Sequence[Any],
     values: Sequence[Any],
     connection: Connection | None = None,
+    *,
     holding_slot: bool = False,
 ) -> Any:
     """Call ``method`` of ``entry`` with ``args`` and the contract keywords it accepts

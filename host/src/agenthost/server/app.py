@@ -138,11 +138,11 @@ class Server:
         failed_plugins: Iterable[str] = (),
     ) -> None:
         import grpc
-        from grpc_health.v1 import health, health_pb2_grpc
+        from grpc_health.v1 import health
 
         from agenthost.core.dispatcher import Dispatcher
         from agenthost.server.admission import Admission
-        from agenthost.server.handlers import MethodTable, generated_handlers
+        from agenthost.server.handlers import MethodTable, health_handlers
         from agenthost.server.reflection import LazyReflection
         from agenthost.server.scrub import Scrubber
 
@@ -174,14 +174,9 @@ class Server:
         # methods, which would cost every call (see ``agenthost.server.handlers``).
         methods = {path: h for adapter in adapters for path, h in adapter.methods().items()}
         self._health = health.aio.HealthServicer()
-        health_handlers = generated_handlers(
-            health_pb2_grpc.add_HealthServicer_to_server,
-            self._health,
-            stubs=health_pb2_grpc.HealthServicer,
-        )
         reflected = (*self.service_names, health.SERVICE_NAME)
         self._grpc.add_generic_rpc_handlers(
-            [MethodTable(methods), *health_handlers, LazyReflection(reflected)]
+            [MethodTable(methods), *health_handlers(self._health), LazyReflection(reflected)]
         )
         self._metrics_listener: MetricsListener | None = None
         self._health_listener: Any = None

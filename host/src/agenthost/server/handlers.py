@@ -85,6 +85,19 @@ def generated_handlers(
     return [MethodTable(methods)]
 
 
+def health_handlers(servicer: Any) -> list[grpc.GenericRpcHandler]:
+    """The generic handlers of the gRPC health service ``servicer`` (``grpc.health.v1``):
+    ``generated_handlers`` of its generated registration, without the methods grpcio's
+    servicer leaves as stubs."""
+    from grpc_health.v1 import health_pb2_grpc
+
+    return generated_handlers(
+        health_pb2_grpc.add_HealthServicer_to_server,
+        servicer,
+        stubs=health_pb2_grpc.HealthServicer,
+    )
+
+
 def _left_as_stub(servicer: Any, stubs: type, name: str) -> bool:
     stub = getattr(stubs, name, None)
     return stub is not None and getattr(type(servicer), name, None) is stub

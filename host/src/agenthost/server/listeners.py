@@ -48,9 +48,8 @@ def start_health_listener(health_servicer: Any, config: ServerConfig) -> Any:
     """A plaintext ``grpc.aio`` server with only ``health_servicer``, bound to
     ``--health-port`` (not started); raises ``StartupError`` if the port cannot be bound."""
     import grpc
-    from grpc_health.v1 import health_pb2_grpc
 
-    from agenthost.server.handlers import generated_handlers
+    from agenthost.server.handlers import health_handlers
 
     # The main port's connection limits hold here too: without them a connection that never
     # completes its handshake stays open for grpc's default 120 s, and an idle one forever.
@@ -61,13 +60,7 @@ def start_health_listener(health_servicer: Any, config: ServerConfig) -> Any:
     if config.max_connection_idle > 0:
         options.append(("grpc.max_connection_idle_ms", int(config.max_connection_idle * 1000)))
     server = grpc.aio.server(options=options, maximum_concurrent_rpcs=None)
-    server.add_generic_rpc_handlers(
-        generated_handlers(
-            health_pb2_grpc.add_HealthServicer_to_server,
-            health_servicer,
-            stubs=health_pb2_grpc.HealthServicer,
-        )
-    )
+    server.add_generic_rpc_handlers(health_handlers(health_servicer))
     address = f"{config.health_bind_host}:{config.health_port}"
     try:
         server.add_insecure_port(address)
