@@ -52,6 +52,9 @@ class AgentEntry:
             agent.metadata_type.decode if isinstance(agent, AsyncAgentBase) else None
         )
         """How this agent's ``resource_meta`` bytes decode (None: a sync agent has none)."""
+        limit = getattr(getattr(agent, "metadata_type", None), "max_encoded_bytes", None)
+        self.max_meta_bytes: int | None = limit if isinstance(limit, int) else None
+        """The largest ``resource_meta`` its ``GetTask`` decodes (None: no limit is known)."""
         # asyncio primitives bind to the running loop on first use, not here.
         self.semaphore = asyncio.Semaphore(concurrency) if concurrency is not None else None
         """The per-agent concurrency limit (None: unlimited)."""

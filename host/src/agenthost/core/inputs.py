@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agenthost.errors import InvalidRequestError
 from agenthost.literals import check_literal
@@ -25,11 +25,18 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
     declared = template.interface.inputs.variables
     given = inputs.literals if inputs is not None else {}
     if len(given) == len(declared):
+        # Indexing the maps is cheaper than their ``items()``, and the plain case needs no more.
         for name in given:
             if name not in declared:
                 break
+            literal = given[name]
+            literal_type = declared[name].type
+            if (
+                not plainly_of_type(literal, literal_type)
+                and literal.WhichOneof("value") != "offloaded_metadata"
+            ):
+                check_literal(literal, literal_type, name=f"input {name!r}")
         else:
-            _check_types(given, declared)
             return
     if not template.HasField("interface"):
         return
@@ -43,15 +50,3 @@ def check_inputs(template: TaskTemplate, inputs: LiteralMap | None) -> None:
         f"missing input(s) {', '.join(map(repr, sorted(missing)))} declared in the "
         f"interface of task type {template.type!r}"
     )
-
-
-def _check_types(given: Any, declared: Any) -> None:
-    # Indexing the maps is cheaper than their ``items()``, and the plain case needs no more.
-    for name in given:
-        literal = given[name]
-        literal_type = declared[name].type
-        if (
-            not plainly_of_type(literal, literal_type)
-            and literal.WhichOneof("value") != "offloaded_metadata"
-        ):
-            check_literal(literal, literal_type, name=f"input {name!r}")

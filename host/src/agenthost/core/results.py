@@ -83,8 +83,8 @@ def meta_bytes(entry: AgentEntry, meta: Any, connection: Connection | None) -> b
             "create",
             ValueError("resource_meta contains the value of a deployment secret"),
         )
-    limit = getattr(getattr(entry.agent, "metadata_type", None), "max_encoded_bytes", None)
-    if isinstance(limit, int) and len(data) > limit:
+    limit = entry.max_meta_bytes
+    if limit is not None and len(data) > limit:
         raise InvalidRequestError(
             f"agent {entry.name} made a resource_meta of {len(data)} bytes for this request, "
             f"more than the {limit} bytes GetTask accepts for task type "

@@ -70,9 +70,8 @@ _perf = time.perf_counter
 
 def parse(message_type: type[M], data: bytes) -> M:
     """Parse ``data`` as ``message_type``; ``InvalidRequestError`` if it does not parse."""
-    message: M = message_type()
     try:
-        message.ParseFromString(data)
+        message: M = message_type.FromString(data)
     except (DecodeError, ValueError, RuntimeError):
         raise InvalidRequestError(
             f"request is not a valid {message_type.DESCRIPTOR.full_name}"
@@ -88,14 +87,14 @@ class ServiceBase:
     """The protocol's name, as ``--protocols`` spells it (``v1``, ``v2``): the ``protocol``
     label of its calls' metrics."""
 
-    carries_connection = False
-    """Whether this protocol's task requests carry a per-task ``connection`` (see
+    connection_requests: frozenset[type[Message]] = frozenset()
+    """The request messages of this protocol that carry a per-task ``connection`` (see
     ``connection_of``)."""
 
     def connection_of(self, request: Any) -> Connection | None:
         """The request's per-task ``connection``, made current for the whole call (agent
         call, error mapping and logging) so that its secrets are scrubbed from what the call
-        sends and logs. Only consulted when ``carries_connection`` is true."""
+        sends and logs. Only consulted for ``connection_requests``."""
         return None
 
     def __init__(
@@ -282,7 +281,7 @@ class ServiceBase:
                 request = _one_request(message_type, raw)
                 del raw  # freed once parsed, not held while the call runs
             bound = bind_call(request)
-            if self.carries_connection:
+            if message_type in self.connection_requests:
                 connection_token = _enter_connection(self.connection_of(request))
             task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
             if self._debug:
@@ -424,7 +423,7 @@ class ServiceBase:
         try:
             request = parse(message_type, data)
             bound = bind_call(request)
-            if self.carries_connection:
+            if message_type in self.connection_requests:
                 connection_token = _enter_connection(self.connection_of(request))
             task_type = self._labels.get(task_type_of(request), UNKNOWN_TASK_TYPE)
             async with contextlib.aclosing(produce(request)) as items:

@@ -233,13 +233,16 @@ class Admission:
         never waits for itself, and its wait for budget counts towards the read timeout, so
         streams that hold budget while they wait for each other cannot wait for ever."""
         budget = self.budget
-        size = min(self.read_reservation, budget.capacity - holding)
         task = current_task()
         reads = self._reads
+        if self._sweeper is None:
+            self._start_sweeper()
         if holding:
+            size = min(self.read_reservation, budget.capacity - holding)
             deadline = monotonic() + self.read_timeout
             reads[task] = (deadline, 0.0, None)  # type: ignore[index]
-            self._start_sweeper()
+        else:
+            size = self.read_reservation  # never more than the budget's capacity
         taken = 0
         try:
             if budget._queues or budget.available < size:
@@ -250,7 +253,6 @@ class Admission:
             now = monotonic()
             if not holding:
                 deadline = now + self.read_timeout
-                self._start_sweeper()
             reads[task] = (deadline, now, context)  # type: ignore[index]
             data = await context.read()
         except asyncio.CancelledError:
@@ -301,8 +303,7 @@ class Admission:
                 self._waiting_in_streams -= 1
 
     def _start_sweeper(self) -> None:
-        if self._sweeper is None:
-            self._sweeper = asyncio.ensure_future(self._sweep())
+        self._sweeper = asyncio.ensure_future(self._sweep())
 
     async def _sweep(self) -> None:
         """Every ``SWEEP_INTERVAL`` seconds, end the reads that outlived the read timeout, and

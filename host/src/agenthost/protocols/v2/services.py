@@ -46,13 +46,12 @@ class ConnectorServices(ServiceBase):
     """Every RPC of the two Flyte 2 connector services."""
 
     protocol = "v2"
-    carries_connection = True
+    connection_requests = frozenset(
+        {wire.CreateTaskRequest, wire.GetTaskRequest, wire.DeleteTaskRequest}
+    )
 
     def connection_of(self, request: Any) -> Connection | None:
-        """The task request's ``connection`` (field 5 of Create/Get/DeleteTask), if it
-        carries one."""
-        if "connection" not in request.DESCRIPTOR.fields_by_name:
-            return None
+        """The task request's ``connection`` (field 5 of Create/Get/DeleteTask)."""
         return connection_of(request)
 
     def methods(self) -> dict[str, grpc.RpcMethodHandler]:
