@@ -41,7 +41,9 @@ class ResourceMeta:
     def encode(self) -> bytes:
         """Encode as compact UTF-8 JSON of the dataclass fields."""
         cls = type(self)
-        data = {name: getattr(self, name) for name in _SCHEMAS.get(cls) or _schema_of(cls)}
+        data: dict[str, Any] = {}
+        for name in _SCHEMAS.get(cls) or _schema_of(cls):  # cheaper than a comprehension's frame
+            data[name] = getattr(self, name)
         try:
             text = _encode(data)
         except TypeError:  # a dataclass inside an ``Any`` field: let asdict convert it

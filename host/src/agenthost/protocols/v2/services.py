@@ -80,9 +80,10 @@ class ConnectorServices(ServiceBase):
             if request.HasField("inputs"):
                 raw = request.inputs
                 request.ClearField("inputs")
-                inputs = inputs_map(raw, template.type)
+                task_type = template.type
+                inputs = inputs_map(raw, task_type)
                 if self.metrics is not None:
-                    self.metrics.input_bytes(self._label(template.type), len(raw), self.protocol)
+                    self.metrics.input_bytes(self._label(task_type), len(raw), self.protocol)
                 del raw  # the agent call may be long: hold the inputs once, not twice
             meta = await self.dispatcher.create(
                 template,
