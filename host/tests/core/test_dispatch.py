@@ -241,6 +241,14 @@ def test_check_inputs_names_missing_and_undeclared_inputs() -> None:
     other = make_template("t", inputs={"a": int, "c": str})
     with pytest.raises(InvalidRequestError, match=r"input\(s\) 'c' are not declared"):
         check_inputs(template, make_inputs(other, {"a": 1, "c": "y"}))
+    # Names and types are checked in one pass: a request with both faults names one of them.
+    mixed = make_inputs(make_template("t", inputs={"a": str, "c": str}), {"a": "x", "c": "y"})
+    with pytest.raises(InvalidRequestError, match=r"input 'a'|input\(s\) 'c' are not declared"):
+        check_inputs(template, mixed)
+    with pytest.raises(InvalidRequestError, match=r"input 'b'"):
+        check_inputs(
+            template, make_inputs(make_template("t", inputs={"a": int, "b": int}), {"a": 1, "b": 2})
+        )
     bare = make_template("t")
     bare.ClearField("interface")
     check_inputs(bare, make_inputs(other, {"a": 1, "c": "y"}))
